@@ -1,0 +1,1 @@
+"""modelmon's services, one package each; ``modelmon run NAME`` starts one."""

@@ -1,0 +1,219 @@
+"""Event models: the pydantic twins of the JSON Schemas in ``schemas/``.
+
+``schemas/`` is the source of truth; ``tests/unit/test_schemas.py`` checks that each schema,
+its model and its examples agree and round-trip. Changes within a schema version are
+additive only: new optional fields, never a renamed or retyped one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+
+SCHEMA_VERSION = 1
+
+#: Model ids become Kafka keys, Redis key parts and S3 path segments: keep them plain.
+MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+ModelId = Annotated[str, Field(pattern=MODEL_ID_PATTERN)]
+
+#: A feature value as captured: JSON scalars only. Lists/objects are not features.
+Scalar = str | int | float | bool | None
+
+
+def _require_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a timezone (UTC, e.g. 2026-01-01T00:00:00Z)")
+    return value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
+
+
+def new_event_id() -> str:
+    """A fresh idempotency key."""
+    return str(uuid.uuid4())
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Payload(_Event):
+    """A raw request or response body as observed (SageMaker's endpointInput/Output)."""
+
+    content_type: str = Field(description="observedContentType, e.g. text/csv or application/json")
+    encoding: Literal["CSV", "JSON", "BASE64"]
+    data: str = Field(description="the body as a string; base64 when encoding is BASE64")
+
+
+class Outputs(_Event):
+    """What the model answered. Named outputs beyond these three are allowed."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    prediction: Scalar = Field(default=None, description="the predicted label or value")
+    probability: float | None = Field(
+        default=None, description="binary classifiers: probability of the positive class"
+    )
+    scores: dict[str, float] | None = Field(
+        default=None, description="multiclass: score or probability per class label"
+    )
+
+
+class CaptureEvent(_Event):
+    """One inference, as captured (topic ``modelmon.capture.v1``, key = model id)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=128)
+    model_id: ModelId
+    variant: str = Field(default="AllTraffic", min_length=1, max_length=128)
+    inference_id: str | None = Field(
+        default=None,
+        max_length=256,
+        description="join key for ground-truth labels; defaults to event_id",
+    )
+    event_time: UtcDatetime = Field(description="when the inference happened (UTC)")
+    inputs: dict[str, Scalar] = Field(description="named feature values")
+    outputs: Outputs = Field(default_factory=Outputs)
+    latency_ms: float | None = Field(default=None, ge=0)
+    attributions: dict[str, float] | None = Field(
+        default=None, description="per-feature attributions (e.g. SHAP) for this inference"
+    )
+    metadata: dict[str, str] | None = None
+    request: Payload | None = Field(default=None, description="raw request body, if captured")
+    response: Payload | None = Field(default=None, description="raw response body, if captured")
+    source: Literal["sdk", "proxy", "ingest", "sagemaker"] | None = None
+
+    @model_validator(mode="after")
+    def _default_inference_id(self) -> CaptureEvent:
+        if self.inference_id is None:
+            object.__setattr__(self, "inference_id", self.event_id)
+        return self
+
+
+class DeadLetterRecord(_Event):
+    """Input that could not be processed (topic ``modelmon.deadletter.v1``)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str = Field(default_factory=new_event_id)
+    model_id: str | None = Field(default=None, description="when it could be read from the input")
+    service: str = Field(description="the service that gave up, e.g. aggregator")
+    reason: str = Field(description="what was wrong, for a human")
+    error_type: str = Field(description="the exception class, e.g. InvalidEventError")
+    source_topic: str | None = None
+    source_partition: int | None = None
+    source_offset: int | None = None
+    original: str = Field(description="the original bytes, base64-encoded")
+    failed_at: UtcDatetime
+
+
+CheckType = Literal[
+    "data_type_check",
+    "completeness_check",
+    "baseline_drift_check",
+    "missing_column_check",
+    "extra_column_check",
+    "categorical_values_check",
+    "non_negative_check",
+]
+
+
+class CheckOutcome(_Event):
+    """One check of one feature in one window: passed or violated, with its numbers."""
+
+    check_type: CheckType
+    feature: str
+    violated: bool
+    value: float | None = None
+    threshold: float | None = None
+    method: str | None = Field(default=None, description="distance used, for drift checks")
+    description: str = ""
+
+
+class FeatureMetrics(_Event):
+    """Per-feature figures of a window; distances keyed by registry name."""
+
+    inferred_type: Literal["Integral", "Fractional", "String", "Unknown"]
+    count: int = Field(ge=0)
+    missing: int = Field(ge=0)
+    completeness: float = Field(ge=0, le=1)
+    type_mismatches: int = Field(default=0, ge=0)
+    mean: float | None = None
+    std: float | None = None
+    min: float | None = None
+    max: float | None = None
+    sum: float | None = None
+    distinct_estimate: float | None = None
+    distances: dict[str, float] = Field(default_factory=dict)
+
+
+class WindowResult(_Event):
+    """The evaluation of one (model, window) against the model's baseline."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    model_id: ModelId
+    variant: str = "AllTraffic"
+    window_start: UtcDatetime
+    window_end: UtcDatetime
+    rolling_windows: int = Field(default=1, ge=1, description="windows merged (rolling view)")
+    evaluated_at: UtcDatetime
+    event_count: int = Field(ge=0)
+    late_event_count: int = Field(default=0, ge=0)
+    features: dict[str, FeatureMetrics]
+    checks: list[CheckOutcome]
+    report_uri: str | None = None
+
+    @property
+    def violations(self) -> list[CheckOutcome]:
+        return [c for c in self.checks if c.violated]
+
+
+class AlertEvent(_Event):
+    """A violated check (``state=ALARM``) or its clearing (``state=OK``)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    type: Literal["alert"] = "alert"
+    event_id: str = Field(description="idempotency key: same alert, same id")
+    alert_key: str = Field(description="stable per model/variant/check/feature, e.g. for dedup")
+    model_id: ModelId
+    variant: str = "AllTraffic"
+    window_start: UtcDatetime
+    window_end: UtcDatetime
+    check_type: CheckType
+    feature: str
+    value: float | None = None
+    threshold: float | None = None
+    method: str | None = None
+    severity: Literal["info", "warning", "critical"] = "warning"
+    state: Literal["ALARM", "OK"] = "ALARM"
+    description: str
+    report_uri: str | None = None
+    detected_at: UtcDatetime
+
+
+class WindowEvaluated(_Event):
+    """Every metric of one evaluated window, so alerting can publish all of them."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    type: Literal["window_evaluated"] = "window_evaluated"
+    event_id: str
+    model_id: ModelId
+    result: WindowResult
+
+
+AlertsTopicEvent = Annotated[AlertEvent | WindowEvaluated, Field(discriminator="type")]
+
+
+def alert_key(model_id: str, variant: str, check_type: str, feature: str) -> str:
+    """The stable identity of an alert across windows."""
+    return f"{model_id}/{variant}/{check_type}/{feature}"
+

@@ -1,0 +1,101 @@
+"""Typed settings, read once in each entry point and passed in (never a module singleton).
+
+Every field can be set from the environment with the ``MODELMON_`` prefix and ``__`` as the
+nesting delimiter, e.g. ``MODELMON_KAFKA__BOOTSTRAP_SERVERS=broker:9092`` or
+``MODELMON_REDIS__URL=redis://cache:6379/0``. AWS endpoint and region also honour the
+standard ``AWS_ENDPOINT_URL`` and ``AWS_DEFAULT_REGION`` variables, so boto3 tooling and
+modelmon agree.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseModel):
+    """Connection to Kafka. ``extra`` is passed verbatim to librdkafka (SASL, SSL, tuning)."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    security_protocol: str | None = None  # PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL
+    sasl_mechanism: str | None = None  # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+    client_id: str = "modelmon"
+    extra: dict[str, str] = Field(default_factory=dict)
+
+    def librdkafka_config(self) -> dict[str, Any]:
+        """The common client configuration for confluent-kafka producers and consumers."""
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "client.id": self.client_id,
+        }
+        optional = {
+            "security.protocol": self.security_protocol,
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password.get_secret_value() if self.sasl_password else None,
+            "ssl.ca.location": self.ssl_ca_location,
+            "ssl.certificate.location": self.ssl_certificate_location,
+            "ssl.key.location": self.ssl_key_location,
+        }
+        conf.update({k: v for k, v in optional.items() if v is not None})
+        conf.update(self.extra)
+        return conf
+
+
+class TopicSettings(BaseModel):
+    """Topic names and the partition counts the stack creates them with."""
+
+    capture: str = "modelmon.capture.v1"
+    alerts: str = "modelmon.alerts.v1"
+    deadletter: str = "modelmon.deadletter.v1"
+    labels: str = "modelmon.labels.v1"
+    capture_partitions: int = 6
+    alerts_partitions: int = 3
+    deadletter_partitions: int = 3
+    labels_partitions: int = 6
+    replication_factor: int = 1
+
+
+class RedisSettings(BaseModel):
+    """Connection to Redis and the prefix every modelmon key starts with."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "modelmon"
+
+
+def _default_aws_endpoint() -> str | None:
+    return os.environ.get("AWS_ENDPOINT_URL") or None
+
+
+def _default_aws_region() -> str:
+    return os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1"
+
+
+class AwsSettings(BaseModel):
+    """AWS region and endpoint (an emulator such as moto's server, or None for real AWS)."""
+
+    region: str = Field(default_factory=_default_aws_region)
+    endpoint_url: str | None = Field(default_factory=_default_aws_endpoint)
+
+
+class Settings(BaseSettings):
+    """Everything a modelmon process needs to reach its dependencies."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MODELMON_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    log_level: str = "INFO"
+    log_json: bool = True
