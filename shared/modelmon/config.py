@@ -15,6 +15,16 @@ from modelmon.events import MODEL_ID_PATTERN, CheckType
 
 FeatureKind = Literal["numeric", "categorical"]
 
+#: SageMaker's data-quality checks; ``non_negative_check`` (ours) is opt-in.
+DEFAULT_CHECKS: tuple[CheckType, ...] = (
+    "data_type_check",
+    "completeness_check",
+    "baseline_drift_check",
+    "missing_column_check",
+    "extra_column_check",
+    "categorical_values_check",
+)
+
 
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -93,16 +103,7 @@ class ModelConfig(_Config):
     label: str | None = Field(default=None, description="ground-truth column, never a feature")
     window: WindowConfig = Field(default_factory=WindowConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
-    checks: list[CheckType] = Field(
-        default_factory=lambda: [
-            "data_type_check",
-            "completeness_check",
-            "baseline_drift_check",
-            "missing_column_check",
-            "extra_column_check",
-            "categorical_values_check",
-        ]
-    )
+    checks: list[CheckType] = Field(default_factory=lambda: list(DEFAULT_CHECKS))
     alerts: AlertRoutes = Field(default_factory=AlertRoutes)
     schedule_name: str = Field(default="modelmon", description="report path segment")
 

@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 
 #: Model ids become Kafka keys, Redis key parts and S3 path segments: keep them plain.
 MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -216,4 +216,3 @@ AlertsTopicEvent = Annotated[AlertEvent | WindowEvaluated, Field(discriminator="
 def alert_key(model_id: str, variant: str, check_type: str, feature: str) -> str:
     """The stable identity of an alert across windows."""
     return f"{model_id}/{variant}/{check_type}/{feature}"
-

@@ -11,14 +11,11 @@ import pkgutil
 
 import click
 
-import modelmon_services
-
 
 def _service_names() -> list[str]:
+    package = importlib.import_module("modelmon_services")
     return sorted(
-        m.name.replace("_", "-")
-        for m in pkgutil.iter_modules(modelmon_services.__path__)
-        if m.ispkg
+        m.name.replace("_", "-") for m in pkgutil.iter_modules(package.__path__) if m.ispkg
     )
 
 

@@ -1,0 +1,21 @@
+"""boto3 client factory: region and endpoint (e.g. moto's server) from Settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from modelmon.settings import AwsSettings
+
+_RETRIES = Config(
+    retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=30
+)
+
+
+def boto_client(aws: AwsSettings, service: str) -> Any:
+    """A boto3 client for ``service`` (s3, cloudwatch, sns, sqs, ...)."""
+    return boto3.client(  # type: ignore[call-overload]
+        service, region_name=aws.region, endpoint_url=aws.endpoint_url, config=_RETRIES
+    )

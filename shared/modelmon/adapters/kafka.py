@@ -1,0 +1,89 @@
+"""Thin factories over confluent-kafka, configured from Settings.
+
+Services build clients here so that SASL/SSL and other librdkafka options from settings apply
+everywhere. confluent-kafka's own errors are re-raised as modelmon errors by the callers that
+know what a failure means to them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+
+from modelmon.errors import DependencyUnavailableError
+from modelmon.settings import KafkaSettings, TopicSettings
+
+
+def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
+    """Idempotent, acks=all, compressed: the default for every modelmon producer."""
+    conf = kafka.librdkafka_config()
+    conf.update(
+        {
+            "enable.idempotence": True,
+            "acks": "all",
+            "compression.type": "lz4",
+            "linger.ms": 5,
+        }
+    )
+    conf.update(overrides)
+    return conf
+
+
+def consumer_config(kafka: KafkaSettings, group_id: str, **overrides: Any) -> dict[str, Any]:
+    """Manual commits, read-committed, starting from the earliest offset for a new group."""
+    conf = kafka.librdkafka_config()
+    conf.update(
+        {
+            "group.id": group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+        }
+    )
+    conf.update(overrides)
+    return conf
+
+
+def make_producer(kafka: KafkaSettings, **overrides: Any) -> Producer:
+    return Producer(producer_config(kafka, **overrides))
+
+
+def make_consumer(kafka: KafkaSettings, group_id: str, **overrides: Any) -> Consumer:
+    return Consumer(consumer_config(kafka, group_id, **overrides))
+
+
+def make_admin(kafka: KafkaSettings) -> AdminClient:
+    return AdminClient(kafka.librdkafka_config())
+
+
+def ensure_topics(
+    admin: AdminClient, topics: TopicSettings, timeout: float = 30.0
+) -> dict[str, int]:
+    """Create modelmon's topics if they are missing; returns name -> partition count."""
+    wanted = {
+        topics.capture: topics.capture_partitions,
+        topics.alerts: topics.alerts_partitions,
+        topics.deadletter: topics.deadletter_partitions,
+        topics.labels: topics.labels_partitions,
+    }
+    try:
+        existing = admin.list_topics(timeout=timeout).topics
+    except KafkaException as exc:
+        raise DependencyUnavailableError(f"Kafka did not answer: {exc}") from exc
+    missing = [
+        NewTopic(name, num_partitions=parts, replication_factor=topics.replication_factor)
+        for name, parts in wanted.items()
+        if name not in existing
+    ]
+    if missing:
+        for name, future in admin.create_topics(missing, operation_timeout=timeout).items():
+            try:
+                future.result(timeout)
+            except KafkaException as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise DependencyUnavailableError(f"could not create {name}: {exc}") from exc
+    result = admin.list_topics(timeout=timeout).topics
+    return {name: len(result[name].partitions) for name in wanted if name in result}
