@@ -1,0 +1,160 @@
+"""``up``, ``down``, ``status`` and ``env`` of the local stack, serialised by a file lock."""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from modelmon.settings import TopicSettings
+from modelmon.stack import kafka, moto, redis
+from modelmon.stack.config import StackConfig
+from modelmon.stack.process import ManagedProcess
+
+
+class _Service(Protocol):
+    NAME: str
+
+    def start(self, cfg: StackConfig) -> str: ...
+
+    def process(self, cfg: StackConfig) -> ManagedProcess: ...
+
+
+# Start order: the quick ones first; stop order: Kafka first (it takes longest to shut down).
+_START: tuple[_Service, ...] = (redis, moto, kafka)
+_STOP: tuple[_Service, ...] = (kafka, moto, redis)
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """One service of the stack as ``status`` sees it."""
+
+    name: str
+    endpoint: str
+    state: str  # "running", "running (not started by this stack)", "stopped"
+    pid: int | None = None
+    version: str | None = None
+    log: str | None = None
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    """The whole stack: its services and Kafka's topics (name -> partitions)."""
+
+    state_dir: str
+    services: list[ServiceStatus]
+    topics: dict[str, int] = field(default_factory=dict)
+    cluster_id: str | None = None
+
+    @property
+    def all_running(self) -> bool:
+        return all(s.state.startswith("running") for s in self.services)
+
+
+@contextmanager
+def _locked(cfg: StackConfig) -> Iterator[None]:
+    """One ``up``/``down`` at a time per state dir (parallel test runs share one stack)."""
+    state = cfg.state()
+    state.mkdir(parents=True, exist_ok=True)
+    with (state / "stack.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def up(
+    cfg: StackConfig, topics: TopicSettings, report: Callable[[str], None] = print
+) -> dict[str, int]:
+    """Start whatever is not running yet (idempotent) and create the topics."""
+    from modelmon.adapters.kafka import ensure_topics
+    from modelmon.settings import KafkaSettings
+
+    with _locked(cfg):
+        for service in _START:
+            report(f"{service.NAME:6} {service.start(cfg)}")
+        from confluent_kafka.admin import AdminClient
+
+        kafka_settings = KafkaSettings(bootstrap_servers=cfg.kafka_bootstrap)
+        admin = AdminClient(kafka_settings.librdkafka_config())
+        created = ensure_topics(admin, topics)
+        for name, parts in created.items():
+            report(f"topic  {name:28} {parts} partitions")
+        return created
+
+
+def down(cfg: StackConfig, report: Callable[[str], None] = print) -> None:
+    """Stop the processes this stack started (by pid); leave anything else alone."""
+    with _locked(cfg):
+        for service in _STOP:
+            stopped = service.process(cfg).stop(grace=30.0)
+            report(f"{service.NAME:6} {'stopped' if stopped else 'not running (nothing to stop)'}")
+
+
+def status(cfg: StackConfig) -> StackStatus:
+    """What runs, which versions, and Kafka's topics."""
+    services = [
+        _service_status(kafka.process(cfg), kafka.ready(cfg), cfg.kafka_bootstrap,
+                        lambda: kafka.version(cfg)),
+        _service_status(redis.process(cfg), redis.ready(cfg), cfg.redis_url,
+                        lambda: redis.version(cfg)),
+        _service_status(moto.process(cfg), moto.ready(cfg), cfg.aws_endpoint, moto.version),
+    ]  # fmt: skip
+    topics: dict[str, int] = {}
+    cluster_id = None
+    if services[0].state.startswith("running"):
+        topics, cluster_id = _kafka_topics(cfg)
+    return StackStatus(str(cfg.state()), services, topics, cluster_id)
+
+
+def env_vars(cfg: StackConfig) -> dict[str, str]:
+    """The variables that point modelmon, boto3 and the tests at this stack."""
+    return {
+        "MODELMON_KAFKA__BOOTSTRAP_SERVERS": cfg.kafka_bootstrap,
+        "MODELMON_REDIS__URL": cfg.redis_url,
+        "AWS_ENDPOINT_URL": cfg.aws_endpoint,
+        "AWS_DEFAULT_REGION": cfg.aws_region,
+        # Dummy credentials for the emulator (moto accepts any); not secrets.
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+
+
+def _service_status(
+    proc: ManagedProcess, answers: bool, endpoint: str, version: Callable[[], str | None]
+) -> ServiceStatus:
+    pid = proc.pid()
+    if pid is not None:
+        state = "running" if answers else "started, not answering"
+    elif answers:
+        state = "running (not started by this stack)"
+    else:
+        state = "stopped"
+    return ServiceStatus(
+        name=proc.name,
+        endpoint=endpoint,
+        state=state,
+        pid=pid,
+        version=version() if answers else None,
+        log=str(proc.logfile),
+    )
+
+
+def _kafka_topics(cfg: StackConfig) -> tuple[dict[str, int], str | None]:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": cfg.kafka_bootstrap})
+    try:
+        meta = admin.list_topics(timeout=10)
+        cluster = meta.cluster_id
+    except KafkaException:
+        return {}, None
+    topics = {
+        name: len(t.partitions) for name, t in sorted(meta.topics.items())
+        if not name.startswith("__")
+    }  # fmt: skip
+    return topics, cluster

@@ -1,0 +1,49 @@
+"""moto's server: the AWS emulator (S3, CloudWatch, SNS, SQS) on loopback."""
+
+from __future__ import annotations
+
+import os
+import urllib.error
+import urllib.request
+
+from modelmon.stack import prereqs
+from modelmon.stack.config import StackConfig
+from modelmon.stack.process import ManagedProcess, ensure_port_free, port_open, wait_started
+
+NAME = "moto"
+
+
+def process(cfg: StackConfig) -> ManagedProcess:
+    return ManagedProcess(NAME, cfg.state())
+
+
+def ready(cfg: StackConfig) -> bool:
+    """True when moto's own API answers."""
+    if not port_open(cfg.host, cfg.moto_port):
+        return False
+    try:
+        with urllib.request.urlopen(f"{cfg.aws_endpoint}/moto-api/", timeout=3) as resp:
+            return int(resp.status) == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def version() -> str:
+    from importlib.metadata import version as dist_version
+
+    return dist_version("moto")
+
+
+def start(cfg: StackConfig) -> str:
+    """Start moto's server unless ours already runs; returns what happened."""
+    proc = process(cfg)
+    if proc.pid() is not None:
+        wait_started(proc, proc.pid() or 0, lambda: ready(cfg), cfg.start_timeout, "moto")
+        return "already running"
+    ensure_port_free(proc, cfg.host, cfg.moto_port, "--moto-port")
+    server = prereqs.moto_server()
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": cfg.aws_region}  # fmt: skip
+    pid = proc.start([server, "-H", cfg.host, "-p", str(cfg.moto_port)], env=env)
+    wait_started(proc, pid, lambda: ready(cfg), cfg.start_timeout, "moto")
+    return "started"
