@@ -86,6 +86,59 @@ class AwsSettings(BaseModel):
     endpoint_url: str | None = Field(default_factory=_default_aws_endpoint)
 
 
+class CaptureSettings(BaseModel):
+    """Capture on the way in (SDK, proxy, ingest): sampling, content types, redaction.
+
+    Redaction applies before an event reaches Kafka, and the archiver applies it again:
+    ``redact_drop`` fields are removed, ``redact_hash`` fields become HMAC-SHA256 hex digests
+    keyed by ``redaction_key`` (e.g. ``MODELMON_CAPTURE__REDACT_HASH='["email"]'``).
+    """
+
+    sampling_percentage: float = Field(default=100.0, ge=0, le=100)
+    buffer_max_messages: int = Field(default=100_000, ge=1)
+    csv_content_types: list[str] = Field(default_factory=lambda: ["text/csv"])
+    json_content_types: list[str] = Field(default_factory=lambda: ["application/json"])
+    inference_id_header: str = "X-Inference-Id"
+    max_payload_bytes: int = Field(default=1_048_576, ge=1)
+    feature_names: dict[str, list[str]] = Field(
+        default_factory=dict, description="model id -> CSV column names (else _c0.._cN)"
+    )
+    redact_drop: list[str] = Field(default_factory=list)
+    redact_hash: list[str] = Field(default_factory=list)
+    redaction_key: SecretStr | None = None
+    proxy_host: str = "127.0.0.1"
+    proxy_port: int = 8080
+    proxy_admin_port: int = 9101
+
+
+class ArchiveSettings(BaseModel):
+    """The archiver: where capture files go and when they roll."""
+
+    destination: str = Field(
+        default=".modelmon/archive", description="s3://bucket/prefix or a local directory"
+    )
+    group_id: str = "modelmon-archiver"
+    gzip: bool = False
+    roll_bytes: int = Field(default=64 * 1024 * 1024, ge=1)
+    roll_seconds: float = Field(default=60.0, gt=0)
+    kms_key_id: str | None = Field(default=None, description="SSE-KMS key id for S3 objects")
+    encryption_key: SecretStr | None = Field(
+        default=None, description="base64 AES-256 key: AES-GCM for the local archive"
+    )
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 9102
+
+
+class IngestSettings(BaseModel):
+    """HTTP ingest: ``POST /v1/capture``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    token: SecretStr | None = Field(default=None, description="bearer token; unset = no auth")
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    max_event_bytes: int = Field(default=1_048_576, ge=1)
+
+
 class Settings(BaseSettings):
     """Everything a modelmon process needs to reach its dependencies."""
 
@@ -97,5 +150,8 @@ class Settings(BaseSettings):
     topics: TopicSettings = Field(default_factory=TopicSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
     aws: AwsSettings = Field(default_factory=AwsSettings)
+    capture: CaptureSettings = Field(default_factory=CaptureSettings)
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     log_level: str = "INFO"
     log_json: bool = True
