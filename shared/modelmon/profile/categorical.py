@@ -1,0 +1,236 @@
+"""Categorical feature profile: frequent items with counts, a distinct-count sketch, type counts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any, ClassVar, Literal
+
+from datasketches import (
+    HLL_8,
+    frequent_items_error_type,
+    frequent_strings_sketch,
+    hll_sketch,
+    hll_union,
+)
+
+from modelmon.errors import CorruptBlobError
+from modelmon.profile import codec
+from modelmon.profile.columns import CategoricalColumn
+from modelmon.profile.constants import DISTINCT_RELATIVE_ERROR, FREQUENT_LG_MAX_K, HLL_LG_K
+from modelmon.profile.numeric import InferredType, numeric_type
+
+# An item no caller tracks: the frequent-items sketch's bounds for it expose its error offset.
+_UNTRACKED = "\x00modelmon:untracked\x00"
+
+
+def _new_frequent() -> frequent_strings_sketch:
+    return frequent_strings_sketch(FREQUENT_LG_MAX_K)
+
+
+def _new_hll() -> hll_sketch:
+    return hll_sketch(HLL_LG_K, HLL_8)
+
+
+@dataclass(frozen=True, eq=False)
+class CategoricalProfile:
+    """Immutable profile of a categorical feature. Never mutate the sketches: they may be shared.
+
+    Values are categories as text: numbers become canonical text ("3", "2.5", "true"), so a code
+    read as 3, 3.0 or "3" is one category. Each row is in exactly one of ``count`` (a category),
+    ``type_mismatches`` (a list, map, bytes or other non-scalar: not a category) or ``missing``.
+    """
+
+    missing: int = 0
+    type_mismatches: int = 0
+    count: int = 0
+    integral: int = 0  # categories that were integers or integer text
+    fractional: int = 0  # categories that were floats or other numeric text
+    frequent: frequent_strings_sketch = field(default_factory=_new_frequent)
+    distinct: hll_sketch = field(default_factory=_new_hll)
+
+    kind: ClassVar[Literal["categorical"]] = "categorical"
+
+    @property
+    def present(self) -> int:
+        return self.count + self.type_mismatches
+
+    @property
+    def rows(self) -> int:
+        return self.present + self.missing
+
+    @property
+    def completeness(self) -> float:
+        return self.present / self.rows if self.rows else math.nan
+
+    @property
+    def strings(self) -> int:
+        """Categories that were not numbers."""
+        return self.count - self.integral - self.fractional
+
+    @property
+    def inferred_type(self) -> InferredType:
+        """String when any category is non-numeric text, else Integral/Fractional codes."""
+        return "String" if self.strings else numeric_type(self.integral, self.fractional)
+
+    def type_counts(self) -> dict[str, int]:
+        return {"Integral": self.integral, "Fractional": self.fractional, "String": self.strings}
+
+    @cached_property
+    def maximum_error(self) -> int:
+        """Largest possible error of any category count: 0 until the sketch first purges."""
+        return int(self.frequent.get_upper_bound(_UNTRACKED))
+
+    @property
+    def is_exact(self) -> bool:
+        return self.maximum_error == 0
+
+    @property
+    def frequency_error(self) -> float:
+        """Bound on the error of any category's share of ``count``."""
+        return self.maximum_error / self.count if self.count else 0.0
+
+    @cached_property
+    def _counts(self) -> dict[str, int]:
+        rows = self.frequent.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES, 0)
+        return {item: int(estimate) for item, estimate, _lo, _hi in rows}
+
+    def counts(self) -> dict[str, int]:
+        """Estimated count per tracked category (exact while ``is_exact``)."""
+        return dict(self._counts)
+
+    def frequencies(self) -> dict[str, float]:
+        """Share of ``count`` per tracked category; within ``frequency_error`` of the truth."""
+        n = self.count
+        return {k: v / n for k, v in self._counts.items()} if n else {}
+
+    def top(self, n: int = 10) -> list[tuple[str, int]]:
+        """The n most frequent categories with their counts, most frequent first."""
+        ranked = sorted(self._counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return ranked[:n]
+
+    @property
+    def distinct_estimate(self) -> float:
+        """Distinct categories: exact while ``is_exact``, else HLL within ``distinct_error``."""
+        if self.is_exact:
+            return float(len(self._counts))
+        return float(self.distinct.get_estimate())
+
+    @property
+    def distinct_error(self) -> float:
+        """Relative error bound of ``distinct_estimate`` (3 standard deviations)."""
+        return 0.0 if self.is_exact else DISTINCT_RELATIVE_ERROR
+
+    @staticmethod
+    def zero() -> CategoricalProfile:
+        return CategoricalProfile()
+
+    def merge(self, other: CategoricalProfile) -> CategoricalProfile:
+        """A new profile of both operands' rows; neither operand changes."""
+        if not isinstance(other, CategoricalProfile):
+            raise TypeError(f"cannot merge a categorical profile with {type(other).__name__}")
+        frequent = frequent_strings_sketch.deserialize(self.frequent.serialize())
+        frequent.merge(other.frequent)
+        union = hll_union(HLL_LG_K)
+        union.update(self.distinct)
+        union.update(other.distinct)
+        return CategoricalProfile(
+            missing=self.missing + other.missing,
+            type_mismatches=self.type_mismatches + other.type_mismatches,
+            count=self.count + other.count,
+            integral=self.integral + other.integral,
+            fractional=self.fractional + other.fractional,
+            frequent=frequent,
+            distinct=union.get_result(HLL_8),
+        )
+
+    def with_extra(self, missing: int = 0, type_mismatches: int = 0) -> CategoricalProfile:
+        """The same profile with more missing / mismatched rows (a merge with an absent side)."""
+        return replace(
+            self,
+            missing=self.missing + missing,
+            type_mismatches=self.type_mismatches + type_mismatches,
+        )
+
+    def serialize(self) -> bytes:
+        return codec.pack(codec.TAG_CATEGORICAL, self.to_body())
+
+    @staticmethod
+    def deserialize(blob: bytes) -> CategoricalProfile:
+        _, body = codec.unpack(blob, codec.TAG_CATEGORICAL)
+        return CategoricalProfile.from_body(body)
+
+    def to_body(self) -> dict[str, Any]:
+        return {
+            "counts": [self.missing, self.type_mismatches, self.count],
+            "types": [self.integral, self.fractional],
+            "frequent": self.frequent.serialize(),
+            "hll": self.distinct.serialize_compact(),
+        }
+
+    @staticmethod
+    def from_body(body: dict[str, Any]) -> CategoricalProfile:
+        counts = codec.field(body, "counts", list)
+        types = codec.field(body, "types", list)
+        if len(counts) != 3 or len(types) != 2:
+            raise CorruptBlobError("categorical profile blob has malformed counters")
+        if not all(isinstance(c, int) and c >= 0 for c in [*counts, *types]):
+            raise CorruptBlobError("categorical profile blob has negative counts")
+        frequent = codec.load_sketch(
+            frequent_strings_sketch.deserialize, codec.field(body, "frequent", bytes), "frequent"
+        )
+        distinct = codec.load_sketch(hll_sketch.deserialize, codec.field(body, "hll", bytes), "HLL")
+        if int(frequent.total_weight) != counts[2]:
+            raise CorruptBlobError("categorical profile blob: sketch and count disagree")
+        missing, mismatches, count = counts
+        integral, fractional = types
+        return CategoricalProfile(
+            missing, mismatches, count, integral, fractional, frequent, distinct
+        )
+
+
+class CategoricalAccumulator:
+    """The mutable side: folds batch columns (distinct values + counts) into the sketches."""
+
+    __slots__ = (
+        "count",
+        "distinct",
+        "fractional",
+        "frequent",
+        "integral",
+        "missing",
+        "type_mismatches",
+    )
+
+    def __init__(self, start: CategoricalProfile | None = None) -> None:
+        p = start or CategoricalProfile()
+        self.missing, self.type_mismatches, self.count = p.missing, p.type_mismatches, p.count
+        self.integral, self.fractional = p.integral, p.fractional
+        self.frequent = frequent_strings_sketch.deserialize(p.frequent.serialize())
+        self.distinct = hll_sketch.deserialize(p.distinct.serialize_compact())
+
+    def add(self, col: CategoricalColumn) -> None:
+        self.missing += col.missing
+        self.type_mismatches += col.type_mismatches
+        self.integral += col.integral
+        self.fractional += col.fractional
+        frequent, distinct = self.frequent, self.distinct
+        for value, n in zip(col.values.tolist(), col.counts.tolist(), strict=True):
+            frequent.update(value, n)
+            distinct.update(value)
+        self.count += int(col.counts.sum())
+
+    def add_missing(self, rows: int) -> None:
+        self.missing += rows
+
+    def snapshot(self) -> CategoricalProfile:
+        return CategoricalProfile(
+            self.missing,
+            self.type_mismatches,
+            self.count,
+            self.integral,
+            self.fractional,
+            frequent_strings_sketch.deserialize(self.frequent.serialize()),
+            hll_sketch.deserialize(self.distinct.serialize_compact()),
+        )

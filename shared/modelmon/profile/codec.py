@@ -1,0 +1,84 @@
+"""The profile blob format: magic, version, type tag, CRC-32, then a MessagePack body.
+
+    offset 0  b"MMPF"       magic
+    offset 4  u8            format version (FORMAT_VERSION)
+    offset 5  u8            what the body holds (dataset / numeric / categorical)
+    offset 6  u32 LE        CRC-32 of the body
+    offset 10 ...           MessagePack map; sketches inside are DataSketches' own bytes
+
+The CRC catches truncation and bit rot before a sketch library ever parses the bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
+
+import msgspec
+
+from modelmon.errors import CorruptBlobError
+
+MAGIC: Final = b"MMPF"
+FORMAT_VERSION: Final = 1
+TAG_DATASET: Final = 1
+TAG_NUMERIC: Final = 2
+TAG_CATEGORICAL: Final = 3
+_TAG_NAMES: Final = {TAG_DATASET: "dataset", TAG_NUMERIC: "numeric", TAG_CATEGORICAL: "categorical"}
+_HEADER = struct.Struct("<4sBBI")
+
+T = TypeVar("T")
+
+
+def pack(tag: int, body: dict[str, Any]) -> bytes:
+    payload = msgspec.msgpack.encode(body)
+    return _HEADER.pack(MAGIC, FORMAT_VERSION, tag, zlib.crc32(payload)) + payload
+
+
+def unpack(blob: bytes, *tags: int) -> tuple[int, dict[str, Any]]:
+    """Check the header and CRC and decode the body; raises CorruptBlobError with the cause."""
+    if not isinstance(blob, bytes | bytearray | memoryview):
+        raise CorruptBlobError(f"a profile blob must be bytes, got {type(blob).__name__}")
+    blob = bytes(blob)
+    if len(blob) < _HEADER.size:
+        raise CorruptBlobError(f"profile blob too short ({len(blob)} bytes)")
+    magic, version, tag, crc = _HEADER.unpack_from(blob, 0)
+    if magic != MAGIC:
+        raise CorruptBlobError(f"not a modelmon profile blob (magic {magic!r}, expected {MAGIC!r})")
+    if version != FORMAT_VERSION:
+        raise CorruptBlobError(
+            f"profile blob format version {version} is not supported (this build reads "
+            f"{FORMAT_VERSION}); rebuild the profile or upgrade modelmon"
+        )
+    if tag not in tags:
+        expected = " or ".join(_TAG_NAMES.get(t, str(t)) for t in tags)
+        raise CorruptBlobError(
+            f"blob holds a {_TAG_NAMES.get(tag, tag)} profile, expected {expected}"
+        )
+    payload = blob[_HEADER.size :]
+    if zlib.crc32(payload) != crc:
+        raise CorruptBlobError("profile blob is truncated or corrupt (CRC mismatch)")
+    try:
+        body = msgspec.msgpack.decode(payload)
+    except msgspec.DecodeError as exc:
+        raise CorruptBlobError(f"profile blob body does not decode: {exc}") from exc
+    if not isinstance(body, dict):
+        raise CorruptBlobError("profile blob body is not a map")
+    return tag, body
+
+
+def field(body: dict[str, Any], name: str, kind: type[T] | tuple[type, ...]) -> T:
+    """A required body field of the given type, or CorruptBlobError."""
+    value = body.get(name)
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+        raise CorruptBlobError(f"profile blob field {name!r} is missing or of the wrong type")
+    return value  # type: ignore[return-value]
+
+
+def load_sketch(loader: Callable[[bytes], T], blob: bytes, what: str) -> T:
+    """Deserialize a DataSketches sketch, turning its errors into CorruptBlobError."""
+    try:
+        return loader(blob)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise CorruptBlobError(f"the {what} sketch in the profile blob is corrupt: {exc}") from exc

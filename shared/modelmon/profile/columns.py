@@ -1,0 +1,269 @@
+"""Vectorised classification of one batch column into what the sketches consume.
+
+A column is a numpy array or a sequence of raw values. Numeric arrays (float, int, bool) take a
+fast path with no per-value Python work. Object arrays and lists are classified with C-level
+iteration (``map(type, ...)``) and numpy string parsing, never a Python loop per value (except
+for the strings of a batch that are not all numeric, which are parsed one by one).
+
+Rules (documented in docs/statistics.md):
+- missing: None, float NaN, the empty string (and strings that parse to NaN, e.g. "nan").
+- numeric values: int, float, bool (True = 1) and numeric strings such as "3.5" or "1e3" (CSV).
+  Integral: ints, bools and integer text ("42", "-7"); Fractional: floats and any other numeric text
+  ("3.0", "1e3") — SageMaker infers from the text, so "3.0" is Fractional.
+- non-finite: +/-inf (as float or text "inf"). Present and Fractional-typed, but kept out of the
+  moments and the sketch: one inf would turn mean and variance into inf/NaN.
+- anything else (non-numeric strings, containers, bytes, objects) is not a number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import repeat
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+_NONE, _BOOL, _INT, _FLOAT, _STR, _OTHER = range(6)
+_TYPE_CODE: dict[type, int] = {
+    type(None): _NONE,
+    bool: _BOOL,
+    np.bool_: _BOOL,
+    int: _INT,
+    np.int8: _INT,
+    np.int16: _INT,
+    np.int32: _INT,
+    np.int64: _INT,
+    np.uint8: _INT,
+    np.uint16: _INT,
+    np.uint32: _INT,
+    np.uint64: _INT,
+    float: _FLOAT,
+    np.float16: _FLOAT,
+    np.float32: _FLOAT,
+    np.float64: _FLOAT,
+    str: _STR,
+    np.str_: _STR,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NumericColumn:
+    """A batch column as a numeric feature sees it."""
+
+    values: FloatArray  # finite numbers only
+    missing: int
+    non_finite: int
+    type_mismatches: int  # present but not a number
+    integral: int  # how many of the present numbers are Integral
+    fractional: int  # how many are Fractional (non-finite included)
+
+
+@dataclass(frozen=True, slots=True)
+class CategoricalColumn:
+    """A batch column as a categorical feature sees it: distinct values and their counts."""
+
+    values: npt.NDArray[np.str_]  # distinct canonical strings
+    counts: npt.NDArray[np.int64]
+    missing: int
+    type_mismatches: int  # containers, bytes and other objects: not a category
+    integral: int  # present values that were integers or integer text
+    fractional: int  # present values that were floats or other numeric text
+
+
+def as_array(column: npt.NDArray[Any] | Sequence[Any]) -> npt.NDArray[Any]:
+    """The column as a 1-D array (lists become object arrays; nothing is parsed yet)."""
+    if isinstance(column, np.ndarray):
+        arr = column
+    else:
+        arr = np.empty(len(column), dtype=object)
+        arr[:] = list(column) if not isinstance(column, list) else column
+    if arr.ndim != 1:
+        raise ValueError(f"a feature column must be one-dimensional, got shape {arr.shape}")
+    return arr
+
+
+def is_numeric_dtype(arr: npt.NDArray[Any]) -> bool:
+    return arr.dtype.kind in "fiub"
+
+
+def _type_codes(arr: npt.NDArray[Any]) -> npt.NDArray[np.int8]:
+    codes = map(_TYPE_CODE.get, map(type, arr), repeat(_OTHER))
+    return np.fromiter(codes, dtype=np.int8, count=len(arr))
+
+
+def _parse_floats(texts: npt.NDArray[np.str_]) -> FloatArray:
+    """Strings to floats; NaN where a string is not a number. Vectorised when all parse."""
+    try:
+        return texts.astype(np.float64)
+    except ValueError:
+        out = np.empty(len(texts), dtype=np.float64)
+        for i, text in enumerate(texts.tolist()):
+            try:
+                out[i] = float(text)
+            except ValueError:
+                out[i] = np.nan
+        return out
+
+
+def _integer_text(texts: npt.NDArray[np.str_]) -> npt.NDArray[np.bool_]:
+    """True where the text is an integer literal (optional sign, digits only)."""
+    unsigned = np.char.lstrip(texts, "+-")
+    return np.char.isdigit(unsigned)
+
+
+@dataclass(frozen=True, slots=True)
+class _Split:
+    """An object column split by value type (indices into the column)."""
+
+    codes: npt.NDArray[np.int8]
+    missing: int
+    text: npt.NDArray[np.str_]  # stripped, non-empty strings
+    text_numbers: FloatArray  # parsed text; NaN where not a number (or "nan")
+    text_is_nan_literal: npt.NDArray[np.bool_]
+
+
+def _split(arr: npt.NDArray[Any]) -> _Split:
+    codes = _type_codes(arr)
+    strs = np.asarray(arr[codes == _STR].astype(str))
+    strs = np.char.strip(strs) if len(strs) else strs
+    empty = strs == ""
+    text = strs[~empty]
+    numbers = _parse_floats(text) if len(text) else np.empty(0)
+    lowered = np.char.lower(text) if len(text) else text
+    nan_literal = np.isin(lowered, ("nan", "+nan", "-nan"))
+    floats = arr[codes == _FLOAT].astype(np.float64)
+    missing = int((codes == _NONE).sum()) + int(empty.sum()) + int(np.isnan(floats).sum())
+    missing += int(nan_literal.sum())
+    return _Split(codes, missing, text, numbers, nan_literal)
+
+
+def numeric_column(column: npt.NDArray[Any] | Sequence[Any]) -> NumericColumn:
+    """Classify a batch column for a numeric feature."""
+    arr = as_array(column)
+    if is_numeric_dtype(arr):
+        return _numeric_fast(arr)
+    parts = _split(arr)
+    codes = parts.codes
+    nums = [arr[(codes == _BOOL) | (codes == _INT)].astype(np.float64)]
+    floats = arr[codes == _FLOAT].astype(np.float64)
+    text_ok = ~np.isnan(parts.text_numbers)
+    text_numbers = parts.text_numbers[text_ok]
+    text_integral = int(_integer_text(parts.text[text_ok]).sum()) if len(text_numbers) else 0
+    floats = np.concatenate([floats[~np.isnan(floats)], text_numbers])
+    finite = np.isfinite(floats)
+    values = np.concatenate([*nums, floats[finite]])
+    mismatched = int((codes == _OTHER).sum()) + int((~text_ok & ~parts.text_is_nan_literal).sum())
+    integral = len(nums[0]) + text_integral
+    return NumericColumn(
+        values=values,
+        missing=parts.missing,
+        non_finite=int((~finite).sum()),
+        type_mismatches=mismatched,
+        integral=integral,
+        fractional=len(floats) - text_integral,
+    )
+
+
+def _numeric_fast(arr: npt.NDArray[Any]) -> NumericColumn:
+    if arr.dtype.kind == "f":
+        values = arr.astype(np.float64, copy=False)
+        nan = np.isnan(values)
+        finite = np.isfinite(values)
+        n_missing = int(nan.sum())
+        n_present = len(values) - n_missing
+        kept = values if n_present == len(values) and finite.all() else values[finite]
+        return NumericColumn(kept, n_missing, n_present - len(kept), 0, 0, n_present)
+    values = arr.astype(np.float64)
+    return NumericColumn(values, 0, 0, 0, len(values), 0)
+
+
+def _canonical_numbers(numbers: FloatArray, integral: npt.NDArray[np.bool_]) -> list[str]:
+    """Numbers as category text: integers without a fraction ("3"), others as Python repr."""
+    out: list[str] = []
+    for value, whole in zip(numbers.tolist(), integral.tolist(), strict=True):
+        out.append(str(int(value)) if whole and np.isfinite(value) else repr(value))
+    return out
+
+
+def categorical_column(column: npt.NDArray[Any] | Sequence[Any]) -> CategoricalColumn:
+    """Classify a batch column for a categorical feature (values become canonical strings)."""
+    arr = as_array(column)
+    if is_numeric_dtype(arr):
+        return _categorical_from_numbers(arr)
+    parts = _split(arr)
+    codes = parts.codes
+    text = parts.text[~parts.text_is_nan_literal]
+    text_numbers = parts.text_numbers[~parts.text_is_nan_literal]
+    is_number = ~np.isnan(text_numbers)
+    text_integral = int(_integer_text(text[is_number]).sum()) if is_number.any() else 0
+    numeric = _categorical_from_numbers(arr[(codes != _STR) & (codes != _OTHER) & (codes != _NONE)])
+    values, counts = np.unique(text, return_counts=True) if len(text) else (text, np.empty(0))
+    merged_values = np.concatenate([values, numeric.values])
+    merged_counts = np.concatenate([counts.astype(np.int64), numeric.counts])
+    if len(numeric.values) and len(values):
+        merged_values, inverse = np.unique(merged_values, return_inverse=True)
+        merged_counts = np.bincount(inverse, weights=merged_counts).astype(np.int64)
+    n_numbers = int(is_number.sum())
+    return CategoricalColumn(
+        values=merged_values,
+        counts=merged_counts,
+        missing=parts.missing,
+        type_mismatches=int((codes == _OTHER).sum()),
+        integral=numeric.integral + text_integral,
+        fractional=numeric.fractional + n_numbers - text_integral,
+    )
+
+
+def _categorical_from_numbers(arr: npt.NDArray[Any]) -> CategoricalColumn:
+    """Numbers (a numeric array, or an object array of bool/int/float) as categories."""
+    if arr.dtype == object:
+        codes = _type_codes(arr)
+        bools = arr[codes == _BOOL].astype(bool)
+        ints = arr[codes == _INT].astype(np.float64)
+        floats = arr[codes == _FLOAT].astype(np.float64)
+    else:
+        kind = arr.dtype.kind
+        bools = arr if kind == "b" else np.empty(0, dtype=bool)
+        ints = arr.astype(np.float64) if kind in "iu" else np.empty(0)
+        floats = arr.astype(np.float64) if kind == "f" else np.empty(0)
+    nan = np.isnan(floats)
+    floats = floats[~nan]
+    uniq_f, cnt_f = np.unique(floats, return_counts=True)
+    uniq_i, cnt_i = np.unique(ints, return_counts=True)
+    n_true = int(bools.sum())
+    texts = _canonical_numbers(uniq_f, np.isfinite(uniq_f) & (uniq_f == np.trunc(uniq_f)))
+    texts += _canonical_numbers(uniq_i, np.ones(len(uniq_i), dtype=bool))
+    bool_pairs = [(t, c) for t, c in (("true", n_true), ("false", len(bools) - n_true)) if c]
+    texts += [t for t, _ in bool_pairs]
+    all_counts = np.concatenate(
+        [cnt_f, cnt_i, np.array([c for _, c in bool_pairs], dtype=np.int64)]
+    )
+    values, inverse = np.unique(np.array(texts, dtype=str), return_inverse=True)
+    counts = np.bincount(inverse, weights=all_counts, minlength=len(values)).astype(np.int64)
+    return CategoricalColumn(
+        values=values,
+        counts=counts,
+        missing=int(nan.sum()),
+        type_mismatches=0,
+        integral=len(ints) + len(bools),
+        fractional=len(floats),
+    )
+
+
+def infer_kind(
+    column: npt.NDArray[Any] | Sequence[Any],
+) -> Literal["numeric", "categorical"] | None:
+    """'numeric' when every present value is a number (or numeric text), 'categorical' when any
+    is not, None when the batch has no present value (decide later)."""
+    arr = as_array(column)
+    if is_numeric_dtype(arr):
+        return "numeric" if not (arr.dtype.kind == "f" and np.isnan(arr).all()) else None
+    col = numeric_column(arr)
+    if col.type_mismatches:
+        return "categorical"
+    present = len(col.values) + col.non_finite
+    return "numeric" if present else None

@@ -1,0 +1,173 @@
+"""Dataset profiles: the immutable, mergeable view and the tracker that builds it per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal
+
+import numpy.typing as npt
+
+from modelmon.errors import CorruptBlobError
+from modelmon.profile import codec
+from modelmon.profile.categorical import CategoricalAccumulator, CategoricalProfile
+from modelmon.profile.columns import as_array, categorical_column, infer_kind, numeric_column
+from modelmon.profile.numeric import NumericAccumulator, NumericProfile
+
+FeatureKind = Literal["numeric", "categorical"]
+FeatureProfile = NumericProfile | CategoricalProfile
+Column = npt.NDArray[Any] | Sequence[Any]
+_Accumulator = NumericAccumulator | CategoricalAccumulator
+
+
+def _merge_features(a: FeatureProfile, b: FeatureProfile) -> FeatureProfile:
+    """Merge two profiles of one feature. Kinds normally agree (they come from the baseline or
+    config); if they do not, the side with more values wins and the other side's values count
+    as type mismatches, so a merge never fails."""
+    if isinstance(a, NumericProfile) and isinstance(b, NumericProfile):
+        return a.merge(b)
+    if isinstance(a, CategoricalProfile) and isinstance(b, CategoricalProfile):
+        return a.merge(b)
+    numeric, other = (a, b) if isinstance(a, NumericProfile) else (b, a)
+    winner, loser = (numeric, other) if numeric.present >= other.present else (other, numeric)
+    return winner.with_extra(missing=loser.missing, type_mismatches=loser.present)
+
+
+@dataclass(frozen=True, eq=False)
+class DatasetProfile:
+    """Immutable profile of a set of rows: the row count and one profile per feature.
+
+    Invariant: for every feature, present + missing == row_count.
+    """
+
+    row_count: int = 0
+    features: Mapping[str, FeatureProfile] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.features, MappingProxyType):
+            object.__setattr__(self, "features", MappingProxyType(dict(self.features)))
+
+    @staticmethod
+    def zero() -> DatasetProfile:
+        return DatasetProfile()
+
+    def merge(self, other: DatasetProfile) -> DatasetProfile:
+        """A profile of both operands' rows (neither changes). A feature on one side only is kept,
+        with the other side's rows counted as missing."""
+        merged: dict[str, FeatureProfile] = {}
+        for name in sorted(self.features.keys() | other.features.keys()):
+            mine, theirs = self.features.get(name), other.features.get(name)
+            if mine is None:
+                assert theirs is not None
+                merged[name] = theirs.with_extra(missing=self.row_count)
+            elif theirs is None:
+                merged[name] = mine.with_extra(missing=other.row_count)
+            else:
+                merged[name] = _merge_features(mine, theirs)
+        return DatasetProfile(self.row_count + other.row_count, merged)
+
+    def serialize(self) -> bytes:
+        feats = [[name, p.kind, p.to_body()] for name, p in sorted(self.features.items())]
+        return codec.pack(codec.TAG_DATASET, {"rows": self.row_count, "features": feats})
+
+    @staticmethod
+    def deserialize(blob: bytes) -> DatasetProfile:
+        """Rebuild a profile from ``serialize()``; a bad blob raises CorruptBlobError."""
+        _, body = codec.unpack(blob, codec.TAG_DATASET)
+        rows = codec.field(body, "rows", int)
+        entries = codec.field(body, "features", list)
+        features: dict[str, FeatureProfile] = {}
+        for entry in entries:
+            if not (isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], dict)):
+                raise CorruptBlobError("dataset profile blob has a malformed feature entry")
+            name, kind, fbody = entry
+            if kind == "numeric":
+                features[str(name)] = NumericProfile.from_body(fbody)
+            elif kind == "categorical":
+                features[str(name)] = CategoricalProfile.from_body(fbody)
+            else:
+                raise CorruptBlobError(f"dataset profile blob has unknown kind {kind!r}")
+        for name, p in features.items():
+            if p.rows != rows:
+                raise CorruptBlobError(f"dataset profile blob: feature {name!r} row count")
+        return DatasetProfile(rows, features)
+
+
+class ProfileTracker:
+    """Mutable: folds batches of columns into per-feature accumulators; ``snapshot()`` is cheap.
+
+    ``kinds`` fixes each feature's kind (from the baseline or config). A feature missing from
+    ``kinds`` (or all, with ``kinds=None``) gets its kind from the first batch where it has a
+    value: numeric when every value there is a number or numeric text, else categorical.
+    """
+
+    def __init__(self, kinds: Mapping[str, FeatureKind] | None = None) -> None:
+        self._kinds: dict[str, FeatureKind] = dict(kinds or {})
+        self._acc: dict[str, _Accumulator] = {}
+        self._pending: dict[str, int] = {}  # features seen without a value yet: rows so far
+        self.row_count = 0
+
+    @staticmethod
+    def from_profile(
+        profile: DatasetProfile, kinds: Mapping[str, FeatureKind] | None = None
+    ) -> ProfileTracker:
+        """A tracker that continues from ``profile`` (its sketches are copied, not shared)."""
+        tracker = ProfileTracker(kinds)
+        tracker.row_count = profile.row_count
+        for name, p in profile.features.items():
+            tracker._kinds.setdefault(name, p.kind)
+            if isinstance(p, NumericProfile):
+                tracker._acc[name] = NumericAccumulator(p)
+            else:
+                tracker._acc[name] = CategoricalAccumulator(p)
+        return tracker
+
+    def update(self, columns: Mapping[str, Column]) -> None:
+        """Add one batch: whole columns of equal length, keyed by feature name."""
+        arrays = {name: as_array(col) for name, col in columns.items()}
+        lengths = {len(a) for a in arrays.values()}
+        if len(lengths) > 1:
+            sizes = ", ".join(f"{n}={len(a)}" for n, a in arrays.items())
+            raise ValueError(f"all columns of a batch must have the same length ({sizes})")
+        rows = lengths.pop() if lengths else 0
+        for name, arr in arrays.items():
+            self._update_feature(name, arr)
+        for name, acc in self._acc.items():
+            if name not in arrays:
+                acc.add_missing(rows)
+        for name in self._pending:
+            if name not in arrays:
+                self._pending[name] += rows
+        self.row_count += rows
+
+    def _update_feature(self, name: str, arr: npt.NDArray[Any]) -> None:
+        acc = self._acc.get(name)
+        if acc is None:
+            kind = self._kinds.get(name) or infer_kind(arr)
+            if kind is None:  # nothing present yet: remember the rows as missing
+                self._pending[name] = self._pending.get(name, self.row_count) + len(arr)
+                return
+            acc = NumericAccumulator() if kind == "numeric" else CategoricalAccumulator()
+            acc.add_missing(self._pending.pop(name, self.row_count))
+            self._kinds[name] = kind
+            self._acc[name] = acc
+        if isinstance(acc, NumericAccumulator):
+            acc.add(numeric_column(arr))
+        else:
+            acc.add(categorical_column(arr))
+
+    def snapshot(self) -> DatasetProfile:
+        """An immutable copy of everything seen so far."""
+        features: dict[str, FeatureProfile] = {n: a.snapshot() for n, a in self._acc.items()}
+        for name, rows in self._pending.items():  # only missing values so far
+            kind = self._kinds.get(name)
+            empty: FeatureProfile = (
+                CategoricalProfile() if kind == "categorical" else NumericProfile()
+            )
+            features[name] = empty.with_extra(missing=rows)
+        return DatasetProfile(self.row_count, features)
+
+    @property
+    def kinds(self) -> Mapping[str, FeatureKind]:
+        return MappingProxyType(self._kinds)

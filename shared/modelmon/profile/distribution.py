@@ -1,0 +1,134 @@
+"""A weighted, sorted sample: the exact step CDF a KLL sketch (or a SageMaker sketch dump) encodes.
+
+Every numeric drift distance is computed on these views with numpy, so comparing two profiles
+costs microseconds, not a Python loop over sketch items.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from datasketches import kll_doubles_sketch
+
+from modelmon.profile.columns import FloatArray
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One equal-width histogram bucket: [lower, upper) (the last one is closed)."""
+
+    lower_bound: float
+    upper_bound: float
+    count: float
+
+
+@dataclass(frozen=True, slots=True)
+class SortedView:
+    """Items in ascending order with their cumulative (inclusive) weights."""
+
+    items: FloatArray
+    weights: FloatArray
+    cum_weights: FloatArray
+    total: float
+
+    @staticmethod
+    def of(items: FloatArray, weights: FloatArray) -> SortedView:
+        order = np.argsort(items, kind="stable")
+        w = weights[order].astype(np.float64)
+        cum = np.cumsum(w)
+        return SortedView(items[order], w, cum, float(cum[-1]) if len(cum) else 0.0)
+
+    def cdf(self, points: FloatArray) -> FloatArray:
+        """Share of weight at or below each point (inclusive rank, like DataSketches)."""
+        return self._rank(points, "right")
+
+    def cdf_exclusive(self, points: FloatArray) -> FloatArray:
+        """Share of weight strictly below each point."""
+        return self._rank(points, "left")
+
+    def _rank(self, points: FloatArray, side: Literal["left", "right"]) -> FloatArray:
+        if self.total == 0:
+            return np.full(len(points), np.nan)
+        idx = np.searchsorted(self.items, points, side=side)
+        padded = np.concatenate(([0.0], self.cum_weights))
+        return padded[idx] / self.total
+
+    def quantiles(self, qs: FloatArray) -> FloatArray:
+        """Smallest item whose inclusive rank reaches each q (numpy's 'inverted_cdf')."""
+        if self.total == 0:
+            return np.full(len(qs), np.nan)
+        idx = np.searchsorted(self.cum_weights, np.asarray(qs) * self.total, side="left")
+        return self.items[np.clip(idx, 0, len(self.items) - 1)]
+
+    def histogram(self, low: float, high: float, n_buckets: int) -> list[Bucket]:
+        """Deequ's KLL buckets: equal width, [lo, hi) by exclusive ranks, the last one closed."""
+        edges = np.linspace(low, high, n_buckets + 1)
+        below = self.cdf_exclusive(edges) * self.total
+        counts = np.diff(below)
+        counts[-1] = self.total - below[-2]
+        return [
+            Bucket(float(lo), float(hi), float(c))
+            for lo, hi, c in zip(edges[:-1], edges[1:], counts, strict=True)
+        ]
+
+    def levels(self) -> list[list[float]]:
+        """Items grouped by weight 2**i (KLL compactor levels, SageMaker's sketch.data)."""
+        if self.total == 0:
+            return []
+        exponents = np.rint(np.log2(self.weights)).astype(int)
+        return [self.items[exponents == i].tolist() for i in range(int(exponents.max()) + 1)]
+
+
+def view_of_sketch(sketch: kll_doubles_sketch) -> SortedView:
+    """The sketch's retained items and weights, read from its compact serialization.
+
+    Reading the documented binary layout with numpy is ~50x faster than iterating the sketch
+    in Python; the result is checked against the sketch's n and falls back to iteration.
+    """
+    if sketch.is_empty():
+        return SortedView.of(np.empty(0), np.empty(0))
+    blob = sketch.serialize()
+    items, weights = _parse_compact(blob)
+    if items is None or weights is None or int(weights.sum()) != sketch.n:
+        pairs = list(sketch)
+        items = np.array([p[0] for p in pairs], dtype=np.float64)
+        weights = np.array([p[1] for p in pairs], dtype=np.float64)
+    return SortedView.of(items, weights)
+
+
+_SINGLE_ITEM_FLAG = 4
+
+
+def _parse_compact(blob: bytes) -> tuple[FloatArray | None, FloatArray | None]:
+    preamble_ints, _serial, _family, flags = struct.unpack_from("<BBBB", blob, 0)
+    if flags & _SINGLE_ITEM_FLAG:
+        (item,) = struct.unpack_from("<d", blob, 8)
+        return np.array([item]), np.array([1.0])
+    if preamble_ints != 5:
+        return None, None
+    num_levels = blob[18]
+    levels = np.frombuffer(blob, dtype="<u4", count=num_levels, offset=20).astype(np.int64)
+    offset = 20 + 4 * num_levels + 16  # levels, then min and max
+    items = np.frombuffer(blob, dtype="<f8", offset=offset).astype(np.float64)
+    bounds = np.append(levels, levels[0] + len(items))
+    sizes = np.diff(bounds)
+    if (sizes < 0).any() or sizes.sum() != len(items):
+        return None, None
+    weights = np.repeat(2.0 ** np.arange(num_levels), sizes)
+    return items, weights
+
+
+def view_of_levels(levels: Sequence[Sequence[float]]) -> SortedView:
+    """A view from KLL levels where level i items weigh 2**i (SageMaker/Deequ sketch.data)."""
+    items = np.concatenate([np.asarray(lv, dtype=np.float64) for lv in levels]) if levels else None
+    if items is None or not len(items):
+        return SortedView.of(np.empty(0), np.empty(0))
+    weights = np.concatenate(
+        [np.full(len(lv), 2.0**i, dtype=np.float64) for i, lv in enumerate(levels)]
+    )
+    keep = np.isfinite(items)
+    return SortedView.of(items[keep], weights[keep])

@@ -1,0 +1,257 @@
+"""Numeric feature profile: counts, mergeable moments, type counts and a KLL quantile sketch."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+from datasketches import kll_doubles_sketch
+
+from modelmon.errors import CorruptBlobError
+from modelmon.profile import codec
+from modelmon.profile.columns import FloatArray, NumericColumn
+from modelmon.profile.constants import KLL_K, KLL_RANK_ERROR
+from modelmon.profile.distribution import Bucket, SortedView, view_of_sketch
+from modelmon.profile.moments import Moments
+
+if TYPE_CHECKING:
+    from modelmon.profile.sagemaker import WeightedSample
+
+InferredType = Literal["Integral", "Fractional", "String", "Unknown"]
+
+
+def _copy(sketch: kll_doubles_sketch) -> kll_doubles_sketch:
+    return kll_doubles_sketch.deserialize(sketch.serialize())
+
+
+def numeric_type(integral: int, fractional: int) -> InferredType:
+    """SageMaker's rule for numbers: any Fractional value makes the feature Fractional."""
+    if fractional:
+        return "Fractional"
+    return "Integral" if integral else "Unknown"
+
+
+@dataclass(frozen=True, eq=False)
+class NumericProfile:
+    """Immutable profile of a numeric feature. Never mutate ``sketch``: it may be shared.
+
+    Each row of the feature falls in exactly one of: ``count`` (finite numbers, in the moments
+    and the sketch), ``non_finite`` (+/-inf), ``type_mismatches`` (not a number), ``missing``.
+    """
+
+    missing: int = 0
+    type_mismatches: int = 0
+    non_finite: int = 0
+    integral: int = 0  # present numbers that were integers (ints, bools, integer text)
+    fractional: int = 0  # present numbers that were floats / decimal text (inf included)
+    moments: Moments = field(default_factory=Moments)
+    sketch: kll_doubles_sketch = field(default_factory=lambda: kll_doubles_sketch(KLL_K))
+
+    kind: ClassVar[Literal["numeric"]] = "numeric"
+
+    # ----- counts and moments -------------------------------------------------------------
+    @property
+    def count(self) -> int:
+        return self.moments.count
+
+    @property
+    def present(self) -> int:
+        """Non-missing values (SageMaker's num_present): numbers, infinities and mismatches."""
+        return self.count + self.non_finite + self.type_mismatches
+
+    @property
+    def rows(self) -> int:
+        return self.present + self.missing
+
+    @property
+    def completeness(self) -> float:
+        """Share of rows with a value (SageMaker's completeness); NaN when there are no rows."""
+        return self.present / self.rows if self.rows else math.nan
+
+    @property
+    def sum(self) -> float:
+        return self.moments.sum
+
+    @property
+    def min(self) -> float:
+        return self.moments.min if self.count else math.nan
+
+    @property
+    def max(self) -> float:
+        return self.moments.max if self.count else math.nan
+
+    @property
+    def mean(self) -> float:
+        return self.moments.mean if self.count else math.nan
+
+    @property
+    def variance(self) -> float:
+        return self.moments.variance
+
+    @property
+    def std(self) -> float:
+        return self.moments.std
+
+    @property
+    def inferred_type(self) -> InferredType:
+        return numeric_type(self.integral, self.fractional)
+
+    def type_counts(self) -> dict[str, int]:
+        """Present values by SageMaker type; a data_type_check compares these with a baseline."""
+        return {
+            "Integral": self.integral,
+            "Fractional": self.fractional,
+            "String": self.type_mismatches,
+        }
+
+    # ----- distribution -------------------------------------------------------------------
+    @property
+    def rank_error(self) -> float:
+        """Bound on the error of any CDF value: 0 while the sketch still holds every value."""
+        return KLL_RANK_ERROR if self.sketch.is_estimation_mode() else 0.0
+
+    @cached_property
+    def view(self) -> SortedView:
+        """The sketch's items and weights, sorted (computed once per profile)."""
+        return view_of_sketch(self.sketch)
+
+    def quantiles(self, qs: Sequence[float] | FloatArray) -> FloatArray:
+        """Inclusive quantiles (NaN when empty); within ``rank_error`` in rank."""
+        return self.view.quantiles(np.asarray(qs, dtype=np.float64))
+
+    def cdf(self, points: Sequence[float] | FloatArray) -> FloatArray:
+        """Share of values <= each point; within ``rank_error`` of the exact share."""
+        return self.view.cdf(np.asarray(points, dtype=np.float64))
+
+    def histogram(self, n_buckets: int = 10) -> list[Bucket]:
+        """SageMaker's KLL buckets: equal width between min and max, counts from the sketch."""
+        if not self.count:
+            return []
+        return self.view.histogram(self.min, self.max, n_buckets)
+
+    def sketch_items(self) -> list[list[float]]:
+        """Retained items by KLL level (level i items weigh 2**i), for statistics.json."""
+        return self.view.levels()
+
+    # ----- monoid -------------------------------------------------------------------------
+    @staticmethod
+    def from_sagemaker(numerical_statistics: Mapping[str, Any]) -> WeightedSample:
+        """A baseline distribution from a SageMaker statistics.json ``numerical_statistics``."""
+        from modelmon.profile.sagemaker import WeightedSample
+
+        return WeightedSample.from_sagemaker(numerical_statistics)
+
+    @staticmethod
+    def zero() -> NumericProfile:
+        return NumericProfile()
+
+    def merge(self, other: NumericProfile) -> NumericProfile:
+        """A new profile of both operands' rows; neither operand changes."""
+        if not isinstance(other, NumericProfile):
+            raise TypeError(f"cannot merge a numeric profile with {type(other).__name__}")
+        sketch = _copy(self.sketch)
+        sketch.merge(other.sketch)
+        return NumericProfile(
+            missing=self.missing + other.missing,
+            type_mismatches=self.type_mismatches + other.type_mismatches,
+            non_finite=self.non_finite + other.non_finite,
+            integral=self.integral + other.integral,
+            fractional=self.fractional + other.fractional,
+            moments=self.moments.merge(other.moments),
+            sketch=sketch,
+        )
+
+    def with_extra(self, missing: int = 0, type_mismatches: int = 0) -> NumericProfile:
+        """The same profile with more missing / mismatched rows (a merge with an absent side)."""
+        return replace(
+            self,
+            missing=self.missing + missing,
+            type_mismatches=self.type_mismatches + type_mismatches,
+        )
+
+    def serialize(self) -> bytes:
+        return codec.pack(codec.TAG_NUMERIC, self.to_body())
+
+    @staticmethod
+    def deserialize(blob: bytes) -> NumericProfile:
+        _, body = codec.unpack(blob, codec.TAG_NUMERIC)
+        return NumericProfile.from_body(body)
+
+    def to_body(self) -> dict[str, Any]:
+        m = self.moments
+        return {
+            "counts": [self.missing, self.type_mismatches, self.non_finite],
+            "types": [self.integral, self.fractional],
+            "moments": [m.count, m.sum, m.min, m.max, m.mean, m.m2],
+            "kll": self.sketch.serialize(),
+        }
+
+    @staticmethod
+    def from_body(body: dict[str, Any]) -> NumericProfile:
+        counts = codec.field(body, "counts", list)
+        types = codec.field(body, "types", list)
+        mom = codec.field(body, "moments", list)
+        kll = codec.field(body, "kll", bytes)
+        if len(counts) != 3 or len(types) != 2 or len(mom) != 6:
+            raise CorruptBlobError("numeric profile blob has malformed counters")
+        if not all(isinstance(c, int) and c >= 0 for c in [*counts, *types, mom[0]]):
+            raise CorruptBlobError("numeric profile blob has negative or non-integer counts")
+        sketch = codec.load_sketch(kll_doubles_sketch.deserialize, kll, "KLL")
+        moments = Moments(mom[0], *(float(x) for x in mom[1:]))
+        if sketch.n != moments.count:
+            raise CorruptBlobError("numeric profile blob: sketch and moments disagree")
+        missing, mismatches, non_finite = counts
+        integral, fractional = types
+        return NumericProfile(
+            missing, mismatches, non_finite, integral, fractional, moments, sketch
+        )
+
+
+class NumericAccumulator:
+    """The mutable side: folds batch columns into counters, moments and a KLL sketch."""
+
+    __slots__ = (
+        "fractional",
+        "integral",
+        "missing",
+        "moments",
+        "non_finite",
+        "sketch",
+        "type_mismatches",
+    )
+
+    def __init__(self, start: NumericProfile | None = None) -> None:
+        p = start or NumericProfile()
+        self.missing, self.type_mismatches = p.missing, p.type_mismatches
+        self.non_finite = p.non_finite
+        self.integral, self.fractional = p.integral, p.fractional
+        self.moments = p.moments
+        self.sketch = _copy(p.sketch)
+
+    def add(self, col: NumericColumn) -> None:
+        self.missing += col.missing
+        self.type_mismatches += col.type_mismatches
+        self.non_finite += col.non_finite
+        self.integral += col.integral
+        self.fractional += col.fractional
+        if len(col.values):
+            self.moments = self.moments.merge(Moments.of(col.values))
+            self.sketch.update(col.values)
+
+    def add_missing(self, rows: int) -> None:
+        self.missing += rows
+
+    def snapshot(self) -> NumericProfile:
+        return NumericProfile(
+            self.missing,
+            self.type_mismatches,
+            self.non_finite,
+            self.integral,
+            self.fractional,
+            self.moments,
+            _copy(self.sketch),
+        )
