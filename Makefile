@@ -1,0 +1,43 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Each does its own set-up
+# (virtualenv, Python packages, Kafka jars, Redis, the AWS emulator). Logic lives in scripts/.
+.DEFAULT_GOAL := help
+VENV := .venv
+MODELMON := $(VENV)/bin/modelmon
+
+.PHONY: help venv test demo bench lint stack-up stack-down stack-status
+
+help:
+	@echo "make demo        start the local stack and run the demo"
+	@echo "make test        lint, types, unit + integration + e2e tests on the real stack"
+	@echo "make venv        create .venv from requirements/lock.txt (instant when unchanged)"
+	@echo "make lint        ruff check, ruff format --check, mypy"
+	@echo "make bench       run the benchmarks (bench/run_all.py)"
+	@echo "make stack-up | stack-down | stack-status   the local Kafka, Redis and AWS emulator"
+
+venv:
+	@bash scripts/venv.sh
+
+test:
+	@bash scripts/test.sh
+
+demo: venv
+	$(MODELMON) stack up
+	$(MODELMON) stack status
+
+bench: venv
+	@if [ -f bench/run_all.py ]; then $(VENV)/bin/python bench/run_all.py; \
+	else echo "no bench/run_all.py yet"; fi
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+stack-up: venv
+	$(MODELMON) stack up
+
+stack-down: venv
+	$(MODELMON) stack down
+
+stack-status: venv
+	$(MODELMON) stack status

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The README's test command (`make test`): set-up, the local stack, lint and types, every test.
+# Starts the stack only if it is not already up, and then stops it again on exit.
+# Extra arguments go to pytest (e.g. `scripts/test.sh -x -k smoke`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/venv.sh
+modelmon=.venv/bin/modelmon
+
+if "$modelmon" stack status >/dev/null 2>&1; then
+  echo "== the local stack is already up: using it (and leaving it up)"
+else
+  trap 'echo "== stopping the stack this run started"; "$modelmon" stack down || true' EXIT
+fi
+"$modelmon" stack up
+
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy"
+.venv/bin/mypy
+
+echo "== pytest"
+suites=()
+for dir in tests/unit tests/integration tests/e2e; do
+  [[ -d $dir ]] && suites+=("$dir")
+done
+rc=0
+.venv/bin/pytest "${suites[@]}" "$@" || rc=$?
+if [[ $rc -eq 5 ]]; then
+  echo "pytest collected no tests: that is a failure here" >&2
+  exit 1
+fi
+exit "$rc"
