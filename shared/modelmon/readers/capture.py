@@ -1,0 +1,192 @@
+"""Capture records into rows: modelmon's CaptureEvent lines and SageMaker's captureData lines.
+
+SageMaker payloads (SPEC.md §1.1):
+- CSV (``encoding: CSV``): one or more lines of values. Features are named from the baseline,
+  in order. When input plus output values together match the baseline's column count, the
+  output values come first (SageMaker's default ``output_columns_position: START``).
+- JSON: ``{"instances": [{"features": [...]}, ...]}``, ``{"instances": [[...], ...]}``,
+  ``{"instances": [{"name": value}, ...]}``, ``{"features": [...]}``, a flat object, a list of
+  rows, or JSON Lines. Lists are positional (named from the baseline), objects are named.
+- BASE64: decoded, then read as CSV or JSON by ``observedContentType``.
+Shadow-variant records (``invocationSource: ShadowExperiment``) are skipped, as SageMaker does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from modelmon.readers.sources import Source
+from modelmon.readers.stats import Columns, ReadStats, columns_from_rows
+from modelmon.readers.tabular import JSON_BATCH_ROWS, iter_json_lines
+
+Row = dict[str, Any]
+
+
+class BadRecord(ValueError):
+    """A capture record that cannot be turned into rows; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """Half-open ``[start, end)`` on event time; either side may be open."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def contains(self, moment: datetime) -> bool:
+        return (self.start is None or moment >= self.start) and (
+            self.end is None or moment < self.end
+        )
+
+    @property
+    def is_open(self) -> bool:
+        return self.start is None and self.end is None
+
+
+def parse_time(text: Any) -> datetime:
+    if not isinstance(text, str):
+        raise BadRecord("event time is missing")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise BadRecord(f"event time {text[:40]!r} is not ISO-8601") from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def is_sagemaker_record(value: Any) -> bool:
+    return isinstance(value, dict) and "captureData" in value
+
+
+def is_modelmon_record(value: Any) -> bool:
+    return (
+        isinstance(value, dict) and isinstance(value.get("inputs"), dict) and "event_time" in value
+    )
+
+
+def modelmon_rows(record: dict[str, Any]) -> tuple[datetime, list[Row]]:
+    return parse_time(record.get("event_time")), [record["inputs"]]
+
+
+def sagemaker_rows(record: dict[str, Any], names: Sequence[str]) -> tuple[datetime, list[Row]]:
+    meta = record.get("eventMetadata") or {}
+    moment = parse_time(meta.get("inferenceTime"))
+    capture = record["captureData"]
+    if not isinstance(capture, dict) or not isinstance(capture.get("endpointInput"), dict):
+        raise BadRecord("captureData has no endpointInput")
+    inputs = _payload_rows(capture["endpointInput"])
+    output = capture.get("endpointOutput") or capture.get("batchTransformOutput")
+    n_out = _output_width(output, len(inputs)) if isinstance(output, dict) else 0
+    rows: list[Row] = []
+    for i, values in enumerate(inputs):
+        if isinstance(values, dict):
+            rows.append(values)
+            continue
+        if n_out and len(values) + n_out == len(names):
+            out_values = _payload_rows(output)[i] if isinstance(output, dict) else []
+            values = [*(out_values if isinstance(out_values, list) else []), *values]
+        rows.append(_name_positional(values, names))
+    return moment, rows
+
+
+def _output_width(output: dict[str, Any], n_rows: int) -> int:
+    try:
+        rows = _payload_rows(output)
+    except BadRecord:
+        return 0
+    if len(rows) != n_rows or not rows or not isinstance(rows[0], list):
+        return 0
+    return len(rows[0])
+
+
+def _name_positional(values: list[Any], names: Sequence[str]) -> Row:
+    return {(names[i] if i < len(names) else f"_c{i}"): v for i, v in enumerate(values)}
+
+
+def _payload_rows(payload: dict[str, Any]) -> list[list[Any] | Row]:
+    """The rows of one endpointInput/endpointOutput: lists (positional) or dicts (named)."""
+    data = payload.get("data")
+    if not isinstance(data, str):
+        raise BadRecord("capture payload has no data string")
+    encoding = str(payload.get("encoding", "")).upper()
+    content_type = str(payload.get("observedContentType", "")).lower()
+    if encoding == "BASE64":
+        try:
+            data = base64.b64decode(data, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise BadRecord("BASE64 payload does not decode to UTF-8 text") from exc
+        encoding = "JSON" if "json" in content_type else "CSV"
+    if encoding == "CSV":
+        return [list(r) for r in csv.reader(data.splitlines()) if r]
+    if encoding == "JSON":
+        return _json_payload_rows(data)
+    raise BadRecord(f"unsupported capture encoding {encoding!r}")
+
+
+def _json_payload_rows(data: str) -> list[list[Any] | Row]:
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:  # JSON Lines payload
+            docs = [orjson.loads(line) for line in data.splitlines() if line.strip()]
+        except orjson.JSONDecodeError as exc:
+            raise BadRecord("JSON payload does not parse") from exc
+        return [r for d in docs for r in _json_rows(d)]
+    return _json_rows(doc)
+
+
+_WRAPPERS = ("instances", "inputs", "data")
+
+
+def _json_rows(doc: Any) -> list[list[Any] | Row]:
+    if isinstance(doc, dict):
+        for key in _WRAPPERS:
+            if key in doc and len(doc) == 1:
+                return _json_rows(doc[key])
+        if set(doc) == {"features"} and isinstance(doc["features"], list):
+            return [doc["features"]]
+        return [doc]
+    if isinstance(doc, list):
+        if doc and all(isinstance(x, dict | list) for x in doc):
+            return [row for x in doc for row in _json_rows(x)]
+        return [doc]
+    raise BadRecord("JSON payload is not an object or a list")
+
+
+def read_capture(
+    source: Source, stats: ReadStats, names: Sequence[str], window: TimeRange
+) -> Iterator[Columns]:
+    """Rows of every capture record in a JSON Lines file (either kind, even mixed)."""
+    rows: list[Row] = []
+    for number, value in iter_json_lines(source, stats):
+        where = f"{source.name}:{number}"
+        try:
+            if is_sagemaker_record(value):
+                if (value.get("eventMetadata") or {}).get("invocationSource") == "ShadowExperiment":
+                    stats.skipped += 1
+                    continue
+                moment, found = sagemaker_rows(value, names)
+            elif is_modelmon_record(value):
+                moment, found = modelmon_rows(value)
+            else:
+                raise BadRecord("line is not a capture record (no captureData or inputs)")
+        except (BadRecord, KeyError, TypeError) as exc:
+            stats.bad_rows += 1
+            stats.note(f"bad capture record: {exc}", where)
+            continue
+        if not window.contains(moment):
+            stats.out_of_range += 1
+            continue
+        rows.extend(found)
+        if len(rows) >= JSON_BATCH_ROWS:
+            yield columns_from_rows(rows)
+            rows = []
+    if rows:
+        yield columns_from_rows(rows)
