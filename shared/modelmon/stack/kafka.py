@@ -174,6 +174,16 @@ def _quiet_client(cfg: StackConfig) -> dict[str, Any]:
     return {"bootstrap.servers": cfg.kafka_bootstrap, "logger": quiet}
 
 
+def check_prerequisites(cfg: StackConfig) -> None:
+    """Fail before anything starts if the broker would need Java or Maven that is missing."""
+    if process(cfg).pid() is not None:
+        return
+    prereqs.java()
+    stamp = libs_dir(cfg) / _STAMP
+    if not stamp.is_file():
+        prereqs.maven()
+
+
 def start(cfg: StackConfig) -> str:
     """Start the broker unless ours already runs; returns what happened."""
     proc = process(cfg)

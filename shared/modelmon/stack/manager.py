@@ -74,6 +74,7 @@ def up(
     from modelmon.settings import KafkaSettings
 
     with _locked(cfg):
+        kafka.check_prerequisites(cfg)
         for service in _START:
             report(f"{service.NAME:6} {service.start(cfg)}")
         from confluent_kafka.admin import AdminClient
