@@ -1,0 +1,36 @@
+"""``modelmon baseline push --model ID DIR``: store a baseline directory in the registry.
+
+Registered on the ``baseline`` group (``modelmon.cli.baseline``) with ``add_command(push)``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from modelmon.errors import ConfigurationError, ModelmonError
+
+
+@click.command()
+@click.option("--model", "model_id", required=True, help="A registered model id.")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def push(model_id: str, directory: Path) -> None:
+    """Store DIRECTORY's baseline files (statistics.json, constraints.json) for MODEL."""
+    from modelmon.adapters.redis import make_redis
+    from modelmon.keys import Keys
+    from modelmon.registry import Registry, read_baseline_dir
+    from modelmon.settings import Settings
+
+    settings = Settings()
+    registry = Registry(make_redis(settings.redis), Keys(settings.redis.key_prefix))
+    try:
+        files = read_baseline_dir(directory)
+        version = registry.push_baseline(model_id, files, source=str(directory.resolve()))
+    except ModelmonError as exc:
+        click.echo(f"modelmon baseline push: {exc}", err=True)
+        sys.exit(2 if isinstance(exc, ConfigurationError) else 1)
+    click.echo(
+        f"stored baseline of {model_id} ({', '.join(sorted(files))}; registry version {version})"
+    )

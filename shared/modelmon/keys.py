@@ -1,0 +1,110 @@
+"""Every Redis key modelmon uses, built in one place (see docs/streaming.md for the layout).
+
+Keys start with the configured prefix (``RedisSettings.key_prefix``), so several deployments
+or tests can share one Redis. Per-partition aggregator keys are written only by the consumer
+that owns the partition (through the fenced flush script); the detector only reads them,
+apart from shortening the TTL of partials it has evaluated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Separator inside members of the per-partition window index: ``model|size|start``.
+WINDOW_MEMBER_SEP = "|"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRef:
+    """One tumbling window of one model: its size and epoch-aligned start, in milliseconds."""
+
+    model_id: str
+    size_ms: int
+    start_ms: int
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + self.size_ms
+
+    def member(self) -> str:
+        """The window as a member of a partition's window index."""
+        return WINDOW_MEMBER_SEP.join((self.model_id, str(self.size_ms), str(self.start_ms)))
+
+    @classmethod
+    def from_member(cls, member: str | bytes) -> WindowRef:
+        text = member.decode() if isinstance(member, bytes) else member
+        model_id, size, start = text.rsplit(WINDOW_MEMBER_SEP, 2)
+        return cls(model_id, int(size), int(start))
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Key builder for one prefix."""
+
+    prefix: str = "modelmon"
+
+    # -- registry -------------------------------------------------------------------------
+    def models(self) -> str:
+        """Set of registered model ids."""
+        return f"{self.prefix}:models"
+
+    def registry_version(self) -> str:
+        """Counter bumped on every registry change; services poll it to reload configs."""
+        return f"{self.prefix}:registry:version"
+
+    def registry_channel(self) -> str:
+        """Pub/sub channel announcing registry changes (the version key is the source of truth)."""
+        return f"{self.prefix}:registry:changed"
+
+    def model_config(self, model_id: str) -> str:
+        """Hash: ``config`` (ModelConfig JSON), ``version``, ``changed_at``."""
+        return f"{self.prefix}:model:{model_id}:config"
+
+    def baseline(self, model_id: str) -> str:
+        """Hash: ``blob`` (baseline bytes), ``source``, ``version``, ``changed_at``."""
+        return f"{self.prefix}:model:{model_id}:baseline"
+
+    # -- aggregator state, one set per (topic, partition) -------------------------------------
+    def partition_state(self, topic: str, partition: int) -> str:
+        """Hash: ``offset`` (next offset), ``watermark`` (ms), ``updated`` (wall-clock ms)."""
+        return f"{self.prefix}:agg:{topic}:{partition}:state"
+
+    def partition_windows(self, topic: str, partition: int) -> str:
+        """Sorted set of the partition's windows (``WindowRef.member``), score = close time ms."""
+        return f"{self.prefix}:agg:{topic}:{partition}:windows"
+
+    def partition_late(self, topic: str, partition: int) -> str:
+        """Hash: window member -> events that arrived after the window closed on this partition."""
+        return f"{self.prefix}:agg:{topic}:{partition}:late"
+
+    def partial(self, topic: str, partition: int, window: WindowRef) -> str:
+        """A partition's serialized partial profile of one window."""
+        return (
+            f"{self.prefix}:partial:{window.model_id}:{window.size_ms}:{window.start_ms}"
+            f":{topic}:{partition}"
+        )
+
+    # -- detector --------------------------------------------------------------------------
+    def claim(self, window: WindowRef) -> str:
+        """SET NX with expiry: the detector evaluating the window (released on success)."""
+        return f"{self.prefix}:claim:{window.model_id}:{window.size_ms}:{window.start_ms}"
+
+    def done(self, window: WindowRef) -> str:
+        """Marker: the window has been evaluated (value: the result's evaluated_at)."""
+        return f"{self.prefix}:done:{window.model_id}:{window.size_ms}:{window.start_ms}"
+
+    def merged(self, window: WindowRef) -> str:
+        """The window's merged profile, kept for the rolling view of the next windows."""
+        return f"{self.prefix}:merged:{window.model_id}:{window.size_ms}:{window.start_ms}"
+
+    def results(self, model_id: str) -> str:
+        """Sorted set of WindowResult JSON by window start (ms): the model's time series."""
+        return f"{self.prefix}:results:{model_id}"
+
+    def rolling_results(self, model_id: str) -> str:
+        """Sorted set of rolling-view WindowResult JSON by the last window's start (ms)."""
+        return f"{self.prefix}:results:{model_id}:rolling"
+
+    def feature_series(self, model_id: str, feature: str) -> str:
+        """Sorted set of FeatureMetrics JSON (with window start) by window start (ms)."""
+        return f"{self.prefix}:series:{model_id}:{feature}"

@@ -1,0 +1,171 @@
+"""One capture partition's in-memory aggregate between flushes (pure).
+
+It holds a ``ProfileTracker`` per open window (model, window) of the partition, the partition
+watermark, late-event counts since the last flush, and the offsets: ``stored_offset`` is the
+next offset Redis holds for the partition (the fencing token of the next flush) and
+``next_offset`` the one after the last message folded in. ``flush_plan()`` says what one
+fenced Redis script call must write; ``flushed()`` applies a successful write.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from modelmon.keys import WindowRef
+from modelmon.profile import DatasetProfile, FeatureKind, ProfileTracker
+from modelmon.streaming.decode import DecodedBatch, Int64Array, columns, feature_names, take
+from modelmon.windows import NO_WATERMARK, WindowSpec, watermarks_before, window_starts
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPlan:
+    """What the aggregator needs to know about a registered model."""
+
+    spec: WindowSpec
+    kinds: Mapping[str, FeatureKind] = field(default_factory=dict)
+    features: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FlushPlan:
+    """The content of one fenced flush of one partition."""
+
+    from_offset: int | None  # must equal the offset stored in Redis (None: nothing stored)
+    next_offset: int
+    watermark: int
+    partials: list[tuple[WindowRef, int, bytes]]  # window, close time ms, serialized profile
+    late: list[tuple[WindowRef, int]]  # window, late events since the last flush
+    events: int  # events profiled since the last flush
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    profiled: int
+    late: int
+    unknown: list[int]  # batch positions of events naming an unregistered model
+
+
+@dataclass(slots=True)
+class _OpenWindow:
+    tracker: ProfileTracker
+    close_ms: int
+
+
+class PartitionAggregate:
+    """State of one partition owned by this process."""
+
+    def __init__(
+        self,
+        stored_offset: int | None,
+        watermark: int = NO_WATERMARK,
+        open_windows: Mapping[WindowRef, tuple[int, DatasetProfile]] | None = None,
+    ) -> None:
+        self.stored_offset = stored_offset
+        self.next_offset = stored_offset
+        self.watermark = watermark
+        self._windows: dict[WindowRef, _OpenWindow] = {
+            ref: _OpenWindow(ProfileTracker.from_profile(profile), close)
+            for ref, (close, profile) in (open_windows or {}).items()
+        }
+        self._dirty: set[WindowRef] = set()
+        self._late: Counter[WindowRef] = Counter()
+        self._events = 0
+
+    @property
+    def open_windows(self) -> int:
+        return len(self._windows)
+
+    @property
+    def pending(self) -> bool:
+        """True when there is something to flush (messages consumed since the last flush)."""
+        return self.next_offset != self.stored_offset
+
+    def accepts(self, offset: int) -> bool:
+        """False for a message already folded in (a re-delivery after a seek)."""
+        return self.next_offset is None or offset >= self.next_offset
+
+    def add(
+        self, batch: DecodedBatch, last_offset: int, plans: Mapping[str, ModelPlan]
+    ) -> AddResult:
+        """Fold decoded events (in delivery order) in; ``last_offset`` is the batch's last."""
+        self.next_offset = last_offset + 1
+        if len(batch) == 0:
+            return AddResult(0, 0, [])
+        models = np.asarray(batch.model_ids)
+        names, inverse = np.unique(models, return_inverse=True)
+        known = np.isin(inverse, [i for i, n in enumerate(names.tolist()) if n in plans])
+        unknown = batch.index[~known].tolist()
+        positions = np.flatnonzero(known)
+        times = batch.event_ms[positions]
+        marks = watermarks_before(times, self.watermark)
+        if len(times):
+            self.watermark = max(self.watermark, int(times.max()))
+        profiled = late = 0
+        for code, model_id in enumerate(names.tolist()):
+            if model_id not in plans:
+                continue
+            sel = np.flatnonzero(inverse[positions] == code)
+            n_on_time, n_late = self._add_model(
+                model_id, plans[model_id], batch, positions[sel], marks[sel]
+            )
+            profiled, late = profiled + n_on_time, late + n_late
+        self._events += profiled
+        return AddResult(profiled, late, unknown)
+
+    def _add_model(
+        self,
+        model_id: str,
+        plan: ModelPlan,
+        batch: DecodedBatch,
+        positions: Int64Array,
+        marks: Int64Array,
+    ) -> tuple[int, int]:
+        spec = plan.spec
+        starts = window_starts(batch.event_ms[positions], spec.size_ms)
+        is_late = starts + spec.size_ms + spec.lateness_ms <= marks
+        if is_late.any():
+            late_starts, counts = np.unique(starts[is_late], return_counts=True)
+            for start, count in zip(late_starts.tolist(), counts.tolist(), strict=True):
+                self._late[WindowRef(model_id, spec.size_ms, start)] += count
+        on_time = positions[~is_late]
+        on_time_starts = starts[~is_late]
+        for start in np.unique(on_time_starts).tolist():
+            rows = take(batch.inputs, on_time[on_time_starts == start])
+            ref = WindowRef(model_id, spec.size_ms, start)
+            window = self._windows.get(ref)
+            if window is None:
+                window = _OpenWindow(ProfileTracker(plan.kinds), spec.close_of(start))
+                self._windows[ref] = window
+            window.tracker.update(columns(rows, feature_names(rows, plan.features)))
+            self._dirty.add(ref)
+        return len(on_time), int(is_late.sum())
+
+    def flush_plan(self) -> FlushPlan:
+        """What to write now (call only when ``pending``)."""
+        assert self.next_offset is not None
+        partials = [
+            (ref, self._windows[ref].close_ms, self._windows[ref].tracker.snapshot().serialize())
+            for ref in sorted(self._dirty, key=lambda r: (r.model_id, r.start_ms))
+        ]
+        return FlushPlan(
+            from_offset=self.stored_offset,
+            next_offset=self.next_offset,
+            watermark=self.watermark,
+            partials=partials,
+            late=sorted(self._late.items(), key=lambda kv: (kv[0].model_id, kv[0].start_ms)),
+            events=self._events,
+        )
+
+    def flushed(self, plan: FlushPlan) -> None:
+        """The plan was written: it is now the stored state; closed windows leave memory."""
+        self.stored_offset = plan.next_offset
+        self._dirty.clear()
+        self._late.clear()
+        self._events = 0
+        closed = [ref for ref, w in self._windows.items() if w.close_ms <= self.watermark]
+        for ref in closed:
+            del self._windows[ref]
