@@ -1,0 +1,76 @@
+"""Retries with exponential backoff and jitter; the sleep and the randomness are handed in.
+
+``RetryableDeliveryError`` (timeouts, 5xx, throttling, connection refused) is retried;
+``RejectedDeliveryError`` (a 4xx, a missing secret, a topic that does not exist) is not: no
+retry would change the answer. After the last attempt the caller dead-letters the delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, TypeVar
+
+from modelmon.errors import PermanentError, TransientError
+
+T = TypeVar("T")
+
+
+class RetryableDeliveryError(TransientError):
+    """A route failed in a way that may pass: try again after a backoff."""
+
+
+class RejectedDeliveryError(PermanentError):
+    """A route refused the delivery for good: dead-letter it without retrying."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``attempts`` tries in all; delay before retry n (1-based) is equal-jitter backoff."""
+
+    attempts: int = 5
+    base_seconds: float = 0.5
+    factor: float = 2.0
+    max_seconds: float = 30.0
+
+    def delay(self, retry: int, rand: float) -> float:
+        """Seconds to wait before retry ``retry`` (1, 2, ...); ``rand`` is uniform in [0, 1)."""
+        ceiling = min(self.max_seconds, self.base_seconds * self.factor ** (retry - 1))
+        return ceiling / 2 + rand * ceiling / 2
+
+
+@dataclass(frozen=True)
+class Attempts:
+    """How a delivery ended: ``delivered``, ``failed`` (``error`` says why) or ``interrupted``
+
+    (the process is stopping: leave the delivery pending, do not dead-letter it).
+    """
+
+    outcome: Literal["delivered", "failed", "interrupted"]
+    attempts: int
+    error: Exception | None = None
+
+
+def run_with_retries(
+    send: Callable[[], None],
+    policy: RetryPolicy,
+    sleep: Callable[[float], None],
+    rand: Callable[[], float],
+    on_retry: Callable[[int, Exception], None] = lambda _n, _e: None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> Attempts:
+    """Call ``send`` until it returns, is rejected, or runs out of attempts."""
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            send()
+            return Attempts("delivered", attempt)
+        except RejectedDeliveryError as exc:
+            return Attempts("failed", attempt, exc)
+        except RetryableDeliveryError as exc:
+            if attempt == policy.attempts:
+                return Attempts("failed", attempt, exc)
+            if should_stop():
+                return Attempts("interrupted", attempt, exc)
+            on_retry(attempt, exc)
+            sleep(policy.delay(attempt, rand()))
+    raise AssertionError("unreachable: policy.attempts must be >= 1")

@@ -1,0 +1,119 @@
+"""One event from the alerts topic through every route, each delivery done exactly once.
+
+``Router.handle`` decides (state machine + plan, stored atomically in Redis), then works the
+plan: a delivery already recorded is skipped; any other is sent with retries, and after the
+last retry it is dead-lettered; either way its outcome is recorded before the next one. When
+``handle`` returns, every route has delivered or dead-lettered and the caller may commit the
+offset. A dependency outage (Redis, the dead-letter producer) raises ``TransientError``: the
+caller retries the event later without committing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from modelmon.alerting.plan import Delivery, Plan, RouteKind, build_plan
+from modelmon.alerting.retry import RetryPolicy, run_with_retries
+from modelmon.alerting.state import KeyState, decide, observations
+from modelmon.alerting.store import AlertingStore
+from modelmon.alerting.telemetry import AlertingMetrics
+from modelmon.config import ModelConfig
+from modelmon.errors import ModelmonError
+from modelmon.events import AlertEvent, WindowEvaluated
+
+log = logging.getLogger(__name__)
+
+Sender = Callable[[Delivery], None]
+#: Dead-letters a failed delivery: (original bytes, error, model id). Must not return until the
+#: record is durably produced (raise TransientError otherwise).
+DeadLetter = Callable[[bytes, Exception, str], None]
+
+
+class Interrupted(ModelmonError):
+    """The process is stopping in the middle of a delivery: do not commit the offset."""
+
+
+@dataclass
+class RouterDeps:
+    """What the router needs from the outside world (handed in by the service wiring)."""
+
+    store: AlertingStore
+    senders: Mapping[RouteKind, Sender]
+    get_config: Callable[[str], ModelConfig | None]
+    dead_letter: DeadLetter
+    policy: RetryPolicy
+    sleep: Callable[[float], None]
+    rand: Callable[[], float]
+    clock: Callable[[], float]
+    metrics: AlertingMetrics
+    should_stop: Callable[[], bool] = lambda: False
+    default_sns_topic: str | None = None
+
+
+class Router:
+    """Routes events per model config; see the module docstring for the guarantees."""
+
+    def __init__(self, deps: RouterDeps) -> None:
+        self._d = deps
+
+    def config(self, model_id: str) -> ModelConfig:
+        """The registered config, or the defaults (CloudWatch on, default SNS topic)."""
+        return self._d.get_config(model_id) or ModelConfig(model_id=model_id)
+
+    def handle(self, event: AlertEvent | WindowEvaluated) -> Plan:
+        plan = self.prepare(event)
+        done = self._d.store.outcomes(plan.event_id)
+        for delivery in plan.deliveries:
+            if delivery.id in done:
+                self._d.metrics.deliveries.labels(delivery.kind, "skipped").inc()
+                continue
+            self._deliver(plan, delivery)
+        return plan
+
+    def prepare(self, event: AlertEvent | WindowEvaluated) -> Plan:
+        """The event's plan: stored already (a replay), or decided now and stored."""
+        config = self.config(event.model_id)
+        seen = observations(event, config.alerts)
+
+        def decide_plan(current: dict[str, KeyState]) -> tuple[Plan, dict[str, KeyState]]:
+            decision = decide(current, seen, config.alerts.cooldown_seconds)
+            plan = build_plan(event, config, decision.notifications, self._d.default_sns_topic)
+            return plan, decision.states
+
+        keys = sorted({o.alert_key for o in seen})
+        return self._d.store.prepare(event.event_id, event.model_id, keys, decide_plan)
+
+    def _deliver(self, plan: Plan, delivery: Delivery) -> None:
+        d, kind = self._d, delivery.kind
+
+        def on_retry(attempt: int, exc: Exception) -> None:
+            d.metrics.retries.labels(kind).inc()
+            log.info(
+                "delivery failed, retrying",
+                extra={"route": delivery.route, "delivery": delivery.id, "attempt": attempt,
+                       "error": str(exc), "model": plan.model_id},
+            )  # fmt: skip
+
+        result = run_with_retries(
+            lambda: d.senders[kind](delivery), d.policy, d.sleep, d.rand, on_retry, d.should_stop
+        )
+        if result.outcome == "interrupted":
+            raise Interrupted(f"stopping during delivery {delivery.id}; it stays pending")
+        if result.outcome == "delivered":
+            d.store.record(plan.event_id, delivery.id, "delivered")
+            d.metrics.deliveries.labels(kind, "delivered").inc()
+            if delivery.notification is not None:
+                age = d.clock() - delivery.notification.detected_at.timestamp()
+                d.metrics.latency.labels(kind).observe(max(0.0, age))
+            return
+        error = result.error or RuntimeError("unknown failure")
+        reason = type(error)(
+            f"{delivery.route}: gave up on delivery {delivery.id} of event {plan.event_id} "
+            f"after {result.attempts} attempt(s): {error}"
+        )
+        d.dead_letter(delivery.model_dump_json().encode(), reason, plan.model_id)
+        d.store.record(plan.event_id, delivery.id, "dead_lettered")
+        d.metrics.deliveries.labels(kind, "dead_lettered").inc()
+        d.metrics.dead_letters.labels(kind).inc()

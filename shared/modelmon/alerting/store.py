@@ -1,0 +1,109 @@
+"""Alerting's Redis state: alert state per key, a plan per event, an outcome per delivery.
+
+Keys (all under the configured prefix; kept here until they move into ``modelmon.keys``):
+
+- ``<prefix>:alerting:state:<model_id>`` hash, alert key -> ``KeyState`` JSON.
+- ``<prefix>:alerting:plan:<event_id>`` hash, ``plan`` -> ``Plan`` JSON and
+  ``d:<delivery id>`` -> ``delivered`` | ``dead_lettered``; expires after ``plan_ttl``.
+
+The plan and the state change it came from are written in one MULTI/EXEC guarded by WATCH, so
+two processes (a zombie after a rebalance) cannot both decide the same event, and a replay of
+an event reuses its stored plan instead of deciding again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+import redis
+
+from modelmon.alerting.plan import Plan
+from modelmon.alerting.state import KeyState
+from modelmon.errors import DependencyUnavailableError
+
+Outcome = Literal["delivered", "dead_lettered"]
+Decide = Callable[[dict[str, KeyState]], tuple[Plan, dict[str, KeyState]]]
+
+DEFAULT_PLAN_TTL = 7 * 86400
+
+
+@contextmanager
+def _redis_errors() -> Iterator[None]:
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class AlertingStore:
+    """Alert state, plans and delivery records in Redis."""
+
+    def __init__(self, client: redis.Redis, prefix: str, plan_ttl: int = DEFAULT_PLAN_TTL):
+        self._redis = client
+        self._prefix = prefix
+        self._ttl = plan_ttl
+
+    def state_key(self, model_id: str) -> str:
+        return f"{self._prefix}:alerting:state:{model_id}"
+
+    def plan_key(self, event_id: str) -> str:
+        return f"{self._prefix}:alerting:plan:{event_id}"
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._redis.ping())
+        except redis.RedisError:
+            return False
+
+    def states(self, model_id: str) -> dict[str, KeyState]:
+        """Every alert key's state of one model."""
+        with _redis_errors():
+            raw = self._redis.hgetall(self.state_key(model_id))
+        return {_text(k): KeyState.model_validate_json(v) for k, v in raw.items()}
+
+    def prepare(self, event_id: str, model_id: str, keys: list[str], decide: Decide) -> Plan:
+        """The event's stored plan, or a new one decided and stored atomically with its state."""
+        plan_key, state_key = self.plan_key(event_id), self.state_key(model_id)
+        with _redis_errors(), self._redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(plan_key, state_key)  # type: ignore[no-untyped-call]
+                    stored = pipe.hget(plan_key, "plan")
+                    if stored is not None:
+                        pipe.unwatch()
+                        return Plan.model_validate_json(stored)
+                    raw = pipe.hmget(state_key, keys) if keys else []
+                    current = {
+                        k: KeyState.model_validate_json(v)
+                        for k, v in zip(keys, raw, strict=True)
+                        if v is not None
+                    }
+                    plan, changed = decide(current)
+                    pipe.multi()
+                    if changed:
+                        pipe.hset(
+                            state_key, mapping={k: s.model_dump_json() for k, s in changed.items()}
+                        )
+                    pipe.hset(plan_key, "plan", plan.model_dump_json())
+                    pipe.expire(plan_key, self._ttl)
+                    pipe.execute()
+                    return plan
+                except redis.WatchError:
+                    continue
+
+    def outcomes(self, event_id: str) -> dict[str, str]:
+        """Delivery id -> recorded outcome, for the deliveries of one plan done so far."""
+        with _redis_errors():
+            raw = self._redis.hgetall(self.plan_key(event_id))
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        return {k[2:]: v for k, v in fields.items() if k.startswith("d:")}
+
+    def record(self, event_id: str, delivery_id: str, outcome: Outcome) -> None:
+        with _redis_errors():
+            self._redis.hset(self.plan_key(event_id), f"d:{delivery_id}", outcome)
