@@ -1,0 +1,321 @@
+"""``modelmon demo run``: the whole chain, for real, on the local stack.
+
+Stack up (if it is not) -> topics -> bucket, SNS topic and SQS subscriber -> train and serve
+the model -> baseline create / model register / baseline push -> archiver, aggregator,
+detector, alerting, capture proxy -> traffic, phase by phase -> alerts printed as they
+arrive -> summary of where everything is -> stop what it started, and only that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from modelmon.demo import resources
+from modelmon.demo.phases import Phase
+from modelmon.demo.receiver import WebhookReceiver
+from modelmon.demo.services import ServiceSpec, free_port, service_specs
+from modelmon.demo.setup import (
+    Missing,
+    create_and_push_baseline,
+    model_config,
+    modelmon_argv,
+    write_model_yaml,
+)
+from modelmon.demo.summary import print_summary
+from modelmon.demo.supervisor import Supervisor
+from modelmon.demo.traffic import PhaseReport, TrafficGenerator, report_lines, schedule_table
+from modelmon.demo.watch import AlertsTopicWatcher, format_alert
+from modelmon.errors import ModelmonError
+from modelmon.settings import Settings
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class DemoOptions:
+    """What ``modelmon demo run`` was asked to do."""
+
+    phases: list[Phase]
+    window_s: int
+    rate: float
+    model_id: str = "loan-default-demo"
+    bucket: str = "modelmon-demo"
+    runs_dir: Path = Path(".modelmon/demo")
+    manage_stack: bool = True
+    keep_stack: bool = False
+    drain_s: float | None = None
+    seed: int = 11
+
+
+@dataclass
+class DemoState:
+    """What the run started and learned; written to ``run.json`` at the end."""
+
+    run_dir: Path
+    started_at: float = field(default_factory=time.time)
+    stack_started: bool = False
+    model_url: str = ""
+    traffic_url: str = ""
+    aws: resources.DemoAws | None = None
+    services: dict[str, str] = field(default_factory=dict)  # name -> running | missing | failed
+    metrics: dict[str, str] = field(default_factory=dict)
+    phases: list[PhaseReport] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+class DemoRun:
+    """One run of the demo; ``run()`` returns the process exit code."""
+
+    def __init__(self, options: DemoOptions, echo: Echo) -> None:
+        self.o = options
+        self.echo = echo
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.state = DemoState(run_dir=(options.runs_dir / f"{stamp}-{options.model_id}").resolve())
+        self.env = self._child_env()
+        self.settings = Settings()
+        self.children = Supervisor(self.state.run_dir / "logs", self.env)
+        self.receiver: WebhookReceiver | None = None
+        self.watcher: AlertsTopicWatcher | None = None
+        self.alerting_up = False
+
+    def _child_env(self) -> dict[str, str]:
+        from modelmon.stack import StackConfig, env_vars
+
+        env = dict(os.environ)
+        for key, value in env_vars(StackConfig()).items():
+            env.setdefault(key, value)
+        env.update({"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
+        os.environ.update({k: v for k, v in env.items() if k not in os.environ})
+        return env
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        self.state.run_dir.mkdir(parents=True, exist_ok=True)
+        self.echo(f"modelmon demo: run directory {self.state.run_dir}")
+        self.echo(f"traffic schedule ({self.o.rate:g} requests/s, windows of {self.o.window_s}s):")
+        self.echo(schedule_table(self.o.phases))
+        try:
+            self._set_up()
+            self._traffic()
+            self._drain()
+            print_summary(self, self.echo)
+            return 0
+        except KeyboardInterrupt:
+            self.echo("\ninterrupted: stopping what this demo started")
+            return 130
+        except ModelmonError as exc:
+            self.echo(f"modelmon demo: {exc}")
+            return 1
+        finally:
+            self._tear_down()
+
+    # --- set-up ---------------------------------------------------------------------------
+
+    def _set_up(self) -> None:
+        self._stack()
+        self._step("topics", self._topics)
+        self.state.aws = resources.create(self.settings.aws, self.o.bucket)
+        self.echo(f"aws    bucket s3://{self.o.bucket}, SNS {self.state.aws.topic_arn} -> SQS")
+        self._listeners()
+        self._serve_model()
+        self._baseline()
+        self._services()
+
+    def _step(self, name: str, action: Callable[[], str]) -> None:
+        self.echo(f"{name:6} {action()}")
+
+    def _stack(self) -> None:
+        from modelmon.stack import StackConfig, status, up
+
+        if not self.o.manage_stack:
+            self.echo("stack  using the running stack (--no-stack)")
+            return
+        cfg = StackConfig()
+        if status(cfg).all_running:
+            self.echo("stack  already up: using it (and leaving it up)")
+            return
+        self.echo("stack  starting Apache Kafka, Redis and moto (first run fetches Kafka)...")
+        self.state.stack_started = True
+        up(cfg, self.settings.topics, report=lambda line: self.echo(f"  {line}"))
+
+    def _topics(self) -> str:
+        from modelmon.adapters.kafka import ensure_topics, make_admin
+
+        made = ensure_topics(make_admin(self.settings.kafka), self.settings.topics)
+        return ", ".join(f"{name} ({parts})" for name, parts in made.items())
+
+    def _listeners(self) -> None:
+        t0 = self.state.started_at
+        self.receiver = WebhookReceiver(
+            self.state.run_dir / "notifications.jsonl",
+            lambda alert: self.echo(format_alert(alert, t0)),
+        )
+        self.receiver.start()
+
+        def raw(alert: dict[str, Any]) -> None:
+            if not self.alerting_up:
+                self.echo(format_alert(alert, t0) + "  (detector)")
+
+        self.watcher = AlertsTopicWatcher(
+            self.settings, self.o.model_id, self.state.run_dir / "alerts-topic.jsonl", raw
+        )
+        self.watcher.start()
+
+    def _serve_model(self) -> None:
+        port = free_port()
+        data = self.state.run_dir / "data"
+        argv = modelmon_argv("demo", "serve-model", "--port", str(port), "--data-dir", str(data))
+        child = self.children.start("model", argv)
+        self.state.model_url = f"http://127.0.0.1:{port}/invocations"
+        self.echo(f"model  training a scikit-learn classifier and serving it on port {port}...")
+        self.children.wait_http(child, f"http://127.0.0.1:{port}/ping", timeout=180)
+        self.state.services["model"] = "running"
+        self.echo(f"model  ready: {self.state.model_url} (training set {data / 'training.csv'})")
+
+    def _baseline(self) -> None:
+        run_dir = self.state.run_dir
+        assert self.receiver is not None and self.state.aws is not None
+        config = model_config(
+            self.o.model_id, self.o.window_s, self.receiver.url, self.state.aws.topic_arn
+        )
+        config_file = write_model_yaml(config, run_dir / "model.yaml")
+        try:
+            lines = create_and_push_baseline(
+                run_dir / "data" / "baseline.csv",
+                run_dir / "baseline",
+                config_file,
+                self.o.model_id,
+                self.env,
+                run_dir / "logs" / "setup.log",
+            )
+        except Missing as exc:
+            self._note(f"NOT AVAILABLE YET: {exc}; no baseline, so no drift checks this run")
+            return
+        for line in lines:
+            self.echo(f"setup  {line}")
+
+    def _services(self) -> None:
+        aws = self.state.aws
+        assert aws is not None
+        proxy_port = free_port()
+        specs = service_specs(
+            self.o.model_id,
+            self.state.model_url,
+            proxy_port,
+            f"s3://{aws.bucket}/capture",
+            f"s3://{aws.bucket}/reports",
+        )
+        for spec in specs:
+            self._start_service(spec)
+        proxied = self.state.services.get("capture-proxy") == "running"
+        self.state.traffic_url = (
+            f"http://127.0.0.1:{proxy_port}/invocations" if proxied else self.state.model_url
+        )
+        self.alerting_up = self.state.services.get("alerting") == "running"
+        if not proxied:
+            self._note("capture-proxy missing: traffic goes straight to the model, uncaptured")
+
+    def _start_service(self, spec: ServiceSpec) -> None:
+        if not spec.available:
+            self.state.services[spec.name] = "missing"
+            self._note(f"NOT AVAILABLE YET: service {spec.name} ({spec.role})")
+            return
+        child = self.children.start(spec.name, spec.argv, spec.env)
+        if spec.ready_url:
+            self.children.wait_http(child, spec.ready_url, timeout=120)
+        self.state.services[spec.name] = "running"
+        if spec.metrics_url:
+            self.state.metrics[spec.name] = spec.metrics_url
+        self.echo(f"start  {spec.name:<14} pid {child.pid:<7} {spec.role}")
+
+    def _note(self, text: str) -> None:
+        self.state.notes.append(text)
+        self.echo(f"NOTE   {text}")
+
+    # --- traffic and after ------------------------------------------------------------------
+
+    def _traffic(self) -> None:
+        t0 = self.state.started_at
+        record = self.state.run_dir / "traffic.jsonl"
+
+        def on_phase(report: PhaseReport, done: bool) -> None:
+            if done:
+                with record.open("a") as handle:
+                    handle.write(report_lines([report])[0] + "\n")
+                self.echo(
+                    f"[{time.time() - t0:5.0f}s] phase {report.name} done: {report.ok} ok, "
+                    f"{report.failed} failed {report.statuses}"
+                )
+            else:
+                self.echo(f"[{time.time() - t0:5.0f}s] phase {report.name}: {report.description}")
+            for child in self.children.exited():
+                if self.state.services.get(child.name) == "running":
+                    self.state.services[child.name] = "failed"
+                    self._note(f"{child.name} exited ({child.process.returncode}); see {child.log}")
+
+        generator = TrafficGenerator(
+            self.state.traffic_url,
+            self.o.phases,
+            self.o.rate,
+            seed=self.o.seed,
+            id_prefix=f"{self.o.model_id}-{int(t0)}",
+            ids_file=self.state.run_dir / "inference-ids.tsv",
+            on_phase=on_phase,
+        )
+        self.echo(f"traffic -> {self.state.traffic_url}")
+        self.state.phases = generator.reports
+        asyncio.run(generator.run())
+
+    def _drain(self) -> None:
+        drain = self.o.drain_s
+        if drain is None:
+            drain = 2 * self.o.window_s + max(2, self.o.window_s // 2) + 10
+        self.echo(f"traffic done; waiting {drain:.0f}s for the last windows to close...")
+        time.sleep(drain)
+
+    def _tear_down(self) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        self.echo("stopping:")
+        self.children.stop_all(report=self.echo)
+        if self.watcher:
+            self.watcher.stop()
+        if self.receiver:
+            self.receiver.stop()
+        self._write_record()
+        if self.state.stack_started and not self.o.keep_stack:
+            from modelmon.stack import StackConfig, down
+
+            self.echo("  stopping the stack this demo started (--keep-stack leaves it up)")
+            down(StackConfig(), report=lambda line: self.echo(f"  {line}"))
+        self.echo(f"logs and records: {self.state.run_dir}")
+
+    def _write_record(self) -> None:
+        record = {
+            "model_id": self.o.model_id,
+            "window_s": self.o.window_s,
+            "rate": self.o.rate,
+            "started_at": self.state.started_at,
+            "model_url": self.state.model_url,
+            "traffic_url": self.state.traffic_url,
+            "aws": asdict(self.state.aws) if self.state.aws else None,
+            "services": self.state.services,
+            "metrics": self.state.metrics,
+            "phases": [asdict(p) for p in self.state.phases],
+            "schedule": [asdict(p) for p in self.o.phases],
+            "notes": self.state.notes,
+        }
+        (self.state.run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str))

@@ -1,0 +1,102 @@
+"""Which modelmon services the demo starts, with which arguments, ports and readiness probe.
+
+Ports are picked free on loopback per run, so a demo never collides with services that
+tests or other runs have started. A service whose package is not in this checkout yet is
+listed as missing by the runner, never replaced by a stand-in.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+
+from modelmon.demo.setup import modelmon_argv, module_available
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class ServiceSpec:
+    """One ``modelmon run <name>`` child."""
+
+    name: str
+    args: list[str]
+    admin_port: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    role: str = ""
+
+    @property
+    def available(self) -> bool:
+        return module_available(f"modelmon_services.{self.name.replace('-', '_')}")
+
+    @property
+    def argv(self) -> list[str]:
+        return modelmon_argv("run", self.name, *self.args)
+
+    @property
+    def ready_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.admin_port}/readyz" if self.admin_port else None
+
+    @property
+    def metrics_url(self) -> str | None:
+        return f"http://127.0.0.1:{self.admin_port}/metrics" if self.admin_port else None
+
+
+def service_specs(
+    model_id: str, model_url: str, proxy_port: int, archive_destination: str, reports: str
+) -> list[ServiceSpec]:
+    """The pipeline, in start order: consumers first, then the proxy that feeds them."""
+    ports = {name: free_port() for name in ("archiver", "aggregator", "detector", "alerting")}
+    proxy_admin = free_port()
+    return [
+        ServiceSpec(
+            "archiver",
+            [],
+            ports["archiver"],
+            {
+                "MODELMON_ARCHIVE__DESTINATION": archive_destination,
+                "MODELMON_ARCHIVE__ROLL_SECONDS": "5",
+                "MODELMON_ARCHIVE__ADMIN_PORT": str(ports["archiver"]),
+            },
+            "capture topic -> JSON Lines archive in SageMaker's layout",
+        ),
+        ServiceSpec(
+            "aggregator",
+            [],
+            ports["aggregator"],
+            {"MODELMON_AGGREGATOR__ADMIN_PORT": str(ports["aggregator"])},
+            "capture topic -> windowed profiles in Redis (exactly-once)",
+        ),
+        ServiceSpec(
+            "detector",
+            [],
+            ports["detector"],
+            {
+                "MODELMON_DETECTOR__ADMIN_PORT": str(ports["detector"]),
+                "MODELMON_DETECTOR__REPORTS": reports,
+            },
+            "complete windows -> checks vs baseline -> reports + alerts topic",
+        ),
+        ServiceSpec(
+            "alerting",
+            [],
+            ports["alerting"],
+            {"MODELMON_ALERTING__ADMIN_PORT": str(ports["alerting"])},
+            "alerts topic -> CloudWatch metrics, SNS, webhooks",
+        ),
+        ServiceSpec(
+            "capture-proxy",
+            ["--upstream", model_url, "--model", model_id],
+            proxy_admin,
+            {
+                "MODELMON_CAPTURE__PROXY_PORT": str(proxy_port),
+                "MODELMON_CAPTURE__PROXY_ADMIN_PORT": str(proxy_admin),
+            },
+            "HTTP proxy in front of the model -> capture topic",
+        ),
+    ]

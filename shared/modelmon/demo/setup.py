@@ -1,0 +1,107 @@
+"""The demo's set-up steps, each through the documented ``modelmon`` command a user would type.
+
+``baseline create`` -> ``model register`` -> ``baseline push``. A command that is not part of
+this checkout yet is reported as missing (``Missing``), never imitated.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modelmon.config import (
+    AlertRoutes,
+    CloudWatchRoute,
+    ModelConfig,
+    WebhookRoute,
+    WindowConfig,
+)
+from modelmon.errors import ModelmonError
+
+
+class Missing(ModelmonError):
+    """A command or service of modelmon is not available in this checkout yet."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one set-up command printed."""
+
+    argv: list[str]
+    output: str
+
+
+def modelmon_argv(*args: str) -> list[str]:
+    """``python -m``-free invocation of the console script's entry point in this interpreter."""
+    return [sys.executable, "-c", "from modelmon.cli import main; main()", *args]
+
+
+def module_available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def require_command(module: str, what: str) -> None:
+    if not module_available(module):
+        raise Missing(f"{what} is not available yet ({module} is not in this checkout)")
+
+
+def run_step(args: list[str], env: dict[str, str], log: Path, timeout: float = 300) -> StepResult:
+    """Run ``modelmon <args>``; its output goes to ``log`` too. Raises on a non-zero exit."""
+    argv = modelmon_argv(*args)
+    done = subprocess.run(
+        argv, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    output = (done.stdout + done.stderr).strip()
+    with log.open("a") as handle:
+        handle.write(f"$ modelmon {' '.join(args)}\n{output}\n(exit {done.returncode})\n")
+    if done.returncode != 0:
+        raise ModelmonError(f"`modelmon {' '.join(args)}` failed ({done.returncode}):\n{output}")
+    return StepResult(argv, output)
+
+
+def model_config(
+    model_id: str, window_s: int, webhook_url: str, sns_topic_arn: str | None
+) -> ModelConfig:
+    """Short windows, SageMaker's default checks and thresholds, alerts to SNS and a webhook."""
+    return ModelConfig(
+        model_id=model_id,
+        description="modelmon demo: loan default classifier (scikit-learn)",
+        window=WindowConfig(
+            size_seconds=window_s,
+            allowed_lateness_seconds=max(1, window_s // 5),
+            idle_timeout_seconds=max(2, window_s // 2),
+        ),
+        alerts=AlertRoutes(
+            sns_topic_arn=sns_topic_arn,
+            webhooks=[WebhookRoute(url=webhook_url, format="json")],
+            cloudwatch=CloudWatchRoute(endpoint_name=model_id, schedule_name="modelmon-demo"),
+        ),
+        schedule_name="modelmon-demo",
+    )
+
+
+def write_model_yaml(config: ModelConfig, path: Path) -> Path:
+    doc: dict[str, Any] = config.model_dump(mode="json", exclude_none=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def create_and_push_baseline(
+    data: Path, out: Path, config_file: Path, model_id: str, env: dict[str, str], log: Path
+) -> list[str]:
+    """``baseline create`` then ``model register`` then ``baseline push``; returns their lines."""
+    require_command("modelmon.cli.baseline", "`modelmon baseline create`")
+    lines = [run_step(["baseline", "create", "--data", str(data), "--out", str(out)], env, log)]
+    require_command("modelmon.cli.model", "`modelmon model register`")
+    lines.append(run_step(["model", "register", "--config", str(config_file)], env, log))
+    lines.append(run_step(["baseline", "push", "--model", model_id, str(out)], env, log))
+    return [r.output.splitlines()[-1] if r.output else "" for r in lines]

@@ -1,0 +1,67 @@
+"""The end-of-run summary: what was sent, what fired, and where reports and metrics are."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from modelmon.config import CloudWatchRoute
+from modelmon.demo import resources
+
+if TYPE_CHECKING:
+    from modelmon.demo.runner import DemoRun
+
+Echo = Callable[[str], None]
+
+
+def _alert_counts(alerts: list[dict[str, Any]]) -> list[str]:
+    counts = Counter(
+        (a.get("check_type", "?"), a.get("feature", "?"), a.get("state", "ALARM")) for a in alerts
+    )
+    return [
+        f"    {check:<25} {feature:<14} {'RESOLVED' if state == 'OK' else state:<8} x{n}"
+        for (check, feature, state), n in sorted(counts.items())
+    ]
+
+
+def print_summary(run: DemoRun, echo: Echo) -> None:
+    """Print the run's figures and the places to look next."""
+    state, model_id = run.state, run.o.model_id
+    echo("\n=== summary ===")
+    for p in state.phases:
+        echo(f"traffic  {p.name:<10} {p.ok} ok / {p.sent} sent  ({p.description})")
+    notes = run.receiver.received if run.receiver else []
+    raw = run.watcher.alerts if run.watcher else []
+    windows = run.watcher.windows if run.watcher else []
+    echo(f"windows evaluated by the detector: {len(windows)}; raw alerts on the topic: {len(raw)}")
+    echo(f"notifications (state changes) delivered to the webhook: {len(notes)}")
+    echo("\n".join(_alert_counts(notes if run.alerting_up else raw)) or "    (none)")
+    _where(run, echo)
+    for note in state.notes:
+        echo(f"NOTE     {note}")
+    echo(f"see also: modelmon alerts tail --model {model_id}")
+    echo(f"          modelmon capture read --model {model_id}")
+
+
+def _where(run: DemoRun, echo: Echo) -> None:
+    aws, model_id, settings = run.state.aws, run.o.model_id, run.settings
+    if aws is None:
+        return
+    archived = resources.count_objects(settings.aws, aws.bucket, f"capture/{model_id}/")
+    reports = resources.count_objects(settings.aws, aws.bucket, f"reports/{model_id}/")
+    echo(f"archive  s3://{aws.bucket}/capture/{model_id}/  ({archived[0]} files, {archived[1]} B)")
+    echo(f"reports  s3://{aws.bucket}/reports/{model_id}/  ({reports[0]} files)")
+    namespace = CloudWatchRoute().namespace
+    names = resources.metric_names(settings.aws, namespace, model_id)
+    shown = ", ".join(names[:6]) + (" ..." if len(names) > 6 else "")
+    echo(f"metrics  CloudWatch namespace {namespace}, Endpoint={model_id}: {len(names)} metrics")
+    if names:
+        echo(f"         {shown}")
+    delivered = resources.drain_queue(settings.aws, aws.queue_url)
+    echo(f"SNS      {aws.topic_arn} -> SQS {aws.queue_url}: {len(delivered)} messages")
+    for name, url in run.state.metrics.items():
+        echo(f"prometheus {name:<14} {url}")
+    echo(
+        f"AWS emulator: {settings.aws.endpoint_url} (aws --endpoint-url ... s3 ls s3://{aws.bucket})"
+    )
