@@ -166,7 +166,11 @@ def _csv_output(values: list[Scalar]) -> Outputs:
 
 
 _LABEL_KEYS = ("predicted_label", "label", "prediction")
-_PROB_KEYS = ("score", "probability")
+_PROB_KEYS = ("probability", "score")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _json_output(item: Any) -> Outputs:
@@ -176,13 +180,17 @@ def _json_output(item: Any) -> Outputs:
         return Outputs(prediction=_check(item))
     doc = dict(item)
     label = next((doc[k] for k in _LABEL_KEYS if k in doc), None)
-    prob = next((doc[k] for k in _PROB_KEYS if isinstance(doc.get(k), int | float)), None)
+    has_label = any(k in doc for k in _LABEL_KEYS)
     extra = {k: v for k, v in doc.items() if k not in (*_LABEL_KEYS, *_PROB_KEYS)}
-    prediction = label if label is not None or prob is None else prob
-    probability = prob if label is not None else None
+    probability = doc.get("probability") if _number(doc.get("probability")) else None
+    score = doc.get("score") if _number(doc.get("score")) else None
+    if score is not None and not has_label and probability is None:
+        label = score  # {"score": 0.98} alone: the score is the prediction (SageMaker XGBoost)
+    elif score is not None and probability is None:
+        probability = score
     try:
         return Outputs.model_validate(
-            {**extra, "prediction": _check(prediction), "probability": probability}
+            {**extra, "prediction": _check(label), "probability": probability}
         )
     except ValidationError as exc:
         raise InvalidEventError(f"unreadable model output: {exc.errors()[0]['msg']}") from exc
@@ -232,6 +240,7 @@ def _extras(meta: SageMakerEventMetadata) -> dict[str, Any]:
         if isinstance(doc, dict) and isinstance(doc.get(_MODELMON_ATTR), dict):
             extras = dict(doc[_MODELMON_ATTR])
             metadata = dict(extras.pop("metadata", None) or {})
+            extras.pop("synthesized", None)
         else:
             metadata["customAttributes"] = attrs
     if meta.invocationSource:
@@ -239,6 +248,17 @@ def _extras(meta: SageMakerEventMetadata) -> dict[str, Any]:
     if metadata:
         extras["metadata"] = metadata
     return extras
+
+
+def _synthesized(meta: SageMakerEventMetadata) -> bool:
+    """True when modelmon wrote the payloads from structured inputs (no raw body existed)."""
+    if not meta.customAttributes or _MODELMON_ATTR not in meta.customAttributes:
+        return False
+    try:
+        doc = orjson.loads(meta.customAttributes)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(doc, dict) and bool((doc.get(_MODELMON_ATTR) or {}).get("synthesized"))
 
 
 def from_sagemaker_record(
@@ -255,7 +275,8 @@ def from_sagemaker_record(
     inputs = parse_inputs(data.endpointInput, feature_names)
     outputs = parse_outputs(output)
     extras = _extras(meta)
-    single = len(inputs) == 1
+    synthesized = _synthesized(meta)
+    single = len(inputs) == 1 and not synthesized
     base_inference = meta.inferenceId or meta.eventId
     events = []
     for i, row in enumerate(inputs):
@@ -336,6 +357,8 @@ def to_sagemaker_record(event: CaptureEvent) -> dict[str, Any]:
             "latency_ms": event.latency_ms,
             "attributions": event.attributions,
             "metadata": event.metadata,
+            "source": None if event.source == "sagemaker" else event.source,
+            "synthesized": True if event.request is None else None,
         }.items()
         if v is not None
     }

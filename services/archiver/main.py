@@ -1,0 +1,74 @@
+"""``modelmon run archiver``: wiring from Settings to the loop."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from modelmon import logs
+from modelmon.adapters.aws import boto_client
+from modelmon.adapters.kafka import make_consumer, make_producer
+from modelmon.archive.codec import load_key
+from modelmon.archive.store import ArchiveStore, LocalStore, S3Store, parse_destination
+from modelmon.redaction import RedactionPolicy
+from modelmon.service import AdminServer, Health, StopFlag
+from modelmon.settings import Settings
+
+from .service import Archiver
+
+log = logging.getLogger(__name__)
+
+
+def open_store(settings: Settings, destination: str) -> tuple[ArchiveStore, str]:
+    """The store and key prefix of ``s3://bucket/prefix`` or a local directory."""
+    bucket, prefix = parse_destination(destination)
+    if bucket is not None:
+        s3 = boto_client(settings.aws, "s3")
+        return S3Store(s3, bucket, settings.archive.kms_key_id), prefix
+    return LocalStore(prefix), ""
+
+
+def build(settings: Settings, health: Health) -> Archiver:
+    arch = settings.archive
+    store, prefix = open_store(settings, arch.destination)
+    key = load_key(arch.encryption_key.get_secret_value()) if arch.encryption_key else None
+    return Archiver(
+        make_consumer(settings.kafka, arch.group_id),
+        make_producer(settings.kafka),
+        store,
+        topic=settings.topics.capture,
+        deadletter_topic=settings.topics.deadletter,
+        prefix=prefix,
+        redaction=RedactionPolicy.from_settings(settings.capture),
+        gzip=arch.gzip,
+        encryption_key=key,
+        roll_bytes=arch.roll_bytes,
+        roll_seconds=arch.roll_seconds,
+        max_event_bytes=settings.capture.max_payload_bytes,
+        health=health,
+    )
+
+
+@click.command("archiver")
+@click.option("--destination", help="s3://bucket/prefix or a directory (archive.destination)")
+@click.option("--admin-port", type=int, help="port of /healthz /readyz /metrics")
+def command(destination: str | None, admin_port: int | None) -> None:
+    """Archive the capture topic as SageMaker capture files (JSON Lines) on S3 or disk."""
+    settings = Settings()
+    logs.configure(settings.log_level, settings.log_json)
+    if destination:
+        settings.archive = settings.archive.model_copy(update={"destination": destination})
+    health = Health()
+    archiver = build(settings, health)
+    port = settings.archive.admin_port if admin_port is None else admin_port
+    admin = AdminServer(health, archiver.registry, settings.archive.admin_host, port).start()
+    log.info(
+        "archiving %s to %s (group %s)",
+        settings.topics.capture, settings.archive.destination, settings.archive.group_id,
+    )  # fmt: skip
+    try:
+        archiver.run(StopFlag().install())
+    finally:
+        admin.stop()
+    log.info("archiver stopped")
