@@ -1,0 +1,133 @@
+"""Type inference (SageMaker's Integral / Fractional / String) and value classification."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytest
+
+from modelmon.profile import CategoricalProfile, NumericProfile, ProfileTracker
+
+
+def feature(values: Any, kind: str | None = None) -> NumericProfile | CategoricalProfile:
+    t = ProfileTracker({"f": kind} if kind else None)  # type: ignore[dict-item]
+    t.update({"f": values})
+    return t.snapshot().features["f"]
+
+
+@pytest.mark.parametrize(
+    ("values", "kind", "inferred"),
+    [
+        (np.array([1, 2, 3]), "numeric", "Integral"),
+        (np.array([1.0, 2.0, 3.0]), "numeric", "Fractional"),  # a float column is Fractional
+        (np.array([True, False]), "numeric", "Integral"),
+        ([1, 2, None, 4], "numeric", "Integral"),
+        ([1, 2.5, None], "numeric", "Fractional"),
+        (["1", "2", "", "-3"], "numeric", "Integral"),  # CSV text
+        (["1.0", "2", "3"], "numeric", "Fractional"),  # SageMaker: "1.0" is Fractional
+        (["1e3", "2"], "numeric", "Fractional"),
+        (["a", "b", None], "categorical", "String"),
+        (["a", 1, 2.5], "categorical", "String"),  # any text makes it String
+        (["x", "1"], "categorical", "String"),
+    ],
+)
+def test_inferred_kind_and_type(values: Any, kind: str, inferred: str) -> None:
+    f = feature(values)
+    assert f.kind == kind
+    assert f.inferred_type == inferred
+
+
+def test_categorical_with_numeric_codes_reports_integral() -> None:
+    f = feature([1, 2, 2, "3"], kind="categorical")
+    assert isinstance(f, CategoricalProfile)
+    assert f.inferred_type == "Integral"
+    assert f.counts() == {"1": 1, "2": 2, "3": 1}
+    g = feature([1.5, 2.0], kind="categorical")
+    assert g.inferred_type == "Fractional"
+    assert isinstance(g, CategoricalProfile) and g.counts() == {"1.5": 1, "2": 1}
+
+
+def test_categorical_canonical_text_merges_3_3point0_and_text() -> None:
+    f = feature([3, 3.0, "3", True, "true", None, "", float("nan")], kind="categorical")
+    assert isinstance(f, CategoricalProfile)
+    assert f.counts() == {"3": 3, "true": 2}
+    assert f.missing == 3 and f.count == 5 and f.type_mismatches == 0
+    assert f.type_counts() == {"Integral": 3, "Fractional": 1, "String": 1}
+
+
+def test_categorical_non_scalars_are_type_mismatches() -> None:
+    f = feature(["a", [1, 2], {"k": 1}, b"raw"], kind="categorical")
+    assert isinstance(f, CategoricalProfile)
+    assert (f.count, f.type_mismatches, f.missing) == (1, 3, 0)
+    assert f.completeness == 1.0
+
+
+def test_numeric_mismatches_missing_and_infinities() -> None:
+    values = [1, "2", " 3 ", "x", None, "", float("nan"), "nan", math.inf, "-inf", [1], 4.5]
+    f = feature(values, kind="numeric")
+    assert isinstance(f, NumericProfile)
+    assert f.count == 4  # 1, "2", " 3 ", 4.5
+    assert f.missing == 4  # None, "", NaN, "nan"
+    assert f.non_finite == 2  # inf, "-inf": present but kept out of moments and sketch
+    assert f.type_mismatches == 2  # "x", [1]
+    assert f.rows == len(values)
+    assert f.sum == 10.5 and f.min == 1 and f.max == 4.5
+    assert f.completeness == pytest.approx(8 / 12)
+    assert f.inferred_type == "Fractional"
+    assert f.type_counts() == {"Integral": 3, "Fractional": 3, "String": 2}
+
+
+def test_numeric_fast_path_nan_and_inf() -> None:
+    f = feature(np.array([1.0, np.nan, np.inf, -np.inf, 2.0]))
+    assert isinstance(f, NumericProfile)
+    assert (f.count, f.missing, f.non_finite) == (2, 1, 2)
+    assert f.mean == 1.5 and f.variance == 0.25
+
+
+def test_all_missing_feature_waits_for_a_value_to_decide_its_kind() -> None:
+    t = ProfileTracker()
+    t.update({"f": [None, "", float("nan")]})
+    p = t.snapshot()
+    assert p.features["f"].missing == 3 and p.features["f"].inferred_type == "Unknown"
+    t.update({"f": ["a", "b"]})
+    f = t.snapshot().features["f"]
+    assert f.kind == "categorical" and f.missing == 3 and f.count == 2 and f.rows == 5
+
+
+def test_feature_absent_from_a_batch_counts_missing_and_late_feature_backfills() -> None:
+    t = ProfileTracker()
+    t.update({"a": [1.0, 2.0]})
+    t.update({"b": ["x", "y", "z"]})
+    p = t.snapshot()
+    assert p.row_count == 5
+    assert (p.features["a"].count, p.features["a"].missing) == (2, 3)
+    assert (p.features["b"].count, p.features["b"].missing) == (3, 2)
+
+
+def test_kind_fixed_by_first_batch_later_strings_are_mismatches() -> None:
+    t = ProfileTracker()
+    t.update({"f": ["1", "2"]})
+    t.update({"f": ["oops", "3"]})
+    f = t.snapshot().features["f"]
+    assert isinstance(f, NumericProfile)
+    assert (f.count, f.type_mismatches) == (3, 1)
+
+
+def test_columns_of_different_lengths_are_rejected() -> None:
+    t = ProfileTracker()
+    with pytest.raises(ValueError, match="same length"):
+        t.update({"a": [1, 2], "b": [1]})
+
+
+def test_kind_conflict_in_merge_keeps_the_bigger_side_and_never_fails() -> None:
+    n = ProfileTracker()
+    n.update({"f": [1.0, 2.0, 3.0]})
+    c = ProfileTracker()
+    c.update({"f": ["a", None]})
+    merged = n.snapshot().merge(c.snapshot())
+    f = merged.features["f"]
+    assert isinstance(f, NumericProfile)
+    assert (f.count, f.type_mismatches, f.missing, f.rows) == (3, 1, 1, 5)
+    assert merged.features["f"].rows == c.snapshot().merge(n.snapshot()).features["f"].rows
