@@ -68,14 +68,14 @@ def feature_metrics(profile: FeatureProfile, distances: dict[str, float]) -> Fea
     }
     if isinstance(profile, NumericProfile):
         return FeatureMetrics(
-            **common,  # type: ignore[arg-type]
+            **common,
             mean=_finite(profile.mean),
             std=_finite(profile.std) if profile.count else None,
             min=_finite(profile.min),
             max=_finite(profile.max),
             sum=_finite(profile.sum) if profile.count else None,
         )
-    return FeatureMetrics(**common, distinct_estimate=profile.distinct_estimate)  # type: ignore[arg-type]
+    return FeatureMetrics(**common, distinct_estimate=profile.distinct_estimate)
 
 
 def _outcome(
@@ -164,9 +164,9 @@ def drift_check(
     if base.kind != profile.kind:
         return _Drift({}, None, {}, f"{name}: baseline is {base.kind}, data is {profile.kind}")
     results = {}
-    for method in dict.fromkeys([policy.drift_method, *available_methods(profile.kind)]):
+    for method_name in dict.fromkeys([policy.drift_method, *available_methods(profile.kind)]):
         try:
-            results[method] = get_method(method)(base, profile)
+            results[method_name] = get_method(method_name)(base, profile)
         except (ConfigurationError, ValueError, ZeroDivisionError):
             continue
     distances = {m: r.value for m, r in results.items() if math.isfinite(r.value)}

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import orjson
 import pyarrow as pa
 
+from modelmon.profile import DatasetProfile, FeatureKind, ProfileTracker
 from modelmon.readers.capture import (
     TimeRange,
     is_modelmon_record,
@@ -35,6 +36,7 @@ __all__ = [
     "ReadProgress",
     "ReadStats",
     "TimeRange",
+    "read_profile",
 ]
 
 Format = Literal["auto", "csv", "jsonl", "parquet", "capture"]
@@ -129,3 +131,21 @@ def _detect(source: Source) -> tuple[Format, Source]:
                 return "capture", source
             break
     return "jsonl", source
+
+
+def read_profile(
+    reader: DataReader,
+    kinds: dict[str, FeatureKind] | None = None,
+    exclude: Sequence[str] = (),
+) -> tuple[DatasetProfile, list[str]]:
+    """Profile everything ``reader`` yields; returns the profile and every column (excluded
+    ones too) in the order first seen. ``exclude``: columns that are not features (a label)."""
+    tracker = ProfileTracker(kinds)
+    order: dict[str, None] = {}
+    skip = set(exclude)
+    for batch in reader.batches():
+        order.update(dict.fromkeys(batch))
+        columns = {k: v for k, v in batch.items() if k not in skip} if skip else batch
+        if columns:
+            tracker.update(columns)
+    return tracker.snapshot(), list(order)

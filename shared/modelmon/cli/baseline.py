@@ -1,0 +1,151 @@
+"""``modelmon baseline``: make a baseline from a dataset (and, from other modules, push it).
+
+``baseline create`` writes SageMaker's statistics.json and constraints.json plus profile.bin
+(modelmon's mergeable profile). Other subcommands live in their own modules and are added
+to the group at the bottom of this file (``baseline push`` in ``modelmon.cli.baseline_push``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from modelmon.errors import ModelmonError
+
+FORMAT_CHOICES = ("auto", "csv", "jsonl", "parquet", "capture")
+
+
+class IsoTime(click.ParamType):  # type: ignore[type-arg]
+    """An ISO-8601 time; without a zone it is UTC."""
+
+    name = "ISO-8601 time"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO-8601 time (e.g. 2026-01-01T00:00:00Z)", param, ctx)
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options shared by every command that reads data files."""
+    options = [
+        click.option("--format", "data_format", type=click.Choice(FORMAT_CHOICES),
+                     default="auto", show_default=True,
+                     help="Input format; auto: by file suffix, capture records detected."),
+        click.option("--header/--no-header", default=None,
+                     help="Whether CSV files start with a header (default: guess)."),
+        click.option("--start", type=IsoTime(), default=None,
+                     help="Capture records: only events at or after this time."),
+        click.option("--end", type=IsoTime(), default=None,
+                     help="Capture records: only events before this time."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress on stderr."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def s3_client_factory() -> Callable[[], Any]:
+    """Builds the S3 client only if an s3:// path is read (Settings from the environment)."""
+
+    def make() -> Any:
+        from modelmon.adapters.aws import boto_client
+        from modelmon.settings import Settings
+
+        return boto_client(Settings().aws, "s3")
+
+    return make
+
+
+def fail(command: str, exc: BaseException) -> NoReturn:
+    """Exit 2 with a one-line message saying what was wrong."""
+    click.echo(f"modelmon {command}: error: {exc}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def baseline() -> None:
+    """Create baselines (SageMaker's statistics.json + constraints.json) and push them."""
+
+
+@baseline.command()
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    required=True,
+    help="File, folder or s3://bucket/prefix of training data (repeatable).",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory to write statistics.json, constraints.json and profile.bin to.",
+)
+@click.option("--label", default=None, help="Ground-truth column: left out of the features.")
+@click.option("--exclude", multiple=True, help="Column to leave out (repeatable).")
+@input_options
+def create(
+    data: tuple[str, ...],
+    out: Path,
+    label: str | None,
+    exclude: tuple[str, ...],
+    data_format: str,
+    header: bool | None,
+    start: datetime | None,
+    end: datetime | None,
+    quiet: bool,
+) -> None:
+    """Profile training data and suggest constraints, as SageMaker's baselining job does."""
+    from modelmon.checks import Baseline
+    from modelmon.readers import DataReader, ReadOptions, TimeRange, read_profile
+    from modelmon.readers.progress import ProgressPrinter
+    from modelmon.sagemaker.build import build_statistics, suggest_constraints
+
+    try:
+        options = ReadOptions(format=data_format, header=header, window=TimeRange(start, end))  # type: ignore[arg-type]
+        progress = None if quiet else ProgressPrinter(sys.stderr, "baseline create")
+        reader = DataReader(list(data), options, s3_client=s3_client_factory(), progress=progress)
+        skip = [*exclude, *([label] if label else [])]
+        profile, order = read_profile(reader, exclude=skip)
+        if profile.row_count == 0:
+            raise click.ClickException("no rows read: " + "; ".join(reader.stats.summary_lines()))
+        for name in skip:
+            if name not in order:
+                click.echo(f"modelmon baseline create: note: column {name!r} not found", err=True)
+        statistics = build_statistics(profile, order)
+        result = Baseline(statistics, suggest_constraints(statistics), profile)
+        result.save(out)
+    except (ModelmonError, OSError, click.ClickException) as exc:
+        fail("baseline create", exc)
+    for line in reader.stats.summary_lines():
+        click.echo(line, err=True)
+    click.echo(
+        f"wrote {out}/statistics.json, constraints.json, profile.bin "
+        f"({profile.row_count} rows, {len(profile.features)} features)"
+    )
+
+
+def _add_optional(module: str, attr: str) -> None:
+    """Attach a subcommand that lives in its own module, if that module is installed."""
+    try:
+        command = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        return
+    baseline.add_command(command)
+
+
+_add_optional("modelmon.cli.baseline_push", "push")

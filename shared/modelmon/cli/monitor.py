@@ -1,0 +1,146 @@
+"""``modelmon monitor``: check data files against a baseline, as a SageMaker monitoring job does.
+
+Writes statistics.json (of the data), constraint_violations.json and report.html to --out.
+Exit status: 0 no violations, 1 violations, 2 error (the message says what was wrong).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from modelmon.cli.baseline import fail, input_options, s3_client_factory
+from modelmon.errors import ModelmonError
+
+if TYPE_CHECKING:
+    from modelmon.config import ModelConfig
+
+REPORT_FILE = "report.html"
+
+
+def load_config(path: Path | None, min_rows: int | None, non_negative: bool) -> ModelConfig | None:
+    """The ModelConfig from --config (YAML or JSON), with the command-line flags applied."""
+    import yaml
+    from pydantic import ValidationError
+
+    from modelmon.config import DEFAULT_CHECKS, ModelConfig
+    from modelmon.errors import ConfigurationError
+
+    config: ModelConfig | None = None
+    if path is not None:
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            config = ModelConfig.model_validate(doc)
+        except (OSError, yaml.YAMLError, ValidationError) as exc:
+            raise ConfigurationError(f"--config {path}: {exc}") from exc
+    if min_rows is None and not non_negative:
+        return config
+    config = config or ModelConfig(model_id="batch")
+    update: dict[str, object] = {}
+    if min_rows is not None:
+        update["drift"] = config.drift.model_copy(update={"min_window_count": min_rows})
+    if non_negative and "non_negative_check" not in config.checks:
+        checks = config.checks if path is not None else list(DEFAULT_CHECKS)
+        update["checks"] = [*checks, "non_negative_check"]
+    return config.model_copy(update=update)
+
+
+@click.command()
+@click.option(
+    "--baseline",
+    "baseline_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Baseline directory: statistics.json + constraints.json [+ profile.bin].",
+)
+@click.option(
+    "--data",
+    "data",
+    multiple=True,
+    required=True,
+    help="File, folder or s3://bucket/prefix to check (repeatable).",
+)
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for statistics.json, constraint_violations.json, report.html.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Model config (YAML): per-feature methods and thresholds.",
+)
+@click.option(
+    "--min-rows",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Features with fewer values are not drift-checked (default 30).",
+)
+@click.option(
+    "--non-negative-check",
+    "non_negative",
+    is_flag=True,
+    help="Also flag negative values where the baseline says is_non_negative.",
+)
+@input_options
+def monitor(
+    baseline_dir: Path,
+    data: tuple[str, ...],
+    out: Path,
+    config_path: Path | None,
+    min_rows: int | None,
+    non_negative: bool,
+    data_format: str,
+    header: bool | None,
+    start: datetime | None,
+    end: datetime | None,
+    quiet: bool,
+) -> None:
+    """Check data against a baseline; exit 0 without violations, 1 with, 2 on error."""
+    from modelmon.checks import Baseline, evaluate
+    from modelmon.readers import DataReader, ReadOptions, TimeRange, read_profile
+    from modelmon.readers.progress import ProgressPrinter
+    from modelmon.report import render_report
+    from modelmon.sagemaker import STATISTICS_FILE, VIOLATIONS_FILE, write
+    from modelmon.sagemaker.build import build_statistics
+
+    try:
+        base = Baseline.load(baseline_dir)
+        config = load_config(config_path, min_rows, non_negative)
+        window = TimeRange(start, end)
+        options = ReadOptions(data_format, header, base.feature_names, window)  # type: ignore[arg-type]
+        progress = None if quiet else ProgressPrinter(sys.stderr, "monitor")
+        reader = DataReader(list(data), options, s3_client=s3_client_factory(), progress=progress)
+        profile, order = read_profile(reader, kinds=base.kinds())
+        if profile.row_count == 0:
+            raise click.ClickException(
+                "no rows to check: " + "; ".join(s.strip() for s in reader.stats.summary_lines())
+            )
+        evaluation = evaluate(base, profile, config)
+        write(build_statistics(profile, [*base.feature_names, *order]), out / STATISTICS_FILE)
+        write(evaluation.constraint_violations(), out / VIOLATIONS_FILE)
+        meta = f"baseline {baseline_dir}; data {', '.join(data)}; {profile.row_count} rows"
+        page = render_report(base, profile, evaluation, meta=meta, read_stats=reader.stats)
+        (out / REPORT_FILE).write_text(page, encoding="utf-8")
+    except (ModelmonError, OSError, click.ClickException) as exc:
+        fail("monitor", exc)
+    for line in reader.stats.summary_lines():
+        click.echo(line, err=True)
+    for note in evaluation.notes:
+        click.echo(f"note: {note}", err=True)
+    violations = evaluation.violations
+    for v in violations:
+        click.echo(f"{v.check_type}\t{v.feature}\t{v.description}")
+    click.echo(
+        f"{len(violations)} violation(s) in {profile.row_count} rows; wrote {out}/"
+        f"{{{STATISTICS_FILE}, {VIOLATIONS_FILE}, {REPORT_FILE}}}"
+    )
+    sys.exit(1 if violations else 0)

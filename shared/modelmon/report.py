@@ -1,0 +1,238 @@
+"""report.html: a self-contained page (inline CSS and SVG, no external assets) of one run.
+
+A summary table (feature, type, completeness, distances, checks), the violations, and per
+feature the baseline-vs-current distribution plots with every distance computed.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from string import Template
+
+import numpy as np
+
+from modelmon.checks import Baseline, BaselineDistribution, Evaluation
+from modelmon.events import CheckOutcome
+from modelmon.profile import CategoricalProfile, DatasetProfile, FeatureProfile
+from modelmon.readers import ReadStats
+
+BASE_COLOR, CURRENT_COLOR = "#4e79a7", "#f28e2b"
+WIDTH, HEIGHT, PAD = 440, 170, 28
+NUMERIC_BINS = 20
+TOP_CATEGORIES = 15
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:.{digits}g}"
+
+
+# ----- SVG plots ------------------------------------------------------------------------------
+def _bars_svg(
+    labels: Sequence[str], base: Sequence[float], cur: Sequence[float], title: str
+) -> str:
+    """Paired bars (shares) with the first and last label under the axis."""
+    n = max(len(labels), 1)
+    top = max([*base, *cur, 1e-12])
+    inner_w, inner_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
+    slot = inner_w / n
+    bar = max(slot / 2 - 1, 0.5)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+        f'role="img" aria-label="{_e(title)}">',
+        f'<text x="{PAD}" y="16" font-size="12">{_e(title)}</text>',
+        f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" '
+        'stroke="#8c959f"/>',
+    ]
+    for i, (label, b, c) in enumerate(zip(labels, base, cur, strict=True)):
+        x = PAD + i * slot
+        for offset, value, color, who in (
+            (0.0, b, BASE_COLOR, "baseline"),
+            (bar, c, CURRENT_COLOR, "current"),
+        ):
+            h = inner_h * value / top
+            parts.append(
+                f'<rect x="{x + offset:.1f}" y="{HEIGHT - PAD - h:.1f}" width="{bar:.1f}" '
+                f'height="{h:.1f}" fill="{color}"><title>{_e(label)} {who}: '
+                f"{value:.2%}</title></rect>"
+            )
+    if labels:
+        parts.append(f'<text x="{PAD}" y="{HEIGHT - 8}" font-size="10">{_e(labels[0])}</text>')
+        parts.append(
+            f'<text x="{WIDTH - PAD}" y="{HEIGHT - 8}" font-size="10" text-anchor="end">'
+            f"{_e(labels[-1])}</text>"
+        )
+    parts.append(
+        f'<text x="{PAD - 4}" y="{PAD + 4}" font-size="10" text-anchor="end">{top:.0%}</text>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def numeric_plot(base: BaselineDistribution, cur: FeatureProfile) -> str:
+    """Shares of baseline and current values in equal-width bins over both ranges."""
+    lo = np.nanmin([base.min, cur.min])  # type: ignore[union-attr]
+    hi = np.nanmax([base.max, cur.max])  # type: ignore[union-attr]
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "<p>no numeric values to plot</p>"
+    if hi <= lo:
+        hi = lo + 1.0
+    edges = np.linspace(lo, hi, NUMERIC_BINS + 1)
+    shares = []
+    for side in (base, cur):
+        cdf = side.view.cdf(edges)  # type: ignore[union-attr]
+        shares.append(np.diff(np.concatenate([[0.0], cdf[1:]])).clip(0).tolist())
+    labels = [f"{edges[i]:.4g}–{edges[i + 1]:.4g}" for i in range(NUMERIC_BINS)]
+    labels[0], labels[-1] = f"{lo:.4g}", f"{hi:.4g}"
+    return _bars_svg(labels, shares[0], shares[1], "share of values per bin")
+
+
+def categorical_plot(base: BaselineDistribution, cur: CategoricalProfile) -> str:
+    bf = base.frequencies()  # type: ignore[union-attr]
+    cf = cur.frequencies()
+    ranked = sorted(bf.keys() | cf.keys(), key=lambda k: (-max(bf.get(k, 0), cf.get(k, 0)), k))
+    top = ranked[:TOP_CATEGORIES]
+    title = f"share of values, top {len(top)} of {len(ranked)} categories"
+    svg = _bars_svg(top, [bf.get(k, 0.0) for k in top], [cf.get(k, 0.0) for k in top], title)
+    rows = "".join(
+        f"<tr><td>{_e(k)}</td><td class=num>{bf.get(k, 0):.2%}</td>"
+        f"<td class=num>{cf.get(k, 0):.2%}</td></tr>"
+        for k in top
+    )
+    table = f"<table><tr><th>value</th><th>baseline</th><th>current</th></tr>{rows}</table>"
+    return svg + table
+
+
+# ----- tables ---------------------------------------------------------------------------------
+def _check_cell(outcomes: Sequence[CheckOutcome]) -> str:
+    bad = [o.check_type for o in outcomes if o.violated]
+    if bad:
+        return "<span class=fail>" + ", ".join(_e(b) for b in bad) + "</span>"
+    return "<span class=pass>passed</span>" if outcomes else "–"
+
+
+def _summary(
+    baseline: Baseline, evaluation: Evaluation, by_feature: Mapping[str, list[CheckOutcome]]
+) -> str:
+    rows = []
+    names = list(dict.fromkeys([*baseline.feature_names, *by_feature, *evaluation.features]))
+    for name in names:
+        m = evaluation.features.get(name)
+        outcomes = by_feature.get(name, [])
+        drift = next((o for o in outcomes if o.check_type == "baseline_drift_check"), None)
+        base_stats = baseline.statistics.feature(name)
+        base_c = baseline.constraints.feature(name)
+        dist = f"{_e(drift.method)}: {_fmt(drift.value)}" if drift and drift.method else "–"
+        cls = " class=violated" if any(o.violated for o in outcomes) else ""
+        rows.append(
+            f"<tr{cls}><td><a href='#f-{_e(name)}'>{_e(name)}</a></td>"
+            f"<td>{_e(base_stats.inferred_type if base_stats else '–')} / "
+            f"{_e(m.inferred_type if m else '–')}</td>"
+            f"<td class=num>{_fmt(base_c.completeness if base_c else None)} / "
+            f"{_fmt(m.completeness if m else None)}</td>"
+            f"<td>{dist}</td><td>{_check_cell(outcomes)}</td></tr>"
+        )
+    return (
+        "<table><tr><th>feature</th><th>type (baseline / current)</th>"
+        "<th>completeness (baseline / current)</th><th>drift (method: value)</th>"
+        "<th>checks</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _violations(evaluation: Evaluation) -> str:
+    if not evaluation.violations:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(v.feature)}</td><td>{_e(v.check_type)}</td><td>{_e(v.description)}</td></tr>"
+        for v in evaluation.violations
+    )
+    return (
+        "<h2>Violations</h2><table><tr><th>feature_name</th><th>constraint_check_type</th>"
+        f"<th>description</th></tr>{rows}</table>"
+    )
+
+
+def _feature_section(
+    name: str, baseline: Baseline, current: DatasetProfile, evaluation: Evaluation
+) -> str:
+    m = evaluation.features.get(name)
+    cur = current.features.get(name)
+    base = baseline.distribution(name)
+    head = f"<h3 id='f-{_e(name)}'>{_e(name)}</h3>"
+    if cur is None:
+        return head + "<p class=fail>missing from the current data</p>"
+    if base is None:
+        plot = "<p>not in the baseline (extra column), or the baseline has no distribution</p>"
+    elif isinstance(cur, CategoricalProfile) and base.kind == "categorical":
+        plot = categorical_plot(base, cur)
+    elif base.kind == "numeric" and cur.kind == "numeric":
+        plot = numeric_plot(base, cur)
+    else:
+        plot = f"<p>baseline is {base.kind}, current data is {cur.kind}: not comparable</p>"
+    stats = ""
+    if m is not None:
+        figures = [("rows with a value", m.count), ("missing", m.missing),
+                   ("type mismatches", m.type_mismatches), ("mean", _fmt(m.mean)),
+                   ("std", _fmt(m.std)), ("min", _fmt(m.min)), ("max", _fmt(m.max)),
+                   ("distinct (estimate)", _fmt(m.distinct_estimate))]  # fmt: skip
+        figures += [(f"distance {k}", _fmt(v)) for k, v in sorted(m.distances.items())]
+        stats = (
+            "<table>"
+            + "".join(
+                f"<tr><th>{_e(k)}</th><td class=num>{_e(v)}</td></tr>"
+                for k, v in figures
+                if v != "–"
+            )
+            + "</table>"
+        )
+    return f"{head}<div class=feature><div>{plot}</div><div>{stats}</div></div>"
+
+
+def _input_section(stats: ReadStats | None) -> str:
+    if stats is None:
+        return ""
+    lines = "".join(f"<li>{_e(line.strip())}</li>" for line in stats.summary_lines())
+    return f"<h2>Input</h2><ul>{lines}</ul>"
+
+
+def render_report(
+    baseline: Baseline,
+    current: DatasetProfile,
+    evaluation: Evaluation,
+    *,
+    title: str = "modelmon data-quality report",
+    meta: str = "",
+    read_stats: ReadStats | None = None,
+) -> str:
+    """The whole report page as a string."""
+    by_feature: dict[str, list[CheckOutcome]] = {}
+    for outcome in evaluation.checks:
+        by_feature.setdefault(outcome.feature, []).append(outcome)
+    n_bad = len(evaluation.violations)
+    verdict = (
+        f"<span class='verdict bad'>{n_bad} violation(s)</span>"
+        if n_bad
+        else "<span class='verdict ok'>no violations</span>"
+    )
+    names = list(dict.fromkeys([*baseline.feature_names, *current.features]))
+    notes = "".join(f"<li>{_e(n)}</li>" for n in evaluation.notes)
+    template = Template(
+        resources.files("modelmon").joinpath("templates/report.html").read_text("utf-8")
+    )
+    return template.substitute(
+        title=_e(title),
+        meta=_e(meta or f"{evaluation.row_count} rows checked"),
+        verdict=verdict,
+        input_section=_input_section(read_stats),
+        summary=_summary(baseline, evaluation, by_feature),
+        violations_section=_violations(evaluation),
+        features="".join(_feature_section(n, baseline, current, evaluation) for n in names),
+        notes_section=f"<h2>Notes</h2><ul class=notes>{notes}</ul>" if notes else "",
+    )
