@@ -77,7 +77,9 @@ def assert_same(a: DatasetProfile, b: DatasetProfile) -> None:
     for key in fa:
         if key.endswith(".moments"):
             for x, y in zip(fa[key], fb[key], strict=True):
-                assert (math.isnan(x) and math.isnan(y)) or x == pytest.approx(y, rel=1e-9, abs=1e-6)
+                assert (math.isnan(x) and math.isnan(y)) or x == pytest.approx(
+                    y, rel=1e-9, abs=1e-6
+                )
         else:
             assert fa[key] == fb[key], key
 
