@@ -160,9 +160,9 @@ def drift_check(
     """All applicable distances; the check itself uses the policy's method and threshold."""
     base = baseline.distribution(name)
     if base is None:
-        return _Drift({}, None, {}, f"{name}: baseline has no distribution; drift not checked")
+        return _Drift({}, None, {}, "drift not checked: the baseline has no distribution")
     if base.kind != profile.kind:
-        return _Drift({}, None, {}, f"{name}: baseline is {base.kind}, data is {profile.kind}")
+        return _Drift({}, None, {}, f"drift not checked: baseline is {base.kind}, data is not")
     results = {}
     for method_name in dict.fromkeys([policy.drift_method, *available_methods(profile.kind)]):
         try:
@@ -181,7 +181,8 @@ def drift_check(
             f"{min_count} needed for a drift check (min_window_count)"
         )
         skipped = _outcome("baseline_drift_check", name, False, None, threshold, text, method.name)
-        return _Drift(distances, skipped, details, f"{name}: drift check {text}")
+        note = f"drift not checked: fewer than {min_count} values (min_window_count)"
+        return _Drift(distances, skipped, details, note)
     value = results[method.name].value if method.name in results else math.nan
     violated = method.drifted(value, threshold)
     text = ""
@@ -204,7 +205,7 @@ def evaluate(
     min_count = min_rows(config)
     checks: list[CheckOutcome] = []
     metrics: dict[str, FeatureMetrics] = {}
-    notes: list[str] = []
+    skips: dict[str, list[str]] = {}
     details: dict[str, Mapping[str, object]] = {}
     unmonitored = {f.name for f in (config.features if config else []) if not f.monitored}
     names = [n for n in baseline.feature_names if n not in unmonitored]
@@ -226,13 +227,19 @@ def evaluate(
         metrics[name] = feature_metrics(profile, drift.distances)
         details[name] = drift.details
         if drift.note:
-            notes.append(drift.note)
+            skips.setdefault(drift.note, []).append(name)
     for name in extra:
         metrics[name] = feature_metrics(current.features[name], {})
         if "extra_column_check" in enabled:
             text = wording.extra_column(n_current, n_baseline)
             checks.append(_outcome("extra_column_check", name, True, None, None, text))
-    return Evaluation(current.row_count, tuple(checks), metrics, tuple(notes), details)
+    notes = tuple(f"{reason}: {_names(found)}" for reason, found in skips.items())
+    return Evaluation(current.row_count, tuple(checks), metrics, notes, details)
+
+
+def _names(names: list[str], shown: int = 8) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def _feature_checks(

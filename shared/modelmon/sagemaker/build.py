@@ -57,7 +57,8 @@ def numeric_statistics(profile: NumericProfile) -> NumericalStatistics:
     if not profile.count:
         return NumericalStatistics(common=common)
     buckets = [
-        KllBucket(lower_bound=b.lower_bound, upper_bound=b.upper_bound, count=float(b.count))
+        # KLL weights are whole numbers: round away float noise from cumulative sums
+        KllBucket(lower_bound=b.lower_bound, upper_bound=b.upper_bound, count=float(round(b.count)))
         for b in profile.histogram(HISTOGRAM_BUCKETS)
     ]
     sketch = KllSketch(
