@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
@@ -203,3 +208,79 @@ def test_sns_delivers_to_sqs(sns_sqs: Any) -> None:
     assert envelope["TopicArn"] == sns_sqs.topic_arn
     assert envelope["Subject"] == "drift on m1"
     assert envelope["Message"] == '{"model_id": "m1"}'
+
+
+# --- the stack command itself, and the fixtures' behaviour when a service is down -------------
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELMON = str(Path(sys.executable).parent / "modelmon")
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _stack(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MODELMON, "stack", *args], env=env, cwd=ROOT, capture_output=True, text=True,
+        timeout=600, check=False,
+    )  # fmt: skip
+
+
+def test_a_second_stack_comes_up_twice_and_goes_down_twice(tmp_path: Path) -> None:
+    """A separate stack (own ports, own state dir): up is idempotent, down stops only it."""
+    kafka_port, controller_port, redis_port, moto_port = _free_ports(4)
+    env = {
+        **os.environ,
+        "MODELMON_STACK_STATE_DIR": str(tmp_path / "stack"),
+        "MODELMON_STACK_KAFKA_PORT": str(kafka_port),
+        "MODELMON_STACK_KAFKA_CONTROLLER_PORT": str(controller_port),
+        "MODELMON_STACK_REDIS_PORT": str(redis_port),
+        "MODELMON_STACK_MOTO_PORT": str(moto_port),
+    }
+    pom = (ROOT / "deploy/local/kafka/pom.xml").read_text()
+    kafka_version = pom.split("<kafka.version>")[1].split("<")[0]
+    try:
+        first = _stack(env, "up", "--capture-partitions", "2")
+        assert first.returncode == 0, first.stdout + first.stderr
+        second = _stack(env, "up")
+        assert second.returncode == 0, second.stdout + second.stderr
+        assert second.stdout.count("already running") == 3
+        status = _stack(env, "status")
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert f"Apache Kafka {kafka_version} (commit " in status.stdout
+        assert f"127.0.0.1:{kafka_port}" in status.stdout
+        assert "topic  modelmon.capture.v1 (2 partitions)" in status.stdout
+        exports = _stack(env, "env").stdout
+        assert f"export MODELMON_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:{kafka_port}" in exports
+        assert f"export MODELMON_REDIS__URL=redis://127.0.0.1:{redis_port}/0" in exports
+        assert f"export AWS_ENDPOINT_URL=http://127.0.0.1:{moto_port}" in exports
+    finally:
+        down = _stack(env, "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert down.stdout.count("stopped") == 3
+    assert _stack(env, "down").stdout.count("not running") == 3
+    assert _stack(env, "status").returncode == 1
+
+
+def test_fixtures_fail_and_never_skip_when_a_service_is_down() -> None:
+    [dead_port] = _free_ports(1)
+    env = {**os.environ, "MODELMON_REDIS__URL": f"redis://127.0.0.1:{dead_port}/0"}
+    test = "test_redis_script_writes_atomically_and_fences_stale_offsets"
+    target = f"{Path(__file__).relative_to(ROOT)}::{test}"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", target],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout
+    assert "the local stack is not answering" in done.stdout
+    assert f"Redis at redis://127.0.0.1:{dead_port}/0" in done.stdout
+    assert "1 error" in done.stdout
+    assert "skipped" not in done.stdout
