@@ -10,7 +10,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from modelmon.events import AlertEvent
+from modelmon.events import AlertEvent, WindowEvaluated
 
 #: SNS rejects subjects over 100 characters, with line breaks, or with non-ASCII characters.
 SNS_SUBJECT_MAX = 100
@@ -141,3 +141,15 @@ def slack_body(alert: AlertEvent) -> dict[str, Any]:
 def _escape(text: str) -> str:
     """Slack's mrkdwn needs &, < and > escaped."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def window_line(event: WindowEvaluated) -> str:
+    """One line per evaluated window (``modelmon alerts tail --windows``)."""
+    r = event.result
+    failed = [f"{c.check_type}:{c.feature}" for c in r.checks if c.violated]
+    rolling = f" (rolling {r.rolling_windows})" if r.rolling_windows != 1 else ""
+    return (
+        f"WINDOW {r.model_id}/{r.variant} | {_ts(r.window_start)}..{_ts(r.window_end)}{rolling}"
+        f" | {r.event_count} events | {len(failed)}/{len(r.checks)} checks violated"
+        + (f": {', '.join(failed)}" if failed else "")
+    )
