@@ -71,13 +71,18 @@ def is_modelmon_record(value: Any) -> bool:
     )
 
 
-def modelmon_rows(record: dict[str, Any]) -> tuple[datetime, list[Row]]:
-    return parse_time(record.get("event_time")), [record["inputs"]]
+def event_time(record: dict[str, Any]) -> datetime:
+    """The event time of either kind of capture record."""
+    if "captureData" in record:
+        return parse_time((record.get("eventMetadata") or {}).get("inferenceTime"))
+    return parse_time(record.get("event_time"))
 
 
-def sagemaker_rows(record: dict[str, Any], names: Sequence[str]) -> tuple[datetime, list[Row]]:
-    meta = record.get("eventMetadata") or {}
-    moment = parse_time(meta.get("inferenceTime"))
+def modelmon_rows(record: dict[str, Any]) -> list[Row]:
+    return [record["inputs"]]
+
+
+def sagemaker_rows(record: dict[str, Any], names: Sequence[str]) -> list[Row]:
     capture = record["captureData"]
     if not isinstance(capture, dict) or not isinstance(capture.get("endpointInput"), dict):
         raise BadRecord("captureData has no endpointInput")
@@ -93,7 +98,7 @@ def sagemaker_rows(record: dict[str, Any], names: Sequence[str]) -> tuple[dateti
             out_values = _payload_rows(output)[i] if isinstance(output, dict) else []
             values = [*(out_values if isinstance(out_values, list) else []), *values]
         rows.append(_name_positional(values, names))
-    return moment, rows
+    return rows
 
 
 def _output_width(output: dict[str, Any], n_rows: int) -> int:
@@ -172,17 +177,18 @@ def read_capture(
                 if (value.get("eventMetadata") or {}).get("invocationSource") == "ShadowExperiment":
                     stats.skipped += 1
                     continue
-                moment, found = sagemaker_rows(value, names)
+                found = sagemaker_rows(value, names)
             elif is_modelmon_record(value):
-                moment, found = modelmon_rows(value)
+                found = modelmon_rows(value)
             else:
                 raise BadRecord("line is not a capture record (no captureData or inputs)")
+            # Times are parsed only when a range asks for them.
+            if not window.is_open and not window.contains(event_time(value)):
+                stats.out_of_range += 1
+                continue
         except (BadRecord, KeyError, TypeError) as exc:
             stats.bad_rows += 1
             stats.note(f"bad capture record: {exc}", where)
-            continue
-        if not window.contains(moment):
-            stats.out_of_range += 1
             continue
         rows.extend(found)
         if len(rows) >= JSON_BATCH_ROWS:

@@ -54,7 +54,10 @@ def _exact_to_numpy(arr: pa.Array) -> npt.NDArray[Any]:
     """Integers and booleans keep their type; with nulls they become an object array."""
     if arr.null_count == 0:
         return _writable(arr.to_numpy(zero_copy_only=False))
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+    filler = False if pa.types.is_boolean(arr.type) else 0
+    out = np.asarray(arr.fill_null(filler).to_numpy(zero_copy_only=False)).astype(object)
+    out[np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = None
+    return out
 
 
 def _text_to_numpy(arr: pa.Array) -> npt.NDArray[Any]:
@@ -139,11 +142,21 @@ def read_parquet(source: Source, stats: ReadStats) -> Iterator[Columns]:
 
 
 def iter_json_lines(source: Source, stats: ReadStats) -> Iterator[tuple[int, Any]]:
-    """(line number, decoded value) for each non-blank line; bad JSON is counted."""
+    """(line number, decoded value) for each non-blank line; bad JSON is counted. A file that
+    is one JSON array yields its items (numbered from 1)."""
     text = source.read_bytes()
     if not text.strip():
         stats.empty_files += 1
         stats.note("empty file", source.name)
+        return
+    if text.lstrip().startswith(b"["):  # a JSON array of records (e.g. a .json export)
+        try:
+            records = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            stats.bad_rows += 1
+            stats.note("file is not valid JSON", source.name)
+            return
+        yield from enumerate(records, start=1)
         return
     for number, line in enumerate(io.BytesIO(text), start=1):
         if not line.strip():
