@@ -21,8 +21,7 @@ test:
 	@bash scripts/test.sh
 
 demo: venv
-	$(MODELMON) stack up
-	$(MODELMON) stack status
+	$(MODELMON) demo run $(DEMO_ARGS)
 
 bench: venv
 	@if [ -f bench/run_all.py ]; then $(VENV)/bin/python bench/run_all.py; \
