@@ -56,37 +56,30 @@ def service_specs(
     return [
         ServiceSpec(
             "archiver",
-            [],
+            ["--destination", archive_destination, "--admin-port", str(ports["archiver"])],
             ports["archiver"],
-            {
-                "MODELMON_ARCHIVE__DESTINATION": archive_destination,
-                "MODELMON_ARCHIVE__ROLL_SECONDS": "5",
-                "MODELMON_ARCHIVE__ADMIN_PORT": str(ports["archiver"]),
-            },
+            {"MODELMON_ARCHIVE__ROLL_SECONDS": "5"},
             "capture topic -> JSON Lines archive in SageMaker's layout",
         ),
         ServiceSpec(
             "aggregator",
-            [],
+            ["--admin-port", str(ports["aggregator"])],
             ports["aggregator"],
-            {"MODELMON_AGGREGATOR__ADMIN_PORT": str(ports["aggregator"])},
+            {},
             "capture topic -> windowed profiles in Redis (exactly-once)",
         ),
         ServiceSpec(
             "detector",
-            [],
+            ["--admin-port", str(ports["detector"]), "--reports", reports],
             ports["detector"],
-            {
-                "MODELMON_DETECTOR__ADMIN_PORT": str(ports["detector"]),
-                "MODELMON_DETECTOR__REPORTS": reports,
-            },
+            {},
             "complete windows -> checks vs baseline -> reports + alerts topic",
         ),
         ServiceSpec(
             "alerting",
-            [],
+            ["--admin-port", str(ports["alerting"])],
             ports["alerting"],
-            {"MODELMON_ALERTING__ADMIN_PORT": str(ports["alerting"])},
+            {},
             "alerts topic -> CloudWatch metrics, SNS, webhooks",
         ),
         ServiceSpec(
