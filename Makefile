@@ -4,7 +4,7 @@
 VENV := .venv
 MODELMON := $(VENV)/bin/modelmon
 
-.PHONY: help venv test demo bench lint stack-up stack-down stack-status
+.PHONY: help venv test demo bench lint docs stack-up stack-down stack-status
 
 help:
 	@echo "make demo        start the local stack and run the demo"
@@ -12,6 +12,7 @@ help:
 	@echo "make venv        create .venv from requirements/lock.txt (instant when unchanged)"
 	@echo "make lint        ruff check, ruff format --check, mypy"
 	@echo "make bench       run the benchmarks (bench/run_all.py)"
+	@echo "make docs        regenerate the settings tables in docs/configuration.md"
 	@echo "make stack-up | stack-down | stack-status   the local Kafka, Redis and AWS emulator"
 
 venv:
@@ -31,6 +32,9 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+docs: venv
+	$(VENV)/bin/python scripts/gen_config_docs.py
 
 stack-up: venv
 	$(MODELMON) stack up
