@@ -29,6 +29,8 @@ from modelmon.sagemaker.constraints import Constraints
 from modelmon.sagemaker.statistics import Statistics
 
 PROFILE_FILE = "profile.bin"
+#: modelmon's own notes on a baseline: columns that are not features (label, ids...).
+SETTINGS_FILE = "modelmon.json"
 _MAGIC = b"MMBASELINE\x00"
 _VERSION = 1
 
@@ -43,6 +45,7 @@ class Baseline:
     statistics: Statistics
     constraints: Constraints
     profile: DatasetProfile | None = None
+    excluded: tuple[str, ...] = ()  # columns of the data that are not features (the label...)
     _cache: dict[str, BaselineDistribution | None] = field(default_factory=dict, repr=False)
 
     # ----- loading and storing -------------------------------------------------------------
@@ -68,7 +71,7 @@ class Baseline:
             profile = _profile_from(
                 (directory / PROFILE_FILE).read_bytes(), str(directory / PROFILE_FILE)
             )
-        return Baseline(statistics, constraints, profile)
+        return Baseline(statistics, constraints, profile, _read_excluded(directory / SETTINGS_FILE))
 
     def save(self, path: Path | str) -> None:
         directory = Path(path)
@@ -76,6 +79,9 @@ class Baseline:
         files.write(self.constraints, directory / files.CONSTRAINTS_FILE)
         if self.profile is not None:
             (directory / PROFILE_FILE).write_bytes(self.profile.serialize())
+        if self.excluded:
+            doc = {"version": 1, "excluded_columns": list(self.excluded)}
+            (directory / SETTINGS_FILE).write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
 
     def to_bytes(self) -> bytes:
         body: dict[str, Any] = {
@@ -84,6 +90,7 @@ class Baseline:
             "profile": base64.b64encode(self.profile.serialize()).decode()
             if self.profile is not None
             else None,
+            "excluded_columns": list(self.excluded),
         }
         return _MAGIC + bytes([_VERSION]) + orjson.dumps(body)
 
@@ -100,6 +107,7 @@ class Baseline:
             stats_json = orjson.dumps(body["statistics"])
             cons_json = orjson.dumps(body["constraints"])
             profile_b64 = body["profile"]
+            excluded = tuple(str(c) for c in body.get("excluded_columns", []))
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             raise BaselineError("stored baseline is corrupt: bad body") from exc
         statistics = files.parse(Statistics, stats_json, "stored baseline statistics")
@@ -107,7 +115,7 @@ class Baseline:
         profile = None
         if profile_b64 is not None:
             profile = _profile_from(base64.b64decode(profile_b64), "stored baseline profile")
-        return Baseline(statistics, constraints, profile)
+        return Baseline(statistics, constraints, profile, excluded)
 
     # ----- what checks need ------------------------------------------------------------------
     @cached_property
@@ -163,6 +171,16 @@ class Baseline:
 
 def _numeric(inferred: str) -> Any:
     return inferred if inferred in ("Integral", "Fractional") else "Fractional"
+
+
+def _read_excluded(path: Path) -> tuple[str, ...]:
+    if not path.is_file():
+        return ()
+    try:
+        doc = orjson.loads(path.read_bytes())
+        return tuple(str(c) for c in doc.get("excluded_columns", []))
+    except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+        raise BaselineError(f'{path} is not valid: expected {{"excluded_columns": [...]}}') from exc
 
 
 def _profile_from(blob: bytes, source: str) -> DatasetProfile:

@@ -210,7 +210,8 @@ def evaluate(
     unmonitored = {f.name for f in (config.features if config else []) if not f.monitored}
     names = [n for n in baseline.feature_names if n not in unmonitored]
     known = set(baseline.feature_names)
-    extra = [n for n in current.features if n not in known and n not in unmonitored]
+    ignored = unmonitored | set(baseline.excluded)
+    extra = [n for n in current.features if n not in known and n not in ignored]
     n_current, n_baseline = len(current.features), len(baseline.feature_names)
     for name in names:
         profile = current.features.get(name)

@@ -127,15 +127,17 @@ def create(
             if name not in order:
                 click.echo(f"modelmon baseline create: note: column {name!r} not found", err=True)
         statistics = build_statistics(profile, order)
-        result = Baseline(statistics, suggest_constraints(statistics), profile)
+        excluded = tuple(name for name in skip if name in order)
+        result = Baseline(statistics, suggest_constraints(statistics), profile, excluded)
         result.save(out)
     except (ModelmonError, OSError, click.ClickException) as exc:
         fail("baseline create", exc)
     for line in reader.stats.summary_lines():
         click.echo(line, err=True)
     click.echo(
-        f"wrote {out}/statistics.json, constraints.json, profile.bin "
-        f"({profile.row_count} rows, {len(profile.features)} features)"
+        f"wrote {out}/statistics.json, constraints.json, profile.bin"
+        + (", modelmon.json " if result.excluded else " ")
+        + f"({profile.row_count} rows, {len(profile.features)} features)"
     )
 
 

@@ -85,6 +85,11 @@ def load_config(path: Path | None, min_rows: int | None, non_negative: bool) -> 
     help="Features with fewer values are not drift-checked (default 30).",
 )
 @click.option(
+    "--exclude",
+    multiple=True,
+    help="Column that is not a feature (repeatable); the baseline's own are kept.",
+)
+@click.option(
     "--non-negative-check",
     "non_negative",
     is_flag=True,
@@ -97,6 +102,7 @@ def monitor(
     out: Path,
     config_path: Path | None,
     min_rows: int | None,
+    exclude: tuple[str, ...],
     non_negative: bool,
     data_format: str,
     header: bool | None,
@@ -114,12 +120,13 @@ def monitor(
 
     try:
         base = Baseline.load(baseline_dir)
+        skip = [*base.excluded, *exclude]
         config = load_config(config_path, min_rows, non_negative)
         window = TimeRange(start, end)
         options = ReadOptions(data_format, header, base.feature_names, window)  # type: ignore[arg-type]
         progress = None if quiet else ProgressPrinter(sys.stderr, "monitor")
         reader = DataReader(list(data), options, s3_client=s3_client_factory(), progress=progress)
-        profile, order = read_profile(reader, kinds=base.kinds())
+        profile, order = read_profile(reader, kinds=base.kinds(), exclude=skip)
         if profile.row_count == 0:
             raise click.ClickException(
                 "no rows to check: " + "; ".join(s.strip() for s in reader.stats.summary_lines())
