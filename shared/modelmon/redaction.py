@@ -1,7 +1,7 @@
 """Redaction of named input fields (PII) before an event is produced, archived or aggregated.
 
 Pure functions: a ``RedactionPolicy`` names fields to drop and fields to replace by an
-HMAC-SHA256 hex digest (keyed, so equal values still join and group, but cannot be reversed
+HMAC-SHA256 hex digest (``hmac-sha256:<hex>``) (keyed, so equal values still join and group, but cannot be reversed
 without the key). Raw request/response payloads are redacted too: JSON bodies structurally,
 single-row CSV bodies cell by cell (a dropped cell becomes empty so columns keep their
 positions); a body that cannot be redacted safely (BASE64, CSV not matching the inputs) is
@@ -54,10 +54,19 @@ class RedactionPolicy:
         return any(n in self.drop or n in self.hash for n in names)
 
 
+HASH_PREFIX = "hmac-sha256:"
+
+
 def hash_value(value: Scalar, key: bytes) -> str:
-    """HMAC-SHA256 hex of a value (strings as-is, other scalars as their JSON text)."""
+    """``hmac-sha256:<hex>`` of a value (strings as-is, other scalars as their JSON text).
+
+    Idempotent: an already hashed value is returned unchanged, so redacting at capture time
+    and again in the archiver gives the same result.
+    """
+    if isinstance(value, str) and value.startswith(HASH_PREFIX):
+        return value
     text = value if isinstance(value, str) else orjson.dumps(value).decode()
-    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+    return HASH_PREFIX + hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
 
 def redact_inputs(inputs: dict[str, Scalar], policy: RedactionPolicy) -> dict[str, Scalar]:

@@ -276,7 +276,7 @@ def from_sagemaker_record(
     outputs = parse_outputs(output)
     extras = _extras(meta)
     synthesized = _synthesized(meta)
-    single = len(inputs) == 1 and not synthesized
+    single = len(inputs) == 1
     base_inference = meta.inferenceId or meta.eventId
     events = []
     for i, row in enumerate(inputs):
@@ -292,7 +292,7 @@ def from_sagemaker_record(
             "source": "sagemaker",
             **extras,
         }
-        if single:
+        if single and not synthesized:
             doc_event["request"] = _payload(data.endpointInput)
             doc_event["response"] = _payload(output) if output else None
         try:
