@@ -1,11 +1,11 @@
 """Redaction of named input fields (PII) before an event is produced, archived or aggregated.
 
 Pure functions: a ``RedactionPolicy`` names fields to drop and fields to replace by an
-HMAC-SHA256 hex digest (``hmac-sha256:<hex>``) (keyed, so equal values still join and group, but cannot be reversed
-without the key). Raw request/response payloads are redacted too: JSON bodies structurally,
-single-row CSV bodies cell by cell (a dropped cell becomes empty so columns keep their
-positions); a body that cannot be redacted safely (BASE64, CSV not matching the inputs) is
-removed from the event.
+HMAC-SHA256 digest ``hmac-sha256:<hex>`` (keyed: equal values still join and group, but
+cannot be reversed without the key). Raw request/response payloads are redacted too: JSON
+bodies structurally, single-row CSV bodies cell by cell (a dropped cell becomes empty so
+columns keep their positions); a body that cannot be redacted safely (BASE64, CSV not
+matching the inputs) is removed from the event.
 """
 
 from __future__ import annotations
