@@ -26,6 +26,13 @@ import click
     help="SNS topic ARN for models whose config names none.",
 )
 @click.option(
+    "--cloudwatch/--no-cloudwatch",
+    envvar="MODELMON_ALERTING_CLOUDWATCH",
+    default=True,
+    show_default=True,
+    help="Publish window metrics to CloudWatch (off: no AWS needed).",
+)
+@click.option(
     "--admin-port",
     envvar="MODELMON_ALERTING_ADMIN_PORT",
     type=int,
@@ -58,8 +65,8 @@ import click
     help="Longest retry delay in seconds.",
 )
 def command(
-    topic: str | None, group: str, default_sns_topic: str | None, admin_port: int,
-    max_attempts: int, backoff_base: float, backoff_max: float,
+    topic: str | None, group: str, default_sns_topic: str | None, cloudwatch: bool,
+    admin_port: int, max_attempts: int, backoff_base: float, backoff_max: float,
 ) -> None:  # fmt: skip
     """Route alerts and window metrics to CloudWatch, SNS and webhooks, exactly once per route."""
     from prometheus_client import CollectorRegistry
@@ -79,6 +86,7 @@ def command(
         topic=topic or settings.topics.alerts,
         group=group,
         default_sns_topic=default_sns_topic or None,
+        cloudwatch=cloudwatch,
         policy=RetryPolicy(
             attempts=max_attempts, base_seconds=backoff_base, max_seconds=backoff_max
         ),

@@ -47,6 +47,7 @@ class AlertingOptions:
     topic: str
     group: str = "modelmon-alerting"
     default_sns_topic: str | None = None
+    cloudwatch: bool = True
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     #: Deliveries retry inside one poll; allow them time before the group evicts us.
     max_poll_interval_ms: int = 900_000
@@ -94,6 +95,7 @@ class AlertingService:
             metrics=self.metrics,
             should_stop=self.stop.is_set,
             default_sns_topic=self.options.default_sns_topic,
+            cloudwatch_enabled=self.options.cloudwatch,
         )
 
     def _dead_letter(self, original: bytes, error: Exception, model_id: str) -> None:
@@ -156,6 +158,7 @@ class AlertingService:
             return
         except TransientError as exc:
             self._outages += 1
+            self.metrics.event_retries.inc()
             delay = _OUTAGE_BACKOFF.delay(min(self._outages, 30), random.random())
             log.warning("dependency down, retrying the event in %.1fs: %s", delay, exc,
                         extra=self._where(msg))  # fmt: skip

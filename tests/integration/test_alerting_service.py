@@ -528,3 +528,39 @@ def test_persistent_violation_is_one_alarm_and_one_resolved_across_a_sigkill(
     states = [json.loads(e["Message"])["state"] for e in envelopes]
     assert sorted(states) == ["ALARM", "OK"]
     assert json.loads(first.accepted[1].body)["value"] == 0.02
+
+
+def test_redis_down_the_event_waits_without_commit_and_is_delivered_once_redis_is_back(
+    harness: Harness, sns_sqs: Any, tmp_path: Path
+) -> None:
+    port = free_port()  # a Redis of our own that is not running yet
+    redis_down = harness.settings.redis.model_copy(update={"url": f"redis://127.0.0.1:{port}/0"})
+    h = Harness(
+        harness.settings.model_copy(update={"redis": redis_down}),
+        harness.topic,
+        harness.group,
+        harness.registry,
+    )
+    model = unique_model()  # not registered: the default routes (the default SNS topic) apply
+    produce(h.settings, h.topic, [alarm(model, 0)])
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        with running(h, default_sns_topic=sns_sqs.topic_arn) as service:
+            wait_until(lambda: h.sample("modelmon_alerting_event_retries_total") >= 2, 90)
+            assert committed(h.settings, h.group, h.topic) == 0
+            assert not service.health.ready and "dependency down" in service.health.detail
+            server = subprocess.Popen(
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(tmp_path)],
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            wait_until(lambda: committed(h.settings, h.group, h.topic) == 1, 120)
+            assert service.health.ready
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(30)
+    [envelope] = sns_sqs.received(1)
+    extra = sns_sqs.sqs.receive_message(QueueUrl=sns_sqs.queue_url, WaitTimeSeconds=1)
+    assert extra.get("Messages", []) == []
+    assert json.loads(envelope["Message"])["notification_id"] == alarm(model, 0).event_id

@@ -134,6 +134,10 @@ def test_plan_has_one_delivery_per_route_and_notification_and_cloudwatch_batches
         ("cloudwatch", "cloudwatch:aws/sagemaker/Endpoints/data-metrics"),
     ]
     assert len({d.id for d in plan.deliveries}) == 3
+    assert [d.kind for d in build_plan(ev, config, notes, cloudwatch=False).deliveries] == [
+        "sns",
+        "webhook",
+    ]
     assert build_plan(ev, config, notes, "arn:default").deliveries[0].topic_arn == (
         "arn:aws:sns:us-east-1:123456789012:t"
     )

@@ -54,8 +54,13 @@ def build_plan(
     config: ModelConfig,
     notifications: list[AlertEvent],
     default_sns_topic: str | None = None,
+    cloudwatch: bool = True,
 ) -> Plan:
-    """Every delivery of one event: notifications to SNS and webhooks, metrics to CloudWatch."""
+    """Every delivery of one event: notifications to SNS and webhooks, metrics to CloudWatch.
+
+    ``cloudwatch=False`` (the service's ``--no-cloudwatch``) publishes no metrics whatever the
+    model config says: for deployments without AWS.
+    """
     routes = config.alerts
     deliveries: list[Delivery] = []
     topic = routes.sns_topic_arn or default_sns_topic
@@ -80,7 +85,7 @@ def build_plan(
                     webhook=hook,
                 )
             )
-    if isinstance(event, WindowEvaluated) and routes.cloudwatch.enabled:
+    if isinstance(event, WindowEvaluated) and cloudwatch and routes.cloudwatch.enabled:
         data = window_metrics(event.result, routes.cloudwatch, config)
         for index, batch in enumerate(batches(data)):
             deliveries.append(

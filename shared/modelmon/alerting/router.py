@@ -50,6 +50,7 @@ class RouterDeps:
     metrics: AlertingMetrics
     should_stop: Callable[[], bool] = lambda: False
     default_sns_topic: str | None = None
+    cloudwatch_enabled: bool = True
 
 
 class Router:
@@ -79,7 +80,13 @@ class Router:
 
         def decide_plan(current: dict[str, KeyState]) -> tuple[Plan, dict[str, KeyState]]:
             decision = decide(current, seen, config.alerts.cooldown_seconds)
-            plan = build_plan(event, config, decision.notifications, self._d.default_sns_topic)
+            plan = build_plan(
+                event,
+                config,
+                decision.notifications,
+                self._d.default_sns_topic,
+                self._d.cloudwatch_enabled,
+            )
             return plan, decision.states
 
         keys = sorted({o.alert_key for o in seen})

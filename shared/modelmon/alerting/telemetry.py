@@ -17,6 +17,11 @@ class AlertingMetrics:
             ["type", "outcome"],
             registry=registry,
         )
+        self.event_retries = Counter(
+            "modelmon_alerting_event_retries",
+            "Events put back for a later retry because a dependency (Redis, Kafka) failed",
+            registry=registry,
+        )
         self.deliveries = Counter(
             "modelmon_alerting_deliveries",
             "Deliveries by route kind and outcome (delivered, dead_lettered, skipped)",
