@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/venv.sh
+echo "== virtualenv ready (${SECONDS}s)"
 modelmon=.venv/bin/modelmon
 
 if "$modelmon" stack status >/dev/null 2>&1; then
@@ -14,6 +15,7 @@ else
   trap 'echo "== stopping the stack this run started"; "$modelmon" stack down || true' EXIT
 fi
 "$modelmon" stack up
+echo "== stack ready (${SECONDS}s)"
 
 echo "== ruff"
 .venv/bin/ruff check .
@@ -21,13 +23,14 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy
 
-echo "== pytest"
+echo "== pytest (${SECONDS}s)"
 suites=()
 for dir in tests/unit tests/integration tests/e2e; do
   [[ -d $dir ]] && suites+=("$dir")
 done
 rc=0
-.venv/bin/pytest "${suites[@]}" "$@" || rc=$?
+.venv/bin/pytest --durations=10 "${suites[@]}" "$@" || rc=$?
+echo "== done in ${SECONDS}s"
 if [[ $rc -eq 5 ]]; then
   echo "pytest collected no tests: that is a failure here" >&2
   exit 1
