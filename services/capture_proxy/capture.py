@@ -1,0 +1,96 @@
+"""Turning one proxied exchange (request body, response body, status, latency) into events."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from modelmon.capture.sagemaker import format_time, from_sagemaker_record
+from modelmon.events import CaptureEvent
+
+
+@dataclass(frozen=True)
+class ContentTypes:
+    """SageMaker's CaptureContentTypeHeader: which media types are captured as CSV / JSON."""
+
+    csv: tuple[str, ...] = ("text/csv",)
+    json: tuple[str, ...] = ("application/json",)
+
+    def encoding(self, content_type: str | None) -> str | None:
+        media = (content_type or "").split(";", 1)[0].strip().lower()
+        if media in self.csv:
+            return "CSV"
+        if media in self.json:
+            return "JSON"
+        return None
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request/response pair as the proxy saw it."""
+
+    request_type: str | None
+    request_body: bytes
+    response_type: str | None
+    response_body: bytes
+    status: int
+    latency_ms: float
+    inference_id: str | None
+    at: datetime
+    path: str
+
+
+def _part(mode: str, ctype: str | None, body: bytes, encoding: str) -> dict[str, Any]:
+    return {
+        "observedContentType": ctype or "",
+        "mode": mode,
+        "data": body.decode("utf-8"),
+        "encoding": encoding,
+    }
+
+
+def exchange_events(
+    ex: Exchange,
+    *,
+    model_id: str,
+    variant: str,
+    types: ContentTypes,
+    feature_names: Sequence[str] | None = None,
+) -> list[CaptureEvent]:
+    """The capture events of an exchange; [] when its request type is not captured.
+
+    Bad bodies raise ``InvalidEventError`` (the caller dead-letters them). Outputs are parsed
+    only from 2xx responses; the HTTP status always goes to ``metadata.http_status``.
+    """
+    req_enc = types.encoding(ex.request_type)
+    if req_enc is None:
+        return []
+    capture_data: dict[str, Any] = {
+        "endpointInput": _part("INPUT", ex.request_type, ex.request_body, req_enc)
+    }
+    res_enc = types.encoding(ex.response_type)
+    if res_enc is not None and 200 <= ex.status < 300:
+        capture_data["endpointOutput"] = _part(
+            "OUTPUT", ex.response_type, ex.response_body, res_enc
+        )
+    meta: dict[str, Any] = {"eventId": str(uuid.uuid4()), "inferenceTime": format_time(ex.at)}
+    if ex.inference_id:
+        meta["inferenceId"] = ex.inference_id
+    record = {"captureData": capture_data, "eventMetadata": meta, "eventVersion": "0"}
+    events = from_sagemaker_record(
+        record, model_id=model_id, variant=variant, feature_names=feature_names
+    )
+    extra = {"http_status": str(ex.status), "http_path": ex.path}
+    return [
+        e.model_copy(
+            update={
+                "latency_ms": ex.latency_ms,
+                "source": "proxy",
+                "metadata": {**(e.metadata or {}), **extra},
+            }
+        )
+        for e in events
+    ]
