@@ -29,47 +29,88 @@ PARQUET_BATCH_ROWS = 65_536
 JSON_BATCH_ROWS = 10_000
 
 
+_NOT_INTEGER = r"[^0-9+\- ]"
+
+
 def arrow_to_numpy(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[Any]:
-    """One Arrow column as the array the profile wants (see module docstring)."""
+    """One Arrow column as the array the profile wants (see module docstring).
+
+    Built from Arrow's buffers with numpy: pyarrow's own ``to_numpy`` imports pandas, which
+    costs seconds at start-up.
+    """
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     kind = arr.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return _text_to_numpy(arr)
-    if pa.types.is_integer(kind) or pa.types.is_boolean(kind):
-        return _exact_to_numpy(arr)
+    if pa.types.is_integer(kind):
+        return _exact(pc.cast(arr, pa.int64()), np.dtype(np.int64))
+    if pa.types.is_boolean(kind):
+        return _exact(pc.cast(arr, pa.int8()), np.dtype(np.int8)).astype(
+            bool if arr.null_count == 0 else object
+        )
     if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-        return _writable(pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False))
+        return _floats(pc.cast(arr, pa.float64()))
     if pa.types.is_temporal(kind):
-        return _exact_to_numpy(pc.cast(arr, pa.string()))
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+        return _objects(pc.cast(arr, pa.string()))
+    return _objects(arr)
 
 
-def _writable(arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """Arrow's zero-copy arrays are read-only; DataSketches' update needs a writable one."""
-    return arr if arr.flags.writeable else arr.copy()
+def _buffer(arr: pa.Array, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """A null-free fixed-width array as a writable numpy copy."""
+    data = arr.buffers()[1]
+    view = np.frombuffer(data, dtype=dtype, count=len(arr) + arr.offset)[arr.offset :]
+    return view.copy()
 
 
-def _exact_to_numpy(arr: pa.Array) -> npt.NDArray[Any]:
-    """Integers and booleans keep their type; with nulls they become an object array."""
+def _floats(arr: pa.Array) -> npt.NDArray[np.float64]:
+    if arr.null_count:
+        arr = pc.fill_null(arr, np.nan)
+    return _buffer(arr, np.dtype(np.float64))
+
+
+def _exact(arr: pa.Array, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """Integers keep their type; with nulls they become an object array with None."""
     if arr.null_count == 0:
-        return _writable(arr.to_numpy(zero_copy_only=False))
-    filler = False if pa.types.is_boolean(arr.type) else 0
-    out = np.asarray(arr.fill_null(filler).to_numpy(zero_copy_only=False)).astype(object)
-    out[np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = None
+        return _buffer(arr, dtype)
+    values = _buffer(pc.fill_null(arr, 0), dtype).astype(object)
+    nulls = _buffer(pc.cast(pc.is_null(arr), pa.int8()), np.dtype(np.int8)).astype(bool)
+    values[nulls] = None
+    return values
+
+
+def _objects(arr: pa.Array) -> npt.NDArray[Any]:
+    out = np.empty(len(arr), dtype=object)
+    out[:] = arr.to_pylist()
     return out
 
 
+def _first_value(arr: pa.Array) -> str | None:
+    valid = pc.drop_null(arr.slice(0, 64))
+    return str(valid[0].as_py()) if len(valid) else None
+
+
 def _text_to_numpy(arr: pa.Array) -> npt.NDArray[Any]:
-    for target in (pa.int64(), pa.float64()):
-        try:
-            converted = pc.cast(arr, target)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-        if target == pa.float64():
-            return _writable(converted.to_numpy(zero_copy_only=False))
-        return _exact_to_numpy(converted)
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=object)
+    """Integer text -> int64, decimal text -> float64, anything else -> str objects.
+
+    The common cases cost one vectorised cast: a column whose first value is not a number is
+    text; otherwise the float cast decides, and text without ``.``, ``e`` or letters is integer.
+    """
+    first = _first_value(arr)
+    if first is None:
+        return np.full(len(arr), np.nan)
+    if not _looks_numeric(first):
+        return _objects(arr)
+    try:
+        floats = pc.cast(arr, pa.float64())
+    except pa.ArrowInvalid:
+        return _objects(arr)
+    if pc.any(pc.match_substring_regex(arr, _NOT_INTEGER)).as_py():
+        return _floats(floats)
+    try:
+        return _exact(pc.cast(arr, pa.int64()), np.dtype(np.int64))
+    except pa.ArrowInvalid:  # beyond int64
+        return _floats(floats)
 
 
 def _looks_numeric(field: str) -> bool:
