@@ -30,7 +30,7 @@ bench: venv
 
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff format --check --extend-exclude "*.md" .
 	$(VENV)/bin/mypy
 
 docs: venv
