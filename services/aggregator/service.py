@@ -152,7 +152,7 @@ class Aggregator:
         self.metrics.partitions.set(len(self.owned))
         log.info(
             "partitions assigned",
-            extra={"partitions": {tp.partition: tp.offset for tp in partitions}},
+            extra={"partitions": {str(tp.partition): tp.offset for tp in partitions}},
         )
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

@@ -189,7 +189,7 @@ def wait_for(predicate: Any, timeout: float, what: str) -> Any:
             return result
         if time.monotonic() > deadline:
             raise AssertionError(f"gave up after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
+        time.sleep(0.05)
 
 
 def running_python() -> str:

@@ -1,0 +1,166 @@
+"""Exactly-once: window counts survive SIGKILLs, rebalances and zombie writes, exactly."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_aggregator_support import (
+    Event,
+    ServiceProcess,
+    caught_up,
+    expected_counts,
+    high_watermarks,
+    make_events,
+    merged_windows,
+    produce,
+    register,
+    service_env,
+    wait_for,
+)
+
+from modelmon.errors import FencedWriteError
+from modelmon.keys import Keys, WindowRef
+from modelmon.profile import ProfileTracker
+from modelmon.settings import Settings
+from modelmon.streaming.partition import FlushPlan
+from modelmon.streaming.reader import StateReader
+from modelmon.streaming.store import PartitionStore
+
+T0 = 1_767_225_600_000
+SIZE = 10_000
+PARTS = 3
+#: Small batches and frequent flushes, so that kills land between and inside flushes.
+FAST = {
+    "MODELMON_AGGREGATOR_BATCH_SIZE": "200",
+    "MODELMON_AGGREGATOR_FLUSH_EVENTS": "600",
+    "MODELMON_AGGREGATOR_FLUSH_SECONDS": "0.2",
+    # a killed member leaves the group after 6 s instead of 45 s
+    "MODELMON_KAFKA__EXTRA": '{"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}',
+}
+
+
+def _stream(n: int) -> list[Event]:
+    events = make_events("m1", T0, n, 7, partitions=PARTS, seed=3)
+    events += make_events("m2", T0 + 1, n // 3, 21, partitions=PARTS, seed=4)
+    events.sort(key=lambda e: e.t_ms)
+    return events
+
+
+def _produce_slowly(
+    settings: Settings, topic: str, events: list[Event], chunks: int
+) -> threading.Thread:
+    def run() -> None:
+        step = len(events) // chunks + 1
+        for i in range(0, len(events), step):
+            produce(settings, topic, events[i : i + step])
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _flushed(redis_client: Any, prefix: str, topic: str) -> int:
+    """Messages covered by the offsets stored in Redis, over all partitions."""
+    reader = StateReader(redis_client, Keys(prefix), topic)
+    progress = reader.progress({p: (0, 0) for p in range(PARTS)})
+    return sum(p.next_offset or 0 for p in progress)
+
+
+def _assert_exact(redis_client: Any, prefix: str, topic: str, events: list[Event]) -> None:
+    windows = merged_windows(redis_client, prefix, topic, PARTS)
+    got = {(ref.model_id, ref.start_ms): w.profile.row_count for ref, w in windows.items()}
+    assert got == dict(expected_counts(events, SIZE))
+    assert sum(w.late for w in windows.values()) == 0
+    for w in windows.values():  # every feature saw every row exactly once
+        assert {f.count for f in w.profile.features.values()} == {w.profile.row_count}
+
+
+def test_counts_are_exact_after_repeated_sigkills(
+    settings: Settings, new_topic: Any, consumer_group: str, redis_client: Any,
+    redis_prefix: str, tmp_path: Path,
+) -> None:  # fmt: skip
+    topic = new_topic(partitions=PARTS)
+    register(redis_client, redis_prefix, "m1", size_seconds=10, allowed_lateness_seconds=2)
+    register(redis_client, redis_prefix, "m2", size_seconds=10, allowed_lateness_seconds=2)
+    events = _stream(67_500)
+    env = service_env(redis_prefix, topic, consumer_group) | FAST
+    producer = _produce_slowly(settings, topic, events, chunks=30)
+    rng = random.Random(7)
+    done = 0
+    for _ in range(5):  # kill once it has flushed a random amount more, mid-stream
+        svc = ServiceProcess("aggregator", env, tmp_path / "agg.log").start()
+        target = done + rng.randint(1_500, 4_000)
+        wait_for(lambda t=target: _flushed(redis_client, redis_prefix, topic) >= t, 120, "progress")
+        time.sleep(rng.uniform(0.0, 0.1))
+        assert svc.alive(), svc.logs()
+        svc.kill()
+        done = _flushed(redis_client, redis_prefix, topic)
+        assert done < len(events)  # the kill landed mid-stream
+    producer.join(120)
+    offsets = high_watermarks(settings, topic, PARTS)
+    assert sum(high for _, high in offsets.values()) == len(events)
+    final = ServiceProcess("aggregator", env, tmp_path / "agg.log").start()
+    try:
+        wait_for(lambda: caught_up(redis_client, redis_prefix, topic, offsets), 180, "catch-up")
+    finally:
+        assert final.terminate() == 0, final.logs()
+    _assert_exact(redis_client, redis_prefix, topic, events)
+
+
+def test_counts_are_exact_across_rebalances_between_two_aggregators(
+    settings: Settings, new_topic: Any, consumer_group: str, redis_client: Any,
+    redis_prefix: str, tmp_path: Path,
+) -> None:  # fmt: skip
+    topic = new_topic(partitions=PARTS)
+    register(redis_client, redis_prefix, "m1", size_seconds=10, allowed_lateness_seconds=2)
+    register(redis_client, redis_prefix, "m2", size_seconds=10, allowed_lateness_seconds=2)
+    events = _stream(45_000)
+    env = service_env(redis_prefix, topic, consumer_group) | FAST
+    producer = _produce_slowly(settings, topic, events, chunks=40)
+    a = ServiceProcess("aggregator", env, tmp_path / "a.log").start()
+    time.sleep(2.5)
+    b = ServiceProcess("aggregator", env, tmp_path / "b.log").start()  # rebalance: A gives up some
+    time.sleep(4.0)
+    a.kill()  # B takes A's partitions once the session times out, from Redis offsets
+    c = ServiceProcess("aggregator", env, tmp_path / "c.log").start()  # and another rebalance
+    producer.join(120)
+    offsets = high_watermarks(settings, topic, PARTS)
+    try:
+        wait_for(lambda: caught_up(redis_client, redis_prefix, topic, offsets), 180, "catch-up")
+        assert b.alive() and c.alive(), b.logs() + c.logs()
+    finally:
+        assert b.terminate() == 0, b.logs()
+        assert c.terminate() == 0, c.logs()
+    _assert_exact(redis_client, redis_prefix, topic, events)
+
+
+def _plan(from_offset: int | None, next_offset: int, rows: int) -> FlushPlan:
+    tracker = ProfileTracker({"x": "numeric"})
+    tracker.update({"x": [1.0] * rows})
+    ref = WindowRef("m", SIZE, T0)
+    blob = tracker.snapshot().serialize()
+    return FlushPlan(from_offset, next_offset, T0 + 1, [(ref, T0 + SIZE, blob)], [], rows)
+
+
+def test_a_zombie_or_replayed_flush_is_refused_and_writes_nothing(
+    redis_client: Any, redis_prefix: str
+) -> None:
+    store = PartitionStore(redis_client, Keys(redis_prefix), "capture")
+    store.flush(0, _plan(None, 10, 10), now_ms=1)
+    store.flush(0, _plan(10, 25, 25), now_ms=2)
+    before = store.load(0)
+    with pytest.raises(FencedWriteError, match="Redis holds offset 25"):
+        store.flush(0, _plan(10, 40, 99), now_ms=3)  # a zombie still at offset 10
+    with pytest.raises(FencedWriteError):
+        store.flush(0, _plan(None, 10, 10), now_ms=4)  # a replay from the start
+    after = store.load(0)
+    assert (after.offset, after.updated_ms) == (25, 2)
+    assert before.open_windows.keys() == after.open_windows.keys()
+    ((close, profile),) = after.open_windows.values()
+    assert (close, profile.row_count) == (T0 + SIZE, 25)
