@@ -27,7 +27,12 @@ from modelmon.alerting.router import Interrupted, Router, RouterDeps
 from modelmon.alerting.senders import CloudWatchSender, SnsSender, WebhookSender
 from modelmon.alerting.store import AlertingStore
 from modelmon.alerting.telemetry import AlertingMetrics
-from modelmon.errors import DependencyUnavailableError, InvalidEventError, TransientError
+from modelmon.errors import (
+    DependencyUnavailableError,
+    InvalidEventError,
+    PermanentError,
+    TransientError,
+)
 from modelmon.events import AlertEvent, AlertsTopicEvent, WindowEvaluated
 from modelmon.keys import Keys
 from modelmon.registry import ModelCatalog, Registry
@@ -157,18 +162,37 @@ class AlertingService:
             self._seek_back(msg)
             return
         except TransientError as exc:
-            self._outages += 1
-            self.metrics.event_retries.inc()
-            delay = _OUTAGE_BACKOFF.delay(min(self._outages, 30), random.random())
-            log.warning("dependency down, retrying the event in %.1fs: %s", delay, exc,
-                        extra=self._where(msg))  # fmt: skip
-            self.health.set_ready(False, f"dependency down: {exc}")
-            self._seek_back(msg)
-            self.stop.wait(delay)
+            self._back_off(msg, exc)
             return
+        except Exception as exc:  # bad input must never crash the service
+            log.exception("event could not be handled; dead-lettering it", extra=self._where(msg))
+            if not self._dead_letter_unhandled(msg, exc):
+                return
         self._outages = 0
         self.health.set_ready(True)
         self._commit(msg)
+
+    def _back_off(self, msg: Message, exc: Exception) -> None:
+        """A dependency is down: put the event back and wait before trying it again."""
+        self._outages += 1
+        self.metrics.event_retries.inc()
+        delay = _OUTAGE_BACKOFF.delay(min(self._outages, 30), random.random())
+        log.warning("dependency down, retrying the event in %.1fs: %s", delay, exc,
+                    extra=self._where(msg))  # fmt: skip
+        self.health.set_ready(False, f"dependency down: {exc}")
+        self._seek_back(msg)
+        self.stop.wait(delay)
+
+    def _dead_letter_unhandled(self, msg: Message, exc: Exception) -> bool:
+        """Dead-letter an event that failed unexpectedly; False (retry later) if that fails."""
+        error = PermanentError(f"alerting failed on this event: {type(exc).__name__}: {exc}")
+        try:
+            self._dead_letters.send(msg.value() or b"", error, source=self._source)
+        except TransientError as down:
+            self._back_off(msg, down)
+            return False
+        self.metrics.events.labels("unhandled", "dead_lettered").inc()
+        return True
 
     def _process(self, msg: Message) -> None:
         value = msg.value() or b""

@@ -431,26 +431,38 @@ def test_webhook_down_retries_then_dead_letters_and_later_alerts_flow(
     )
 
 
-def test_bad_input_is_dead_lettered_and_the_service_goes_on(
+def test_bad_input_and_a_bad_route_are_dead_lettered_and_the_service_goes_on(
     harness: Harness, redis_client: Any
 ) -> None:
     receiver = Receiver().start()
     model = unique_model()
     routes = AlertRoutes(
-        webhooks=[WebhookRoute(url=receiver.url)], cloudwatch=CloudWatchRoute(enabled=False)
+        webhooks=[WebhookRoute(url="not-a-url"), WebhookRoute(url=receiver.url)],
+        cloudwatch=CloudWatchRoute(enabled=False),
     )
     register(harness.settings, redis_client, ModelConfig(model_id=model, alerts=routes))
     produce(harness.settings, harness.topic, [b"{not json", b'{"type": "alert"}', alarm(model, 0)])
     try:
         with running(harness):
-            records = dead_letters(harness.settings, harness.settings.topics.deadletter, 2)
+            records = dead_letters(harness.settings, harness.settings.topics.deadletter, 3)
             wait_until(lambda: len(receiver.accepted) == 1, 90)
+            wait_until(lambda: committed(harness.settings, harness.group, harness.topic) == 3, 90)
     finally:
         receiver.stop()
-    assert [r.error_type for r in records] == ["InvalidEventError", "InvalidEventError"]
-    assert [base64.b64decode(r.original) for r in records] == [b"{not json", b'{"type": "alert"}']
-    assert [r.source_offset for r in records] == [0, 1]
-    assert all(r.reason.startswith("not an alerts-topic event") for r in records)
+    assert [r.error_type for r in records] == [
+        "InvalidEventError",
+        "InvalidEventError",
+        "RejectedDeliveryError",
+    ]
+    assert [base64.b64decode(r.original) for r in records[:2]] == [
+        b"{not json",
+        b'{"type": "alert"}',
+    ]
+    assert [r.source_offset for r in records] == [0, 1, 2]
+    assert all(r.reason.startswith("not an alerts-topic event") for r in records[:2])
+    assert "after 1 attempt(s)" in records[2].reason
+    assert "unexpected ValueError: unknown url type: 'not-a-url'" in records[2].reason
+    assert harness.sample("modelmon_alerting_retries_total", route="webhook") == 0
 
 
 def _service_env(h: Harness) -> dict[str, str]:

@@ -15,7 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from modelmon.alerting.plan import Delivery, Plan, RouteKind, build_plan
-from modelmon.alerting.retry import RetryPolicy, run_with_retries
+from modelmon.alerting.retry import (
+    RejectedDeliveryError,
+    RetryableDeliveryError,
+    RetryPolicy,
+    run_with_retries,
+)
 from modelmon.alerting.state import KeyState, decide, observations
 from modelmon.alerting.store import AlertingStore
 from modelmon.alerting.telemetry import AlertingMetrics
@@ -104,8 +109,9 @@ class Router:
             )  # fmt: skip
 
         result = run_with_retries(
-            lambda: d.senders[kind](delivery), d.policy, d.sleep, d.rand, on_retry, d.should_stop
-        )
+            lambda: _send(d.senders[kind], delivery), d.policy, d.sleep, d.rand, on_retry,
+            d.should_stop,
+        )  # fmt: skip
         if result.outcome == "interrupted":
             raise Interrupted(f"stopping during delivery {delivery.id}; it stays pending")
         if result.outcome == "delivered":
@@ -124,3 +130,15 @@ class Router:
         d.store.record(plan.event_id, delivery.id, "dead_lettered")
         d.metrics.deliveries.labels(kind, "dead_lettered").inc()
         d.metrics.dead_letters.labels(kind).inc()
+
+
+def _send(sender: Sender, delivery: Delivery) -> None:
+    """Call a sender; anything it did not classify is a rejection (dead-letter, never crash)."""
+    try:
+        sender(delivery)
+    except (RetryableDeliveryError, RejectedDeliveryError):
+        raise
+    except Exception as exc:  # a bad route config must not crash the service
+        raise RejectedDeliveryError(
+            f"{delivery.route}: unexpected {type(exc).__name__}: {exc}"
+        ) from exc
