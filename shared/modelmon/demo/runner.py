@@ -32,7 +32,7 @@ from modelmon.demo.setup import (
     write_model_yaml,
 )
 from modelmon.demo.summary import print_summary
-from modelmon.demo.supervisor import Supervisor
+from modelmon.demo.supervisor import Child, Supervisor
 from modelmon.demo.traffic import PhaseReport, TrafficGenerator, report_lines, schedule_table
 from modelmon.demo.watch import AlertsTopicWatcher, format_alert
 from modelmon.errors import ModelmonError
@@ -91,6 +91,7 @@ class DemoRun:
         self.receiver: WebhookReceiver | None = None
         self.watcher: AlertsTopicWatcher | None = None
         self.alerting_up = False
+        self.proxy_port = 0
 
     def _child_env(self) -> dict[str, str]:
         from modelmon.stack import StackConfig, env_vars
@@ -131,9 +132,12 @@ class DemoRun:
         self.state.aws = resources.create(self.settings.aws, self.o.bucket)
         self.echo(f"aws    bucket s3://{self.o.bucket}, SNS {self.state.aws.topic_arn} -> SQS")
         self._listeners()
-        self._serve_model()
+        # Everything boots at once (2 cores are better than 1); traffic waits for all of it.
+        model = self._start_model()
+        specs = self._start_services()
+        self._await_model(model)
         self._baseline()
-        self._services()
+        self._await_services(specs)
 
     def _step(self, name: str, action: Callable[[], str]) -> None:
         self.echo(f"{name:6} {action()}")
@@ -175,15 +179,19 @@ class DemoRun:
         )
         self.watcher.start()
 
-    def _serve_model(self) -> None:
+    def _start_model(self) -> Child:
         port = free_port()
         data = self.state.run_dir / "data"
         argv = modelmon_argv("demo", "serve-model", "--port", str(port), "--data-dir", str(data))
-        child = self.children.start("model", argv)
         self.state.model_url = f"http://127.0.0.1:{port}/invocations"
-        self.echo(f"model  training a scikit-learn classifier and serving it on port {port}...")
-        self.children.wait_http(child, f"http://127.0.0.1:{port}/ping", timeout=180)
+        self.echo(f"model  training a scikit-learn classifier to serve on port {port}...")
+        return self.children.start("model", argv)
+
+    def _await_model(self, child: Child) -> None:
+        ping = self.state.model_url.replace("/invocations", "/ping")
+        self.children.wait_http(child, ping, timeout=180)
         self.state.services["model"] = "running"
+        data = self.state.run_dir / "data"
         self.echo(f"model  ready: {self.state.model_url} (training set {data / 'training.csv'})")
 
     def _baseline(self) -> None:
@@ -208,39 +216,41 @@ class DemoRun:
         for line in lines:
             self.echo(f"setup  {line}")
 
-    def _services(self) -> None:
+    def _start_services(self) -> list[tuple[ServiceSpec, Child]]:
         aws = self.state.aws
         assert aws is not None
-        proxy_port = free_port()
+        self.proxy_port = free_port()
         specs = service_specs(
             self.o.model_id,
-            self.state.model_url,
-            proxy_port,
+            self.state.model_url.removesuffix("/invocations"),
+            self.proxy_port,
             f"s3://{aws.bucket}/capture",
             f"s3://{aws.bucket}/reports",
         )
+        started = []
         for spec in specs:
-            self._start_service(spec)
+            if not spec.available:
+                self.state.services[spec.name] = "missing"
+                self._note(f"NOT AVAILABLE YET: service {spec.name} ({spec.role})")
+                continue
+            started.append((spec, self.children.start(spec.name, spec.argv, spec.env)))
+        return started
+
+    def _await_services(self, started: list[tuple[ServiceSpec, Child]]) -> None:
+        for spec, child in started:
+            if spec.ready_url:
+                self.children.wait_http(child, spec.ready_url, timeout=120)
+            self.state.services[spec.name] = "running"
+            if spec.metrics_url:
+                self.state.metrics[spec.name] = spec.metrics_url
+            self.echo(f"ready  {spec.name:<14} pid {child.pid:<7} {spec.role}")
         proxied = self.state.services.get("capture-proxy") == "running"
         self.state.traffic_url = (
-            f"http://127.0.0.1:{proxy_port}/invocations" if proxied else self.state.model_url
+            f"http://127.0.0.1:{self.proxy_port}/invocations" if proxied else self.state.model_url
         )
         self.alerting_up = self.state.services.get("alerting") == "running"
         if not proxied:
             self._note("capture-proxy missing: traffic goes straight to the model, uncaptured")
-
-    def _start_service(self, spec: ServiceSpec) -> None:
-        if not spec.available:
-            self.state.services[spec.name] = "missing"
-            self._note(f"NOT AVAILABLE YET: service {spec.name} ({spec.role})")
-            return
-        child = self.children.start(spec.name, spec.argv, spec.env)
-        if spec.ready_url:
-            self.children.wait_http(child, spec.ready_url, timeout=120)
-        self.state.services[spec.name] = "running"
-        if spec.metrics_url:
-            self.state.metrics[spec.name] = spec.metrics_url
-        self.echo(f"start  {spec.name:<14} pid {child.pid:<7} {spec.role}")
 
     def _note(self, text: str) -> None:
         self.state.notes.append(text)

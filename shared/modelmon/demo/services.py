@@ -84,12 +84,12 @@ def service_specs(
         ),
         ServiceSpec(
             "capture-proxy",
-            ["--upstream", model_url, "--model", model_id],
+            [
+                *("--upstream", model_url, "--model", model_id),
+                *("--port", str(proxy_port), "--admin-port", str(proxy_admin)),
+            ],
             proxy_admin,
-            {
-                "MODELMON_CAPTURE__PROXY_PORT": str(proxy_port),
-                "MODELMON_CAPTURE__PROXY_ADMIN_PORT": str(proxy_admin),
-            },
+            {},
             "HTTP proxy in front of the model -> capture topic",
         ),
     ]
