@@ -1,0 +1,166 @@
+"""The ingest application: auth, limits, parse, produce (waiting for Kafka's ack), answer."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import threading
+from typing import Any
+
+from aiohttp import web
+from confluent_kafka import KafkaException, Producer
+from prometheus_client import CollectorRegistry, Counter
+
+from modelmon.errors import InvalidEventError
+from modelmon.redaction import RedactionPolicy, redact_event
+from modelmon.service import DeadLetters, Health, admin_routes
+
+from .parse import parse_body
+
+log = logging.getLogger(__name__)
+MAX_ERRORS = 20
+
+
+def error(status: int, message: str, **extra: Any) -> web.Response:
+    return web.json_response({"error": message, **extra}, status=status)
+
+
+class Ingest:
+    """``POST /v1/capture``: 202 once every event is acknowledged by Kafka."""
+
+    def __init__(
+        self,
+        producer: Producer,
+        topic: str,
+        dead_letters: DeadLetters,
+        registry: CollectorRegistry,
+        *,
+        token: str | None,
+        max_body_bytes: int,
+        max_event_bytes: int,
+        redaction: RedactionPolicy,
+        feature_names: dict[str, list[str]] | None = None,
+        ack_timeout: float = 30.0,
+    ) -> None:
+        self.producer, self.topic, self.dead_letters = producer, topic, dead_letters
+        self.token = token.encode() if token else None
+        self.max_body_bytes, self.max_event_bytes = max_body_bytes, max_event_bytes
+        self.redaction = redaction
+        self.feature_names = feature_names or {}
+        self.ack_timeout = ack_timeout
+        self.requests = Counter(
+            "modelmon_ingest_requests", "Ingest requests", ["status"], registry=registry
+        )
+        self.accepted = Counter("modelmon_ingest_events", "Events accepted", registry=registry)
+        self.rejected = Counter(
+            "modelmon_ingest_rejected_documents", "Documents rejected", registry=registry
+        )
+        self._stop = threading.Event()
+        self._poller = threading.Thread(target=self._poll, name="ingest-poll", daemon=True)
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            self.producer.poll(0.1)
+
+    async def start(self, app: web.Application) -> None:
+        self._poller.start()
+        if self.token is None:
+            log.warning("ingest authentication is OFF: set MODELMON_INGEST__TOKEN to require it")
+
+    async def stop(self, app: web.Application) -> None:
+        await asyncio.get_running_loop().run_in_executor(None, self.producer.flush, 10)
+        self._stop.set()
+
+    def _authorized(self, request: web.Request) -> bool:
+        if self.token is None:
+            return True
+        given = request.headers.get("Authorization", "")
+        scheme, _, value = given.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            value.strip().encode(), self.token
+        )
+
+    async def handle(self, request: web.Request) -> web.Response:
+        response = await self._handle(request)
+        self.requests.labels(str(response.status)).inc()
+        return response
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if not self._authorized(request):
+            resp = error(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="modelmon"'
+            return resp
+        if (request.content_length or 0) > self.max_body_bytes:
+            return error(413, f"body exceeds the limit of {self.max_body_bytes} bytes")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return error(413, f"body exceeds the limit of {self.max_body_bytes} bytes")
+        if not body.strip():
+            return error(400, "empty body: send one JSON event or NDJSON lines")
+        parsed = parse_body(
+            body, request.headers.get("Content-Type", "application/json"),
+            model=request.query.get("model"), variant=request.query.get("variant", "AllTraffic"),
+            feature_names=self.feature_names, max_event_bytes=self.max_event_bytes,
+        )  # fmt: skip
+        if parsed.errors:
+            self.rejected.inc(len(parsed.errors))
+            for err in parsed.errors:
+                self.dead_letters.send(err.raw, InvalidEventError(f"line {err.line}: {err.error}"))
+            return error(
+                400,
+                f"{len(parsed.errors)} of {parsed.documents} documents invalid; nothing accepted",
+                errors=[{"line": e.line, "error": e.error} for e in parsed.errors[:MAX_ERRORS]],
+            )
+        return await self._produce([e for _, e in parsed.events], parsed.documents)
+
+    async def _produce(self, events: list[Any], documents: int) -> web.Response:
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[None]] = []
+        try:
+            for event in events:
+                event = redact_event(event, self.redaction)
+                fut: asyncio.Future[None] = loop.create_future()
+                self.producer.produce(
+                    self.topic, event.model_dump_json(exclude_none=True).encode(),
+                    event.model_id.encode(), on_delivery=_resolver(loop, fut),
+                )  # fmt: skip
+                futures.append(fut)
+            await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
+        except (BufferError, KafkaException, TimeoutError) as exc:
+            log.warning("ingest could not write to Kafka: %s", exc)
+            resp = error(503, f"Kafka unavailable, retry later: {exc or type(exc).__name__}")
+            resp.headers["Retry-After"] = "5"
+            return resp
+        self.accepted.inc(len(events))
+        return web.json_response(
+            {"accepted": len(events), "documents": documents,
+             "event_ids": [e.event_id for e in events]},
+            status=202,
+        )  # fmt: skip
+
+
+def _resolver(loop: asyncio.AbstractEventLoop, fut: asyncio.Future[None]) -> Any:
+    def done(err: Any, msg: Any) -> None:
+        loop.call_soon_threadsafe(_settle, fut, err)
+
+    return done
+
+
+def _settle(fut: asyncio.Future[None], err: Any) -> None:
+    if fut.done():
+        return
+    if err is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(KafkaException(err))
+
+
+def make_app(ingest: Ingest, health: Health, registry: CollectorRegistry) -> web.Application:
+    app = web.Application(client_max_size=ingest.max_body_bytes)
+    app.on_startup.append(ingest.start)
+    app.on_cleanup.append(ingest.stop)
+    app.router.add_post("/v1/capture", ingest.handle)
+    app.add_routes(admin_routes(health, registry))
+    return app
