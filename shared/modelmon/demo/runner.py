@@ -138,6 +138,23 @@ class DemoRun:
         self._await_model(model)
         self._baseline()
         self._await_services(specs)
+        self._where()
+
+    def _where(self) -> None:
+        from modelmon.config import CloudWatchRoute
+
+        aws, model_id = self.state.aws, self.o.model_id
+        assert aws is not None
+        self.echo(f"where  capture archive  s3://{aws.bucket}/capture/{model_id}/AllTraffic/")
+        self.echo(f"       reports          s3://{aws.bucket}/reports/{model_id}/modelmon-demo/")
+        self.echo(
+            f"       CloudWatch       {CloudWatchRoute().namespace} (Endpoint={model_id}) "
+            f"on {self.settings.aws.endpoint_url or 'AWS'}"
+        )
+        self.echo(f"       SNS -> SQS       {aws.topic_arn} -> {aws.queue_url}")
+        for name, url in self.state.metrics.items():
+            self.echo(f"       Prometheus       {url} ({name})")
+        self.echo(f"       logs             {self.children.log_dir}")
 
     def _step(self, name: str, action: Callable[[], str]) -> None:
         self.echo(f"{name:6} {action()}")

@@ -104,4 +104,4 @@ def create_and_push_baseline(
     require_command("modelmon.cli.model", "`modelmon model register`")
     lines.append(run_step(["model", "register", "--config", str(config_file)], env, log))
     lines.append(run_step(["baseline", "push", "--model", model_id, str(out)], env, log))
-    return [r.output.splitlines()[-1] if r.output else "" for r in lines]
+    return [r.output.splitlines()[0] if r.output else "" for r in lines]
