@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import Any
 
@@ -31,13 +32,12 @@ def linf_categorical(
     """max over categories of |share_baseline - share_current| (shares of non-missing values)."""
     if (undefined := _empty(b, c)) is not None:
         return undefined
-    cb, cc = b.counts(), c.counts()
-    worst, at = 0.0, None
-    for key in cb.keys() | cc.keys():
-        diff = abs(cb.get(key, 0) / b.count - cc.get(key, 0) / c.count)
-        if diff > worst or (diff == worst and at is not None and key < at):
-            worst, at = diff, key
-    details = {"n": b.count, "m": c.count, "category": at}
+    tb, tc = b.table, c.table
+    keys = np.union1d(tb.keys, tc.keys)
+    diff = np.abs(tb.lookup(keys) / b.count - tc.lookup(keys) / c.count)
+    i = int(np.argmax(diff)) if len(keys) else 0
+    worst = float(diff[i]) if len(keys) else 0.0
+    details = {"n": b.count, "m": c.count, "category": str(keys[i]) if len(keys) else None}
     return DriftResult(worst, b.frequency_error + c.frequency_error, details)
 
 
@@ -64,21 +64,27 @@ def regroup(
     observed: dict[str, float], expected: dict[str, float]
 ) -> tuple[list[float], list[float]]:
     """Deequ's regrouping: while too many expected counts are small, fold the smallest category
-    into the next smallest (ties broken by name, so the result is deterministic)."""
-    obs, exp = dict(observed), dict(expected)
-    while len(exp) >= 2:
-        if len(exp) == 2:
-            limit, allowed = COCHRAN_MIN_EXPECTED, 0
-        else:
-            limit, allowed = YATES_MIN_EXPECTED, int(YATES_MAX_SHARE_BELOW * len(exp))
-        if sum(1 for v in exp.values() if v < limit) <= allowed:
+    into the next smallest (ties broken by name, so the result is deterministic). A heap keeps
+    it O(k log k) for thousands of categories."""
+    obs = dict(observed)
+    heap = [(v, k) for k, v in expected.items()]
+    heapq.heapify(heap)
+    small = sum(1 for v, _ in heap if v < YATES_MIN_EXPECTED)
+    while len(heap) >= 2:
+        if len(heap) == 2:
+            if all(v >= COCHRAN_MIN_EXPECTED for v, _ in heap):
+                break
+        elif small <= int(YATES_MAX_SHARE_BELOW * len(heap)):
             break
-        smallest = min(exp, key=lambda k: (exp[k], k))
-        moved_exp, moved_obs = exp.pop(smallest), obs.pop(smallest, 0.0)
-        second = min(exp, key=lambda k: (exp[k], k))
-        exp[second] += moved_exp
-        obs[second] = obs.get(second, 0.0) + moved_obs
-    keys = sorted(exp)
+        exp_a, key_a = heapq.heappop(heap)
+        exp_b, key_b = heapq.heappop(heap)
+        merged = exp_a + exp_b
+        small -= (exp_a < YATES_MIN_EXPECTED) + (exp_b < YATES_MIN_EXPECTED)
+        small += merged < YATES_MIN_EXPECTED
+        obs[key_b] = obs.get(key_b, 0.0) + obs.pop(key_a, 0.0)
+        heapq.heappush(heap, (merged, key_b))
+    keys = sorted(k for _, k in heap)
+    exp = {k: v for v, k in heap}
     return [obs.get(k, 0.0) for k in keys], [exp[k] for k in keys]
 
 
@@ -89,13 +95,23 @@ def chi_square(b: CategoricalDistribution, c: CategoricalDistribution, **_: Any)
     A small p-value means drift. NaN when fewer than two categories remain."""
     if (undefined := _empty(b, c)) is not None:
         return undefined
-    cb, cc = b.counts(), c.counts()
-    sample_sum = float(sum(v for k, v in cc.items() if k in cb))
-    base_sum = float(sum(cb.values()))
-    expected = {k: v / base_sum * sample_sum for k, v in cb.items() if v > 0}
-    observed = {k: float(v) for k, v in cc.items() if k in expected}
-    obs, exp = regroup(observed, expected)
-    if len(exp) < 2 or sample_sum == 0:
+    tb, tc = b.table, c.table
+    keep = tb.counts > 0
+    keys, base = tb.keys[keep], tb.counts[keep]
+    sample = tc.lookup(keys)  # current categories outside the baseline are left out
+    sample_sum, base_sum = float(sample.sum()), float(base.sum())
+    if sample_sum == 0 or base_sum == 0:
+        return DriftResult.undefined("no current value falls in a baseline category")
+    exp_arr = base / base_sum * sample_sum
+    few_small = (exp_arr < YATES_MIN_EXPECTED).sum() <= int(YATES_MAX_SHARE_BELOW * len(keys))
+    if len(keys) > 2 and few_small:
+        obs, exp = sample.tolist(), exp_arr.tolist()  # nothing to regroup
+    else:
+        names = keys.tolist()
+        observed = dict(zip(names, sample.tolist(), strict=True))
+        expected = dict(zip(names, exp_arr.tolist(), strict=True))
+        obs, exp = regroup(observed, expected)
+    if len(exp) < 2:
         return DriftResult.undefined("fewer than two categories remain after regrouping")
     o, e = np.asarray(obs), np.asarray(exp)
     statistic = float(np.sum((o - e) ** 2 / e))
@@ -111,14 +127,14 @@ def new_category_rate(
     """Share of current values whose category never appeared in the baseline."""
     if (undefined := _empty(b, c)) is not None:
         return undefined
-    known = b.counts().keys()
-    cc = c.counts()
-    new = {k: v for k, v in cc.items() if k not in known}
+    tc = c.table
+    is_new = b.table.lookup(tc.keys) == 0
+    new = dict(zip(tc.keys[is_new].tolist(), tc.counts[is_new].tolist(), strict=True))
     rate = sum(new.values()) / c.count
     if not b.is_exact:
         bound = None  # the baseline's domain is truncated: the rate is an upper bound
     else:
-        untracked = max(0, c.count - sum(cc.values())) / c.count
+        untracked = max(0.0, c.count - float(tc.counts.sum())) / c.count
         bound = untracked + len(new) * c.frequency_error
     examples = sorted(new, key=lambda k: (-new[k], k))[:10]
     return DriftResult(rate, bound, {"new_categories": len(new), "examples": examples})

@@ -9,6 +9,7 @@ import numpy as np
 
 from modelmon.drift.results import DriftResult, NumericDistribution
 from modelmon.profile.columns import FloatArray
+from modelmon.profile.distribution import AlignedCdfs, SortedView, align
 
 #: Default c(alpha) of SageMaker's Robust correction (Deequ: alpha about 0.003).
 DEFAULT_C_ALPHA = 1.8
@@ -27,17 +28,29 @@ def _empty(b: NumericDistribution, c: NumericDistribution) -> DriftResult | None
     return None
 
 
-def _union_points(b: NumericDistribution, c: NumericDistribution) -> FloatArray:
-    return np.union1d(b.view.items, c.view.items)
+_last_pair: tuple[SortedView, SortedView, AlignedCdfs] | None = None
+
+
+def aligned(b: NumericDistribution, c: NumericDistribution) -> AlignedCdfs:
+    """Both CDFs at every item of either side. The last pair is remembered (by identity of the
+    immutable views), so linf, robust linf and Wasserstein of one feature align only once."""
+    global _last_pair
+    vb, vc = b.view, c.view
+    last = _last_pair
+    if last is not None and last[0] is vb and last[1] is vc:
+        return last[2]
+    result = align(vb, vc)
+    _last_pair = (vb, vc, result)
+    return result
 
 
 def cdf_distance(b: NumericDistribution, c: NumericDistribution) -> tuple[float, float]:
     """max |F_b - F_c| over every retained item of both sides (where the sup is attained), and
     the point where it is reached."""
-    points = _union_points(b, c)
-    diff = np.abs(b.view.cdf(points) - c.view.cdf(points))
+    cdfs = aligned(b, c)
+    diff = np.abs(cdfs.first - cdfs.second)
     i = int(np.argmax(diff))
-    return float(diff[i]), float(points[i])
+    return float(diff[i]), float(cdfs.points[i])
 
 
 def linf_simple(b: NumericDistribution, c: NumericDistribution, **_: Any) -> DriftResult:
@@ -165,10 +178,10 @@ def wasserstein(b: NumericDistribution, c: NumericDistribution, **_: Any) -> Dri
     |F_b - F_c| over x, exact for the two step CDFs."""
     if (undefined := _empty(b, c)) is not None:
         return undefined
-    points = _union_points(b, c)
+    cdfs = aligned(b, c)
+    points = cdfs.points
     gaps = np.diff(points)
-    diff = np.abs(b.view.cdf(points[:-1]) - c.view.cdf(points[:-1]))
-    w1 = float(diff @ gaps)
+    w1 = float(np.abs(cdfs.first - cdfs.second)[:-1] @ gaps)
     span = float(points[-1] - points[0])
     scale = b.std
     if not scale > 0:

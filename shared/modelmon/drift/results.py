@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from modelmon.profile.categorical import CountTable
 from modelmon.profile.distribution import SortedView
 
 
@@ -55,3 +56,5 @@ class CategoricalDistribution(Protocol):
     @property
     def is_exact(self) -> bool: ...
     def counts(self) -> dict[str, int]: ...
+    @property
+    def table(self) -> CountTable: ...

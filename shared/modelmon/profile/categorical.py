@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, ClassVar, Literal
 
+import numpy as np
+import numpy.typing as npt
 from datasketches import (
     HLL_8,
     frequent_items_error_type,
@@ -20,6 +23,29 @@ from modelmon.profile import codec
 from modelmon.profile.columns import CategoricalColumn
 from modelmon.profile.constants import DISTINCT_RELATIVE_ERROR, FREQUENT_LG_MAX_K, HLL_LG_K
 from modelmon.profile.numeric import InferredType, numeric_type
+
+
+@dataclass(frozen=True, slots=True)
+class CountTable:
+    """Categories in sorted order with their counts, as numpy arrays."""
+
+    keys: npt.NDArray[np.str_]
+    counts: npt.NDArray[np.float64]
+
+    @staticmethod
+    def of(counts: Mapping[str, int]) -> CountTable:
+        keys = np.array(list(counts), dtype=str)
+        values = np.array(list(counts.values()), dtype=np.float64)
+        order = np.argsort(keys)
+        return CountTable(keys[order], values[order])
+
+    def lookup(self, keys: npt.NDArray[np.str_]) -> npt.NDArray[np.float64]:
+        """Counts of ``keys`` (0 for a category this table does not hold)."""
+        if not len(self.keys):
+            return np.zeros(len(keys))
+        idx = np.clip(np.searchsorted(self.keys, keys), 0, len(self.keys) - 1)
+        return np.where(self.keys[idx] == keys, self.counts[idx], 0.0)
+
 
 # An item no caller tracks: the frequent-items sketch's bounds for it expose its error offset.
 _UNTRACKED = "\x00modelmon:untracked\x00"
@@ -99,6 +125,15 @@ class CategoricalProfile:
     def counts(self) -> dict[str, int]:
         """Estimated count per tracked category (exact while ``is_exact``)."""
         return dict(self._counts)
+
+    @cached_property
+    def table(self) -> CountTable:
+        """The tracked categories, sorted, with their counts (for vectorised drift)."""
+        rows = self.frequent.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES, 0)
+        keys = np.array([r[0] for r in rows], dtype=str)
+        counts = np.array([r[1] for r in rows], dtype=np.float64)
+        order = np.argsort(keys)
+        return CountTable(keys[order], counts[order])
 
     def frequencies(self) -> dict[str, float]:
         """Share of ``count`` per tracked category; within ``frequency_error`` of the truth."""

@@ -17,6 +17,9 @@ Rules (documented in docs/statistics.md):
 
 from __future__ import annotations
 
+import contextlib
+import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -60,6 +63,7 @@ class NumericColumn:
     type_mismatches: int  # present but not a number
     integral: int  # how many of the present numbers are Integral
     fractional: int  # how many are Fractional (non-finite included)
+    total: float | None = None  # sum of values, when already computed
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,24 +99,31 @@ def _type_codes(arr: npt.NDArray[Any]) -> npt.NDArray[np.int8]:
     return np.fromiter(codes, dtype=np.int8, count=len(arr))
 
 
+_NUMBER_START = np.array([ord(ch) for ch in "0123456789+-.iInN"], dtype=np.uint32)
+
+
 def _parse_floats(texts: npt.NDArray[np.str_]) -> FloatArray:
-    """Strings to floats; NaN where a string is not a number. Vectorised when all parse."""
-    try:
-        return texts.astype(np.float64)
-    except ValueError:
-        out = np.empty(len(texts), dtype=np.float64)
-        for i, text in enumerate(texts.tolist()):
-            try:
-                out[i] = float(text)
-            except ValueError:
-                out[i] = np.nan
+    """Stripped strings to floats; NaN where a string is not a number. Vectorised: numpy parses
+    the lot when every string starts like a number; otherwise only those that do are tried."""
+    out = np.full(len(texts), np.nan)
+    width = texts.dtype.itemsize // 4
+    if not len(texts) or not width:
         return out
+    first = texts.view(np.uint32).reshape(len(texts), width)[:, 0]
+    candidates = np.isin(first, _NUMBER_START)
+    if candidates.all():
+        with contextlib.suppress(ValueError):
+            return texts.astype(np.float64)
+    for i in np.flatnonzero(candidates).tolist():
+        with contextlib.suppress(ValueError):
+            out[i] = float(texts[i])
+    return out
 
 
 def _integer_text(texts: npt.NDArray[np.str_]) -> npt.NDArray[np.bool_]:
     """True where the text is an integer literal (optional sign, digits only)."""
-    unsigned = np.char.lstrip(texts, "+-")
-    return np.char.isdigit(unsigned)
+    unsigned = np.strings.lstrip(texts, "+-")
+    return np.strings.isdigit(unsigned)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +140,11 @@ class _Split:
 def _split(arr: npt.NDArray[Any]) -> _Split:
     codes = _type_codes(arr)
     strs = np.asarray(arr[codes == _STR].astype(str))
-    strs = np.char.strip(strs) if len(strs) else strs
+    strs = np.strings.strip(strs) if len(strs) else strs
     empty = strs == ""
     text = strs[~empty]
     numbers = _parse_floats(text) if len(text) else np.empty(0)
-    lowered = np.char.lower(text) if len(text) else text
+    lowered = np.strings.lower(text) if len(text) else text
     nan_literal = np.isin(lowered, ("nan", "+nan", "-nan"))
     floats = arr[codes == _FLOAT].astype(np.float64)
     missing = int((codes == _NONE).sum()) + int(empty.sum()) + int(np.isnan(floats).sum())
@@ -170,7 +181,10 @@ def numeric_column(column: npt.NDArray[Any] | Sequence[Any]) -> NumericColumn:
 
 def _numeric_fast(arr: npt.NDArray[Any]) -> NumericColumn:
     if arr.dtype.kind == "f":
-        values = arr.astype(np.float64, copy=False)
+        values = np.ascontiguousarray(arr, dtype=np.float64)
+        total = float(values.sum())
+        if math.isfinite(total):  # no NaN and no inf: one pass decides it
+            return NumericColumn(values, 0, 0, 0, 0, len(values), total)
         nan = np.isnan(values)
         finite = np.isfinite(values)
         n_missing = int(nan.sum())
@@ -194,27 +208,66 @@ def categorical_column(column: npt.NDArray[Any] | Sequence[Any]) -> CategoricalC
     arr = as_array(column)
     if is_numeric_dtype(arr):
         return _categorical_from_numbers(arr)
-    parts = _split(arr)
-    codes = parts.codes
-    text = parts.text[~parts.text_is_nan_literal]
-    text_numbers = parts.text_numbers[~parts.text_is_nan_literal]
-    is_number = ~np.isnan(text_numbers)
-    text_integral = int(_integer_text(text[is_number]).sum()) if is_number.any() else 0
-    numeric = _categorical_from_numbers(arr[(codes != _STR) & (codes != _OTHER) & (codes != _NONE)])
-    values, counts = np.unique(text, return_counts=True) if len(text) else (text, np.empty(0))
-    merged_values = np.concatenate([values, numeric.values])
-    merged_counts = np.concatenate([counts.astype(np.int64), numeric.counts])
-    if len(numeric.values) and len(values):
-        merged_values, inverse = np.unique(merged_values, return_inverse=True)
-        merged_counts = np.bincount(inverse, weights=merged_counts).astype(np.int64)
-    n_numbers = int(is_number.sum())
+    if arr.dtype.kind in "US":
+        return _categorical_from_text(arr.astype(str, copy=False))
+    try:  # C-level hashing; the work below is per distinct value
+        counted = Counter(arr.tolist())
+    except TypeError:  # an unhashable value (list, dict): classify value by value
+        counted = Counter()
+    if counted and set(map(type, counted)) == {str}:
+        keys = np.array(list(counted), dtype=str)
+        counts = np.fromiter(counted.values(), dtype=np.int64, count=len(counted))
+        return _categorical_from_counts(keys, counts)
+    codes = _type_codes(arr)
+    text = _categorical_from_text(np.asarray(arr[codes == _STR].astype(str)))
+    is_number = (codes == _BOOL) | (codes == _INT) | (codes == _FLOAT)
+    numbers = _categorical_from_numbers(arr[is_number])
+    values = np.concatenate([text.values, numbers.values])
+    counts = np.concatenate([text.counts, numbers.counts])
+    if len(text.values) and len(numbers.values):
+        values, inverse = np.unique(values, return_inverse=True)
+        counts = np.bincount(inverse, weights=counts, minlength=len(values)).astype(np.int64)
     return CategoricalColumn(
-        values=merged_values,
-        counts=merged_counts,
-        missing=parts.missing,
+        values=values,
+        counts=counts,
+        missing=text.missing + numbers.missing + int((codes == _NONE).sum()),
         type_mismatches=int((codes == _OTHER).sum()),
-        integral=numeric.integral + text_integral,
-        fractional=numeric.fractional + n_numbers - text_integral,
+        integral=text.integral + numbers.integral,
+        fractional=text.fractional + numbers.fractional,
+    )
+
+
+def _categorical_from_text(texts: npt.NDArray[np.str_]) -> CategoricalColumn:
+    """Text values: counted first, so parsing and checks run once per distinct value."""
+    values, counts = np.unique(texts, return_counts=True)
+    return _categorical_from_counts(values, counts.astype(np.int64))
+
+
+def _categorical_from_counts(
+    values: npt.NDArray[np.str_], counts: npt.NDArray[np.int64]
+) -> CategoricalColumn:
+    """Distinct text values with their counts."""
+    stripped = np.strings.strip(values)
+    numbers = _parse_floats(stripped)
+    nan_text = np.isin(np.strings.lower(stripped), ("nan", "+nan", "-nan"))
+    absent = (stripped == "") | nan_text
+    missing = int(counts[absent].sum())
+    values, counts, numbers, stripped = (
+        values[~absent],
+        counts[~absent],
+        numbers[~absent],
+        stripped[~absent],
+    )
+    is_number = ~np.isnan(numbers)
+    whole = _integer_text(stripped[is_number])
+    integral = int(counts[is_number][whole].sum())
+    return CategoricalColumn(
+        values=values,
+        counts=counts,
+        missing=missing,
+        type_mismatches=0,
+        integral=integral,
+        fractional=int(counts[is_number].sum()) - integral,
     )
 
 

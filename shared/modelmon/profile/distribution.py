@@ -83,6 +83,27 @@ class SortedView:
         return [self.items[exponents == i].tolist() for i in range(int(exponents.max()) + 1)]
 
 
+@dataclass(frozen=True, slots=True)
+class AlignedCdfs:
+    """Two step CDFs evaluated at every distinct item of either side (where they can jump)."""
+
+    points: FloatArray
+    first: FloatArray
+    second: FloatArray
+
+
+def align(a: SortedView, b: SortedView) -> AlignedCdfs:
+    """Both inclusive CDFs at the union of the items: one merge of two sorted runs and two
+    cumulative sums, instead of a set union and two binary searches."""
+    items = np.concatenate((a.items, b.items))
+    order = np.argsort(items, kind="stable")  # two sorted runs: a linear merge
+    shares = np.concatenate((a.weights / a.total, np.zeros(len(b.items))))[order]
+    other = np.concatenate((np.zeros(len(a.items)), b.weights / b.total))[order]
+    points = items[order]
+    last = np.append(points[1:] != points[:-1], True)  # the last of each run of equal items
+    return AlignedCdfs(points[last], np.cumsum(shares)[last], np.cumsum(other)[last])
+
+
 def view_of_sketch(sketch: kll_doubles_sketch) -> SortedView:
     """The sketch's retained items and weights, read from its compact serialization.
 

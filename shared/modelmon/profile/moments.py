@@ -26,11 +26,12 @@ class Moments:
     m2: float = 0.0  # sum of squared deviations from the mean
 
     @staticmethod
-    def of(values: FloatArray) -> Moments:
+    def of(values: FloatArray, total: float | None = None) -> Moments:
+        """Moments of finite values; ``total`` is their sum when the caller has it already."""
         n = len(values)
         if n == 0:
             return Moments()
-        total = float(values.sum())
+        total = float(values.sum()) if total is None else total
         mean = total / n
         dev = values - mean
         return Moments(n, total, float(values.min()), float(values.max()), mean, float(dev @ dev))

@@ -239,8 +239,11 @@ class NumericAccumulator:
         self.integral += col.integral
         self.fractional += col.fractional
         if len(col.values):
-            self.moments = self.moments.merge(Moments.of(col.values))
-            self.sketch.update(col.values)
+            self.moments = self.moments.merge(Moments.of(col.values, col.total))
+            values = col.values
+            if not (values.flags.writeable and values.flags.c_contiguous):
+                values = np.array(values, dtype=np.float64)  # the sketch binding needs this
+            self.sketch.update(values)
 
     def add_missing(self, rows: int) -> None:
         self.missing += rows

@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from datasketches import kll_doubles_sketch
 
 from modelmon.errors import BaselineError
+from modelmon.profile.categorical import CountTable
 from modelmon.profile.columns import FloatArray
 from modelmon.profile.distribution import Bucket, SortedView, view_of_levels
 from modelmon.profile.numeric import InferredType
@@ -210,6 +212,10 @@ class CategoricalCounts:
 
     def counts(self) -> dict[str, int]:
         return dict(self.category_counts)
+
+    @cached_property
+    def table(self) -> CountTable:
+        return CountTable.of(self.category_counts)
 
     def frequencies(self) -> dict[str, float]:
         n = self.count
