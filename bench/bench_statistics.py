@@ -175,38 +175,32 @@ def _fmt_rate(x: float) -> str:
     return f"{x / 1e3:,.0f}k" if x < 1e6 else f"{x / 1e6:,.2f}M"
 
 
-def report(args: argparse.Namespace, rows: int, seconds: float, compare_s: float,
-           blobs: tuple[bytes, bytes], errors: dict[str, list[float]],
-           results: dict[str, dict[str, Any]], peers: dict[str, Any]) -> None:  # fmt: skip
-    ours = rows / seconds
+def report(
+    args: argparse.Namespace,
+    rows: int,
+    seconds: float,
+    compare_s: float,
+    blobs: tuple[bytes, bytes],
+    errors: dict[str, list[float]],
+    results: dict[str, dict[str, Any]],
+    peers: dict[str, Any],
+) -> None:
     print("## Statistics: profiling and drift (bench_statistics.py)\n")
-    print(f"Data: {rows:,} reference rows and {args.current_rows:,} drifted rows × 20 numeric + "
-          f"5 categorical (Zipf, 5 … 50,000 values); modelmon fed {args.batch:,}-row batches.\n")  # fmt: skip
+    print(
+        f"Data: {rows:,} reference rows and {args.current_rows:,} drifted rows, 20 numeric + "
+        f"5 categorical columns (Zipf, 5 … 50,000 values); modelmon fed {args.batch:,}-row "
+        "batches of the same pandas columns whylogs receives.\n"
+    )
     print("| what | modelmon | peer | ratio | target |")
     print("|---|---|---|---|---|")
-    wl = peers.get("whylogs")
-    if isinstance(wl, dict):
-        ratio = ours / wl["rows_per_s"]
-        print(f"| profile rows/s (25 columns) | {_fmt_rate(ours)} | whylogs {wl['version']} "
-              f"`why.log`: {_fmt_rate(wl['rows_per_s'])} | {ratio:.1f}× | ≥ 10× |")  # fmt: skip
-    else:
-        print(
-            f"| profile rows/s (25 columns) | {_fmt_rate(ours)} | whylogs {wl or 'skipped'} | – | ≥ 10× |"
-        )
-    ev = peers.get("evidently")
-    ev_cell = (
-        f"Evidently {ev['version']} DataDriftPreset (raw data): {ev['seconds']:.1f} s"
-        if isinstance(ev, dict)
-        else f"Evidently {ev or 'skipped'}"
+    print(_profile_row(rows / seconds, peers.get("whylogs")))
+    print(_compare_row(compare_s, peers.get("evidently"), sum(len(r) for r in results.values())))
+    size = f"{len(blobs[0]) / 1024:,.0f} KB / {len(blobs[1]) / 1024:,.0f} KB"
+    print(f"| stored profile size (reference / current) | {size} | | | |\n")
+    print(
+        "Accuracy of modelmon's sketch-based distances against the exact value on the raw data "
+        "(scipy / numpy), over every feature:\n"
     )
-    ratio_cell = f"{ev['seconds'] / compare_s:,.0f}×" if isinstance(ev, dict) else "–"
-    n_distances = sum(len(r) for r in results.values())
-    print(f"| drift: compare 2 stored profiles, 25 features, all {n_distances} distances "
-          f"| {compare_s * 1e3:.1f} ms | {ev_cell} | {ratio_cell} | < 50 ms |")  # fmt: skip
-    print(f"| stored profile size (reference / current) | {len(blobs[0]) / 1024:,.0f} KB / "
-          f"{len(blobs[1]) / 1024:,.0f} KB | | | |\n")  # fmt: skip
-    print("Accuracy of modelmon's sketch-based distances against the exact value on the raw data "
-          "(scipy / numpy), over every feature:\n")  # fmt: skip
     print("| distance | max abs error | median abs error | max stated bound |")
     print("|---|---|---|---|")
     for method in [m for m in errors if not m.endswith(".bound")]:
@@ -214,23 +208,43 @@ def report(args: argparse.Namespace, rows: int, seconds: float, compare_s: float
         stated = "none (upper bound)" if math.isinf(bound) else f"{bound:.5f}"
         print(f"| {method} | {e.max():.5f} | {np.median(e):.5f} | {stated} |")
     print()
+    ev = peers.get("evidently")
     verdicts(results, ev if isinstance(ev, dict) else None)
 
 
+def _profile_row(ours: float, wl: Any) -> str:
+    if not isinstance(wl, dict):
+        peer = f"whylogs {wl or 'skipped'}"
+        return f"| profile rows/s (25 columns) | {_fmt_rate(ours)} | {peer} | – | ≥ 10× |"
+    peer = f"whylogs {wl['version']} `why.log`: {_fmt_rate(wl['rows_per_s'])}"
+    ratio = ours / wl["rows_per_s"]
+    return f"| profile rows/s (25 columns) | {_fmt_rate(ours)} | {peer} | {ratio:.1f}× | ≥ 10× |"
+
+
+def _compare_row(compare_s: float, ev: Any, n_distances: int) -> str:
+    what = f"drift: compare 2 stored profiles, 25 features, all {n_distances} distances"
+    ours = f"{compare_s * 1e3:.1f} ms"
+    if not isinstance(ev, dict):
+        return f"| {what} | {ours} | Evidently {ev or 'skipped'} | – | < 50 ms |"
+    peer = f"Evidently {ev['version']} DataDriftPreset (raw data): {ev['seconds']:.1f} s"
+    return f"| {what} | {ours} | {peer} | {ev['seconds'] / compare_s:,.0f}× | < 50 ms |"
+
+
 def verdicts(results: dict[str, dict[str, Any]], ev: dict[str, Any] | None) -> None:
-    print("Drift verdicts (modelmon defaults: linf_robust / linf_categorical_robust at 0.1, "
-          "SageMaker's defaults):\n")  # fmt: skip
     print(
-        "| feature | injected drift | modelmon value | modelmon | Evidently method | Evidently score | Evidently |"
+        "Drift verdicts (modelmon: SageMaker's defaults, linf_robust / linf_categorical_robust "
+        "at 0.1; Evidently: its preset's choice per column):\n"
     )
+    print("| feature | injected drift | modelmon | verdict | Evidently method | score | verdict |")
     print("|---|---|---|---|---|---|---|")
     for spec in specs():
         method = "linf_robust" if spec.kind == "numeric" else "linf_categorical_robust"
         value = results[spec.name][method].value
         flag = "drift" if get_method(method).drifted(value) else "ok"
         e = (ev or {}).get("columns", {}).get(spec.name)
-        e_cells = (f"{e['method']} | {e['score']:.4f} | {'drift' if e['drifted'] else 'ok'}"
-                   if e else "– | – | –")  # fmt: skip
+        e_cells = "– | – | –"
+        if e:
+            e_cells = f"{e['method']} | {e['score']:.4f} | {'drift' if e['drifted'] else 'ok'}"
         print(f"| {spec.name} | {spec.drift or 'none'} | {value:.4f} | {flag} | {e_cells} |")
     print()
 

@@ -1,0 +1,80 @@
+"""Run every bench/bench_*.py and collect their markdown into bench/results/latest.md.
+
+Each benchmark prints markdown on stdout (progress on stderr). The page starts with the machine
+(CPU model, cores, RAM, Python and numpy versions, load average) and the date, because numbers
+from a shared 2-core machine mean little without them.
+
+Usage: .venv/bin/python bench/run_all.py [NAME ...]
+(NAME picks benchmarks, e.g. `statistics` for bench_statistics.py; default: all of them)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "results" / "latest.md"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def ram_gib() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def machine() -> str:
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"- date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}\n"
+        f"- CPU: {cpu_model()}, {os.cpu_count()} cores; RAM {ram_gib()}\n"
+        f"- Python {platform.python_version()}, numpy {np.__version__}, {platform.platform()}\n"
+        f"- load average at start (1/5/15 min): {load} (the machine is shared)\n"
+    )
+
+
+def scripts(names: list[str]) -> list[Path]:
+    found = sorted(BENCH.glob("bench_*.py"))
+    if names:
+        found = [p for p in found if p.stem.removeprefix("bench_") in names]
+    return found
+
+
+def main() -> int:
+    sections, failed = [], 0
+    header = machine()
+    for script in scripts(sys.argv[1:]):
+        print(f"== {script.name}", file=sys.stderr, flush=True)
+        proc = subprocess.run([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            failed += 1
+            sections.append(f"## {script.name}\n\nfailed with exit code {proc.returncode}\n")
+        sections.append(proc.stdout.strip() + "\n")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text("# Benchmark results\n\n" + header + "\n" + "\n".join(sections))
+    print(f"wrote {RESULTS.relative_to(BENCH.parent)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
