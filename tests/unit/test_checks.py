@@ -306,3 +306,27 @@ def test_bad_case_constraints_flag_the_string_typed_column(tmp_path: Path) -> No
     profile, _ = read_profile(reader, kinds=base.kinds())
     # _c5 is declared String: numbers are valid strings, so the type check passes.
     assert flagged(evaluate(base, profile)) == set()
+
+
+def test_without_profile_bin_the_statistics_give_the_same_verdicts(baseline: Baseline) -> None:
+    """A baseline of only the JSON files (as SageMaker makes them) rebuilds its distributions
+    from the KLL levels and categorical buckets written in statistics.json."""
+    json_only = Baseline.from_bytes(Baseline(baseline.statistics, baseline.constraints).to_bytes())
+    assert json_only.profile is None
+    rng = np.random.default_rng(18)
+    drifted = dataset(2000, seed=19, a=rng.normal(11, 2, 2000),
+                      color=rng.choice(COLORS, 2000, p=[0.1, 0.3, 0.15, 0.1, 0.35]))  # fmt: skip
+    current = profile_of(drifted, baseline.kinds())  # one sketch: KLL compaction is random
+    with_profile, without = evaluate(baseline, current), evaluate(json_only, current)
+    assert (
+        flagged(with_profile)
+        == flagged(without)
+        == {
+            ("baseline_drift_check", "a"),
+            ("baseline_drift_check", "color"),
+        }
+    )
+    for name in ("a", "b", "c", "count", "color"):
+        ours, theirs = with_profile.features[name].distances, without.features[name].distances
+        method = "linf_simple" if name != "color" else "linf_categorical"
+        assert theirs[method] == pytest.approx(ours[method], abs=1e-9)
