@@ -33,6 +33,14 @@ import click
     help="Publish window metrics to CloudWatch (off: no AWS needed).",
 )
 @click.option(
+    "--dedup-hours",
+    envvar="MODELMON_ALERTING_DEDUP_HOURS",
+    type=float,
+    default=48.0,
+    show_default=True,
+    help="How long handled event ids are remembered (replays within it are no-ops).",
+)
+@click.option(
     "--admin-port",
     envvar="MODELMON_ALERTING_ADMIN_PORT",
     type=int,
@@ -66,7 +74,7 @@ import click
 )
 def command(
     topic: str | None, group: str, default_sns_topic: str | None, cloudwatch: bool,
-    admin_port: int, max_attempts: int, backoff_base: float, backoff_max: float,
+    dedup_hours: float, admin_port: int, max_attempts: int, backoff_base: float, backoff_max: float,
 ) -> None:  # fmt: skip
     """Route alerts and window metrics to CloudWatch, SNS and webhooks, exactly once per route."""
     from prometheus_client import CollectorRegistry
@@ -87,6 +95,7 @@ def command(
         group=group,
         default_sns_topic=default_sns_topic or None,
         cloudwatch=cloudwatch,
+        dedup_seconds=max(60, int(dedup_hours * 3600)),
         policy=RetryPolicy(
             attempts=max_attempts, base_seconds=backoff_base, max_seconds=backoff_max
         ),

@@ -53,6 +53,8 @@ class AlertingOptions:
     group: str = "modelmon-alerting"
     default_sns_topic: str | None = None
     cloudwatch: bool = True
+    #: How long handled event ids are remembered for de-duplication.
+    dedup_seconds: int = 2 * 86400
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     #: Deliveries retry inside one poll; allow them time before the group evicts us.
     max_poll_interval_ms: int = 900_000
@@ -69,7 +71,9 @@ class AlertingService:
         self.health = Health()
         self.metrics = AlertingMetrics(registry)
         self._redis = make_redis(settings.redis)
-        self._store = AlertingStore(self._redis, settings.redis.key_prefix)
+        self._store = AlertingStore(
+            self._redis, settings.redis.key_prefix, plan_ttl=options.dedup_seconds
+        )
         self._catalog = ModelCatalog(Registry(self._redis, Keys(settings.redis.key_prefix)))
         self._producer = make_producer(settings.kafka)
         self._dead_letters = DeadLetters(

@@ -86,6 +86,10 @@ def test_slack_body_has_fallback_text_and_blocks() -> None:
     assert "*Value vs threshold*\n0.2712 &gt; 0.1" in fields
     assert len(fields) <= 10
     assert "s3://b/reports" in body["blocks"][3]["elements"][0]["text"]
+    long = slack_body(ALARM.model_copy(update={"description": "<" * 5000, "feature": "f" * 300}))
+    assert len(long["blocks"][0]["text"]["text"]) == 150
+    assert len(long["blocks"][2]["text"]["text"]) == 3000
+    assert long["blocks"][2]["text"]["text"].startswith("&lt;&lt;")
 
 
 def test_signature_matches_hmac_sha256_of_timestamp_dot_body() -> None:

@@ -14,8 +14,10 @@ from modelmon.events import AlertEvent, WindowEvaluated
 
 #: SNS rejects subjects over 100 characters, with line breaks, or with non-ASCII characters.
 SNS_SUBJECT_MAX = 100
-#: Slack header blocks hold at most 150 characters of plain text.
+#: Slack's limits: header text 150 characters, a section field 2000, a section text 3000.
 SLACK_HEADER_MAX = 150
+SLACK_FIELD_MAX = 2000
+SLACK_TEXT_MAX = 3000
 
 #: Checks whose value is a fraction that must stay *at or above* the threshold.
 _LOWER_IS_WORSE = {"completeness_check", "data_type_check", "categorical_values_check"}
@@ -124,18 +126,36 @@ def slack_body(alert: AlertEvent) -> dict[str, Any]:
         {"type": "header", "text": {"type": "plain_text", "text": title[:SLACK_HEADER_MAX]}},
         {
             "type": "section",
-            "fields": [{"type": "mrkdwn", "text": f"*{k}*\n{_escape(v)}"} for k, v in fields],
+            "fields": [
+                {"type": "mrkdwn", "text": _cut(f"*{k}*\n{_escape(v)}", SLACK_FIELD_MAX)}
+                for k, v in fields
+            ],
         },
     ]
     if alert.description:
         blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": _escape(alert.description)}}
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": _cut(_escape(alert.description), SLACK_TEXT_MAX),
+                },
+            }
         )
     context = f"alert key `{_escape(alert.alert_key)}`"
     if alert.report_uri:
         context += f" | report: {_escape(alert.report_uri)}"
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": _cut(context, SLACK_FIELD_MAX)}],
+        }
+    )
     return {"text": f"{_EMOJI[alert.state]} {headline(alert)}", "blocks": blocks}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _escape(text: str) -> str:

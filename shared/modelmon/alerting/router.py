@@ -76,6 +76,8 @@ class Router:
                 self._d.metrics.deliveries.labels(delivery.kind, "skipped").inc()
                 continue
             self._deliver(plan, delivery)
+        if plan.deliveries:
+            self._d.store.finish(plan.event_id)
         return plan
 
     def prepare(self, event: AlertEvent | WindowEvaluated) -> Plan:
@@ -97,6 +99,16 @@ class Router:
         keys = sorted({o.alert_key for o in seen})
         return self._d.store.prepare(event.event_id, event.model_id, keys, decide_plan)
 
+    def _delivered(self, plan: Plan, delivery: Delivery) -> None:
+        d, note = self._d, delivery.notification
+        d.store.record(plan.event_id, delivery.id, "delivered")
+        d.metrics.deliveries.labels(delivery.kind, "delivered").inc()
+        if note is not None:
+            age = d.clock() - note.detected_at.timestamp()
+            d.metrics.latency.labels(delivery.kind).observe(max(0.0, age))
+            where = {"model": plan.model_id, "route": delivery.route, "alert_key": note.alert_key}
+            log.info("notified %s %s", note.state, note.event_id, extra=where)
+
     def _deliver(self, plan: Plan, delivery: Delivery) -> None:
         d, kind = self._d, delivery.kind
 
@@ -115,11 +127,7 @@ class Router:
         if result.outcome == "interrupted":
             raise Interrupted(f"stopping during delivery {delivery.id}; it stays pending")
         if result.outcome == "delivered":
-            d.store.record(plan.event_id, delivery.id, "delivered")
-            d.metrics.deliveries.labels(kind, "delivered").inc()
-            if delivery.notification is not None:
-                age = d.clock() - delivery.notification.detected_at.timestamp()
-                d.metrics.latency.labels(kind).observe(max(0.0, age))
+            self._delivered(plan, delivery)
             return
         error = result.error or RuntimeError("unknown failure")
         reason = type(error)(

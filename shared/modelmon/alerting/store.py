@@ -4,7 +4,8 @@ Keys (all under the configured prefix; kept here until they move into ``modelmon
 
 - ``<prefix>:alerting:state:<model_id>`` hash, alert key -> ``KeyState`` JSON.
 - ``<prefix>:alerting:plan:<event_id>`` hash, ``plan`` -> ``Plan`` JSON and
-  ``d:<delivery id>`` -> ``delivered`` | ``dead_lettered``; expires after ``plan_ttl``.
+  ``d:<delivery id>`` -> ``delivered`` | ``dead_lettered`` while the event is being delivered;
+  then only ``done`` -> ``1``, the de-duplication marker. Expires after ``plan_ttl``.
 
 The plan and the state change it came from are written in one MULTI/EXEC guarded by WATCH, so
 two processes (a zombie after a rebalance) cannot both decide the same event, and a replay of
@@ -26,7 +27,9 @@ from modelmon.errors import DependencyUnavailableError
 Outcome = Literal["delivered", "dead_lettered"]
 Decide = Callable[[dict[str, KeyState]], tuple[Plan, dict[str, KeyState]]]
 
-DEFAULT_PLAN_TTL = 7 * 86400
+#: How long an event id is remembered (a replay older than this is still de-duplicated by the
+#: alert state, but would publish its CloudWatch datapoints again).
+DEFAULT_PLAN_TTL = 2 * 86400
 
 
 @contextmanager
@@ -74,9 +77,11 @@ class AlertingStore:
             while True:
                 try:
                     pipe.watch(plan_key, state_key)  # type: ignore[no-untyped-call]
-                    stored = pipe.hget(plan_key, "plan")
-                    if stored is not None:
+                    stored, done = pipe.hmget(plan_key, ["plan", "done"])
+                    if stored is not None or done is not None:
                         pipe.unwatch()
+                        if stored is None:  # handled completely before: nothing left to do
+                            return Plan(event_id=event_id, model_id=model_id)
                         return Plan.model_validate_json(stored)
                     raw = pipe.hmget(state_key, keys) if keys else []
                     current = {
@@ -90,7 +95,10 @@ class AlertingStore:
                         pipe.hset(
                             state_key, mapping={k: s.model_dump_json() for k, s in changed.items()}
                         )
-                    pipe.hset(plan_key, "plan", plan.model_dump_json())
+                    if plan.deliveries:
+                        pipe.hset(plan_key, "plan", plan.model_dump_json())
+                    else:
+                        pipe.hset(plan_key, "done", "1")
                     pipe.expire(plan_key, self._ttl)
                     pipe.execute()
                     return plan
@@ -107,3 +115,12 @@ class AlertingStore:
     def record(self, event_id: str, delivery_id: str, outcome: Outcome) -> None:
         with _redis_errors():
             self._redis.hset(self.plan_key(event_id), f"d:{delivery_id}", outcome)
+
+    def finish(self, event_id: str) -> None:
+        """Every delivery has an outcome: keep only a small ``done`` marker (de-duplication)."""
+        key = self.plan_key(event_id)
+        with _redis_errors(), self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.hset(key, "done", "1")
+            pipe.expire(key, self._ttl)
+            pipe.execute()
