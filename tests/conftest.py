@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +25,12 @@ from typing import Any
 import pytest
 
 from modelmon.stack import StackConfig, env_vars
+
+# The suites are packages (tests/unit/__init__.py ...), so equal file names in two suites do not
+# clash; their directories also stay importable, for helper modules a test imports by name.
+for _suite in ("unit", "integration", "e2e"):
+    if str(Path(__file__).parent / _suite) not in sys.path:
+        sys.path.append(str(Path(__file__).parent / _suite))
 
 _STACK = StackConfig()
 for _key, _value in env_vars(_STACK).items():
