@@ -7,10 +7,9 @@ import logging
 import click
 
 from modelmon import logs
-from modelmon.adapters.aws import boto_client
 from modelmon.adapters.kafka import make_consumer, make_producer
 from modelmon.archive.codec import load_key
-from modelmon.archive.store import ArchiveStore, LocalStore, S3Store, parse_destination
+from modelmon.archive.store import open_store
 from modelmon.redaction import RedactionPolicy
 from modelmon.service import AdminServer, Health, StopFlag
 from modelmon.settings import Settings
@@ -18,15 +17,6 @@ from modelmon.settings import Settings
 from .service import Archiver
 
 log = logging.getLogger(__name__)
-
-
-def open_store(settings: Settings, destination: str) -> tuple[ArchiveStore, str]:
-    """The store and key prefix of ``s3://bucket/prefix`` or a local directory."""
-    bucket, prefix = parse_destination(destination)
-    if bucket is not None:
-        s3 = boto_client(settings.aws, "s3")
-        return S3Store(s3, bucket, settings.archive.kms_key_id), prefix
-    return LocalStore(prefix), ""
 
 
 def build(settings: Settings, health: Health) -> Archiver:

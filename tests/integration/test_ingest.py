@@ -14,14 +14,6 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
-from test_archiver import (
-    ArchiverProcess,
-    archiver,
-    archiver_env,
-    consume_all,
-    s3_records,
-)
-from test_proxy import LoopThread, call, loop_thread
 
 from modelmon.adapters.kafka import make_producer
 from modelmon.events import CaptureEvent, DeadLetterRecord
@@ -29,6 +21,15 @@ from modelmon.redaction import RedactionPolicy
 from modelmon.service import DeadLetters, Health
 from modelmon.settings import Settings
 from modelmon_services.ingest.app import Ingest, make_app
+
+from .test_archiver import (
+    ArchiverProcess,
+    archiver,
+    archiver_env,
+    consume_all,
+    s3_records,
+)
+from .test_proxy import LoopThread, call, loop_thread
 
 __all__ = ["archiver", "loop_thread"]  # fixtures, re-used
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,14 +19,6 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 from sklearn.linear_model import LogisticRegression
-from test_archiver import (
-    ArchiverProcess,
-    archiver,
-    archiver_env,
-    consume_all,
-    s3_records,
-    topic_settings,
-)
 
 from modelmon.adapters.kafka import make_producer
 from modelmon.capture.client import CaptureClient
@@ -35,6 +27,15 @@ from modelmon.service import DeadLetters, Health
 from modelmon.settings import Settings
 from modelmon_services.capture_proxy.app import CaptureProxy, make_apps
 from modelmon_services.capture_proxy.capture import ContentTypes
+
+from .test_archiver import (
+    ArchiverProcess,
+    archiver,
+    archiver_env,
+    consume_all,
+    s3_records,
+    topic_settings,
+)
 
 __all__ = ["archiver"]  # the fixture, re-used
 ROOT = Path(__file__).resolve().parents[2]

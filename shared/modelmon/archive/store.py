@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from modelmon.errors import DependencyUnavailableError
+from modelmon.settings import Settings
 
 
 class ArchiveStore(Protocol):
@@ -104,3 +105,14 @@ class LocalStore:
 
     def describe(self) -> str:
         return str(self.root)
+
+
+def open_store(settings: Settings, destination: str) -> tuple[ArchiveStore, str]:
+    """The store and key prefix of ``s3://bucket/prefix`` or of a local directory."""
+    from modelmon.adapters.aws import boto_client
+
+    bucket, prefix = parse_destination(destination)
+    if bucket is not None:
+        s3 = boto_client(settings.aws, "s3")
+        return S3Store(s3, bucket, settings.archive.kms_key_id), prefix
+    return LocalStore(prefix), ""

@@ -124,6 +124,7 @@ class CaptureClient:
             **{
                 "queue.buffering.max.messages": cap.buffer_max_messages,
                 "error_cb": self._on_error,
+                "logger": log,
                 **(producer_overrides or {}),
             },
         )
@@ -155,7 +156,7 @@ class CaptureClient:
     def _on_delivery(self, err: Any, msg: Any) -> None:
         if err is None:
             self.delivered += 1
-        else:
+        elif not self._closed.is_set():
             self._drop("delivery_failed")
 
     def _on_error(self, err: Any) -> None:
@@ -329,6 +330,9 @@ class CaptureClient:
         self._poller.join()
         if remaining:
             self._drop("closed", remaining)
+            self._producer.purge()
+            self._producer.flush(0)  # serves the purged reports (ignored: counted above)
+        self._producer.close()
         atexit.unregister(self.close)
 
     def __enter__(self) -> CaptureClient:
