@@ -83,28 +83,31 @@ class DataReader:
         self.sources: list[Source] = list_sources(paths, s3_client)
 
     def batches(self) -> Iterator[Columns]:
-        total = sum(s.size for s in self.sources)
-        for done, source in enumerate(self.sources, start=1):
+        """Column batches of every source in turn; progress after every batch and file."""
+        for done, source in enumerate(self.sources):
             self.stats.files += 1
             try:
                 for batch in self._read_one(source):
                     self.stats.rows += row_count(batch)
+                    self._report(done)
                     yield batch
             except _FILE_ERRORS as exc:
                 self.stats.files_failed += 1
                 self.stats.note(f"unreadable file ({type(exc).__name__}: {exc})"[:200], source.name)
             self.stats.bytes_read += source.size
-            if self._progress is not None:
-                self._progress(
-                    ReadProgress(
-                        done, len(self.sources), self.stats.bytes_read, total, self.stats.rows
-                    )
-                )
+            self._report(done + 1)
+
+    def _report(self, files_done: int) -> None:
+        if self._progress is not None:
+            stats, total = self.stats, sum(s.size for s in self.sources)
+            self._progress(
+                ReadProgress(files_done, len(self.sources), stats.bytes_read, total, stats.rows)
+            )
 
     def _read_one(self, source: Source) -> Iterator[Columns]:
         fmt = self.options.format
         if fmt == "auto":
-            fmt, source = _detect(source)
+            fmt = _detect(source)
         if fmt == "csv":
             return read_csv(source, self.stats, self.options.header, self.options.names)
         if fmt == "parquet":
@@ -114,23 +117,17 @@ class DataReader:
         return read_json_lines(source, self.stats)
 
 
-def _detect(source: Source) -> tuple[Format, Source]:
+def _detect(source: Source) -> Format:
     """The format of one file: by suffix, and for JSON by its first record."""
     if source.suffix == ".csv":
-        return "csv", source
+        return "csv"
     if source.suffix == ".parquet":
-        return "parquet", source
-    source = source.cached()
-    for line in source.read_bytes().splitlines():
-        if line.strip():
-            try:
-                first = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                break
-            if is_sagemaker_record(first) or is_modelmon_record(first):
-                return "capture", source
-            break
-    return "jsonl", source
+        return "parquet"
+    try:
+        first = orjson.loads(source.first_line())
+    except orjson.JSONDecodeError:
+        return "jsonl"
+    return "capture" if is_sagemaker_record(first) or is_modelmon_record(first) else "jsonl"
 
 
 def read_profile(

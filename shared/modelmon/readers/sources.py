@@ -11,7 +11,7 @@ import io
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from modelmon.errors import ConfigurationError
 
@@ -35,26 +35,30 @@ class DataSourceError(ConfigurationError):
 
 @dataclass(frozen=True)
 class Source:
-    """One file or S3 object."""
+    """One file or S3 object. Local files are streamed, never read whole into memory."""
 
     name: str
     size: int
-    _opener: Callable[[], bytes]
-    gzipped: bool | None = None  # None: when the name ends in .gz
+    _opener: Callable[[], BinaryIO]
+    local_path: str | None = None
+
+    @property
+    def gzipped(self) -> bool:
+        return self.name.lower().endswith(".gz")
+
+    def open(self) -> BinaryIO:
+        """A binary stream of the content, gunzipped when the name ends in ``.gz``."""
+        raw = self._opener()
+        return gzip.GzipFile(fileobj=raw) if self.gzipped else raw  # type: ignore[return-value]
 
     def read_bytes(self) -> bytes:
-        """The content, gunzipped when the source is gzip-compressed."""
-        raw = self._opener()
-        gz = self.name.lower().endswith(".gz") if self.gzipped is None else self.gzipped
-        return gzip.decompress(raw) if gz else raw
+        with self.open() as stream:
+            return stream.read()
 
-    def cached(self) -> Source:
-        """The same source with its content read (and gunzipped) once, kept in memory."""
-        data = self.read_bytes()
-        return Source(self.name, self.size, lambda: data, gzipped=False)
-
-    def stream(self) -> io.BytesIO:
-        return io.BytesIO(self.read_bytes())
+    def first_line(self) -> bytes:
+        """The first line (without its end), to sniff a header or a record kind."""
+        with self.open() as stream:
+            return stream.readline().rstrip(b"\r\n")
 
     @property
     def suffix(self) -> str:
@@ -102,7 +106,7 @@ def _local_sources(path: Path) -> Iterator[Source]:
 
 
 def _file_source(path: Path) -> Source:
-    return Source(str(path), path.stat().st_size, path.read_bytes)
+    return Source(str(path), path.stat().st_size, lambda: path.open("rb"), str(path))
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -131,9 +135,9 @@ def _s3_sources(client: Any, uri: str) -> Iterator[Source]:
             yield Source(f"s3://{bucket}/{key}", int(obj["Size"]), _s3_opener(client, bucket, key))
 
 
-def _s3_opener(client: Any, bucket: str, key: str) -> Callable[[], bytes]:
-    def read() -> bytes:
+def _s3_opener(client: Any, bucket: str, key: str) -> Callable[[], BinaryIO]:
+    def read() -> BinaryIO:
         body: bytes = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        return body
+        return io.BytesIO(body)
 
     return read

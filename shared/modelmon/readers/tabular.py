@@ -9,7 +9,6 @@ profile then counts numbers, strings and type mismatches itself).
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -141,8 +140,7 @@ def csv_column_names(
 def read_csv(
     source: Source, stats: ReadStats, header: bool | None, names: Sequence[str] | None
 ) -> Iterator[Columns]:
-    data = source.read_bytes()
-    first_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+    first_line = source.first_line().decode("utf-8", errors="replace")
     if not first_line.strip():
         stats.empty_files += 1
         stats.note("empty file", source.name)
@@ -157,8 +155,10 @@ def read_csv(
         )
         return "skip"
 
+    # Local plain files go to pyarrow by path (native, streamed); others as a stream.
+    stream: Any = source.local_path if source.local_path and not source.gzipped else source.open()
     reader = pacsv.open_csv(
-        pa.BufferReader(data),
+        stream,
         read_options=pacsv.ReadOptions(
             column_names=columns, skip_rows=1 if has_header else 0, block_size=BLOCK_SIZE
         ),
@@ -173,7 +173,8 @@ def read_csv(
 
 
 def read_parquet(source: Source, stats: ReadStats) -> Iterator[Columns]:
-    file = pq.ParquetFile(pa.BufferReader(source.read_bytes()))
+    where: Any = source.local_path or pa.BufferReader(source.read_bytes())
+    file = pq.ParquetFile(where)
     if file.metadata.num_rows == 0:
         stats.empty_files += 1
         stats.note("empty file", source.name)
@@ -185,28 +186,34 @@ def read_parquet(source: Source, stats: ReadStats) -> Iterator[Columns]:
 def iter_json_lines(source: Source, stats: ReadStats) -> Iterator[tuple[int, Any]]:
     """(line number, decoded value) for each non-blank line; bad JSON is counted. A file that
     is one JSON array yields its items (numbered from 1)."""
-    text = source.read_bytes()
-    if not text.strip():
+    seen = False
+    with source.open() as stream:
+        for number, line in enumerate(stream, start=1):
+            if not line.strip():
+                continue
+            if not seen and line.lstrip().startswith(b"["):
+                yield from _json_array(line + stream.read(), source, stats)
+                return
+            seen = True
+            try:
+                yield number, orjson.loads(line)
+            except orjson.JSONDecodeError:
+                stats.bad_rows += 1
+                stats.note("line is not valid JSON", f"{source.name}:{number}")
+    if not seen:
         stats.empty_files += 1
         stats.note("empty file", source.name)
+
+
+def _json_array(text: bytes, source: Source, stats: ReadStats) -> Iterator[tuple[int, Any]]:
+    """A file holding one JSON array of records (e.g. a .json export)."""
+    try:
+        records = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        stats.bad_rows += 1
+        stats.note("file is not valid JSON", source.name)
         return
-    if text.lstrip().startswith(b"["):  # a JSON array of records (e.g. a .json export)
-        try:
-            records = orjson.loads(text)
-        except orjson.JSONDecodeError:
-            stats.bad_rows += 1
-            stats.note("file is not valid JSON", source.name)
-            return
-        yield from enumerate(records, start=1)
-        return
-    for number, line in enumerate(io.BytesIO(text), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield number, orjson.loads(line)
-        except orjson.JSONDecodeError:
-            stats.bad_rows += 1
-            stats.note("line is not valid JSON", f"{source.name}:{number}")
+    yield from enumerate(records if isinstance(records, list) else [records], start=1)
 
 
 def read_json_lines(source: Source, stats: ReadStats) -> Iterator[Columns]:
