@@ -121,7 +121,12 @@ class AlertingService:
             if err is not None:
                 errors.append(err)
 
-        self._producer.produce(topic, key=key, value=value, on_delivery=delivered)
+        try:
+            self._producer.produce(topic, key=key, value=value, on_delivery=delivered)
+        except (BufferError, KafkaException) as exc:
+            raise DependencyUnavailableError(
+                f"dead-letter produce to {topic} failed: {exc}"
+            ) from exc
         left = self._producer.flush(30)
         if left or errors:
             raise DependencyUnavailableError(f"dead-letter produce to {topic} failed: {errors}")
