@@ -10,7 +10,7 @@ from typing import Any
 from modelmon.archive.codec import iter_lines, unpack
 from modelmon.archive.layout import parse_key
 from modelmon.archive.store import ArchiveStore
-from modelmon.capture.sagemaker import from_sagemaker_record
+from modelmon.capture.sagemaker import from_sagemaker_record, parse_time
 from modelmon.events import CaptureEvent
 
 
@@ -89,6 +89,18 @@ def _wanted(event: CaptureEvent, query: ArchiveQuery) -> bool:
     if query.end and event.event_time >= query.end:
         return False
     return not (query.inference_id and event.inference_id != query.inference_id)
+
+
+def record_matches(record: dict[str, Any], query: ArchiveQuery) -> bool:
+    """Whether an archived SageMaker record is in the query's time range and inference id."""
+    meta = record.get("eventMetadata") or {}
+    if query.inference_id and meta.get("inferenceId", meta.get("eventId")) != query.inference_id:
+        return False
+    if query.start or query.end:
+        t = parse_time(str(meta.get("inferenceTime", "")))
+        if (query.start and t < query.start) or (query.end and t >= query.end):
+            return False
+    return True
 
 
 def hours(start: datetime, end: datetime) -> list[datetime]:

@@ -84,7 +84,12 @@ def read(
 ) -> None:  # fmt: skip
     """Print or export archived captures of one model."""
     from modelmon.archive.codec import load_key
-    from modelmon.archive.reader import ArchiveQuery, read_events, read_records
+    from modelmon.archive.reader import (
+        ArchiveQuery,
+        read_events,
+        read_records,
+        record_matches,
+    )
     from modelmon.archive.store import open_store
     from modelmon.settings import Settings
 
@@ -106,6 +111,8 @@ def read(
     try:
         if fmt == "sagemaker":
             for _, record in read_records(store, prefix, query, key):
+                if not record_matches(record, query):
+                    continue
                 sink.write(orjson.dumps(record) + b"\n")
                 count += 1
         else:
