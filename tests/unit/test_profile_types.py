@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from modelmon.profile import CategoricalProfile, NumericProfile, ProfileTracker
+from modelmon.profile import CategoricalProfile, DatasetProfile, NumericProfile, ProfileTracker
 
 
 def feature(values: Any, kind: str | None = None) -> NumericProfile | CategoricalProfile:
@@ -131,3 +133,50 @@ def test_kind_conflict_in_merge_keeps_the_bigger_side_and_never_fails() -> None:
     assert isinstance(f, NumericProfile)
     assert (f.count, f.type_mismatches, f.missing, f.rows) == (3, 1, 1, 5)
     assert merged.features["f"].rows == c.snapshot().merge(n.snapshot()).features["f"].rows
+
+
+def test_list_of_plain_numbers_equals_the_array_path() -> None:
+    values = [1.5, None, 2, True, float("nan"), -3.25, float("inf")]
+    f = feature(values, kind="numeric")
+    assert isinstance(f, NumericProfile)
+    assert (f.count, f.missing, f.non_finite) == (4, 2, 1)
+    assert (f.integral, f.fractional) == (2, 3)
+    assert f.sum == 1.5 + 2 + 1 - 3.25
+
+
+def test_ints_beyond_float_range_and_big_ids() -> None:
+    f = feature([1, 10**400, -(10**400)], kind="numeric")
+    assert isinstance(f, NumericProfile)
+    assert (f.count, f.non_finite, f.integral) == (1, 2, 3)
+    ids = [2**60, 2**60 + 1, 2**60 + 1]
+    g = feature(ids, kind="categorical")
+    assert isinstance(g, CategoricalProfile)
+    assert g.counts() == {str(2**60): 1, str(2**60 + 1): 2}  # no collapse through float
+
+
+junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
+    st.binary(max_size=3),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=1),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(junk, max_size=25), st.sampled_from(["numeric", "categorical", None]))
+def test_any_values_never_crash_and_every_row_is_counted(
+    values: list[Any], kind: str | None
+) -> None:
+    t = ProfileTracker({"f": kind} if kind else None)  # type: ignore[dict-item]
+    t.update({"f": values})
+    t.update({"f": list(reversed(values))})
+    p = t.snapshot()
+    assert p.row_count == 2 * len(values)
+    if values:
+        f = p.features["f"]
+        assert f.rows == p.row_count
+        DatasetProfile.deserialize(p.serialize())

@@ -157,9 +157,15 @@ def numeric_column(column: npt.NDArray[Any] | Sequence[Any]) -> NumericColumn:
     arr = as_array(column)
     if is_numeric_dtype(arr):
         return _numeric_fast(arr)
+    types = Counter(map(type, arr))
+    if types.keys() <= _PLAIN_NUMBERS.keys():  # numbers and None only: one bulk conversion
+        with contextlib.suppress(OverflowError):  # a huge int: the careful path below
+            return _numeric_plain(arr, types)
     parts = _split(arr)
     codes = parts.codes
-    nums = [arr[(codes == _BOOL) | (codes == _INT)].astype(np.float64)]
+    ints = _to_floats(arr[(codes == _BOOL) | (codes == _INT)])
+    int_finite = np.isfinite(ints)  # an int too big for a float becomes +/-inf
+    nums = [ints[int_finite]]
     floats = arr[codes == _FLOAT].astype(np.float64)
     text_ok = ~np.isnan(parts.text_numbers)
     text_numbers = parts.text_numbers[text_ok]
@@ -168,14 +174,45 @@ def numeric_column(column: npt.NDArray[Any] | Sequence[Any]) -> NumericColumn:
     finite = np.isfinite(floats)
     values = np.concatenate([*nums, floats[finite]])
     mismatched = int((codes == _OTHER).sum()) + int((~text_ok & ~parts.text_is_nan_literal).sum())
-    integral = len(nums[0]) + text_integral
+    integral = len(ints) + text_integral
     return NumericColumn(
         values=values,
         missing=parts.missing,
-        non_finite=int((~finite).sum()),
+        non_finite=int((~finite).sum()) + int((~int_finite).sum()),
         type_mismatches=mismatched,
         integral=integral,
         fractional=len(floats) - text_integral,
+    )
+
+
+_PLAIN_NUMBERS = {t: code for t, code in _TYPE_CODE.items() if code in (_NONE, _BOOL, _INT, _FLOAT)}
+
+
+def _to_floats(objs: npt.NDArray[Any]) -> FloatArray:
+    """Python ints/bools as floats; an int beyond the float range becomes +/-inf."""
+    try:
+        return objs.astype(np.float64)
+    except OverflowError:
+        return np.array([_int_to_float(v) for v in objs.tolist()], dtype=np.float64)
+
+
+def _int_to_float(value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _numeric_plain(arr: npt.NDArray[Any], types: Counter[type]) -> NumericColumn:
+    """An object column of ints, floats, bools and None: numpy converts it in one go."""
+    values = arr.astype(np.float64)  # None becomes NaN
+    n_none = types.get(type(None), 0)
+    integral = sum(n for t, n in types.items() if _PLAIN_NUMBERS[t] in (_BOOL, _INT))
+    col = _numeric_fast(values)
+    float_nans = col.missing - n_none
+    fractional = sum(n for t, n in types.items() if _PLAIN_NUMBERS[t] == _FLOAT) - float_nans
+    return NumericColumn(
+        col.values, col.missing, col.non_finite, 0, integral, fractional, col.total
     )
 
 
@@ -276,20 +313,21 @@ def _categorical_from_numbers(arr: npt.NDArray[Any]) -> CategoricalColumn:
     if arr.dtype == object:
         codes = _type_codes(arr)
         bools = arr[codes == _BOOL].astype(bool)
-        ints = arr[codes == _INT].astype(np.float64)
+        # exact text of every int (an id beyond 2**53 must not collapse into its neighbours)
+        int_texts = np.array(list(map(str, arr[codes == _INT].tolist())), dtype=str)
         floats = arr[codes == _FLOAT].astype(np.float64)
     else:
         kind = arr.dtype.kind
         bools = arr if kind == "b" else np.empty(0, dtype=bool)
-        ints = arr.astype(np.float64) if kind in "iu" else np.empty(0)
+        int_texts = arr.astype(str) if kind in "iu" else np.empty(0, dtype=str)
         floats = arr.astype(np.float64) if kind == "f" else np.empty(0)
     nan = np.isnan(floats)
     floats = floats[~nan]
     uniq_f, cnt_f = np.unique(floats, return_counts=True)
-    uniq_i, cnt_i = np.unique(ints, return_counts=True)
+    uniq_i, cnt_i = np.unique(int_texts, return_counts=True)
     n_true = int(bools.sum())
     texts = _canonical_numbers(uniq_f, np.isfinite(uniq_f) & (uniq_f == np.trunc(uniq_f)))
-    texts += _canonical_numbers(uniq_i, np.ones(len(uniq_i), dtype=bool))
+    texts += uniq_i.tolist()
     bool_pairs = [(t, c) for t, c in (("true", n_true), ("false", len(bools) - n_true)) if c]
     texts += [t for t, _ in bool_pairs]
     all_counts = np.concatenate(
@@ -302,7 +340,7 @@ def _categorical_from_numbers(arr: npt.NDArray[Any]) -> CategoricalColumn:
         counts=counts,
         missing=int(nan.sum()),
         type_mismatches=0,
-        integral=len(ints) + len(bools),
+        integral=len(int_texts) + len(bools),
         fractional=len(floats),
     )
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np  # noqa: F401
-
 from modelmon.profile.columns import FloatArray
 
 
