@@ -90,3 +90,36 @@ def test_missing_bucket_is_a_clear_error(s3_bucket: str, tmp_path: Path) -> None
     empty = CliRunner().invoke(cli, [*monitor, f"s3://{s3_bucket}/nothing/"])
     assert empty.exit_code == 2
     assert "no data files found" in empty.stderr
+
+
+def test_baseline_and_results_on_s3(
+    boto_client: Callable[[str], Any], s3_bucket: str, tmp_path: Path
+) -> None:
+    s3 = boto_client("s3")
+    s3.put_object(Bucket=s3_bucket, Key="train/part-0.csv", Body=_csv(2000, seed=1))
+    s3.put_object(Bucket=s3_bucket, Key="today/part-0.csv", Body=_csv(500, seed=2, shift=1.5))
+    runner = CliRunner()
+    base = f"s3://{s3_bucket}/baseline/"
+    made = runner.invoke(cli, ["baseline", "create", "--data", f"s3://{s3_bucket}/train/",
+                               "--out", base, "-q"])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    listed = s3.list_objects_v2(Bucket=s3_bucket, Prefix="baseline/")["Contents"]
+    assert sorted(o["Key"] for o in listed) == [
+        "baseline/constraints.json", "baseline/profile.bin", "baseline/statistics.json",
+    ]  # fmt: skip
+    result = runner.invoke(cli, ["monitor", "--baseline", base, "--data",
+                                 f"s3://{s3_bucket}/today/", "--out",
+                                 f"s3://{s3_bucket}/reports/2026/03/01/00", "-q"])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    body = s3.get_object(Bucket=s3_bucket, Key="reports/2026/03/01/00/constraint_violations.json")
+    doc = json.loads(body["Body"].read())
+    assert [(v["feature_name"], v["constraint_check_type"]) for v in doc["violations"]] == [
+        ("x", "baseline_drift_check")
+    ]
+    page = s3.get_object(Bucket=s3_bucket, Key="reports/2026/03/01/00/report.html")
+    assert b"<svg" in page["Body"].read()
+    today = f"s3://{s3_bucket}/today/"
+    missing = runner.invoke(cli, ["monitor", "--baseline", f"s3://{s3_bucket}/nothing/",
+                                  "--data", today, "--out", str(tmp_path)])  # fmt: skip
+    assert missing.exit_code == 2
+    assert "holds no statistics.json or constraints.json" in missing.stderr

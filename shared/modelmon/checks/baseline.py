@@ -8,6 +8,7 @@ statistics.json). ``to_bytes``/``from_bytes`` give one self-describing value to 
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -31,6 +32,8 @@ from modelmon.sagemaker.statistics import Statistics
 PROFILE_FILE = "profile.bin"
 #: modelmon's own notes on a baseline: columns that are not features (label, ids...).
 SETTINGS_FILE = "modelmon.json"
+#: Every file a baseline directory may hold (the first two are required).
+BASELINE_FILES = (files.STATISTICS_FILE, files.CONSTRAINTS_FILE, PROFILE_FILE, SETTINGS_FILE)
 _MAGIC = b"MMBASELINE\x00"
 _VERSION = 1
 
@@ -58,20 +61,35 @@ class Baseline:
                 f"baseline directory {directory} does not exist (make one with "
                 "`modelmon baseline create --data FILE --out DIR`)"
             )
+        found = {
+            name: (directory / name).read_bytes()
+            for name in BASELINE_FILES
+            if (directory / name).is_file()
+        }
+        return Baseline.from_files(found, str(directory))
+
+    @staticmethod
+    def from_files(found: Mapping[str, bytes], where: str) -> Baseline:
+        """A baseline from its files' contents (by file name), e.g. fetched from S3."""
         for name in (files.STATISTICS_FILE, files.CONSTRAINTS_FILE):
-            if not (directory / name).is_file():
+            if name not in found:
                 raise BaselineError(
-                    f"{directory} has no {name}: a baseline needs statistics.json and "
+                    f"{where} has no {name}: a baseline needs statistics.json and "
                     "constraints.json (SageMaker's or from `modelmon baseline create`)"
                 )
-        statistics = files.read_statistics(directory / files.STATISTICS_FILE)
-        constraints = files.read_constraints(directory / files.CONSTRAINTS_FILE)
+        statistics = files.parse(
+            Statistics, found[files.STATISTICS_FILE], f"{where}/{files.STATISTICS_FILE}"
+        )
+        constraints = files.parse(
+            Constraints, found[files.CONSTRAINTS_FILE], f"{where}/{files.CONSTRAINTS_FILE}"
+        )
         profile = None
-        if (directory / PROFILE_FILE).is_file():
-            profile = _profile_from(
-                (directory / PROFILE_FILE).read_bytes(), str(directory / PROFILE_FILE)
-            )
-        return Baseline(statistics, constraints, profile, _read_excluded(directory / SETTINGS_FILE))
+        if PROFILE_FILE in found:
+            profile = _profile_from(found[PROFILE_FILE], f"{where}/{PROFILE_FILE}")
+        excluded: tuple[str, ...] = ()
+        if SETTINGS_FILE in found:
+            excluded = _parse_excluded(found[SETTINGS_FILE], f"{where}/{SETTINGS_FILE}")
+        return Baseline(statistics, constraints, profile, excluded)
 
     def save(self, path: Path | str) -> None:
         directory = Path(path)
@@ -173,14 +191,14 @@ def _numeric(inferred: str) -> Any:
     return inferred if inferred in ("Integral", "Fractional") else "Fractional"
 
 
-def _read_excluded(path: Path) -> tuple[str, ...]:
-    if not path.is_file():
-        return ()
+def _parse_excluded(blob: bytes, where: str) -> tuple[str, ...]:
     try:
-        doc = orjson.loads(path.read_bytes())
+        doc = orjson.loads(blob)
         return tuple(str(c) for c in doc.get("excluded_columns", []))
     except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
-        raise BaselineError(f'{path} is not valid: expected {{"excluded_columns": [...]}}') from exc
+        raise BaselineError(
+            f'{where} is not valid: expected {{"excluded_columns": [...]}}'
+        ) from exc
 
 
 def _profile_from(blob: bytes, source: str) -> DatasetProfile:

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from modelmon.errors import ModelmonError
+
+if TYPE_CHECKING:
+    from modelmon.checks import Baseline
 
 FORMAT_CHOICES = ("auto", "csv", "jsonl", "parquet", "capture")
 
@@ -69,6 +74,35 @@ def s3_client_factory() -> Callable[[], Any]:
     return make
 
 
+def load_baseline(location: str) -> Baseline:
+    """A baseline from a directory or an ``s3://bucket/prefix/`` holding its files."""
+    from modelmon.checks import Baseline
+    from modelmon.checks.baseline import BASELINE_FILES
+    from modelmon.errors import BaselineError
+    from modelmon.readers.sources import fetch_s3_files
+
+    if not location.startswith("s3://"):
+        return Baseline.load(location)
+    found = fetch_s3_files(s3_client_factory()(), location, BASELINE_FILES)
+    if not found:
+        raise BaselineError(f"{location} holds no statistics.json or constraints.json")
+    return Baseline.from_files(found, location.rstrip("/"))
+
+
+@contextmanager
+def output_dir(location: str) -> Iterator[Path]:
+    """Where to write results: the directory itself, or for ``s3://`` a temporary directory
+    uploaded under that prefix when the block ends without an error."""
+    from modelmon.readers.sources import upload_s3_files
+
+    if not location.startswith("s3://"):
+        yield Path(location)
+        return
+    with tempfile.TemporaryDirectory(prefix="modelmon-") as tmp:
+        yield Path(tmp)
+        upload_s3_files(s3_client_factory()(), Path(tmp), location)
+
+
 def fail(command: str, exc: BaseException) -> NoReturn:
     """Exit 2 with a one-line message saying what was wrong."""
     click.echo(f"modelmon {command}: error: {exc}", err=True)
@@ -92,15 +126,15 @@ def baseline() -> None:
     "--out",
     "out",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory to write statistics.json, constraints.json and profile.bin to.",
+    help="Directory (or s3://bucket/prefix/) to write statistics.json, constraints.json "
+    "and profile.bin to.",
 )
 @click.option("--label", default=None, help="Ground-truth column: left out of the features.")
 @click.option("--exclude", multiple=True, help="Column to leave out (repeatable).")
 @input_options
 def create(
     data: tuple[str, ...],
-    out: Path,
+    out: str,
     label: str | None,
     exclude: tuple[str, ...],
     data_format: str,
@@ -129,13 +163,14 @@ def create(
         statistics = build_statistics(profile, order)
         excluded = tuple(name for name in skip if name in order)
         result = Baseline(statistics, suggest_constraints(statistics), profile, excluded)
-        result.save(out)
+        with output_dir(out) as target:
+            result.save(target)
     except (ModelmonError, OSError, click.ClickException) as exc:
         fail("baseline create", exc)
     for line in reader.stats.summary_lines():
         click.echo(line, err=True)
     click.echo(
-        f"wrote {out}/statistics.json, constraints.json, profile.bin"
+        f"wrote {out.rstrip('/')}/statistics.json, constraints.json, profile.bin"
         + (", modelmon.json " if result.excluded else " ")
         + f"({profile.row_count} rows, {len(profile.features)} features)"
     )

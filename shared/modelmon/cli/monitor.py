@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from modelmon.cli.baseline import fail, input_options, s3_client_factory
+from modelmon.cli.baseline import (
+    fail,
+    input_options,
+    load_baseline,
+    output_dir,
+    s3_client_factory,
+)
 from modelmon.errors import ModelmonError
 
 if TYPE_CHECKING:
@@ -54,8 +60,8 @@ def load_config(path: Path | None, min_rows: int | None, non_negative: bool) -> 
     "--baseline",
     "baseline_dir",
     required=True,
-    type=click.Path(path_type=Path),
-    help="Baseline directory: statistics.json + constraints.json [+ profile.bin].",
+    help="Baseline directory or s3://bucket/prefix/: statistics.json + constraints.json "
+    "[+ profile.bin].",
 )
 @click.option(
     "--data",
@@ -68,8 +74,8 @@ def load_config(path: Path | None, min_rows: int | None, non_negative: bool) -> 
     "--out",
     "out",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Directory for statistics.json, constraint_violations.json, report.html.",
+    help="Directory (or s3://bucket/prefix/) for statistics.json, "
+    "constraint_violations.json, report.html.",
 )
 @click.option(
     "--config",
@@ -97,9 +103,9 @@ def load_config(path: Path | None, min_rows: int | None, non_negative: bool) -> 
 )
 @input_options
 def monitor(
-    baseline_dir: Path,
+    baseline_dir: str,
     data: tuple[str, ...],
-    out: Path,
+    out: str,
     config_path: Path | None,
     min_rows: int | None,
     exclude: tuple[str, ...],
@@ -111,7 +117,7 @@ def monitor(
     quiet: bool,
 ) -> None:
     """Check data against a baseline; exit 0 without violations, 1 with, 2 on error."""
-    from modelmon.checks import Baseline, evaluate
+    from modelmon.checks import evaluate
     from modelmon.readers import DataReader, ReadOptions, TimeRange, read_profile
     from modelmon.readers.progress import ProgressPrinter
     from modelmon.report import render_report
@@ -119,7 +125,7 @@ def monitor(
     from modelmon.sagemaker.build import build_statistics
 
     try:
-        base = Baseline.load(baseline_dir)
+        base = load_baseline(baseline_dir)
         skip = [*base.excluded, *exclude]
         config = load_config(config_path, min_rows, non_negative)
         window = TimeRange(start, end)
@@ -132,11 +138,13 @@ def monitor(
                 "no rows to check: " + "; ".join(s.strip() for s in reader.stats.summary_lines())
             )
         evaluation = evaluate(base, profile, config)
-        write(build_statistics(profile, [*base.feature_names, *order]), out / STATISTICS_FILE)
-        write(evaluation.constraint_violations(), out / VIOLATIONS_FILE)
         meta = f"baseline {baseline_dir}; data {', '.join(data)}; {profile.row_count} rows"
         page = render_report(base, profile, evaluation, meta=meta, read_stats=reader.stats)
-        (out / REPORT_FILE).write_text(page, encoding="utf-8")
+        with output_dir(out) as target:
+            statistics = build_statistics(profile, [*base.feature_names, *order])
+            write(statistics, target / STATISTICS_FILE)
+            write(evaluation.constraint_violations(), target / VIOLATIONS_FILE)
+            (target / REPORT_FILE).write_text(page, encoding="utf-8")
     except (ModelmonError, OSError, click.ClickException) as exc:
         fail("monitor", exc)
     for line in reader.stats.summary_lines():
@@ -147,7 +155,7 @@ def monitor(
     for v in violations:
         click.echo(f"{v.check_type}\t{v.feature}\t{v.description}")
     click.echo(
-        f"{len(violations)} violation(s) in {profile.row_count} rows; wrote {out}/"
+        f"{len(violations)} violation(s) in {profile.row_count} rows; wrote {out.rstrip('/')}/"
         f"{{{STATISTICS_FILE}, {VIOLATIONS_FILE}, {REPORT_FILE}}}"
     )
     sys.exit(1 if violations else 0)

@@ -141,3 +141,37 @@ def _s3_opener(client: Any, bucket: str, key: str) -> Callable[[], BinaryIO]:
         return io.BytesIO(body)
 
     return read
+
+
+def fetch_s3_files(client: Any, uri: str, names: Sequence[str]) -> dict[str, bytes]:
+    """The files called ``names`` directly under ``s3://bucket/prefix/`` that exist."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, prefix = split_s3_uri(uri.rstrip("/") + "/")
+    found: dict[str, bytes] = {}
+    for name in names:
+        try:
+            found[name] = client.get_object(Bucket=bucket, Key=prefix + name)["Body"].read()
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "error")
+            if code in ("NoSuchKey", "404"):
+                continue
+            raise DataSourceError(f"{uri}{name}: cannot read ({code})") from exc
+        except BotoCoreError as exc:
+            raise DataSourceError(f"{uri}: cannot reach S3 ({exc})") from exc
+    return found
+
+
+def upload_s3_files(client: Any, directory: Path, uri: str) -> list[str]:
+    """Upload every file of ``directory`` under ``s3://bucket/prefix/``; returns the URIs."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    bucket, prefix = split_s3_uri(uri.rstrip("/") + "/")
+    written = []
+    for path in sorted(p for p in directory.iterdir() if p.is_file()):
+        try:
+            client.put_object(Bucket=bucket, Key=prefix + path.name, Body=path.read_bytes())
+        except (ClientError, BotoCoreError) as exc:
+            raise DataSourceError(f"cannot write s3://{bucket}/{prefix}{path.name}: {exc}") from exc
+        written.append(f"s3://{bucket}/{prefix}{path.name}")
+    return written
