@@ -176,6 +176,7 @@ class Receiver:
 
     port: int = 0
     hold_first: bool = False
+    throttle_first: bool = False
     requests: list[Received] = field(default_factory=list)
     first_arrived: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
@@ -196,13 +197,17 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 status = 200
-                if receiver.hold_first and not receiver.first_arrived.is_set():
+                if receiver.throttle_first and not receiver.requests:
+                    status = 429
+                elif receiver.hold_first and not receiver.first_arrived.is_set():
                     receiver.first_arrived.set()
                     receiver.release.wait(120)
                     status = 503  # the sender is gone by now: this one never counted
                 receiver.requests.append(Received(dict(self.headers.items()), body, status))
                 try:
                     self.send_response(status)
+                    if status == 429:
+                        self.send_header("Retry-After", "1")
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                 except OSError:
@@ -392,6 +397,34 @@ def test_webhooks_get_signed_json_and_slack_bodies(
     slack_body = json.loads(slack.accepted[0].body)
     assert slack_body["text"].startswith(f":rotating_light: ALARM {model}/AllTraffic")
     assert slack_body["blocks"][0]["type"] == "header"
+
+
+def test_a_window_with_several_state_changes_is_one_slack_digest_after_a_429(
+    harness: Harness, redis_client: Any
+) -> None:
+    slack, plain = Receiver(throttle_first=True).start(), Receiver().start()
+    model = unique_model()
+    routes = AlertRoutes(
+        webhooks=[WebhookRoute(url=slack.url, format="slack"), WebhookRoute(url=plain.url)],
+        cloudwatch=CloudWatchRoute(enabled=False),
+    )
+    register(harness.settings, redis_client, ModelConfig(model_id=model, alerts=routes))
+    ev = evaluated(model, 0, 0.3)
+    income = ev.result.checks[0].model_copy(update={"feature": "income", "value": 0.5})
+    result = ev.result.model_copy(update={"checks": [*ev.result.checks, income]})
+    produce(harness.settings, harness.topic, [ev.model_copy(update={"result": result})])
+    try:
+        with running(harness):
+            wait_until(lambda: committed(harness.settings, harness.group, harness.topic) == 1, 90)
+    finally:
+        slack.stop()
+        plain.stop()
+    assert [r.status for r in slack.requests] == [429, 200]
+    digest = json.loads(slack.accepted[0].body)
+    assert digest["text"].startswith(f":rotating_light: {model}/AllTraffic: 2 check(s) in ALARM")
+    assert [b["type"] for b in digest["blocks"]] == ["header", "section", "section", "context"]
+    assert sorted(json.loads(r.body)["feature"] for r in plain.accepted) == ["age", "income"]
+    assert harness.sample("modelmon_alerting_retries_total", route="webhook") == 1
 
 
 def test_webhook_down_retries_then_dead_letters_and_later_alerts_flow(

@@ -243,3 +243,32 @@ def test_run_with_retries_retries_then_gives_up_or_stops_on_rejection() -> None:
     assert (refused.outcome, refused.attempts) == ("failed", 1)
     stopped = run_with_retries(down, policy, lambda _s: None, lambda: 0.0, should_stop=lambda: True)
     assert (stopped.outcome, stopped.attempts) == ("interrupted", 1)
+
+
+def test_slack_digest_lists_every_state_change_of_a_window() -> None:
+    from modelmon.alerting.formatting import slack_digest
+
+    notes = [ALARM.model_copy(update={"feature": f"f{i}", "alert_key": f"k{i}"}) for i in range(60)]
+    notes.append(ALARM.model_copy(update={"state": "OK", "value": 0.01}))
+    body = slack_digest(notes)
+    assert body["text"] == (
+        ":rotating_light: credit-risk/AllTraffic: 60 check(s) in ALARM, 1 resolved"
+        " | window 2026-01-01T12:00:00Z..2026-01-01T13:00:00Z"
+    )
+    assert len(body["blocks"]) == 50
+    assert body["blocks"][1]["text"]["text"].startswith(":rotating_light: ALARM credit-risk")
+    assert body["blocks"][-1]["elements"][0]["text"].endswith("| and 13 more")
+
+
+def test_retry_after_is_honoured_up_to_the_longest_backoff() -> None:
+    calls: list[int] = []
+    slept: list[float] = []
+
+    def throttled() -> None:
+        calls.append(1)
+        if len(calls) < 3:
+            raise RetryableDeliveryError("HTTP 429", retry_after=7.0 if len(calls) == 1 else 99.0)
+
+    policy = RetryPolicy(attempts=3, base_seconds=1.0, max_seconds=30.0)
+    done = run_with_retries(throttled, policy, slept.append, lambda: 0.0)
+    assert (done.outcome, slept) == ("delivered", [7.0, 30.0])

@@ -141,3 +141,28 @@ def test_plan_has_one_delivery_per_route_and_notification_and_cloudwatch_batches
     assert build_plan(ev, config, notes, "arn:default").deliveries[0].topic_arn == (
         "arn:aws:sns:us-east-1:123456789012:t"
     )
+
+
+def test_several_state_changes_go_to_slack_as_one_digest_and_to_json_one_by_one() -> None:
+    config = ModelConfig(
+        model_id="m1",
+        alerts=AlertRoutes(
+            webhooks=[
+                WebhookRoute(url="https://hooks.slack.com/services/T/B/x", format="slack"),
+                WebhookRoute(url="https://example.com/hook"),
+            ]
+        ),
+    )
+    ev = window(0, 0.3)
+    second = ev.result.checks[0].model_copy(update={"feature": "income"})
+    ev = ev.model_copy(
+        update={"result": ev.result.model_copy(update={"checks": [*ev.result.checks, second]})}
+    )
+    notes = decide({}, observations(ev, config.alerts), 0).notifications
+    plan = build_plan(ev, config, notes, cloudwatch=False)
+    assert [(d.id.split("|")[0], len(d.digest)) for d in plan.deliveries] == [
+        ("webhook1", 0),
+        ("webhook1", 0),
+        ("webhook0", 2),
+    ]
+    assert plan.deliveries[2].id == "webhook0|digest|m1/w0"

@@ -173,3 +173,28 @@ def window_line(event: WindowEvaluated) -> str:
         f" | {r.event_count} events | {len(failed)}/{len(r.checks)} checks violated"
         + (f": {', '.join(failed)}" if failed else "")
     )
+
+
+#: Slack accepts at most 50 blocks per message.
+SLACK_MAX_BLOCKS = 50
+
+
+def slack_digest(alerts: list[AlertEvent]) -> dict[str, Any]:
+    """Several state changes of one window in one Slack message (one line each)."""
+    first = alerts[0]
+    alarms = sum(1 for a in alerts if a.state == "ALARM")
+    resolved = len(alerts) - alarms
+    summary = f"{first.model_id}/{first.variant}: {alarms} check(s) in ALARM, {resolved} resolved"
+    emoji = _EMOJI["ALARM" if alarms else "OK"]
+    lines = [f"{_EMOJI[a.state]} {_escape(headline(a))}" for a in alerts]
+    shown = lines[: SLACK_MAX_BLOCKS - 2]  # leave room for the header and the context
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(summary, SLACK_HEADER_MAX)}},
+        *({"type": "section", "text": {"type": "mrkdwn", "text": _cut(line, SLACK_TEXT_MAX)}}
+          for line in shown),
+    ]  # fmt: skip
+    context = f"window {_window(first)}"
+    if len(lines) > len(shown):
+        context += f" | and {len(lines) - len(shown)} more"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    return {"text": f"{emoji} {summary} | window {_window(first)}", "blocks": blocks}

@@ -29,6 +29,9 @@ class Delivery(BaseModel):
     kind: RouteKind
     route: str = Field(description="for logs and dead letters; never holds a URL's path")
     notification: AlertEvent | None = None
+    digest: list[AlertEvent] = Field(
+        default_factory=list, description="Slack routes: several state changes in one message"
+    )
     topic_arn: str | None = None
     webhook: WebhookRoute | None = None
     namespace: str | None = None
@@ -76,6 +79,8 @@ def build_plan(
                 )
             )
         for index, hook in enumerate(routes.webhooks):
+            if hook.format == "slack" and len(notifications) > 1:
+                continue  # one digest below instead (Slack allows about one message a second)
             deliveries.append(
                 Delivery(
                     id=f"webhook{index}|{note.event_id}",
@@ -85,6 +90,18 @@ def build_plan(
                     webhook=hook,
                 )
             )
+    if len(notifications) > 1:
+        for index, hook in enumerate(routes.webhooks):
+            if hook.format == "slack":
+                deliveries.append(
+                    Delivery(
+                        id=f"webhook{index}|digest|{event.event_id}",
+                        kind="webhook",
+                        route=webhook_label(index, hook.url),
+                        digest=list(notifications),
+                        webhook=hook,
+                    )
+                )
     if isinstance(event, WindowEvaluated) and cloudwatch and routes.cloudwatch.enabled:
         data = window_metrics(event.result, routes.cloudwatch, config)
         for index, batch in enumerate(batches(data)):

@@ -17,7 +17,14 @@ T = TypeVar("T")
 
 
 class RetryableDeliveryError(TransientError):
-    """A route failed in a way that may pass: try again after a backoff."""
+    """A route failed in a way that may pass: try again after a backoff.
+
+    ``retry_after``: seconds the route asked us to wait (HTTP ``Retry-After``), if it said.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RejectedDeliveryError(PermanentError):
@@ -72,5 +79,6 @@ def run_with_retries(
             if should_stop():
                 return Attempts("interrupted", attempt, exc)
             on_retry(attempt, exc)
-            sleep(policy.delay(attempt, rand()))
+            asked = min(exc.retry_after or 0.0, policy.max_seconds)
+            sleep(max(policy.delay(attempt, rand()), asked))
     raise AssertionError("unreachable: policy.attempts must be >= 1")

@@ -100,7 +100,8 @@ class Router:
         return self._d.store.prepare(event.event_id, event.model_id, keys, decide_plan)
 
     def _delivered(self, plan: Plan, delivery: Delivery) -> None:
-        d, note = self._d, delivery.notification
+        d = self._d
+        note = delivery.notification or (delivery.digest[0] if delivery.digest else None)
         d.store.record(plan.event_id, delivery.id, "delivered")
         d.metrics.deliveries.labels(delivery.kind, "delivered").inc()
         if note is not None:

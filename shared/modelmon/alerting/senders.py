@@ -17,7 +17,13 @@ from typing import Any
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from modelmon.alerting.formatting import json_body, slack_body, sns_attributes, sns_subject
+from modelmon.alerting.formatting import (
+    json_body,
+    slack_body,
+    slack_digest,
+    sns_attributes,
+    sns_subject,
+)
 from modelmon.alerting.plan import Delivery
 from modelmon.alerting.retry import RejectedDeliveryError, RetryableDeliveryError
 from modelmon.alerting.signing import signed_headers
@@ -105,10 +111,15 @@ class WebhookSender:
         self._opener = urllib.request.build_opener()
 
     def __call__(self, delivery: Delivery) -> None:
-        note, hook = _notification(delivery), delivery.webhook
+        hook = delivery.webhook
         if hook is None:
             raise RejectedDeliveryError(f"delivery {delivery.id} has no webhook route")
-        body = orjson.dumps(slack_body(note) if hook.format == "slack" else json_body(note))
+        if delivery.digest:
+            body, delivery_id = orjson.dumps(slack_digest(delivery.digest)), delivery.id
+        else:
+            note = _notification(delivery)
+            doc = slack_body(note) if hook.format == "slack" else json_body(note)
+            body, delivery_id = orjson.dumps(doc), note.event_id
         secret: bytes | None = None
         if hook.secret_env:
             value = self._secret(hook.secret_env)
@@ -117,7 +128,7 @@ class WebhookSender:
                     f"{delivery.route}: signing secret variable {hook.secret_env} is not set"
                 )
             secret = value.encode()
-        headers = signed_headers(secret, int(self._clock()), body, note.event_id)
+        headers = signed_headers(secret, int(self._clock()), body, delivery_id)
         request = urllib.request.Request(hook.url, data=body, headers=headers, method="POST")
         try:
             with self._opener.open(request, timeout=hook.timeout_seconds) as response:
@@ -125,8 +136,17 @@ class WebhookSender:
         except urllib.error.HTTPError as exc:
             message = f"{delivery.route} answered HTTP {exc.code}"
             if exc.code in _RETRY_STATUS or exc.code >= 500:
-                raise RetryableDeliveryError(message) from exc
+                raise RetryableDeliveryError(message, _retry_after(exc.headers)) from exc
             raise RejectedDeliveryError(message) from exc
         except (urllib.error.URLError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise RetryableDeliveryError(f"{delivery.route} unreachable: {reason}") from exc
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds from a ``Retry-After: <seconds>`` header (the HTTP-date form is ignored)."""
+    value = headers.get("Retry-After") if headers is not None else None
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
