@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import atexit
 import hashlib
+import itertools
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -61,7 +63,12 @@ def _scalar(value: Any) -> Any:
     raise TypeError(f"feature values must be scalars, got {type(value).__name__}")
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _named(values: Any, names: Sequence[str] | None) -> dict[str, Any]:
+    if type(values) is dict and all(type(v) in _PLAIN for v in values.values()):
+        return values  # the hot path: serialized right away, so no copy is needed
     if isinstance(values, Mapping):
         return {str(k): _scalar(v) for k, v in values.items()}
     seq = list(values)
@@ -80,9 +87,34 @@ def _outputs(value: Any) -> dict[str, Any]:
     return {"scores": {str(i): float(v) for i, v in enumerate(value)}}
 
 
-def _iso(value: datetime | None) -> str:
-    if value is None:
-        return datetime.now(UTC).isoformat()
+class _Clock:
+    """Now as ISO-8601 UTC; the date-time part is formatted once per second (hot path)."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def now(self) -> str:
+        t = time.time()
+        second = int(t)
+        if second != self._second:
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
+        return f"{self._prefix}.{int((t - second) * 1e6):06d}Z"
+
+
+class _Ids:
+    """UUID-shaped event ids: a random per-client prefix and a counter (no syscall per id)."""
+
+    def __init__(self) -> None:
+        self._prefix = str(uuid.uuid4())[:24]
+        self._next = itertools.count().__next__
+
+    def new(self) -> str:
+        return f"{self._prefix}{self._next() & 0xFFFFFFFFFFFF:012x}"
+
+
+def _iso(value: datetime) -> str:
     if value.tzinfo is None:
         raise TypeError("event_time must carry a timezone (UTC)")
     return value.astimezone(UTC).isoformat()
@@ -117,13 +149,16 @@ class CaptureClient:
         self.on_drop = on_drop
         self._key = model_id.encode()
         self._lock = threading.Lock()
-        self.queued = self.delivered = self.sampled_out = 0
+        self.queued = self.sampled_out = self._failed = 0
+        self._ids, self._clock = _Ids(), _Clock()
         self.drops: dict[str, int] = {}
         conf = producer_config(
             settings.kafka,
             **{
                 "queue.buffering.max.messages": cap.buffer_max_messages,
                 "error_cb": self._on_error,
+                "on_delivery": self._on_delivery,
+                "delivery.report.only.error": True,
                 "logger": log,
                 **(producer_overrides or {}),
             },
@@ -153,10 +188,16 @@ class CaptureClient:
             except Exception:
                 log.exception("on_drop callback failed")
 
+    @property
+    def delivered(self) -> int:
+        """Events acknowledged by Kafka (queued minus still queued minus failed)."""
+        pending = 0 if self._closed.is_set() else len(self._producer)
+        return self.queued - pending - self._failed - self.drops.get("closed", 0)
+
     def _on_delivery(self, err: Any, msg: Any) -> None:
-        if err is None:
-            self.delivered += 1
-        elif not self._closed.is_set():
+        """Called for failed deliveries only (``delivery.report.only.error``)."""
+        if err is not None and not self._closed.is_set():
+            self._failed += 1
             self._drop("delivery_failed")
 
     def _on_error(self, err: Any) -> None:
@@ -181,7 +222,7 @@ class CaptureClient:
     ) -> str | None:
         """Queue one inference; the event id, or None when sampled out or dropped."""
         try:
-            event_id = str(uuid.uuid4())
+            event_id = self._ids.new()
             if not sampled(inference_id or event_id, self.sampling_percentage):
                 self.sampled_out += 1
                 return None
@@ -221,7 +262,7 @@ class CaptureClient:
             "model_id": self.model_id,
             "variant": self.variant,
             "inference_id": inference_id or event_id,
-            "event_time": _iso(event_time),
+            "event_time": self._clock.now() if event_time is None else _iso(event_time),
             "inputs": named,
             "outputs": {} if outputs is None else _outputs(outputs),
             "source": "sdk",
@@ -239,7 +280,7 @@ class CaptureClient:
             self._drop("closed")
             return False
         try:
-            self._producer.produce(self.topic, value, self._key, on_delivery=self._on_delivery)
+            self._producer.produce(self.topic, value, self._key)
         except BufferError:
             self._drop("buffer_full")
             return False
