@@ -240,3 +240,11 @@ def test_progress_is_reported_per_file(tmp_path: Path) -> None:
         (0, 3, 2), (1, 3, 2), (1, 3, 4), (2, 3, 4), (2, 3, 6), (3, 3, 6),
     ]  # fmt: skip
     assert seen[-1].bytes_done == seen[-1].bytes_total
+
+
+def test_csv_quoted_fields_with_commas_and_newlines(tmp_path: Path) -> None:
+    path = tmp_path / "d.csv"
+    path.write_text('id,comment\n1,"fine, thanks"\n2,"two\nlines"\n')
+    columns, reader = read_all([path])
+    assert columns == {"id": [1, 2], "comment": ["fine, thanks", "two\nlines"]}
+    assert reader.stats.bad_rows == 0

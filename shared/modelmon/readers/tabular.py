@@ -162,7 +162,7 @@ def read_csv(
         read_options=pacsv.ReadOptions(
             column_names=columns, skip_rows=1 if has_header else 0, block_size=BLOCK_SIZE
         ),
-        parse_options=pacsv.ParseOptions(invalid_row_handler=bad_row, newlines_in_values=False),
+        parse_options=pacsv.ParseOptions(invalid_row_handler=bad_row, newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
             column_types=dict.fromkeys(columns, pa.string()), strings_can_be_null=True
         ),
