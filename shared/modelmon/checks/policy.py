@@ -10,11 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from modelmon.config import DEFAULT_CHECKS, DriftConfig, ModelConfig
+from modelmon.config import DEFAULT_CHECKS, DriftConfig, FeatureConfig, ModelConfig
 from modelmon.drift import get_method, sagemaker_method
 from modelmon.events import CheckType
 from modelmon.profile import FeatureKind
-from modelmon.sagemaker.constraints import Constraints, FeatureOverrides
+from modelmon.sagemaker.constraints import (
+    Constraints,
+    DistributionConstraints,
+    FeatureOverrides,
+)
 
 
 @dataclass(frozen=True)
@@ -46,60 +50,59 @@ def _set(drift: DriftConfig | None, name: str) -> bool:
     return drift is not None and name in drift.model_fields_set
 
 
+def _drift(
+    kind: FeatureKind,
+    over: FeatureOverrides,
+    fcfg: FeatureConfig | None,
+    drift: DriftConfig | None,
+    dist: DistributionConstraints,
+) -> tuple[str, float]:
+    """The drift method (a registry name) and threshold of one feature."""
+    if kind == "numeric":
+        method = over.comparison_method
+        model_wide = drift.numeric_method if _set(drift, "numeric_method") else None  # type: ignore[union-attr]
+        fallback, threshold = dist.comparison_method, over.comparison_threshold
+        default_threshold = dist.comparison_threshold
+    else:
+        method = over.categorical_drift_method
+        model_wide = drift.categorical_method if _set(drift, "categorical_method") else None  # type: ignore[union-attr]
+        fallback, threshold = dist.categorical_drift_method, over.categorical_comparison_threshold
+        default_threshold = dist.categorical_comparison_threshold
+    chosen = (fcfg.drift_method if fcfg else None) or method or model_wide or fallback
+    name = sagemaker_method(chosen, kind)
+    get_method(name)  # an unknown name fails here, listing the available ones
+    if fcfg is not None and fcfg.drift_threshold is not None:
+        threshold = fcfg.drift_threshold
+    if threshold is None and _set(drift, "threshold"):
+        threshold = drift.threshold  # type: ignore[union-attr]
+    return name, default_threshold if threshold is None else threshold
+
+
 def feature_policy(
     name: str, kind: FeatureKind, constraints: Constraints, config: ModelConfig | None
 ) -> FeaturePolicy:
     """Resolve one feature's policy (see the module docstring for the precedence)."""
     mc = constraints.monitoring_config
-    dist = mc.distribution_constraints
     cons = constraints.feature(name)
     over = cons.overrides() if cons is not None else FeatureOverrides()
     fcfg = config.feature(name) if config is not None else None
     drift = config.drift if config is not None else None
-    numeric = kind == "numeric"
-
-    if numeric:
-        method = over.comparison_method or (
-            drift.numeric_method if drift and _set(drift, "numeric_method") else None
-        )
-        method = method or dist.comparison_method
-        threshold = over.comparison_threshold
-        default_threshold = dist.comparison_threshold
-    else:
-        method = over.categorical_drift_method or (
-            drift.categorical_method if drift and _set(drift, "categorical_method") else None
-        )
-        method = method or dist.categorical_drift_method
-        threshold = over.categorical_comparison_threshold
-        default_threshold = dist.categorical_comparison_threshold
-    if fcfg is not None and fcfg.drift_method:
-        method = fcfg.drift_method
-    method = sagemaker_method(method, kind)
-    get_method(method)  # an unknown name fails here, listing the available ones
-    if fcfg is not None and fcfg.drift_threshold is not None:
-        threshold = fcfg.drift_threshold
-    if threshold is None and drift is not None and _set(drift, "threshold"):
-        threshold = drift.threshold
-    if threshold is None:
-        threshold = default_threshold
+    method, threshold = _drift(kind, over, fcfg, drift, mc.distribution_constraints)
 
     def pick(override: float | None, field: str, sm_value: float) -> float:
         if override is not None:
             return override
-        if drift is not None and _set(drift, field):
-            return float(getattr(drift, field))
-        return sm_value
+        return float(getattr(drift, field)) if _set(drift, field) else sm_value
 
     completeness = cons.completeness if cons is not None else None
     if fcfg is not None and fcfg.completeness_threshold is not None:
         completeness = fcfg.completeness_threshold
     strings = cons.string_constraints if cons is not None else None
     nums = cons.num_constraints if cons is not None else None
-    evaluate = (over.evaluate_constraints or mc.evaluate_constraints) == "Enabled"
     return FeaturePolicy(
         monitored=fcfg.monitored if fcfg is not None else True,
-        evaluate_constraints=evaluate,
-        compare=dist.perform_comparison == "Enabled",
+        evaluate_constraints=(over.evaluate_constraints or mc.evaluate_constraints) == "Enabled",
+        compare=mc.distribution_constraints.perform_comparison == "Enabled",
         drift_method=method,
         drift_threshold=threshold,
         datatype_threshold=pick(

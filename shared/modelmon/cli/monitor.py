@@ -7,6 +7,7 @@ Exit status: 0 no violations, 1 violations, 2 error (the message says what was w
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,9 +24,13 @@ from modelmon.cli.baseline import (
 from modelmon.errors import ModelmonError
 
 if TYPE_CHECKING:
+    from modelmon.checks import Baseline, Evaluation
     from modelmon.config import ModelConfig
+    from modelmon.readers import DataReader
 
 REPORT_FILE = "report.html"
+STATISTICS_FILE = "statistics.json"
+VIOLATIONS_FILE = "constraint_violations.json"
 
 
 def load_config(path: Path | None, min_rows: int | None, non_negative: bool) -> ModelConfig | None:
@@ -117,34 +122,16 @@ def monitor(
     quiet: bool,
 ) -> None:
     """Check data against a baseline; exit 0 without violations, 1 with, 2 on error."""
-    from modelmon.checks import evaluate
-    from modelmon.readers import DataReader, ReadOptions, TimeRange, read_profile
+    from modelmon.readers import DataReader, ReadOptions, TimeRange
     from modelmon.readers.progress import ProgressPrinter
-    from modelmon.report import render_report
-    from modelmon.sagemaker import STATISTICS_FILE, VIOLATIONS_FILE, write
-    from modelmon.sagemaker.build import build_statistics
 
     try:
         base = load_baseline(baseline_dir)
-        skip = [*base.excluded, *exclude]
         config = load_config(config_path, min_rows, non_negative)
-        window = TimeRange(start, end)
-        options = ReadOptions(data_format, header, base.feature_names, window)  # type: ignore[arg-type]
+        options = ReadOptions(data_format, header, base.feature_names, TimeRange(start, end))  # type: ignore[arg-type]
         progress = None if quiet else ProgressPrinter(sys.stderr, "monitor")
         reader = DataReader(list(data), options, s3_client=s3_client_factory(), progress=progress)
-        profile, order = read_profile(reader, kinds=base.kinds(), exclude=skip)
-        if profile.row_count == 0:
-            raise click.ClickException(
-                "no rows to check: " + "; ".join(s.strip() for s in reader.stats.summary_lines())
-            )
-        evaluation = evaluate(base, profile, config)
-        meta = f"baseline {baseline_dir}; data {', '.join(data)}; {profile.row_count} rows"
-        page = render_report(base, profile, evaluation, meta=meta, read_stats=reader.stats)
-        with output_dir(out) as target:
-            statistics = build_statistics(profile, [*base.feature_names, *order])
-            write(statistics, target / STATISTICS_FILE)
-            write(evaluation.constraint_violations(), target / VIOLATIONS_FILE)
-            (target / REPORT_FILE).write_text(page, encoding="utf-8")
+        evaluation = check_and_write(base, reader, config, exclude, out, baseline_dir)
     except (ModelmonError, OSError, click.ClickException) as exc:
         fail("monitor", exc)
     for line in reader.stats.summary_lines():
@@ -155,7 +142,36 @@ def monitor(
     for v in violations:
         click.echo(f"{v.check_type}\t{v.feature}\t{v.description}")
     click.echo(
-        f"{len(violations)} violation(s) in {profile.row_count} rows; wrote {out.rstrip('/')}/"
+        f"{len(violations)} violation(s) in {evaluation.row_count} rows; wrote {out.rstrip('/')}/"
         f"{{{STATISTICS_FILE}, {VIOLATIONS_FILE}, {REPORT_FILE}}}"
     )
     sys.exit(1 if violations else 0)
+
+
+def check_and_write(
+    base: Baseline,
+    reader: DataReader,
+    config: ModelConfig | None,
+    exclude: Sequence[str],
+    out: str,
+    baseline_name: str,
+) -> Evaluation:
+    """Profile the data, run the checks, write the three result files to ``out``."""
+    from modelmon.checks import evaluate
+    from modelmon.readers import read_profile
+    from modelmon.report import render_report
+    from modelmon.sagemaker import write
+    from modelmon.sagemaker.build import build_statistics
+
+    profile, order = read_profile(reader, kinds=base.kinds(), exclude=[*base.excluded, *exclude])
+    if profile.row_count == 0:
+        lines = "; ".join(line.strip() for line in reader.stats.summary_lines())
+        raise click.ClickException(f"no rows to check: {lines}")
+    evaluation = evaluate(base, profile, config)
+    meta = f"baseline {baseline_name}; data {len(reader.sources)} file(s); {profile.row_count} rows"
+    page = render_report(base, profile, evaluation, meta=meta, read_stats=reader.stats)
+    with output_dir(out) as target:
+        write(build_statistics(profile, [*base.feature_names, *order]), target / STATISTICS_FILE)
+        write(evaluation.constraint_violations(), target / VIOLATIONS_FILE)
+        (target / REPORT_FILE).write_text(page, encoding="utf-8")
+    return evaluation
