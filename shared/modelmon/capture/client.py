@@ -67,7 +67,7 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
 def _named(values: Any, names: Sequence[str] | None) -> dict[str, Any]:
-    if type(values) is dict and all(type(v) in _PLAIN for v in values.values()):
+    if type(values) is dict and _PLAIN.issuperset(map(type, values.values())):
         return values  # the hot path: serialized right away, so no copy is needed
     if isinstance(values, Mapping):
         return {str(k): _scalar(v) for k, v in values.items()}
@@ -77,6 +77,8 @@ def _named(values: Any, names: Sequence[str] | None) -> dict[str, Any]:
 
 
 def _outputs(value: Any) -> dict[str, Any]:
+    if type(value) in _PLAIN:
+        return {"prediction": value}
     if isinstance(value, Mapping):
         out = dict(value)
         if "prediction" in out:
@@ -95,12 +97,11 @@ class _Clock:
         self._prefix = ""
 
     def now(self) -> str:
-        t = time.time()
-        second = int(t)
+        second, ns = divmod(time.time_ns(), 1_000_000_000)
         if second != self._second:
-            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
             self._second = second
-        return f"{self._prefix}.{int((t - second) * 1e6):06d}Z"
+        return f"{self._prefix}{ns // 1000:06d}Z"
 
 
 class _Ids:
@@ -223,7 +224,8 @@ class CaptureClient:
         """Queue one inference; the event id, or None when sampled out or dropped."""
         try:
             event_id = self._ids.new()
-            if not sampled(inference_id or event_id, self.sampling_percentage):
+            pct = self.sampling_percentage
+            if pct < 100 and not sampled(inference_id or event_id, pct):
                 self.sampled_out += 1
                 return None
             doc = self._doc(
