@@ -33,6 +33,14 @@ import click
     help="Publish window metrics to CloudWatch (off: no AWS needed).",
 )
 @click.option(
+    "--concurrency",
+    envvar="MODELMON_ALERTING_CONCURRENCY",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Deliveries of one event sent at the same time.",
+)
+@click.option(
     "--dedup-hours",
     envvar="MODELMON_ALERTING_DEDUP_HOURS",
     type=float,
@@ -74,7 +82,8 @@ import click
 )
 def command(
     topic: str | None, group: str, default_sns_topic: str | None, cloudwatch: bool,
-    dedup_hours: float, admin_port: int, max_attempts: int, backoff_base: float, backoff_max: float,
+    concurrency: int, dedup_hours: float, admin_port: int, max_attempts: int,
+    backoff_base: float, backoff_max: float,
 ) -> None:  # fmt: skip
     """Route alerts and window metrics to CloudWatch, SNS and webhooks, exactly once per route."""
     from prometheus_client import CollectorRegistry
@@ -96,6 +105,7 @@ def command(
         default_sns_topic=default_sns_topic or None,
         cloudwatch=cloudwatch,
         dedup_seconds=max(60, int(dedup_hours * 3600)),
+        concurrency=concurrency,
         policy=RetryPolicy(
             attempts=max_attempts, base_seconds=backoff_base, max_seconds=backoff_max
         ),

@@ -56,6 +56,8 @@ class AlertingOptions:
     #: How long handled event ids are remembered for de-duplication.
     dedup_seconds: int = 2 * 86400
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    #: Deliveries of one event sent at the same time.
+    concurrency: int = 4
     #: Deliveries retry inside one poll; allow them time before the group evicts us.
     max_poll_interval_ms: int = 900_000
 
@@ -105,6 +107,7 @@ class AlertingService:
             should_stop=self.stop.is_set,
             default_sns_topic=self.options.default_sns_topic,
             cloudwatch_enabled=self.options.cloudwatch,
+            concurrency=self.options.concurrency,
         )
 
     def _dead_letter(self, original: bytes, error: Exception, model_id: str) -> None:
@@ -143,6 +146,7 @@ class AlertingService:
                 self.step(0.5)
         finally:
             self.health.set_ready(False, "stopping")
+            self.router.close()
             self._consumer.close()
             self._producer.flush(10)
             self._redis.close()

@@ -548,6 +548,12 @@ def test_persistent_violation_is_one_alarm_and_one_resolved_across_a_sigkill(
     proc = _start(harness, log)
     try:
         wait_until(second.first_arrived.is_set, 120, "the held delivery to reach the 2nd hook")
+        # deliveries of one event run concurrently: kill once SNS and the 1st hook are recorded
+        plan_key = f"{harness.settings.redis.key_prefix}:alerting:plan:{model}/w0"
+        alarm_id = alarm(model, 0).event_id
+        recorded = [f"d:sns|{alarm_id}".encode(), f"d:webhook0|{alarm_id}".encode()]
+        wait_until(lambda: all(redis_client.hexists(plan_key, f) for f in recorded), 60)
+        assert not redis_client.hexists(plan_key, f"d:webhook1|{alarm_id}")
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
         second.release.set()
@@ -561,7 +567,6 @@ def test_persistent_violation_is_one_alarm_and_one_resolved_across_a_sigkill(
         first.stop()
         second.stop()
 
-    alarm_id = alarm(model, 0).event_id
     ok_id = alarm_id.replace(
         f"{BASE:%Y-%m-%dT%H:%M:%SZ}/ALARM", f"{BASE + 5 * HOUR:%Y-%m-%dT%H:%M:%SZ}/OK"
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from modelmon.alerting.plan import Delivery, Plan, RouteKind, build_plan
@@ -56,13 +57,28 @@ class RouterDeps:
     should_stop: Callable[[], bool] = lambda: False
     default_sns_topic: str | None = None
     cloudwatch_enabled: bool = True
+    #: Deliveries of one event sent at the same time (1: one after the other).
+    concurrency: int = 1
 
 
 class Router:
-    """Routes events per model config; see the module docstring for the guarantees."""
+    """Routes events per model config; see the module docstring for the guarantees.
+
+    The deliveries of one event may run concurrently (``concurrency``); events are handled one
+    after the other, so a route always gets a key's ALARM before its OK.
+    """
 
     def __init__(self, deps: RouterDeps) -> None:
         self._d = deps
+        self._pool = (
+            ThreadPoolExecutor(deps.concurrency, thread_name_prefix="delivery")
+            if deps.concurrency > 1
+            else None
+        )
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def config(self, model_id: str) -> ModelConfig:
         """The registered config, or the defaults (CloudWatch on, default SNS topic)."""
@@ -71,14 +87,26 @@ class Router:
     def handle(self, event: AlertEvent | WindowEvaluated) -> Plan:
         plan = self.prepare(event)
         done = self._d.store.outcomes(plan.event_id)
-        for delivery in plan.deliveries:
-            if delivery.id in done:
-                self._d.metrics.deliveries.labels(delivery.kind, "skipped").inc()
-                continue
-            self._deliver(plan, delivery)
+        todo = [d for d in plan.deliveries if d.id not in done]
+        for skipped in (d for d in plan.deliveries if d.id in done):
+            self._d.metrics.deliveries.labels(skipped.kind, "skipped").inc()
+        if self._pool is None or len(todo) < 2:
+            for delivery in todo:
+                self._deliver(plan, delivery)
+        else:
+            self._deliver_all(plan, todo, self._pool)
         if plan.deliveries:
             self._d.store.finish(plan.event_id)
         return plan
+
+    def _deliver_all(self, plan: Plan, todo: list[Delivery], pool: ThreadPoolExecutor) -> None:
+        """Deliver concurrently; every delivery finishes (or stops) before an error is raised."""
+        futures = [pool.submit(self._deliver, plan, d) for d in todo]
+        errors = [f.exception() for f in futures]
+        failed = [e for e in errors if e is not None]
+        if failed:  # Interrupted first, then outages, then anything else
+            failed.sort(key=lambda e: 0 if isinstance(e, Interrupted) else 1)
+            raise failed[0]
 
     def prepare(self, event: AlertEvent | WindowEvaluated) -> Plan:
         """The event's plan: stored already (a replay), or decided now and stored."""
