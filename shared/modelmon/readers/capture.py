@@ -5,8 +5,9 @@ SageMaker payloads (SPEC.md §1.1):
   in order. When input plus output values together match the baseline's column count, the
   output values come first (SageMaker's default ``output_columns_position: START``).
 - JSON: ``{"instances": [{"features": [...]}, ...]}``, ``{"instances": [[...], ...]}``,
-  ``{"instances": [{"name": value}, ...]}``, ``{"features": [...]}``, a flat object, a list of
-  rows, or JSON Lines. Lists are positional (named from the baseline), objects are named.
+  ``{"instances": [{"name": value}, ...]}``, ``{"instances": [v1, v2]}`` (one-feature rows),
+  ``{"features": [...]}``, a flat object, a list of rows, or JSON Lines. Lists are positional
+  (named from the baseline), objects are named; the same reading as the streaming ingest's.
 - BASE64: decoded, then read as CSV or JSON by ``observedContentType``.
 Shadow-variant records (``invocationSource: ShadowExperiment``) are skipped, as SageMaker does.
 """
@@ -147,22 +148,30 @@ def _json_payload_rows(data: str) -> list[list[Any] | Row]:
     return _json_rows(doc)
 
 
-_WRAPPERS = ("instances", "inputs", "data")
+_WRAPPERS = ("instances", "inputs")
 
 
 def _json_rows(doc: Any) -> list[list[Any] | Row]:
+    """Rows of a JSON payload. ``{"instances": [...]}`` lists instances (a scalar instance is a
+    one-feature row: SageMaker's own sample answers ``{"instances": [1.0, 2.0, 5.0]}`` with
+    three predictions), as does a list of objects or lists; a bare list of scalars is one row."""
     if isinstance(doc, dict):
         for key in _WRAPPERS:
-            if key in doc and len(doc) == 1:
-                return _json_rows(doc[key])
-        if set(doc) == {"features"} and isinstance(doc["features"], list):
-            return [doc["features"]]
-        return [doc]
+            if len(doc) == 1 and isinstance(doc.get(key), list):
+                return [_instance(item) for item in doc[key]]
+        return [_instance(doc)]
     if isinstance(doc, list):
         if doc and all(isinstance(x, dict | list) for x in doc):
-            return [row for x in doc for row in _json_rows(x)]
+            return [_instance(item) for item in doc]
         return [doc]
     raise BadRecord("JSON payload is not an object or a list")
+
+
+def _instance(item: Any) -> list[Any] | Row:
+    if isinstance(item, dict):
+        features = item.get("features")
+        return features if set(item) == {"features"} and isinstance(features, list) else item
+    return item if isinstance(item, list) else [item]
 
 
 def read_capture(
