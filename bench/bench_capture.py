@@ -168,6 +168,11 @@ def _wait_port(port: int, timeout: float = 30.0) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def bench_proxy(settings: Settings, n: int, rate: float = 500.0) -> list[tuple[str, str]]:
     model_port, proxy_port, admin_port = free_port(), free_port(), free_port()
     with topic(settings) as name:
@@ -182,7 +187,9 @@ def bench_proxy(settings: Settings, n: int, rate: float = 500.0) -> list[tuple[s
             _wait_port(model_port)
             _wait_port(proxy_port)
             direct = asyncio.run(_load(f"http://127.0.0.1:{model_port}/invocations", n, rate))
+            cpu0 = _cpu_seconds(proxy.pid)
             via = asyncio.run(_load(f"http://127.0.0.1:{proxy_port}/invocations", n, rate))
+            cpu_ms = (_cpu_seconds(proxy.pid) - cpu0) / (n + 200) * 1000.0
         finally:
             for p in (proxy, model):
                 p.terminate()
@@ -193,6 +200,7 @@ def bench_proxy(settings: Settings, n: int, rate: float = 500.0) -> list[tuple[s
         ("through the proxy p50 / p99", f"{pct(via, 50):.2f} / {pct(via, 99):.2f} ms"),
         ("proxy added latency p50 / p99",
          f"{pct(via, 50) - pct(direct, 50):.2f} / {pct(via, 99) - pct(direct, 99):.2f} ms"),
+        ("proxy CPU per request (forward + capture)", f"{cpu_ms:.2f} ms"),
     ]  # fmt: skip
 
 
@@ -259,6 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--sdk-n", type=int, default=200_000)
     parser.add_argument("--proxy-n", type=int, default=3000)
+    parser.add_argument("--proxy-rate", type=float, default=500.0)
     parser.add_argument("--archive-n", type=int, default=100_000)
     parser.add_argument("--only", choices=["sdk", "proxy", "archiver"], default=None)
     args = parser.parse_args(argv)
@@ -267,7 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.only in (None, "sdk"):
         rows += bench_sdk(settings, args.sdk_n)
     if args.only in (None, "proxy"):
-        rows += bench_proxy(settings, args.proxy_n)
+        rows += bench_proxy(settings, args.proxy_n, args.proxy_rate)
     if args.only in (None, "archiver"):
         rows += bench_archiver(settings, args.archive_n)
     print(f"\n| measure ({os.cpu_count()} cores, shared) | value |\n|---|---|")
