@@ -235,8 +235,8 @@ def table(results: dict[str, list[float]], alerts: int, rate: float) -> str:
     )
     lines.append("")
     lines.append(
-        "From produce() of the AlertEvent to arrival; routes are delivered in order (SNS, then"
-        " webhooks), and SQS arrival includes the receive long-poll."
+        "From produce() of the AlertEvent to arrival; the two routes are delivered concurrently,"
+        " and SQS arrival includes the receive long-poll."
     )
     return "\n".join(lines)
 
