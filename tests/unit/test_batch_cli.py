@@ -128,6 +128,7 @@ def test_monitor_with_a_config_override(baseline_dir: Path, tmp_path: Path) -> N
         ("bad-stats", "statistics.json is not a valid SageMaker Statistics file"),
         ("bad-config", "--config"),
         ("no-rows", "no rows to check"),
+        ("empty-range", "is not before --end"),
     ],
 )
 def test_monitor_errors_exit_2(
@@ -147,6 +148,8 @@ def test_monitor_errors_exit_2(
         extra = ["--config", str(tmp_path / "c.yaml")]
     elif setup == "no-rows":
         data.write_text("")
+    elif setup == "empty-range":
+        extra = ["--start", "2026-01-02", "--end", "2026-01-01"]
     result = run(
         "monitor", "--baseline", base, "--data", str(data), "--out", str(tmp_path / "o"), *extra
     )

@@ -50,6 +50,11 @@ def test_csv_with_header_converts_whole_columns(tmp_path: Path) -> None:
     assert profile.features["mixed"].inferred_type == "String"
 
 
+def test_gzipped_csv(tmp_path: Path) -> None:
+    (tmp_path / "d.csv.gz").write_bytes(gzip.compress(b"a,b\n1,x\n2,y\n"))
+    assert read_all([tmp_path / "d.csv.gz"])[0] == {"a": [1, 2], "b": ["x", "y"]}
+
+
 def test_csv_integer_column_without_gaps_is_an_int_array(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     path.write_text("n\n1\n2\n3\n")

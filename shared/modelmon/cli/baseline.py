@@ -22,6 +22,7 @@ from modelmon.errors import ModelmonError
 
 if TYPE_CHECKING:
     from modelmon.checks import Baseline
+    from modelmon.readers import TimeRange
 
 FORMAT_CHOICES = ("auto", "csv", "jsonl", "parquet", "capture")
 
@@ -60,6 +61,15 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def time_range(start: datetime | None, end: datetime | None) -> TimeRange:
+    """--start/--end as a TimeRange; an empty range is a usage error (exit 2)."""
+    from modelmon.readers import TimeRange
+
+    if start is not None and end is not None and start >= end:
+        raise click.BadParameter(f"--start {start:%Y-%m-%dT%H:%M:%SZ} is not before --end")
+    return TimeRange(start, end)
 
 
 def s3_client_factory() -> Callable[[], Any]:
@@ -145,12 +155,12 @@ def create(
 ) -> None:
     """Profile training data and suggest constraints, as SageMaker's baselining job does."""
     from modelmon.checks import Baseline
-    from modelmon.readers import DataReader, ReadOptions, TimeRange, read_profile
+    from modelmon.readers import DataReader, ReadOptions, read_profile
     from modelmon.readers.progress import ProgressPrinter
     from modelmon.sagemaker.build import build_statistics, suggest_constraints
 
     try:
-        options = ReadOptions(format=data_format, header=header, window=TimeRange(start, end))  # type: ignore[arg-type]
+        options = ReadOptions(format=data_format, header=header, window=time_range(start, end))  # type: ignore[arg-type]
         progress = None if quiet else ProgressPrinter(sys.stderr, "baseline create")
         reader = DataReader(list(data), options, s3_client=s3_client_factory(), progress=progress)
         skip = [*exclude, *([label] if label else [])]

@@ -20,6 +20,7 @@ from modelmon.cli.baseline import (
     load_baseline,
     output_dir,
     s3_client_factory,
+    time_range,
 )
 from modelmon.errors import ModelmonError
 
@@ -122,13 +123,14 @@ def monitor(
     quiet: bool,
 ) -> None:
     """Check data against a baseline; exit 0 without violations, 1 with, 2 on error."""
-    from modelmon.readers import DataReader, ReadOptions, TimeRange
+    from modelmon.readers import DataReader, ReadOptions
     from modelmon.readers.progress import ProgressPrinter
 
     try:
         base = load_baseline(baseline_dir)
         config = load_config(config_path, min_rows, non_negative)
-        options = ReadOptions(data_format, header, base.feature_names, TimeRange(start, end))  # type: ignore[arg-type]
+        window = time_range(start, end)
+        options = ReadOptions(data_format, header, base.feature_names, window)  # type: ignore[arg-type]
         progress = None if quiet else ProgressPrinter(sys.stderr, "monitor")
         reader = DataReader(list(data), options, s3_client=s3_client_factory(), progress=progress)
         evaluation = check_and_write(base, reader, config, exclude, out, baseline_dir)
