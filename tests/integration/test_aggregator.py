@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 import orjson
 from confluent_kafka import Consumer
-from test_aggregator_support import (
+
+from modelmon.keys import WindowRef
+from modelmon.profile import KS_ERROR_BOUND, CategoricalProfile, NumericProfile, ProfileTracker
+from modelmon.settings import Settings
+
+from .test_aggregator_support import (
     Event,
     ServiceProcess,
     caught_up,
@@ -23,10 +28,6 @@ from test_aggregator_support import (
     service_env,
     wait_for,
 )
-
-from modelmon.keys import WindowRef
-from modelmon.profile import KS_ERROR_BOUND, CategoricalProfile, NumericProfile, ProfileTracker
-from modelmon.settings import Settings
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 SIZE = 10_000

@@ -160,8 +160,8 @@ class ServiceProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def logs(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+    def logs(self, tail: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-tail:]
 
 
 def service_env(

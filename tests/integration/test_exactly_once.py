@@ -9,7 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_aggregator_support import (
+
+from modelmon.errors import FencedWriteError
+from modelmon.keys import Keys, WindowRef
+from modelmon.profile import ProfileTracker
+from modelmon.settings import Settings
+from modelmon.streaming.partition import FlushPlan
+from modelmon.streaming.reader import StateReader
+from modelmon.streaming.store import PartitionStore
+
+from .test_aggregator_support import (
     Event,
     ServiceProcess,
     caught_up,
@@ -22,14 +31,6 @@ from test_aggregator_support import (
     service_env,
     wait_for,
 )
-
-from modelmon.errors import FencedWriteError
-from modelmon.keys import Keys, WindowRef
-from modelmon.profile import ProfileTracker
-from modelmon.settings import Settings
-from modelmon.streaming.partition import FlushPlan
-from modelmon.streaming.reader import StateReader
-from modelmon.streaming.store import PartitionStore
 
 T0 = 1_767_225_600_000
 SIZE = 10_000
@@ -52,13 +53,13 @@ def _stream(n: int) -> list[Event]:
 
 
 def _produce_slowly(
-    settings: Settings, topic: str, events: list[Event], chunks: int
+    settings: Settings, topic: str, events: list[Event], chunks: int, pause: float = 0.1
 ) -> threading.Thread:
     def run() -> None:
         step = len(events) // chunks + 1
         for i in range(0, len(events), step):
             produce(settings, topic, events[i : i + step])
-            time.sleep(0.1)
+            time.sleep(pause)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
@@ -120,15 +121,23 @@ def test_counts_are_exact_across_rebalances_between_two_aggregators(
     topic = new_topic(partitions=PARTS)
     register(redis_client, redis_prefix, "m1", size_seconds=10, allowed_lateness_seconds=2)
     register(redis_client, redis_prefix, "m2", size_seconds=10, allowed_lateness_seconds=2)
-    events = _stream(45_000)
+    events = _stream(67_500)
     env = service_env(redis_prefix, topic, consumer_group) | FAST
-    producer = _produce_slowly(settings, topic, events, chunks=40)
+    producer = _produce_slowly(settings, topic, events, chunks=60, pause=0.3)
+
+    def progress(at_least: int) -> None:
+        wait_for(lambda: _flushed(redis_client, redis_prefix, topic) >= at_least, 120, "progress")
+
+    def assigned(svc: ServiceProcess, times: int) -> None:
+        wait_for(lambda: svc.logs(10**6).count("partitions assigned") >= times, 120, "assignment")
+
     a = ServiceProcess("aggregator", env, tmp_path / "a.log").start()
-    time.sleep(2.5)
+    progress(4_000)
     b = ServiceProcess("aggregator", env, tmp_path / "b.log").start()  # rebalance: A gives up some
-    time.sleep(4.0)
+    assigned(b, 1)
     a.kill()  # B takes A's partitions once the session times out, from Redis offsets
     c = ServiceProcess("aggregator", env, tmp_path / "c.log").start()  # and another rebalance
+    assigned(c, 1)
     producer.join(120)
     offsets = high_watermarks(settings, topic, PARTS)
     try:
