@@ -221,10 +221,10 @@ def parse_time(text: str) -> datetime:
 
 def format_time(value: datetime) -> str:
     """SageMaker's inferenceTime: second precision, 'Z'; sub-seconds kept when present."""
-    value = value.astimezone(UTC)
-    if value.microsecond:
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if value.utcoffset() or value.tzinfo is None:
+        value = value.astimezone(UTC)
+    text = value.replace(tzinfo=None).isoformat()  # 'YYYY-MM-DDTHH:MM:SS[.ffffff]'
+    return text + "Z"
 
 
 def _extras(meta: SageMakerEventMetadata) -> dict[str, Any]:
@@ -319,11 +319,11 @@ def _json(doc: Any) -> str:
 
 
 def _synth_output(event: CaptureEvent, encoding: str) -> tuple[str, str]:
-    out = event.outputs.model_dump(mode="json", exclude_none=True)
     if encoding == "CSV":
-        value = out.get("probability", out.get("prediction"))
+        out = event.outputs
+        value = out.probability if out.probability is not None else out.prediction
         return "text/csv", _csv_line([value])
-    return "application/json", _json(out)
+    return "application/json", event.outputs.model_dump_json(exclude_none=True)
 
 
 def to_sagemaker_record(event: CaptureEvent) -> dict[str, Any]:
