@@ -272,3 +272,16 @@ def test_retry_after_is_honoured_up_to_the_longest_backoff() -> None:
     policy = RetryPolicy(attempts=3, base_seconds=1.0, max_seconds=30.0)
     done = run_with_retries(throttled, policy, slept.append, lambda: 0.0)
     assert (done.outcome, slept) == ("delivered", [7.0, 30.0])
+
+
+def test_drift_metric_without_a_check_uses_the_configured_method() -> None:
+    from modelmon.config import FeatureConfig, ModelConfig
+
+    result = _result().model_copy(update={"checks": []})
+    config = ModelConfig(
+        model_id="credit-risk", features=[FeatureConfig(name="income", drift_method="psi")]
+    )
+    by_name = {d.name: d.value for d in window_metrics(result, CloudWatchRoute(), config)}
+    assert by_name["feature_baseline_drift_income"] == 0.31
+    default = {d.name: d.value for d in window_metrics(result, CloudWatchRoute())}
+    assert default["feature_baseline_drift_income"] == 0.27  # linf_robust, the numeric default
