@@ -103,12 +103,20 @@ def test_json_input_shapes(data: str, inputs: dict[str, Any]) -> None:
     [
         ("{oops", "JSON", "not valid JSON"),
         ('{"a": {"b": 1}}', "JSON", "must be JSON scalars"),
-        ("aGVsbG8=", "BASE64", "BASE64"),
+        ("aGVsbG8=", "BASE64", "not valid JSON"),  # base64 of 'hello' as application/json
     ],
 )
 def test_bad_payloads_raise_invalid_event(data: str, enc: str, message: str) -> None:
     with pytest.raises(InvalidEventError, match=message):
         from_sagemaker_record(_record(data, enc), model_id="m")
+
+
+def test_base64_bodies_are_decoded_by_content_type() -> None:
+    record = _record("MSwyLDM=", "BASE64", ctype="text/csv")  # '1,2,3'
+    assert from_sagemaker_record(record, model_id="m")[0].inputs == {"_c0": 1, "_c1": 2, "_c2": 3}
+    opaque = _record("AAEC", "BASE64", ctype="application/octet-stream")
+    with pytest.raises(InvalidEventError, match="carries no readable features"):
+        from_sagemaker_record(opaque, model_id="m")
 
 
 def test_not_a_record_says_where() -> None:

@@ -8,6 +8,8 @@ SageMaker's own. See ``schemas/capture-event.schema.json`` for the field mapping
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
 import math
@@ -107,11 +109,28 @@ def parse_inputs(
     payload: SageMakerPayload, feature_names: Sequence[str] | None = None
 ) -> list[dict[str, Scalar]]:
     """The instances (named feature rows) of an endpointInput payload."""
-    if payload.encoding == "CSV":
-        return [_row([_scalar(c) for c in row], feature_names) for row in _csv_rows(payload.data)]
-    if payload.encoding != "JSON":
-        raise InvalidEventError("BASE64 payloads carry no readable features (capture as CSV/JSON)")
-    return [_instance(i, feature_names) for i in _json_instances(_loads(payload.data))]
+    encoding, data = _decoded(payload)
+    if encoding == "CSV":
+        return [_row([_scalar(c) for c in row], feature_names) for row in _csv_rows(data)]
+    if encoding != "JSON":
+        raise InvalidEventError(
+            f"BASE64 payload of {payload.observedContentType!r} carries no readable features"
+        )
+    return [_instance(i, feature_names) for i in _json_instances(_loads(data))]
+
+
+def _decoded(payload: SageMakerPayload) -> tuple[str, str]:
+    """(encoding, text): BASE64 bodies of a CSV or JSON content type are decoded first."""
+    if payload.encoding != "BASE64":
+        return payload.encoding, payload.data
+    ctype = payload.observedContentType.lower()
+    kind = "JSON" if "json" in ctype else "CSV" if "csv" in ctype else "BASE64"
+    if kind == "BASE64":
+        return kind, payload.data
+    try:
+        return kind, base64.b64decode(payload.data, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidEventError("BASE64 payload does not decode to UTF-8 text") from exc
 
 
 def _loads(data: str) -> Any:
@@ -145,11 +164,12 @@ def parse_outputs(payload: SageMakerPayload | None) -> list[Outputs]:
     """The per-instance outputs of an endpointOutput payload (empty when absent)."""
     if payload is None:
         return []
-    if payload.encoding == "CSV":
-        return [_csv_output([_scalar(c) for c in row]) for row in _csv_rows(payload.data)]
-    if payload.encoding != "JSON":
+    encoding, data = _decoded(payload)
+    if encoding == "CSV":
+        return [_csv_output([_scalar(c) for c in row]) for row in _csv_rows(data)]
+    if encoding != "JSON":
         return []
-    doc = _loads(payload.data)
+    doc = _loads(data)
     if isinstance(doc, dict) and isinstance(doc.get("predictions"), list):
         items: list[Any] = doc["predictions"]
     elif isinstance(doc, list):
