@@ -129,7 +129,9 @@ def _summary(
         drift = next((o for o in outcomes if o.check_type == "baseline_drift_check"), None)
         base_stats = baseline.statistics.feature(name)
         base_c = baseline.constraints.feature(name)
-        dist = f"{_e(drift.method)}: {_fmt(drift.value)}" if drift and drift.method else "–"
+        dist = "–"
+        if drift and drift.method:
+            dist = f"{_e(drift.method)}: {_fmt(drift.value)} (threshold {_fmt(drift.threshold)})"
         cls = " class=violated" if any(o.violated for o in outcomes) else ""
         rows.append(
             f"<tr{cls}><td><a href='#f-{_e(name)}'>{_e(name)}</a></td>"
