@@ -48,18 +48,18 @@ def unpack_baseline(blob: bytes) -> dict[str, bytes]:
 
 
 def read_baseline_dir(directory: Path) -> dict[str, bytes]:
-    """The JSON files of a baseline directory (must include statistics.json)."""
+    """A baseline directory's files (statistics.json, constraints.json and, when present,
+    modelmon's profile.bin and modelmon.json), checked to load as a baseline."""
+    from modelmon.checks import Baseline
+    from modelmon.checks.baseline import BASELINE_FILES
+
     if not directory.is_dir():
         raise BaselineError(f"{directory} is not a directory of baseline files")
-    files = {p.name: p.read_bytes() for p in sorted(directory.glob("*.json")) if p.is_file()}
-    if "statistics.json" not in files:
-        raise BaselineError(
-            f"{directory} has no statistics.json; make one with `modelmon baseline create` "
-            "or download SageMaker's baseline (statistics.json, constraints.json)"
-        )
+    files = {n: (directory / n).read_bytes() for n in BASELINE_FILES if (directory / n).is_file()}
     too_big = [n for n, b in files.items() if len(b) > MAX_BASELINE_FILE]
     if too_big:
         raise BaselineError(f"baseline files larger than 64 MB: {', '.join(too_big)}")
+    Baseline.from_files(files, str(directory))  # fails early, naming the bad file
     return files
 
 

@@ -1,0 +1,38 @@
+"""The detector's Prometheus metrics, on a registry owned by the service instance."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class DetectorMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.evaluated = Counter(
+            "modelmon_detector_windows_evaluated",
+            "Windows evaluated by this detector",
+            ["model"],
+            registry=registry,
+        )
+        self.violations = Counter(
+            "modelmon_detector_violations",
+            "Violated checks published as alert events",
+            ["model", "check"],
+            registry=registry,
+        )
+        self.late = Gauge(
+            "modelmon_detector_window_late_events",
+            "Late events of the last evaluated window",
+            ["model"],
+            registry=registry,
+        )
+        self.seconds = Histogram(
+            "modelmon_detector_evaluation_seconds",
+            "Time to merge, evaluate and publish one window",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=registry,
+        )
+        self.delay = Gauge(
+            "modelmon_detector_evaluation_delay_seconds",
+            "Wall-clock time from a window's close (end + lateness) to its evaluation",
+            registry=registry,
+        )

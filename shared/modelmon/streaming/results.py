@@ -1,0 +1,103 @@
+"""The detector's Redis state: claims, done markers, merged profiles and result time series.
+
+Each window is evaluated exactly once across detectors: a detector claims it with ``SET NX``
+and an expiry (a crashed claimant's claim lapses), checks the done marker, and sets the done
+marker only after its results and alert events are durable. A crash in between means one
+re-evaluation with the same deterministic event ids, never a lost window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, cast
+
+import orjson
+import redis
+
+from modelmon.errors import DependencyUnavailableError
+from modelmon.events import WindowResult
+from modelmon.keys import Keys, WindowRef
+from modelmon.profile import DatasetProfile
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class ResultStore:
+    def __init__(self, client: redis.Redis, keys: Keys, owner: str) -> None:
+        self._r = client
+        self._keys = keys
+        self.owner = owner
+        self._release = client.register_script(_RELEASE)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+
+    def done(self, windows: Iterable[WindowRef]) -> set[WindowRef]:
+        refs = list(windows)
+        pipe = self._r.pipeline(transaction=False)
+        for ref in refs:
+            pipe.exists(self._keys.done(ref))
+        flags = self._call(pipe.execute)
+        return {ref for ref, flag in zip(refs, flags, strict=True) if flag}
+
+    def claim(self, ref: WindowRef, ttl_seconds: int) -> bool:
+        """True if this detector now holds the window (and nobody finished it meanwhile)."""
+        got = self._call(self._r.set, self._keys.claim(ref), self.owner, nx=True, ex=ttl_seconds)
+        if not got:
+            return False
+        if self._call(self._r.exists, self._keys.done(ref)):
+            self.release(ref)
+            return False
+        return True
+
+    def release(self, ref: WindowRef) -> None:
+        self._call(self._release, keys=[self._keys.claim(ref)], args=[self.owner])
+
+    def finish(self, ref: WindowRef, evaluated_at_ms: int, ttl_seconds: int) -> None:
+        pipe = self._r.pipeline(transaction=True)
+        pipe.set(self._keys.done(ref), evaluated_at_ms, ex=ttl_seconds)
+        self._call(pipe.execute)
+        self.release(ref)
+
+    def save_merged(self, ref: WindowRef, profile: DatasetProfile, ttl_seconds: int) -> None:
+        self._call(self._r.set, self._keys.merged(ref), profile.serialize(), ex=ttl_seconds)
+
+    def merged_profiles(self, refs: list[WindowRef]) -> list[DatasetProfile]:
+        blobs = cast(list[Any], self._call(self._r.mget, [self._keys.merged(r) for r in refs]))
+        return [DatasetProfile.deserialize(b) for b in blobs if b is not None]
+
+    def save_result(self, result: WindowResult, rolling: bool, retention_ms: int) -> None:
+        """Replace the entry at this window start (idempotent), per model and per feature."""
+        score = int(result.window_end.timestamp() * 1000) if rolling else _start(result)
+        key = (
+            self._keys.rolling_results(result.model_id)
+            if rolling
+            else self._keys.results(result.model_id)
+        )
+        pipe = self._r.pipeline(transaction=True)
+        pipe.zremrangebyscore(key, score, score)
+        pipe.zadd(key, {result.model_dump_json(): score})
+        pipe.zremrangebyscore(key, "-inf", f"({score - retention_ms}")
+        if not rolling:
+            for name, metrics in result.features.items():
+                series = self._keys.feature_series(result.model_id, name)
+                point = {"window_start": score, **metrics.model_dump(mode="json")}
+                pipe.zremrangebyscore(series, score, score)
+                pipe.zadd(series, {orjson.dumps(point): score})
+                pipe.zremrangebyscore(series, "-inf", f"({score - retention_ms}")
+        self._call(pipe.execute)
+
+    def results(self, model_id: str, rolling: bool = False) -> list[WindowResult]:
+        key = self._keys.rolling_results(model_id) if rolling else self._keys.results(model_id)
+        raw = cast(list[bytes], self._call(self._r.zrange, key, 0, -1))
+        return [WindowResult.model_validate_json(r) for r in raw]
+
+
+def _start(result: WindowResult) -> int:
+    return int(result.window_start.timestamp() * 1000)
