@@ -83,7 +83,6 @@ def _env(name: str, settings: Settings) -> dict[str, str]:
             "MODELMON_TOPICS__LABELS_PARTITIONS": "1",
             "MODELMON_REDIS__KEY_PREFIX": name,
             "MODELMON_AGGREGATOR_GROUP": f"{name}-aggregator",
-            "MODELMON_DETECTOR_GROUP": f"{name}-detector",
             "MODELMON_ALERTING_GROUP": f"{name}-alerting",
             "MODELMON_ARCHIVE__GROUP_ID": f"{name}-archiver",
         }

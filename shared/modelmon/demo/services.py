@@ -70,7 +70,7 @@ def service_specs(
         ),
         ServiceSpec(
             "detector",
-            ["--admin-port", str(ports["detector"]), "--reports", reports],
+            ["--admin-port", str(ports["detector"]), "--out", reports],
             ports["detector"],
             {},
             "complete windows -> checks vs baseline -> reports + alerts topic",

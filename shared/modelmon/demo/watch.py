@@ -33,7 +33,10 @@ def format_alert(alert: dict[str, Any], t0: float) -> str:
             "data_type_check",
             "categorical_values_check",
         )
-        op = ("<" if lower_is_worse else ">") if state == "ALARM" else "ok vs"
+        if state == "ALARM":
+            op = "<" if lower_is_worse else ">"
+        else:
+            op = ">=" if lower_is_worse else "<="
         cmp = f"{value:.4g}" + (f" {op} {threshold:.4g}" if threshold is not None else "")
     if alert.get("method"):
         cmp += f" ({alert['method']})"
