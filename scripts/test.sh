@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command (`make test`): set-up, the local stack, lint and types, every test.
 # Starts the stack only if it is not already up, and then stops it again on exit.
-# Extra arguments go to pytest (e.g. `scripts/test.sh -x -k smoke`).
+# Extra arguments go to pytest (e.g. `scripts/test.sh -x -k smoke`); if one of them is a test
+# path, only the paths given run (e.g. `scripts/test.sh tests/integration/test_stack_smoke.py`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +26,16 @@ echo "== mypy"
 
 echo "== pytest (${SECONDS}s)"
 suites=()
-for dir in tests/unit tests/integration tests/e2e; do
-  [[ -d $dir ]] && suites+=("$dir")
+for arg in "$@"; do
+  [[ $arg != -* && -e ${arg%%::*} ]] && suites=(__given__)
 done
+if [[ ${#suites[@]} -eq 0 ]]; then
+  for dir in tests/unit tests/integration tests/e2e; do
+    [[ -d $dir ]] && suites+=("$dir")
+  done
+else
+  suites=()
+fi
 rc=0
 .venv/bin/pytest --durations=10 "${suites[@]}" "$@" || rc=$?
 echo "== done in ${SECONDS}s"
