@@ -175,3 +175,38 @@ def singles_start(results: list[dict[str, Any]], start_ms: int) -> str:
         if np.datetime64(r["window_start"].rstrip("Z"), "ms") == wanted:
             return str(r["window_start"])
     raise AssertionError(f"no result for window {wanted}")
+
+
+def test_idle_partitions_let_the_last_window_complete(
+    settings: Settings, new_topic: Any, consumer_group: str, redis_client: Any,
+    redis_prefix: str, tmp_path: Path,
+) -> None:  # fmt: skip
+    """Only partition 0 has events, and nothing follows the last window: the empty partitions
+    and then partition 0 itself count as idle, so every window is evaluated, exactly."""
+    capture, alerts = new_topic(partitions=3), new_topic(partitions=1)
+    register(
+        redis_client, redis_prefix, "solo", size_seconds=10, allowed_lateness_seconds=1,
+        idle_timeout_seconds=1,
+    )  # fmt: skip
+    x = {"x": 1.0, "y": 2, "color": "red"}
+    events = [Event("solo", T0 + i * 700, x, partition=0) for i in range(40)]  # 0..27.3 s
+    events.append(Event("solo", T0 + 2_000, x, partition=0))  # late: counted in window 0
+    produce(settings, capture, events)
+    env = service_env(redis_prefix, capture, consumer_group) | {
+        "MODELMON_DETECTOR_TOPIC": capture,
+        "MODELMON_DETECTOR_ALERTS_TOPIC": alerts,
+    }
+    services = [
+        ServiceProcess("aggregator", env, tmp_path / "agg.log").start(),
+        ServiceProcess("detector", env, tmp_path / "det.log").start(),
+    ]
+    store = ResultStore(redis_client, Keys(redis_prefix), "test")
+    try:
+        wait_for(lambda: len(store.results("solo")) == 3, 120, "three evaluated windows")
+    finally:
+        for svc in services:
+            assert svc.terminate() == 0, svc.logs()
+    results = store.results("solo")
+    assert [(r.event_count, r.late_event_count) for r in results] == [(15, 1), (14, 0), (11, 0)]
+    assert [r.checks for r in results] == [[], [], []]  # no baseline: figures only
+    assert results[0].features["x"].count == 15
