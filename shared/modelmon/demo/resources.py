@@ -35,6 +35,7 @@ def create(aws: AwsSettings, name: str) -> DemoAws:
             )
     topic_arn = sns.create_topic(Name=name)["TopicArn"]
     queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sqs.purge_queue(QueueUrl=queue_url)  # what an earlier run left is not this run's
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
@@ -44,14 +45,17 @@ def create(aws: AwsSettings, name: str) -> DemoAws:
     return DemoAws(name, topic_arn, queue_url)
 
 
-def count_objects(aws: AwsSettings, bucket: str, prefix: str) -> tuple[int, int]:
-    """(objects, bytes) under ``s3://bucket/prefix``."""
+def count_objects(
+    aws: AwsSettings, bucket: str, prefix: str, since: float = 0.0
+) -> tuple[int, int]:
+    """(objects, bytes) under ``s3://bucket/prefix`` written at or after ``since`` (epoch s)."""
     s3 = boto_client(aws, "s3")
     count = size = 0
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
-            count += 1
-            size += obj["Size"]
+            if obj["LastModified"].timestamp() >= since:
+                count += 1
+                size += obj["Size"]
     return count, size
 
 

@@ -48,10 +48,14 @@ def _where(run: DemoRun, echo: Echo) -> None:
     aws, model_id, settings = run.state.aws, run.o.model_id, run.settings
     if aws is None:
         return
-    archived = resources.count_objects(settings.aws, aws.bucket, f"capture/{model_id}/")
-    reports = resources.count_objects(settings.aws, aws.bucket, f"reports/{model_id}/")
-    echo(f"archive  s3://{aws.bucket}/capture/{model_id}/  ({archived[0]} files, {archived[1]} B)")
-    echo(f"reports  s3://{aws.bucket}/reports/{model_id}/  ({reports[0]} files)")
+    since = run.state.started_at - 1
+    archived = resources.count_objects(settings.aws, aws.bucket, f"capture/{model_id}/", since)
+    reports = resources.count_objects(settings.aws, aws.bucket, f"reports/{model_id}/", since)
+    echo(
+        f"archive  s3://{aws.bucket}/capture/{model_id}/  "
+        f"({archived[0]} files, {archived[1]:,} B written by this run)"
+    )
+    echo(f"reports  s3://{aws.bucket}/reports/{model_id}/  ({reports[0]} files by this run)")
     namespace = CloudWatchRoute().namespace
     names = resources.metric_names(settings.aws, namespace, model_id)
     shown = ", ".join(names[:6]) + (" ..." if len(names) > 6 else "")

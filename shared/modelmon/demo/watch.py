@@ -71,7 +71,7 @@ class AlertsTopicWatcher:
         self.windows: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="alerts-watch")
-        self._started_at = time.time()
+        self._since_ms = int(time.time() * 1000)
 
     def start(self) -> None:
         self._thread.start()
@@ -90,7 +90,8 @@ class AlertsTopicWatcher:
             with self.record.open("a") as out:
                 while not self._stop.is_set():
                     for msg in consumer.consume(500, 0.5):
-                        if msg.error() is None:
+                        # Earlier runs of the same model id are on the topic too: skip them.
+                        if msg.error() is None and msg.timestamp()[1] >= self._since_ms:
                             self._accept(msg.value(), out)
         except Exception:
             log.exception("alerts watcher stopped")
