@@ -20,13 +20,14 @@ import csv
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from modelmon.readers.sources import Source
 from modelmon.readers.stats import Columns, ReadStats, columns_from_rows
-from modelmon.readers.tabular import JSON_BATCH_ROWS, iter_json_lines
+from modelmon.readers.tabular import JSON_BATCH_ROWS, csv_lines_to_columns, iter_json_lines
 
 Row = dict[str, Any]
 
@@ -55,6 +56,12 @@ class TimeRange:
 def parse_time(text: Any) -> datetime:
     if not isinstance(text, str):
         raise BadRecord("event time is missing")
+    return _parse_time(text)
+
+
+@lru_cache(maxsize=8192)
+def _parse_time(text: str) -> datetime:
+    """Cached: capture files repeat the same second many times."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
@@ -174,21 +181,73 @@ def _instance(item: Any) -> list[Any] | Row:
     return item if isinstance(item, list) else [item]
 
 
+def csv_fast_line(record: dict[str, Any], names: Sequence[str]) -> tuple[int, str] | None:
+    """(field count, text) of a one-line, unquoted CSV capture, output first when input and
+    output together have the baseline's width (as ``sagemaker_rows``); None: use the slow path."""
+    capture = record["captureData"]
+    payload = capture.get("endpointInput") if isinstance(capture, dict) else None
+    if not isinstance(payload, dict) or payload.get("encoding") != "CSV":
+        return None
+    data = payload.get("data")
+    if not isinstance(data, str) or not _plain_csv(data):
+        return None
+    width = data.count(",") + 1
+    output = capture.get("endpointOutput") or capture.get("batchTransformOutput")
+    if isinstance(output, dict) and output.get("encoding") == "CSV":
+        out = output.get("data")
+        if isinstance(out, str) and _plain_csv(out):
+            out_width = out.count(",") + 1
+            if width + out_width == len(names):
+                return width + out_width, f"{out},{data}"
+    return width, data
+
+
+def _plain_csv(text: str) -> bool:
+    return bool(text) and '"' not in text and "\n" not in text and "\r" not in text
+
+
+class _Pending:
+    """Rows waiting to become a batch: named rows, and CSV lines grouped by field count
+    (parsed in bulk by pyarrow, no Python work per field)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.names = names
+        self.rows: list[Row] = []
+        self.lines: dict[int, list[str]] = {}
+        self.count = 0
+
+    def add_rows(self, rows: list[Row]) -> None:
+        self.rows.extend(rows)
+        self.count += len(rows)
+
+    def add_line(self, width: int, text: str) -> None:
+        self.lines.setdefault(width, []).append(text)
+        self.count += 1
+
+    def flush(self) -> Iterator[Columns]:
+        if self.rows:
+            yield columns_from_rows(self.rows)
+        for width, lines in self.lines.items():
+            names = [self.names[i] if i < len(self.names) else f"_c{i}" for i in range(width)]
+            yield csv_lines_to_columns(lines, names)
+        self.rows, self.lines, self.count = [], {}, 0
+
+
 def read_capture(
     source: Source, stats: ReadStats, names: Sequence[str], window: TimeRange
 ) -> Iterator[Columns]:
     """Rows of every capture record in a JSON Lines file (either kind, even mixed)."""
-    rows: list[Row] = []
+    pending = _Pending(names)
     for number, value in iter_json_lines(source, stats):
-        where = f"{source.name}:{number}"
         try:
             if is_sagemaker_record(value):
                 if (value.get("eventMetadata") or {}).get("invocationSource") == "ShadowExperiment":
                     stats.skipped += 1
                     continue
-                found = sagemaker_rows(value, names)
+                fast = csv_fast_line(value, names)
+                found = None if fast else sagemaker_rows(value, names)
             elif is_modelmon_record(value):
-                found = modelmon_rows(value)
+                fast, found = None, modelmon_rows(value)
             else:
                 raise BadRecord("line is not a capture record (no captureData or inputs)")
             # Times are parsed only when a range asks for them.
@@ -197,11 +256,12 @@ def read_capture(
                 continue
         except (BadRecord, KeyError, TypeError) as exc:
             stats.bad_rows += 1
-            stats.note(f"bad capture record: {exc}", where)
+            stats.note(f"bad capture record: {exc}", f"{source.name}:{number}")
             continue
-        rows.extend(found)
-        if len(rows) >= JSON_BATCH_ROWS:
-            yield columns_from_rows(rows)
-            rows = []
-    if rows:
-        yield columns_from_rows(rows)
+        if fast is not None:
+            pending.add_line(*fast)
+        elif found:
+            pending.add_rows(found)
+        if pending.count >= JSON_BATCH_ROWS:
+            yield from pending.flush()
+    yield from pending.flush()

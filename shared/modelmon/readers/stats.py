@@ -66,6 +66,12 @@ class ReadStats:
 
 def columns_from_rows(rows: list[dict[str, Any]]) -> Columns:
     """Row dicts to column lists (a key missing from a row is a missing value)."""
+    if not rows:
+        return {}
+    keys = tuple(rows[0])
+    if all(tuple(row) == keys for row in rows):  # the usual case: the same keys in order
+        values = zip(*(r.values() for r in rows), strict=True)
+        return {k: list(v) for k, v in zip(keys, values, strict=True)}
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(row))

@@ -172,6 +172,18 @@ def read_csv(
             yield {name: arrow_to_numpy(batch.column(i)) for i, name in enumerate(columns)}
 
 
+def csv_lines_to_columns(lines: list[str], names: list[str]) -> Columns:
+    """Header-less CSV lines, all with ``len(names)`` fields, as typed columns."""
+    table = pacsv.read_csv(
+        pa.py_buffer("\n".join(lines).encode("utf-8")),
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
+        ),
+    )
+    return {name: arrow_to_numpy(table.column(i)) for i, name in enumerate(names)}
+
+
 def read_parquet(source: Source, stats: ReadStats) -> Iterator[Columns]:
     where: Any = source.local_path or pa.BufferReader(source.read_bytes())
     file = pq.ParquetFile(where)
