@@ -35,13 +35,13 @@ def read_all(paths: list[Path | str], **options: Any) -> tuple[dict[str, list[An
 
 def test_csv_with_header_converts_whole_columns(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
-    path.write_text("n,x,s,mixed\n1,1.5,a,3\n2,,b,x\n,2.5,,4\n")
+    path.write_text("n,x,s,mixed\n1,1.5,a,3\n2,NaN,b,x\n,2.5,,NA\n")
     reader = DataReader([str(path)])
     batch = next(reader.batches())
     assert batch["x"].dtype == np.float64 and np.isnan(batch["x"][1])
     assert list(batch["n"]) == [1, 2, None]  # integers with a gap stay integers
     assert list(batch["s"]) == ["a", "b", None]
-    assert list(batch["mixed"]) == ["3", "x", "4"]
+    assert list(batch["mixed"]) == ["3", "x", "NA"]
     assert reader.stats.rows == 3
     profile, order = read_profile(DataReader([str(path)]))
     assert order == ["n", "x", "s", "mixed"]

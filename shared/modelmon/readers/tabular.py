@@ -23,6 +23,9 @@ import pyarrow.parquet as pq
 from modelmon.readers.sources import Source
 from modelmon.readers.stats import Columns, ReadStats, columns_from_rows
 
+#: CSV cells that are missing values: empty and NaN text, as the profile treats Python values
+#: (and SageMaker's Spark reader empty cells). "NA" or "null" are text like any other.
+NULL_TEXT = ["", "nan", "NaN", "NAN", "-nan", "+nan", "-NaN", "+NaN"]
 BLOCK_SIZE = 1 << 22  # 4 MiB of CSV text per batch
 PARQUET_BATCH_ROWS = 65_536
 JSON_BATCH_ROWS = 10_000
@@ -164,7 +167,9 @@ def read_csv(
         ),
         parse_options=pacsv.ParseOptions(invalid_row_handler=bad_row, newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(columns, pa.string()), strings_can_be_null=True
+            column_types=dict.fromkeys(columns, pa.string()),
+            strings_can_be_null=True,
+            null_values=NULL_TEXT,
         ),
     )
     for batch in reader:
@@ -178,7 +183,9 @@ def csv_lines_to_columns(lines: list[str], names: list[str]) -> Columns:
         pa.py_buffer("\n".join(lines).encode("utf-8")),
         read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
         convert_options=pacsv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
+            column_types=dict.fromkeys(names, pa.string()),
+            strings_can_be_null=True,
+            null_values=NULL_TEXT,
         ),
     )
     return {name: arrow_to_numpy(table.column(i)) for i, name in enumerate(names)}
