@@ -55,7 +55,8 @@ class ManagedProcess:
         for directory in (self.workdir, self.pidfile.parent, self.logfile.parent):
             directory.mkdir(parents=True, exist_ok=True)
         with self.logfile.open("ab") as log:
-            log.write(f"\n=== modelmon stack: starting {' '.join(argv)}\n".encode())
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            log.write(f"\n=== modelmon stack {stamp}: starting {' '.join(argv)}\n".encode())
             log.flush()
             proc = subprocess.Popen(
                 list(argv),
