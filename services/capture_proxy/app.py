@@ -130,7 +130,8 @@ class CaptureProxy:
         exchange = Exchange(
             request.headers.get("Content-Type"), body, up_headers.get("Content-Type"), answer,
             status, latency * 1000.0, request.headers.get(self.inference_id_header),
-            datetime.now(UTC), request.path,
+            datetime.now(UTC), request.path, request.headers.get("Content-Encoding"),
+            up_headers.get("Content-Encoding"),
         )  # fmt: skip
         asyncio.get_running_loop().call_soon(self.capture, exchange)
         response = web.Response(
@@ -159,6 +160,10 @@ class CaptureProxy:
         except Exception:
             self.metrics.capture_errors.inc()
             log.exception("capture failed")
+
+
+#: Runner options for the proxy app: request bodies are forwarded exactly as received.
+RUNNER_OPTIONS: dict[str, Any] = {"access_log": None, "auto_decompress": False}
 
 
 def make_apps(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import uuid
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from modelmon.capture.sagemaker import format_time, from_sagemaker_record
+from modelmon.errors import InvalidEventError
 from modelmon.events import CaptureEvent
 
 
@@ -41,6 +44,18 @@ class Exchange:
     inference_id: str | None
     at: datetime
     path: str
+    request_encoding: str | None = None
+    response_encoding: str | None = None
+
+
+def _plain(body: bytes, content_encoding: str | None) -> bytes:
+    """A body as the model saw it: gzip/deflate content-encoding undone (for capture only)."""
+    enc = (content_encoding or "").strip().lower()
+    if enc in ("gzip", "x-gzip"):
+        return gzip.decompress(body)
+    if enc == "deflate":
+        return zlib.decompress(body)
+    return body
 
 
 def _part(mode: str, ctype: str | None, body: bytes, encoding: str) -> dict[str, Any]:
@@ -68,14 +83,19 @@ def exchange_events(
     req_enc = types.encoding(ex.request_type)
     if req_enc is None:
         return []
-    capture_data: dict[str, Any] = {
-        "endpointInput": _part("INPUT", ex.request_type, ex.request_body, req_enc)
-    }
-    res_enc = types.encoding(ex.response_type)
-    if res_enc is not None and 200 <= ex.status < 300:
-        capture_data["endpointOutput"] = _part(
-            "OUTPUT", ex.response_type, ex.response_body, res_enc
-        )
+    try:
+        request_body = _plain(ex.request_body, ex.request_encoding)
+        response_body = _plain(ex.response_body, ex.response_encoding)
+        capture_data: dict[str, Any] = {
+            "endpointInput": _part("INPUT", ex.request_type, request_body, req_enc)
+        }
+        res_enc = types.encoding(ex.response_type)
+        if res_enc is not None and 200 <= ex.status < 300:
+            capture_data["endpointOutput"] = _part(
+                "OUTPUT", ex.response_type, response_body, res_enc
+            )
+    except (OSError, zlib.error, UnicodeDecodeError) as exc:
+        raise InvalidEventError(f"body cannot be read as text: {exc}") from exc
     meta: dict[str, Any] = {"eventId": str(uuid.uuid4()), "inferenceTime": format_time(ex.at)}
     if ex.inference_id:
         meta["inferenceId"] = ex.inference_id

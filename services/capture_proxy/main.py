@@ -16,7 +16,7 @@ from modelmon.capture.client import CaptureClient
 from modelmon.service import DeadLetters, Health
 from modelmon.settings import Settings
 
-from .app import CaptureProxy, make_apps
+from .app import RUNNER_OPTIONS, CaptureProxy, make_apps
 from .capture import ContentTypes
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ async def serve(
     app: web.Application, admin: web.Application, health: Health,
     host: str, port: int, admin_port: int,
 ) -> None:  # fmt: skip
-    runners = [web.AppRunner(app, access_log=None), web.AppRunner(admin, access_log=None)]
+    runners = [web.AppRunner(app, **RUNNER_OPTIONS), web.AppRunner(admin, access_log=None)]
     for runner in runners:
         await runner.setup()
     sites = [web.TCPSite(runners[0], host, port), web.TCPSite(runners[1], host, admin_port)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import http.client
 import json
 import os
@@ -25,7 +26,7 @@ from modelmon.capture.client import CaptureClient
 from modelmon.events import DeadLetterRecord
 from modelmon.service import DeadLetters, Health
 from modelmon.settings import Settings
-from modelmon_services.capture_proxy.app import CaptureProxy, make_apps
+from modelmon_services.capture_proxy.app import RUNNER_OPTIONS, CaptureProxy, make_apps
 from modelmon_services.capture_proxy.capture import ContentTypes
 
 from .test_archiver import (
@@ -95,9 +96,9 @@ class LoopThread:
         self.thread.start()
         self.runners: list[web.AppRunner] = []
 
-    def serve(self, app: web.Application, port: int = 0) -> int:
+    def serve(self, app: web.Application, port: int = 0, **options: Any) -> int:
         async def start() -> int:
-            runner = web.AppRunner(app, access_log=None)
+            runner = web.AppRunner(app, **{"access_log": None, **options})
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", port)
             await site.start()
@@ -138,7 +139,7 @@ def start_proxy(
     health = Health()
     health.set_ready(True)
     app, admin = make_apps(proxy, health, registry)
-    return lt.serve(app), lt.serve(admin), proxy
+    return lt.serve(app, **RUNNER_OPTIONS), lt.serve(admin), proxy
 
 
 Answer = tuple[int, str, list[tuple[str, str]], bytes]
@@ -158,12 +159,15 @@ def _comparable(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return sorted((k.lower(), v) for k, v in headers if k.lower() not in ("date", "server"))
 
 
+GZ_BODY = gzip.compress(b'{"instances": [{"age": 1, "income": 2, "tenure": 3}]}', mtime=0)
 REQUESTS: list[tuple[str, str, bytes | None, dict[str, str]]] = [
     ("POST", "/invocations", b'{"instances": [{"age": 0.3, "income": -1.2, "tenure": 2.0}]}',
      {"Content-Type": "application/json", "X-Inference-Id": "req-1"}),
     ("POST", "/invocations", b"0.5,1.5,2.0\n-1,-2,0.1", {"Content-Type": "text/csv"}),
     ("POST", "/invocations", b'{"instances": [{"age": 1}]}', {"Content-Type": "application/json"}),
     ("POST", "/invocations", b"{oops", {"Content-Type": "application/json"}),
+    ("POST", "/invocations", GZ_BODY,
+     {"Content-Type": "application/json", "Content-Encoding": "gzip"}),
     ("GET", "/boom?x=1", None, {}),
     ("DELETE", "/boom", None, {}),
     ("GET", "/ping", None, {}),
