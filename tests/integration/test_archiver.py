@@ -316,3 +316,29 @@ def test_redacted_fields_absent_from_topic_and_archive_and_encrypted_local_archi
 
 if __name__ == "__main__":
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_s3_unavailable_is_retried_without_committing(
+    settings: Settings, new_topic: Callable[..., str], consumer_group: str,
+    boto_client: Callable[[str], Any], archiver: Callable[..., ArchiverProcess],
+    eventually: Callable[..., Any], tmp_path: Path,
+) -> None:  # fmt: skip
+    """The bucket does not exist yet: writes fail and are retried; nothing is lost."""
+    topic, dl_topic = new_topic(1), new_topic(1)
+    bucket = f"late-bucket-{os.urandom(4).hex()}"
+    with CaptureClient("late", settings=topic_settings(settings, topic)) as client:
+        ids = sdk_events(client, 50)
+    proc = archiver(**archiver_env(topic, dl_topic, consumer_group, f"s3://{bucket}/x"))
+    log = tmp_path / "archiver.log"
+    eventually(lambda: log.read_text().count("archive write failed") >= 2, 120, "retries")
+    s3 = boto_client("s3")
+    s3.create_bucket(Bucket=bucket)
+    try:
+        eventually(lambda: len(s3_records(boto_client, bucket, "x", "late")) >= 50, 120, "archive")
+        assert proc.stop() == 0
+        records = s3_records(boto_client, bucket, "x", "late")
+        assert sorted(r["eventMetadata"]["eventId"] for _, r in records) == sorted(ids)
+    finally:
+        for key in [k for k, _ in s3_records(boto_client, bucket, "x", "late")]:
+            s3.delete_object(Bucket=bucket, Key=key)
+        s3.delete_bucket(Bucket=bucket)
