@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (`make test`): set-up, the local stack, lint and types, every test.
-# Starts the stack only if it is not already up, and then stops it again on exit.
+# Starts the parts of the stack that are not already up, and stops those again on exit.
 # Extra arguments go to pytest (e.g. `scripts/test.sh -x -k smoke`); if one of them is a test
 # path, only the paths given run (e.g. `scripts/test.sh tests/integration/test_stack_smoke.py`).
 set -euo pipefail
@@ -10,12 +10,21 @@ bash scripts/venv.sh
 echo "== virtualenv ready (${SECONDS}s)"
 modelmon=.venv/bin/modelmon
 
-if "$modelmon" stack status >/dev/null 2>&1; then
-  echo "== the local stack is already up: using it (and leaving it up)"
-else
-  trap 'echo "== stopping the stack this run started"; "$modelmon" stack down || true' EXIT
-fi
-"$modelmon" stack up
+# Stop, on exit, exactly the services this run started (`up` prints "<name> started ...");
+# whatever was already running stays up.
+up_log=$(mktemp)
+stop_what_we_started() {
+  local started
+  started=$(awk '$2 == "started" {print $1}' "$up_log" | tr '\n' ' ')
+  if [[ -n ${started// /} ]]; then
+    echo "== stopping what this run started: $started"
+    # shellcheck disable=SC2086  # one word per service
+    "$modelmon" stack down $started || true
+  fi
+  rm -f "$up_log"
+}
+trap stop_what_we_started EXIT
+"$modelmon" stack up | tee "$up_log"
 echo "== stack ready (${SECONDS}s)"
 
 echo "== ruff"

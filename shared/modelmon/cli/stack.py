@@ -60,12 +60,13 @@ def up(ctx: click.Context, capture_partitions: int | None) -> None:
 
 
 @stack.command()
+@click.argument("services", nargs=-1, type=click.Choice(["kafka", "redis", "moto"]))
 @click.pass_context
-def down(ctx: click.Context) -> None:
-    """Stop the processes this stack started, by pid (nothing else)."""
+def down(ctx: click.Context, services: tuple[str, ...]) -> None:
+    """Stop the processes this stack started, by pid (nothing else); all, or SERVICES."""
     from modelmon.stack import down as stack_down
 
-    stack_down(_config(ctx), report=click.echo)
+    stack_down(_config(ctx), report=click.echo, only=services)
 
 
 @stack.command()

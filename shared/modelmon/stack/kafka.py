@@ -68,7 +68,7 @@ def fetch_jars(cfg: StackConfig) -> bool:
     mvn = prereqs.maven()
     staging = libs.with_name("libs.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    argv = [mvn, "-B", "-q", "-f", str(pom), "dependency:copy-dependencies",
+    argv = [mvn, "-B", "-q", "-Dstyle.color=never", "-f", str(pom), "dependency:copy-dependencies",
             f"-DoutputDirectory={staging}"]  # fmt: skip
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:

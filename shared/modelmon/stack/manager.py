@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -87,10 +87,17 @@ def up(
         return created
 
 
-def down(cfg: StackConfig, report: Callable[[str], None] = print) -> None:
-    """Stop the processes this stack started (by pid); leave anything else alone."""
+SERVICE_NAMES = tuple(s.NAME for s in _START)
+
+
+def down(
+    cfg: StackConfig, report: Callable[[str], None] = print, only: Collection[str] = ()
+) -> None:
+    """Stop the processes this stack started (by pid), or only the named ones; nothing else."""
     with _locked(cfg):
         for service in _STOP:
+            if only and service.NAME not in only:
+                continue
             stopped = service.process(cfg).stop(grace=30.0)
             report(f"{service.NAME:6} {'stopped' if stopped else 'not running (nothing to stop)'}")
 
