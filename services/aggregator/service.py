@@ -106,6 +106,15 @@ class Aggregator:
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> None:
+        self.start()
+        try:
+            while not self.stop.is_set():
+                self.step()
+        finally:
+            self.close()
+
+    def start(self) -> None:
+        """Load the registry and join the consumer group."""
         self._retry("load the model registry", lambda: self._refresh_plans(force=True))
         self._consumer.subscribe(
             [self.options.topic],
@@ -115,18 +124,17 @@ class Aggregator:
         )
         self.health.set_ready(True, "consuming")
         log.info("aggregator started", extra={"topic": self.options.topic})
-        try:
-            while not self.stop.is_set():
-                self.step()
-        finally:
-            self.health.set_ready(False, "stopping")
-            self._flush_all()
-            self._consumer.close()  # leaves the group (revocation flushes nothing new)
-            self._producer.flush(10)
-            self._redis.close()
-            log.info("aggregator stopped")
 
-    def step(self) -> None:
+    def close(self) -> None:
+        """Flush what is pending, leave the group, release the clients."""
+        self.health.set_ready(False, "stopping")
+        self._flush_all()
+        self._consumer.close()  # leaves the group (revocation flushes nothing new)
+        self._producer.flush(10)
+        self._redis.close()
+        log.info("aggregator stopped")
+
+    def step(self) -> int:
         """One batch: consume, fold in, and flush when the size or time cadence says so."""
         msgs = self._consumer.consume(self.options.batch_size, self.options.poll_timeout)
         if msgs:
@@ -135,6 +143,7 @@ class Aggregator:
         due = time.monotonic() - self._last_flush >= self.options.flush_seconds
         if self._pending_events >= self.options.flush_events or due:
             self._flush_all()
+        return len(msgs)
 
     def _refresh_plans(self, force: bool = False) -> None:
         if self._catalog.refresh(force=force) or force:
