@@ -330,3 +330,26 @@ def test_without_profile_bin_the_statistics_give_the_same_verdicts(baseline: Bas
         ours, theirs = with_profile.features[name].distances, without.features[name].distances
         method = "linf_simple" if name != "color" else "linf_categorical"
         assert theirs[method] == pytest.approx(ours[method], abs=1e-9)
+
+
+def test_old_sagemaker_constraints_with_sdk_overrides() -> None:
+    """The SDK's hand-made files: String features, min_domain_mass, and
+    string_constraints.monitoring_config_overrides (what Constraints.set_monitoring writes)."""
+    from modelmon.sagemaker import read_constraints, read_statistics
+
+    stats = read_statistics(REF / "statistics.json")
+    cons = read_constraints(REF / "constraints.json")
+    base = Baseline(stats, cons)
+    assert base.kinds() == {"message": "categorical", "second_message": "categorical"}
+    known = "preproc-not-YET-supported-for-csv-json"
+    current = profile_of({"message": [known] * 400 + ["other"] * 18}, base.kinds())
+    assert flagged(evaluate(base, current)) == {
+        ("categorical_values_check", "message"),
+        ("missing_column_check", "second_message"),
+    }
+    feature = cons.feature("message")
+    assert feature is not None and feature.string_constraints is not None
+    overrides = feature.string_constraints.monitoring_config_overrides
+    assert overrides is not None
+    overrides.evaluate_constraints = "Disabled"
+    assert flagged(evaluate(base, current)) == {("missing_column_check", "second_message")}
