@@ -137,6 +137,9 @@ class IngestSettings(BaseModel):
     token: SecretStr | None = Field(default=None, description="bearer token; unset = no auth")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     max_event_bytes: int = Field(default=1_048_576, ge=1)
+    require_registered: bool = Field(
+        default=False, description="reject events of models not in the registry (Redis)"
+    )
 
 
 class Settings(BaseSettings):
