@@ -12,8 +12,9 @@ from aiohttp import web
 from confluent_kafka import KafkaException, Producer
 from prometheus_client import CollectorRegistry, Counter
 
-from modelmon.errors import InvalidEventError
+from modelmon.errors import InvalidEventError, TransientError, UnknownModelError
 from modelmon.redaction import RedactionPolicy, redact_event
+from modelmon.registry import ModelCatalog
 from modelmon.service import DeadLetters, Health, admin_routes
 
 from .parse import parse_body
@@ -41,6 +42,7 @@ class Ingest:
         max_event_bytes: int,
         redaction: RedactionPolicy,
         feature_names: dict[str, list[str]] | None = None,
+        catalog: ModelCatalog | None = None,
         ack_timeout: float = 30.0,
     ) -> None:
         self.producer, self.topic, self.dead_letters = producer, topic, dead_letters
@@ -48,6 +50,7 @@ class Ingest:
         self.max_body_bytes, self.max_event_bytes = max_body_bytes, max_event_bytes
         self.redaction = redaction
         self.feature_names = feature_names or {}
+        self.catalog = catalog
         self.ack_timeout = ack_timeout
         self.requests = Counter(
             "modelmon_ingest_requests", "Ingest requests", ["status"], registry=registry
@@ -99,21 +102,40 @@ class Ingest:
             return error(413, f"body exceeds the limit of {self.max_body_bytes} bytes")
         if not body.strip():
             return error(400, "empty body: send one JSON event or NDJSON lines")
+        names = await self._feature_names()
         parsed = parse_body(
             body, request.headers.get("Content-Type", "application/json"),
             model=request.query.get("model"), variant=request.query.get("variant", "AllTraffic"),
-            feature_names=self.feature_names, max_event_bytes=self.max_event_bytes,
+            feature_names=names, max_event_bytes=self.max_event_bytes,
         )  # fmt: skip
+        if self.catalog is not None:
+            parsed.reject_unknown(self.catalog.models)
         if parsed.errors:
             self.rejected.inc(len(parsed.errors))
             for err in parsed.errors:
-                self.dead_letters.send(err.raw, InvalidEventError(f"line {err.line}: {err.error}"))
+                kind = UnknownModelError if "is not registered" in err.error else InvalidEventError
+                self.dead_letters.send(err.raw, kind(f"line {err.line}: {err.error}"))
             return error(
                 400,
                 f"{len(parsed.errors)} of {parsed.documents} documents invalid; nothing accepted",
                 errors=[{"line": e.line, "error": e.error} for e in parsed.errors[:MAX_ERRORS]],
             )
         return await self._produce([e for _, e in parsed.events], parsed.documents)
+
+    async def _feature_names(self) -> dict[str, list[str]]:
+        """CSV column names: settings first, else the registered config's feature list."""
+        if self.catalog is None:
+            return self.feature_names
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self.catalog.refresh)
+        except TransientError as exc:
+            log.warning("model registry unavailable, using the last copy: %s", exc)
+        registered = {
+            m: [f.name for f in entry.config.features]
+            for m, entry in self.catalog.models.items()
+            if entry.config.features
+        }
+        return {**registered, **self.feature_names}
 
     async def _produce(self, events: list[Any], documents: int) -> web.Response:
         loop = asyncio.get_running_loop()

@@ -9,10 +9,18 @@ from prometheus_client import CollectorRegistry
 from modelmon import logs
 from modelmon.adapters.kafka import make_producer
 from modelmon.redaction import RedactionPolicy
+from modelmon.registry import ModelCatalog, Registry
 from modelmon.service import DeadLetters, Health
 from modelmon.settings import Settings
 
 from .app import Ingest, make_app
+
+
+def _catalog(settings: Settings) -> ModelCatalog:
+    from modelmon.adapters.redis import make_redis
+    from modelmon.keys import Keys
+
+    return ModelCatalog(Registry(make_redis(settings.redis), Keys(settings.redis.key_prefix)))
 
 
 def build(settings: Settings) -> tuple[web.Application, Health]:
@@ -30,6 +38,7 @@ def build(settings: Settings) -> tuple[web.Application, Health]:
         max_body_bytes=ing.max_body_bytes, max_event_bytes=ing.max_event_bytes,
         redaction=RedactionPolicy.from_settings(settings.capture),
         feature_names=settings.capture.feature_names,
+        catalog=_catalog(settings) if ing.require_registered else None,
     )  # fmt: skip
     app = make_app(ingest, health, registry)
 

@@ -6,8 +6,8 @@ model id given in the query). Errors say which line and what was wrong.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Container, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -37,6 +37,20 @@ class Parsed:
     events: list[tuple[int, CaptureEvent]]
     errors: list[LineError]
     documents: int
+    raw: dict[int, bytes] = field(default_factory=dict)
+
+    def reject_unknown(self, known: Container[str]) -> None:
+        """Move events of models not in ``known`` to the errors (one per line)."""
+        kept, bad_lines = [], set()
+        for line, event in self.events:
+            if event.model_id in known:
+                kept.append((line, event))
+            elif line not in bad_lines:
+                bad_lines.add(line)
+                msg = f"model {event.model_id!r} is not registered (modelmon model register)"
+                self.errors.append(LineError(line, msg, self.raw.get(line, b"")))
+        self.events = [(ln, e) for ln, e in kept if ln not in bad_lines]
+        self.errors.sort(key=lambda e: e.line)
 
 
 def split_documents(body: bytes, content_type: str) -> list[tuple[int, bytes]]:
@@ -93,6 +107,7 @@ def parse_body(
     names = (feature_names or {}).get(model or "")
     for line, raw in split_documents(body, content_type):
         out.documents += 1
+        out.raw[line] = raw
         if len(raw) > max_event_bytes:
             out.errors.append(
                 LineError(

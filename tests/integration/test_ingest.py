@@ -176,3 +176,45 @@ def _status(port: int, path: str) -> int:
         return call(port, "GET", path)[0]
     except OSError:
         return 0
+
+
+def test_registered_models_only_when_required_and_csv_named_from_the_config(
+    settings: Settings, new_topic: Callable[..., str], consumer_group: str, redis_client: Any,
+    redis_prefix: str, loop_thread: LoopThread, eventually: Callable[..., Any],
+) -> None:  # fmt: skip
+    from modelmon.config import FeatureConfig, ModelConfig
+    from modelmon.keys import Keys
+    from modelmon.registry import ModelCatalog, Registry
+
+    topic, dl_topic = new_topic(1), new_topic(1)
+    registry = Registry(redis_client, Keys(redis_prefix))
+    names = [f"f{i}" for i in range(69)]
+    registry.register(
+        ModelConfig(model_id="churn", features=[FeatureConfig(name=n) for n in names])
+    )
+    reg = CollectorRegistry()
+    producer = make_producer(settings.kafka)
+    dead = DeadLetters(lambda t, k, v: producer.produce(t, key=k, value=v), dl_topic, "ingest", reg)
+    ingest = Ingest(
+        producer, topic, dead, reg, token=None, max_body_bytes=200_000, max_event_bytes=20_000,
+        redaction=RedactionPolicy(), catalog=ModelCatalog(registry, poll_seconds=0.0),
+    )  # fmt: skip
+    port = loop_thread.serve(make_app(ingest, Health(), reg))
+    unknown = json.dumps(event(1))  # model "ing-model" is not registered
+    status, answer = post(port, unknown.encode(), token=None)
+    assert status == 400
+    assert answer["errors"] == [
+        {"line": 1, "error": "model 'ing-model' is not registered (modelmon model register)"}
+    ]
+    sm = (REFERENCE / "churn_capture_sample.jsonl").read_bytes()
+    status, answer = post(port, sm, "application/x-ndjson", "/v1/capture?model=churn", token=None)
+    assert (status, answer["accepted"]) == (202, 3)
+    (dead_msg,) = consume_all(settings, dl_topic, consumer_group, 1, eventually)
+    record = DeadLetterRecord.model_validate_json(dead_msg.value())
+    assert (
+        record.error_type == "UnknownModelError"
+        and base64.b64decode(record.original) == unknown.encode()
+    )
+    events = consume_all(settings, topic, consumer_group + "-c", 3, eventually)
+    first = CaptureEvent.model_validate_json(events[0].value())
+    assert list(first.inputs)[:3] == ["f0", "f1", "f2"] and first.inputs["f2"] == 182.9
