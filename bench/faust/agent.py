@@ -1,0 +1,56 @@
+"""A minimal faust-streaming agent: decode each capture event, update a windowed table.
+
+Run by bench/faust/compare.py in .venvs/faust (never modelmon's venv). It prints one line,
+``<events> <wall seconds> <cpu seconds>``, measured from the first event to the N-th, then exits.
+Environment: FAUST_TOPIC, FAUST_EVENTS, FAUST_GUARANTEE (at_least_once | exactly_once),
+FAUST_BROKER (default kafka://127.0.0.1:9092).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+
+import orjson
+
+import faust
+
+TOPIC = os.environ["FAUST_TOPIC"]
+TOTAL = int(os.environ["FAUST_EVENTS"])
+app = faust.App(
+    f"bench-faust-{uuid.uuid4().hex[:8]}",
+    broker=os.environ.get("FAUST_BROKER", "kafka://127.0.0.1:9092"),
+    store="memory://",
+    processing_guarantee=os.environ.get("FAUST_GUARANTEE", "at_least_once"),
+    topic_partitions=3,
+    web_enabled=False,
+)
+source = app.topic(TOPIC, key_type=bytes, value_type=bytes, value_serializer="raw")
+# per (model, 10-second window): event count and the sum of one feature
+counts = app.Table("counts", default=int, partitions=3).tumbling(10, expires=3600)
+sums = app.Table("sums", default=float, partitions=3).tumbling(10, expires=3600)
+state = {"n": 0, "t0": 0.0, "c0": 0.0}
+
+
+@app.agent(source)
+async def aggregate(stream: faust.StreamT) -> None:
+    async for value in stream:
+        event = orjson.loads(value)
+        model = event["model_id"]
+        counts[model] += 1
+        sums[model] += event["inputs"]["n00"]
+        state["n"] += 1
+        if state["n"] == 1:
+            state["t0"], state["c0"] = time.perf_counter(), time.process_time()
+        if state["n"] >= TOTAL:
+            wall = time.perf_counter() - state["t0"]
+            cpu = time.process_time() - state["c0"]
+            print(f"{state['n']} {wall:.3f} {cpu:.3f}", flush=True)
+            os._exit(0)
+
+
+if __name__ == "__main__":
+    sys.argv[1:] = ["worker", "-l", "warning"]
+    app.main()
