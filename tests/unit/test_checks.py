@@ -304,8 +304,25 @@ def test_bad_case_constraints_flag_the_string_typed_column(tmp_path: Path) -> No
         [str(REF / "data_quality_baseline_dataset.csv")], ReadOptions(names=base.feature_names)
     )
     profile, _ = read_profile(reader, kinds=base.kinds())
-    # _c5 is declared String: numbers are valid strings, so the type check passes.
-    assert flagged(evaluate(base, profile)) == set()
+    # The SDK's "bad case": _c5 declared String, but its data are numbers.
+    result = evaluate(base, profile)
+    assert flagged(result) == {("data_type_check", "_c5")}
+    assert result.violations[0].description == (
+        "Data type match requirement is not met. Expected data type: String, "
+        "Expected match: 100.0%. Observed: Only 0.0% of data is String."
+    )
+
+
+def test_string_features_with_numeric_codes_accept_numbers() -> None:
+    codes = np.array(["A1", "007", "42", "B7"] * 100, dtype=object)
+    profile = profile_of({"code": codes})
+    stats = build_statistics(profile)
+    assert stats.features[0].inferred_type == "String"
+    for base in (Baseline(stats, suggest_constraints(stats), profile),
+                 Baseline(stats, suggest_constraints(stats))):  # fmt: skip
+        current = profile_of({"code": np.array(["007", "42", "B7", "A1"] * 30, dtype=object)},
+                             base.kinds())  # fmt: skip
+        assert flagged(evaluate(base, current)) == set()
 
 
 def test_without_profile_bin_the_statistics_give_the_same_verdicts(baseline: Baseline) -> None:

@@ -165,6 +165,20 @@ class Baseline:
         stats = self.statistics.feature(name)
         return stats.inferred_type if stats is not None else "Unknown"
 
+    def numbers_are_text(self, name: str) -> bool:
+        """Whether the baseline's String feature itself held numeric text (e.g. codes "007"):
+        then numbers in current data are of the expected type too."""
+        if self.profile is not None and name in self.profile.features:
+            feature = self.profile.features[name]
+            return (
+                isinstance(feature, CategoricalProfile)
+                and (feature.integral + feature.fractional) > 0
+            )
+        stats = self.statistics.feature(name)
+        if stats is None or stats.string_statistics is None:
+            return False
+        return any(_is_number(b.value) for b in stats.string_statistics.buckets())
+
     def distribution(self, name: str) -> BaselineDistribution | None:
         """The baseline distribution of a feature for drift (None: nothing to compare with)."""
         if name not in self._cache:
@@ -185,6 +199,14 @@ class Baseline:
         if stats.string_statistics is not None and stats.string_statistics.buckets():
             return CategoricalCounts.from_sagemaker(stats.string_statistics.model_dump())
         return None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _numeric(inferred: str) -> Any:

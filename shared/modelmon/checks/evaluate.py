@@ -99,10 +99,15 @@ def _outcome(
 
 
 def data_type_check(
-    name: str, expected: str, profile: FeatureProfile, threshold: float
+    name: str,
+    expected: str,
+    profile: FeatureProfile,
+    threshold: float,
+    numbers_are_text: bool = False,
 ) -> CheckOutcome | None:
-    """Share of present values of the baseline's type (Integral values also fit Fractional;
-    any scalar fits String) must be at least ``datatype_check_threshold``."""
+    """The share of present values of the baseline's type must be at least
+    ``datatype_check_threshold``. Integral values also fit Fractional. For String, numbers
+    fit only when the baseline itself held numeric text in that column (codes such as "007")."""
     if expected not in ("Integral", "Fractional", "String") or not profile.present:
         return None
     counts = profile.type_counts()
@@ -111,7 +116,8 @@ def data_type_check(
     elif expected == "Fractional":
         matched = counts["Integral"] + counts["Fractional"]
     else:
-        matched = profile.present - profile.type_mismatches
+        numbers = counts["Integral"] + counts["Fractional"]
+        matched = counts["String"] + (numbers if numbers_are_text else 0)
     share = matched / profile.present
     violated = share < threshold - _EPS
     text = wording.data_type(expected, threshold, share) if violated else ""
@@ -255,7 +261,10 @@ def _feature_checks(
     if policy.evaluate_constraints:
         if "data_type_check" in enabled:
             expected = baseline.inferred_type(name)
-            found.append(data_type_check(name, expected, profile, policy.datatype_threshold))
+            numbers_ok = expected == "String" and baseline.numbers_are_text(name)
+            found.append(
+                data_type_check(name, expected, profile, policy.datatype_threshold, numbers_ok)
+            )
         if "completeness_check" in enabled and policy.completeness is not None:
             found.append(completeness_check(name, profile, policy.completeness))
         if (
