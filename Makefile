@@ -25,8 +25,8 @@ demo: venv
 	$(MODELMON) demo run $(DEMO_ARGS)
 
 bench: venv
-	@if [ -f bench/run_all.py ]; then $(VENV)/bin/python bench/run_all.py; \
-	else echo "no bench/run_all.py yet"; fi
+	$(MODELMON) stack up
+	$(VENV)/bin/python bench/run_all.py $(BENCH)
 
 lint: venv
 	$(VENV)/bin/ruff check .
