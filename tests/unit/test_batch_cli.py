@@ -129,6 +129,7 @@ def test_monitor_with_a_config_override(baseline_dir: Path, tmp_path: Path) -> N
         ("bad-config", "--config"),
         ("no-rows", "no rows to check"),
         ("empty-range", "is not before --end"),
+        ("bad-method", "method 'wobble' does not apply to numeric features"),
     ],
 )
 def test_monitor_errors_exit_2(
@@ -148,6 +149,11 @@ def test_monitor_errors_exit_2(
         extra = ["--config", str(tmp_path / "c.yaml")]
     elif setup == "no-rows":
         data.write_text("")
+    elif setup == "bad-method":
+        (tmp_path / "c.yaml").write_text(
+            "model_id: m\nfeatures:\n  - {name: age, drift_method: wobble}\n"
+        )
+        extra = ["--config", str(tmp_path / "c.yaml")]
     elif setup == "empty-range":
         extra = ["--start", "2026-01-02", "--end", "2026-01-01"]
     result = run(

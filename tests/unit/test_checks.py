@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from modelmon.checks import Baseline, evaluate
+from modelmon.checks import Baseline, evaluate, validate
 from modelmon.config import DEFAULT_CHECKS, DriftConfig, FeatureConfig, ModelConfig
 from modelmon.errors import BaselineError, ConfigurationError
 from modelmon.profile import DatasetProfile, ProfileTracker
@@ -370,3 +370,10 @@ def test_old_sagemaker_constraints_with_sdk_overrides() -> None:
     assert overrides is not None
     overrides.evaluate_constraints = "Disabled"
     assert flagged(evaluate(base, current)) == {("missing_column_check", "second_message")}
+
+
+def test_validate_fails_early_on_a_bad_method(baseline: Baseline) -> None:
+    validate(baseline, None)
+    bad = ModelConfig(model_id="m", drift=DriftConfig(categorical_method="nope"))
+    with pytest.raises(ConfigurationError, match="'nope' does not apply to categorical"):
+        validate(baseline, bad)

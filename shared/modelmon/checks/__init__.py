@@ -8,7 +8,7 @@ baseline_drift_check, missing_column_check, extra_column_check, categorical_valu
 from __future__ import annotations
 
 from modelmon.checks.baseline import PROFILE_FILE, Baseline, BaselineDistribution
-from modelmon.checks.evaluate import Evaluation, evaluate, feature_metrics
+from modelmon.checks.evaluate import Evaluation, evaluate, feature_metrics, validate
 from modelmon.checks.policy import FeaturePolicy, feature_policy
 
 __all__ = [
@@ -20,4 +20,5 @@ __all__ = [
     "evaluate",
     "feature_metrics",
     "feature_policy",
+    "validate",
 ]

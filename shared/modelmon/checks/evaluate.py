@@ -189,7 +189,9 @@ def drift_check(
         skipped = _outcome("baseline_drift_check", name, False, None, threshold, text, method.name)
         note = f"drift not checked: fewer than {min_count} values (min_window_count)"
         return _Drift(distances, skipped, details, note)
-    value = results[method.name].value if method.name in results else math.nan
+    if method.name not in results:
+        return _Drift(distances, None, details, f"drift not checked: {method.name} failed")
+    value = results[method.name].value
     violated = method.drifted(value, threshold)
     text = ""
     if violated:
@@ -242,6 +244,13 @@ def evaluate(
             checks.append(_outcome("extra_column_check", name, True, None, None, text))
     notes = tuple(f"{reason}: {_names(found)}" for reason, found in skips.items())
     return Evaluation(current.row_count, tuple(checks), metrics, notes, details)
+
+
+def validate(baseline: Baseline, config: ModelConfig | None = None) -> None:
+    """Resolve every feature's policy now, so a bad method name or threshold fails at start-up
+    (ConfigurationError listing the valid names) rather than at the first window."""
+    for name in baseline.feature_names:
+        feature_policy(name, baseline.kind(name), baseline.constraints, config)
 
 
 def _names(names: list[str], shown: int = 8) -> str:

@@ -123,12 +123,14 @@ def monitor(
     quiet: bool,
 ) -> None:
     """Check data against a baseline; exit 0 without violations, 1 with, 2 on error."""
+    from modelmon.checks import validate
     from modelmon.readers import DataReader, ReadOptions
     from modelmon.readers.progress import ProgressPrinter
 
     try:
         base = load_baseline(baseline_dir)
         config = load_config(config_path, min_rows, non_negative)
+        validate(base, config)  # a bad method name fails before any data is read
         window = time_range(start, end)
         options = ReadOptions(data_format, header, base.feature_names, window)  # type: ignore[arg-type]
         progress = None if quiet else ProgressPrinter(sys.stderr, "monitor")
