@@ -232,20 +232,33 @@ def _compare_row(compare_s: float, ev: Any, n_distances: int) -> str:
 
 def verdicts(results: dict[str, dict[str, Any]], ev: dict[str, Any] | None) -> None:
     print(
-        "Drift verdicts (modelmon: SageMaker's defaults, linf_robust / linf_categorical_robust "
-        "at 0.1; Evidently: its preset's choice per column):\n"
+        "Drift verdicts. modelmon: SageMaker's defaults (linf_robust / linf_categorical_robust "
+        "at 0.1), and which other modelmon methods cross their default thresholds; Evidently: "
+        "the method its preset picks per column.\n"
     )
-    print("| feature | injected drift | modelmon | verdict | Evidently method | score | verdict |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| feature | injected drift | modelmon | verdict | other modelmon methods flagging "
+        "| Evidently method | score | verdict |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for spec in specs():
         method = "linf_robust" if spec.kind == "numeric" else "linf_categorical_robust"
         value = results[spec.name][method].value
         flag = "drift" if get_method(method).drifted(value) else "ok"
+        others = [
+            name
+            for name, r in results[spec.name].items()
+            if name not in (method, "linf_simple", "linf_categorical")
+            and get_method(name).drifted(r.value)
+        ]
         e = (ev or {}).get("columns", {}).get(spec.name)
         e_cells = "– | – | –"
         if e:
             e_cells = f"{e['method']} | {e['score']:.4f} | {'drift' if e['drifted'] else 'ok'}"
-        print(f"| {spec.name} | {spec.drift or 'none'} | {value:.4f} | {flag} | {e_cells} |")
+        print(
+            f"| {spec.name} | {spec.drift or 'none'} | {value:.4f} | {flag} "
+            f"| {', '.join(others) or '–'} | {e_cells} |"
+        )
     print()
 
 
