@@ -164,7 +164,7 @@ def _json_rows(doc: Any) -> list[list[Any] | Row]:
     three predictions), as does a list of objects or lists; a bare list of scalars is one row."""
     if isinstance(doc, dict):
         for key in _WRAPPERS:
-            if len(doc) == 1 and isinstance(doc.get(key), list):
+            if isinstance(doc.get(key), list):  # a list is never a feature value
                 return [_instance(item) for item in doc[key]]
         return [_instance(doc)]
     if isinstance(doc, list):
