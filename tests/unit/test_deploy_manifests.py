@@ -7,11 +7,14 @@ one Deployment per service, and consistency with settings, the CLI and the local
 
 from __future__ import annotations
 
+import importlib
 import re
 import tomllib
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import click
 import jsonschema
 import pytest
 import yaml
@@ -22,8 +25,6 @@ from modelmon.settings import Settings, TopicSettings
 ROOT = Path(__file__).resolve().parents[2]
 # Every modelmon service DESIGN.md names; a services/<dir> not in here fails the test below.
 SERVICES = ("aggregator", "detector", "archiver", "capture-proxy", "ingest", "alerting")
-# Settings sections the manifests already use for services still being written.
-PLANNED_SECTIONS = {"aggregator", "detector", "alerting"}
 INFRA = {"kafka", "kafka-init", "redis", "moto"}
 
 
@@ -53,12 +54,27 @@ def k8s_docs() -> list[dict[str, Any]]:
     return docs
 
 
-def _env_problem(name: str) -> str | None:
-    """Why ``name`` (a MODELMON_* variable) maps to no Settings field, or None if it does."""
+@cache
+def _command(service: str) -> click.Command:
+    module = importlib.import_module(f"modelmon_services.{service.replace('-', '_')}")
+    command = module.command
+    assert isinstance(command, click.Command)
+    return command
+
+
+def _service_envvars(service: str) -> set[str]:
+    """The environment variables the service's own command line reads."""
+    return {p.envvar for p in _command(service).params if isinstance(p.envvar, str)}
+
+
+def _env_problem(name: str, service: str | None) -> str | None:
+    """Why ``name`` (a MODELMON_* variable) is read by nothing, or None if something reads it."""
+    if service is not None and name in _service_envvars(service):
+        return None
     path = name.removeprefix("MODELMON_").lower().split("__")
     fields = Settings.model_fields
     if path[0] not in fields:
-        return None if len(path) > 1 and path[0] in PLANNED_SECTIONS else f"{name}: no field"
+        return f"{name}: neither a setting nor an option of {service or 'any service'}"
     if len(path) == 1:
         return None
     section = fields[path[0]].annotation
@@ -69,9 +85,15 @@ def _env_problem(name: str) -> str | None:
     )
 
 
-def _check_env(env: dict[str, Any]) -> list[str]:
-    problems = [_env_problem(k) for k in env if k.startswith("MODELMON_")]
+def _check_env(env: dict[str, Any], service: str | None = None) -> list[str]:
+    problems = [_env_problem(k, service) for k in env if k.startswith("MODELMON_")]
     return [p for p in problems if p]
+
+
+def _required_flags_given(service: str, argv: list[str]) -> list[str]:
+    """Required options of the service's command that ``argv`` does not pass."""
+    required = [p for p in _command(service).params if isinstance(p, click.Option) and p.required]
+    return [p.opts[0] for p in required if not set(p.opts) & set(argv)]
 
 
 # --- docker-compose.yml ---------------------------------------------------------------------
@@ -113,9 +135,10 @@ def test_compose_service_runs_modelmon(compose: dict[str, Any], name: str) -> No
     assert svc["image"] == IMAGE
     assert svc["build"]["dockerfile"] == "deploy/docker/Dockerfile"
     assert (ROOT / svc["build"]["dockerfile"]).is_file()
-    assert svc["command"] == ["run", name]
+    assert svc["command"][:2] == ["run", name]
+    assert _required_flags_given(name, svc["command"]) == []
     assert svc["depends_on"]["kafka-init"]["condition"] == "service_completed_successfully"
-    assert _check_env(svc["environment"]) == []
+    assert _check_env(svc["environment"], name) == []
     assert svc["environment"]["MODELMON_KAFKA__BOOTSTRAP_SERVERS"] == "kafka:9092"
     probe = " ".join(svc["healthcheck"]["test"])
     port = re.search(r"127\.0\.0\.1:(\d+)/healthz", probe)
@@ -212,18 +235,19 @@ def test_k8s_deployment_runs_the_service_with_probes(
     assert labels.items() <= template["metadata"]["labels"].items()
     [container] = template["spec"]["containers"]
     assert container["image"] == IMAGE
-    assert [*container["command"], *container["args"]] == ["modelmon", "run", name]
-    port_names = {p["name"] for p in container["ports"]}
-    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
-    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert container["readinessProbe"]["httpGet"]["port"] in port_names
-    assert container["livenessProbe"]["httpGet"]["port"] in port_names
+    assert [*container["command"], *container["args"][:2]] == ["modelmon", "run", name]
+    assert _required_flags_given(name, container["args"]) == []
+    ports = {str(p["containerPort"]) for p in container["ports"]}
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        script = " ".join(container[probe]["exec"]["command"])
+        found = re.search(rf"http://127\.0\.0\.1:(\d+){path}'", script)
+        assert found is not None, f"{probe} does not get {path}"
+        assert found.group(1) in ports, f"{probe} probes a port the container does not expose"
     assert set(container["resources"]["requests"]) == {"cpu", "memory"}
     refs = {(next(iter(r)), next(iter(r.values()))["name"]) for r in container["envFrom"]}
     assert refs == {("configMapRef", "modelmon-config"), ("secretRef", "modelmon-secrets")}
     env = {e["name"]: e["value"] for e in container.get("env", [])}
-    assert _check_env(env) == []
-    ports = {str(p["containerPort"]) for p in container["ports"]}
+    assert _check_env(env, name) == []
     assert ports <= set(env.values()), "container ports and the service's settings disagree"
 
 
