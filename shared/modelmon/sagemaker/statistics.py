@@ -11,7 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-InferredType = Literal["Integral", "Fractional", "String", "Unknown"]
+#: SageMaker writes the first four; "Boolean" (a Deequ type) is accepted when reading.
+InferredType = Literal["Integral", "Fractional", "String", "Unknown", "Boolean"]
 
 
 class _SmModel(BaseModel):
