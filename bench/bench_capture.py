@@ -9,7 +9,8 @@ Needs the local stack (``.venv/bin/modelmon stack up``). Prints a markdown table
 - Proxy: a small model server and ``modelmon run capture-proxy`` as subprocesses; an
   open-loop client at 500 requests/s, first straight to the model, then through the proxy.
 - Archiver: ``modelmon run archiver`` as a subprocess, from a pre-filled topic to the S3
-  emulator; events/s from the first archived event to the last.
+  emulator; events/s from ``/readyz`` (partitions assigned) until every event is written
+  (files roll every second, so the last roll wait is included).
 """
 
 from __future__ import annotations
@@ -221,6 +222,17 @@ def _archived(port: int) -> float:
     return total
 
 
+def _ready(port: int) -> bool:
+    import urllib.request
+
+    try:
+        return bool(
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).status == 200
+        )
+    except OSError:
+        return False
+
+
 def bench_archiver(settings: Settings, n: int) -> list[tuple[str, str]]:
     s3 = boto_client(settings.aws, "s3")
     bucket = f"bench-capture-{uuid.uuid4().hex[:8]}"
@@ -236,22 +248,17 @@ def bench_archiver(settings: Settings, n: int) -> list[tuple[str, str]]:
             **os.environ, "MODELMON_TOPICS__CAPTURE": name,
             "MODELMON_ARCHIVE__DESTINATION": f"s3://{bucket}/bench",
             "MODELMON_ARCHIVE__GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
-            "MODELMON_ARCHIVE__ADMIN_PORT": str(port), "MODELMON_ARCHIVE__ROLL_SECONDS": "5",
+            "MODELMON_ARCHIVE__ADMIN_PORT": str(port), "MODELMON_ARCHIVE__ROLL_SECONDS": "1",
             "MODELMON_LOG_LEVEL": "WARNING",
         }  # fmt: skip
         proc = subprocess.Popen([MODELMON, "run", "archiver"], env=env)
         try:
-            first = None
-            while True:
-                done = _archived(port)
-                now = time.perf_counter()
-                if done > 0 and first is None:
-                    first = (now, done)
-                if done >= n:
-                    break
+            while not _ready(port):  # started, partitions assigned
                 time.sleep(0.05)
-            assert first is not None
-            rate = (n - first[1]) / (now - first[0]) if now > first[0] else float("nan")
+            ready = time.perf_counter()
+            while _archived(port) < n:
+                time.sleep(0.05)
+            rate = n / (time.perf_counter() - ready)
         finally:
             proc.terminate()
             proc.wait(60)
@@ -259,7 +266,8 @@ def bench_archiver(settings: Settings, n: int) -> list[tuple[str, str]]:
     for key in objects:
         s3.delete_object(Bucket=bucket, Key=key)
     s3.delete_bucket(Bucket=bucket)
-    return [(f"archiver Kafka -> S3 emulator (n={n:,})", f"{rate:,.0f} events/s"),
+    return [(f"archiver Kafka -> S3 emulator (n={n:,}, ready to all written)",
+             f"{rate:,.0f} events/s"),
             ("archiver files written", str(len(objects)))]  # fmt: skip
 
 

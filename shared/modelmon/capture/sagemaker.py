@@ -241,10 +241,10 @@ def parse_time(text: str) -> datetime:
 
 def format_time(value: datetime) -> str:
     """SageMaker's inferenceTime: second precision, 'Z'; sub-seconds kept when present."""
-    if value.utcoffset() or value.tzinfo is None:
-        value = value.astimezone(UTC)
-    text = value.replace(tzinfo=None).isoformat()  # 'YYYY-MM-DDTHH:MM:SS[.ffffff]'
-    return text + "Z"
+    text = value.isoformat()  # events hold UTC already: '...+00:00'
+    if text.endswith("+00:00"):
+        return text[:-6] + "Z"
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
 def _extras(meta: SageMakerEventMetadata) -> dict[str, Any]:
