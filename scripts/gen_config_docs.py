@@ -8,10 +8,13 @@ Only the text between the ``settings:begin`` / ``settings:end`` markers is gener
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 from pathlib import Path
 from typing import Any
 
+import click
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
@@ -87,7 +90,37 @@ def render() -> str:
     stack_rows = [_row(f"MODELMON_STACK_{n.upper()}", f) for n, f in stack]
     stack_doc = " ".join((StackConfig.__doc__ or "").split())
     lines += _section("`modelmon stack` (StackConfig)", stack_doc, stack_rows)
+    lines += _service_options()
     return "\n".join([BEGIN, *lines, "", END])
+
+
+def _service_options() -> list[str]:
+    """Each service's own command-line options (``modelmon run NAME --help``)."""
+    import modelmon_services
+
+    lines = ["", "### Service options", "",
+             "Each service also takes options of its own (`modelmon run NAME --help`); those",
+             "with a variable can be set in the environment too.", ""]  # fmt: skip
+    for module in sorted(pkgutil.iter_modules(modelmon_services.__path__), key=lambda m: m.name):
+        package = importlib.import_module(f"modelmon_services.{module.name}")
+        command = getattr(package, "command", None)
+        if not isinstance(command, click.Command):
+            continue
+        name = module.name.replace("_", "-")
+        lines += [f"`modelmon run {name}`: {(command.help or '').splitlines()[0]}", "",
+                  "| option | variable | default | notes |", "|---|---|---|---|"]  # fmt: skip
+        lines += [_option_row(p) for p in command.params if isinstance(p, click.Option)]
+        lines.append("")
+    return lines
+
+
+def _option_row(param: click.Option) -> str:
+    env = f"`{param.envvar}`" if isinstance(param.envvar, str) else ""
+    value = param.default
+    unset = value in (None, False) or type(value).__name__ == "Sentinel"
+    default = "(required)" if param.required else ("" if unset else f"`{value}`")
+    note = (param.help or "").replace("|", "/")
+    return f"| `{param.opts[0]}` | {env} | {default} | {note} |"
 
 
 def main(argv: list[str]) -> int:
