@@ -14,7 +14,7 @@ from string import Template
 import numpy as np
 
 from modelmon.checks import Baseline, BaselineDistribution, Evaluation
-from modelmon.events import CheckOutcome
+from modelmon.events import CheckOutcome, FeatureMetrics
 from modelmon.profile import CategoricalProfile, DatasetProfile, FeatureProfile
 from modelmon.readers import ReadStats
 
@@ -178,23 +178,45 @@ def _feature_section(
         plot = numeric_plot(base, cur)
     else:
         plot = f"<p>baseline is {base.kind}, current data is {cur.kind}: not comparable</p>"
-    stats = ""
-    if m is not None:
-        figures = [("rows with a value", m.count), ("missing", m.missing),
-                   ("type mismatches", m.type_mismatches), ("mean", _fmt(m.mean)),
-                   ("std", _fmt(m.std)), ("min", _fmt(m.min)), ("max", _fmt(m.max)),
-                   ("distinct (estimate)", _fmt(m.distinct_estimate))]  # fmt: skip
-        figures += [(f"distance {k}", _fmt(v)) for k, v in sorted(m.distances.items())]
-        stats = (
-            "<table>"
-            + "".join(
-                f"<tr><th>{_e(k)}</th><td class=num>{_e(v)}</td></tr>"
-                for k, v in figures
-                if v != "–"
-            )
-            + "</table>"
-        )
+    stats = _figures_table(baseline, name, m) if m is not None else ""
     return f"{head}<div class=feature><div>{plot}</div><div>{stats}</div></div>"
+
+
+def _baseline_figures(baseline: Baseline, name: str) -> dict[str, object]:
+    feature = baseline.statistics.feature(name)
+    if feature is None:
+        return {}
+    num, text = feature.numerical_statistics, feature.string_statistics
+    common = feature.common
+    out: dict[str, object] = {"rows with a value": common.num_present,
+                              "missing": common.num_missing}  # fmt: skip
+    if num is not None:
+        out.update(mean=_fmt(num.mean), std=_fmt(num.std_dev), min=_fmt(num.min), max=_fmt(num.max))
+    if text is not None:
+        out["distinct (estimate)"] = _fmt(text.distinct_count)
+    return out
+
+
+def _figures_table(baseline: Baseline, name: str, m: FeatureMetrics) -> str:
+    """Baseline and current figures side by side, then every distance."""
+    base = _baseline_figures(baseline, name)
+    current: dict[str, object] = {
+        "rows with a value": m.count, "missing": m.missing, "type mismatches": m.type_mismatches,
+        "mean": _fmt(m.mean), "std": _fmt(m.std), "min": _fmt(m.min), "max": _fmt(m.max),
+        "distinct (estimate)": _fmt(m.distinct_estimate),
+    }  # fmt: skip
+    rows = [
+        f"<tr><th>{_e(k)}</th><td class=num>{_e(base.get(k, '–'))}</td>"
+        f"<td class=num>{_e(v)}</td></tr>"
+        for k, v in current.items()
+        if v != "–" or base.get(k, "–") != "–"
+    ]
+    rows += [
+        f"<tr><th>distance {_e(k)}</th><td></td><td class=num>{_fmt(v)}</td></tr>"
+        for k, v in sorted(m.distances.items())
+    ]
+    head = "<tr><th></th><th>baseline</th><th>current</th></tr>"
+    return f"<table>{head}{''.join(rows)}</table>"
 
 
 def _input_section(stats: ReadStats | None) -> str:
