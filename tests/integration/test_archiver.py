@@ -192,6 +192,12 @@ def test_sdk_events_are_archived_once_in_sagemaker_layout(
         e.event_id: e for e in read_events(store, "datacapture", ArchiveQuery(model="churn-model"))
     }
     assert len(back) == n
+    for i, event_id in enumerate(ids):  # every event's content, by event id
+        assert back[event_id].inputs == {
+            "age": 20 + i % 50, "income": 1000.5 * (i % 7), "state": ["CA", "NY", "TX"][i % 3]
+        }  # fmt: skip
+        assert back[event_id].outputs.prediction == i % 2
+        assert back[event_id].inference_id == f"inf-{i}"
     sample = back[ids[7]]
     assert sample.inputs == {"age": 27, "income": 0.0, "state": "NY"}
     assert (sample.inference_id, sample.latency_ms, sample.source) == ("inf-7", 1.5, "sdk")

@@ -63,6 +63,7 @@ def test_every_input_shape_arrives_as_a_valid_capture_event(
                           inference_id="i-1", event_time=T0, latency_ms=2.0,
                           attributions={"a": 0.1}, metadata={"k": "v"}) is not None  # fmt: skip
     assert client.capture([1.5, "x", None], {"prediction": "yes", "probability": 0.9}) is not None
+    assert client.capture(pd.Series({"a": 7, "b": "s"}), 1) is not None
     frame = pd.DataFrame({"a": [1, 2], "b": ["u", "v"]})
     assert client.capture_batch(frame, pd.Series([0, 1]), inference_ids=["d-0", "d-1"]) == 2
     assert client.capture_batch(np.arange(4).reshape(2, 2), [[0.2, 0.8], [0.6, 0.4]]) == 2
@@ -71,7 +72,7 @@ def test_every_input_shape_arrives_as_a_valid_capture_event(
     assert client.capture({"a": {"nested": 1}}) is None and client.drops == {"invalid": 1}
     assert client.flush(30) == 0
     client.close()
-    messages = consume_all(cfg, topic, consumer_group, 8, eventually)
+    messages = consume_all(cfg, topic, consumer_group, 9, eventually)
     events = [CaptureEvent.model_validate_json(m.value()) for m in messages]
     assert all(m.key() == b"shapes" for m in messages)
     first = events[0]
@@ -88,6 +89,7 @@ def test_every_input_shape_arrives_as_a_valid_capture_event(
     )
     assert events[1].inputs == {"a": 1.5, "b": "x", "_c2": None}
     assert events[1].outputs.probability == 0.9
+    assert events.pop(2).inputs == {"a": 7, "b": "s"}
     assert [e.inputs for e in events[2:4]] == [{"a": 1, "b": "u"}, {"a": 2, "b": "v"}]
     assert [e.inference_id for e in events[2:4]] == ["d-0", "d-1"]
     assert events[4].outputs.scores == {"0": 0.2, "1": 0.8}

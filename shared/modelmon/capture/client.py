@@ -69,6 +69,8 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 def _named(values: Any, names: Sequence[str] | None) -> dict[str, Any]:
     if type(values) is dict and _PLAIN.issuperset(map(type, values.values())):
         return values  # the hot path: serialized right away, so no copy is needed
+    if not isinstance(values, Mapping) and hasattr(values, "to_dict"):
+        values = values.to_dict()  # a pandas Series: one row, named by its index
     if isinstance(values, Mapping):
         return {str(k): _scalar(v) for k, v in values.items()}
     seq = list(values)
