@@ -34,7 +34,7 @@ from modelmon.settings import Settings
 from modelmon.streaming import detection
 from modelmon.streaming.reader import StateReader
 from modelmon.streaming.results import ResultStore
-from modelmon.windows import completion_watermark
+from modelmon.windows import PartitionProgress, completion_watermark
 
 from .metrics import DetectorMetrics
 
@@ -76,6 +76,7 @@ class Detector:
         self._baselines: dict[str, Baseline | None] = {}
         self._baselines_version = -1
         self._s3: Any = None
+        self._full_scan_ms = -(2**62)
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> None:
@@ -115,7 +116,8 @@ class Detector:
             m: completion_watermark(progress, now_ms, c.window.idle_timeout_seconds * 1000)
             for m, c in models.items()
         }
-        candidates = self._reader.windows(offsets, max(marks.values()))
+        low = self._scan_from(now_ms, progress, models)
+        candidates = self._reader.windows(offsets, max(marks.values()), low)
         ready = [
             ref
             for ref, close in candidates.items()
@@ -134,6 +136,23 @@ class Detector:
                     raise
                 evaluated += 1
         return evaluated
+
+    def _scan_from(
+        self, now_ms: int, progress: list[PartitionProgress], models: dict[str, ModelConfig]
+    ) -> int | None:
+        """Lowest close time worth reading: windows that just completed close within a window
+        span below the lowest partition watermark. Once a minute, everything (stragglers:
+        windows whose claimant died, or that completed while no detector ran)."""
+        if now_ms - self._full_scan_ms >= 60_000:
+            self._full_scan_ms = now_ms
+            return None
+        marks = [p.watermark_ms for p in progress if p.watermark_ms is not None]
+        if not marks:
+            return None
+        span = max(
+            c.window.size_seconds + c.window.allowed_lateness_seconds for c in models.values()
+        )
+        return min(marks) - span * 1000 - 3_600_000
 
     def _kafka_offsets(self) -> dict[int, tuple[int, int]]:
         try:
@@ -154,6 +173,10 @@ class Detector:
     def _evaluate(self, ref: WindowRef, config: ModelConfig, parts: list[int], close: int) -> None:
         started = time.perf_counter()
         merged = self._reader.merged(ref, parts)
+        if not merged.partitions:  # partials expired long ago: nothing left to evaluate
+            log.warning("window has no partials left; skipped", extra={"model": ref.model_id})
+            self._results.finish(ref, int(self._clock() * 1000), self.options.retention_seconds)
+            return
         baseline = self._baseline(config.model_id)
         now = datetime.now(UTC)
         views = [detection.single(ref, merged.profile, merged.late)]

@@ -63,14 +63,16 @@ class StateReader:
             )
         return out
 
-    def windows(self, partitions: Iterable[int], max_close_ms: int) -> dict[WindowRef, int]:
-        """Windows with a partial on any partition and a close time <= ``max_close_ms``."""
+    def windows(
+        self, partitions: Iterable[int], max_close_ms: int, min_close_ms: int | None = None
+    ) -> dict[WindowRef, int]:
+        """Windows with a partial on any partition and a close time in [min, max]."""
         parts = list(partitions)
+        low = "-inf" if min_close_ms is None else min_close_ms
         pipe = self._r.pipeline(transaction=False)
         for p in parts:
-            pipe.zrangebyscore(
-                self._keys.partition_windows(self.topic, p), "-inf", max_close_ms, withscores=True
-            )
+            key = self._keys.partition_windows(self.topic, p)
+            pipe.zrangebyscore(key, low, max_close_ms, withscores=True)
         found: dict[WindowRef, int] = {}
         for entries in self._execute(pipe):
             for member, score in entries:
