@@ -60,6 +60,13 @@ def demo(ctx: click.Context) -> None:
 @click.option("--rate", type=float, default=25.0, show_default=True, help="Requests per second.")
 @click.option("--model-id", default="loan-default-demo", show_default=True)
 @click.option(
+    "--namespace",
+    default="modelmon-demo",
+    show_default=True,
+    help="Topics <ns>.capture.v1 ..., Redis prefix and consumer groups of the demo's "
+    "own (MODELMON_* set in the environment win); '' uses the settings as they are.",
+)
+@click.option(
     "--schedule",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="YAML/JSON list of phases instead of the default (overrides --duration).",

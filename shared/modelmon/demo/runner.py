@@ -49,6 +49,7 @@ class DemoOptions:
     window_s: int
     rate: float
     model_id: str = "loan-default-demo"
+    namespace: str = "modelmon-demo"
     bucket: str = "modelmon-demo"
     runs_dir: Path = Path(".modelmon/demo")
     manage_stack: bool = True
@@ -71,6 +72,24 @@ class DemoState:
     metrics: dict[str, str] = field(default_factory=dict)
     phases: list[PhaseReport] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+
+def namespace_env(namespace: str) -> dict[str, str]:
+    """Topics, Redis prefix and consumer groups of their own, so a demo's made-up traffic never
+    lands in the topics or registry of real models (or another run's) on the same stack."""
+    if not namespace:
+        return {}
+    topics = {f"MODELMON_TOPICS__{t.upper()}": f"{namespace}.{t}.v1" for t in TOPIC_KINDS}
+    return {
+        **topics,
+        "MODELMON_REDIS__KEY_PREFIX": namespace,
+        "MODELMON_AGGREGATOR_GROUP": f"{namespace}-aggregator",
+        "MODELMON_ALERTING_GROUP": f"{namespace}-alerting",
+        "MODELMON_ARCHIVE__GROUP_ID": f"{namespace}-archiver",
+    }
+
+
+TOPIC_KINDS = ("capture", "alerts", "deadletter", "labels")
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -99,6 +118,8 @@ class DemoRun:
         env = dict(os.environ)
         for key, value in env_vars(StackConfig()).items():
             env.setdefault(key, value)
+        for key, value in namespace_env(self.o.namespace).items():
+            env.setdefault(key, value)  # what the user set explicitly wins
         env.update({"PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"})
         os.environ.update({k: v for k, v in env.items() if k not in os.environ})
         return env
@@ -152,6 +173,11 @@ class DemoRun:
             f"on {self.settings.aws.endpoint_url or 'AWS'}"
         )
         self.echo(f"       SNS -> SQS       {aws.topic_arn} -> {aws.queue_url}")
+        topics = self.settings.topics
+        self.echo(
+            f"       Kafka topics     {topics.capture}, {topics.alerts}, {topics.deadletter} "
+            f"(Redis prefix {self.settings.redis.key_prefix})"
+        )
         for name, url in self.state.metrics.items():
             self.echo(f"       Prometheus       {url} ({name})")
         self.echo(f"       logs             {self.children.log_dir}")

@@ -40,8 +40,11 @@ def print_summary(run: DemoRun, echo: Echo) -> None:
     _where(run, echo)
     for note in state.notes:
         echo(f"NOTE     {note}")
-    echo(f"see also: modelmon alerts tail --model {model_id}")
-    echo(f"          modelmon capture read --model {model_id}")
+    topics, aws = run.settings.topics, state.aws
+    echo(f"see also: modelmon alerts tail --topic {topics.alerts} --model {model_id} --windows")
+    if aws is not None:
+        source = f"s3://{aws.bucket}/capture"
+        echo(f"          modelmon capture read --source {source} --model {model_id}")
 
 
 def _where(run: DemoRun, echo: Echo) -> None:
