@@ -156,9 +156,9 @@ def test_sdk_events_are_archived_once_in_sagemaker_layout(
     n = 120
     with CaptureClient("churn-model", settings=topic_settings(settings, topic)) as client:
         ids = sdk_events(client, n)
-    proc = archiver(
-        **archiver_env(topic, dl_topic, consumer_group, f"s3://{s3_bucket}/datacapture")
-    )
+    kms = "arn:aws:kms:us-east-1:123456789012:key/0b7bfd33-c8a7-4adf-a09a-98fd0af79974"
+    proc = archiver(**archiver_env(topic, dl_topic, consumer_group, f"s3://{s3_bucket}/datacapture",
+                                   MODELMON_ARCHIVE__KMS_KEY_ID=kms))  # fmt: skip
     eventually(
         lambda: len(s3_records(boto_client, s3_bucket, "datacapture", "churn-model")) >= n,
         120,
@@ -186,6 +186,8 @@ def test_sdk_events_are_archived_once_in_sagemaker_layout(
     names = sorted({k.rsplit("/", 1)[1] for k, _ in records if "/2026/03/01/10/" in k})
     assert names[0].startswith("59-30-000-") and names[0].endswith(".jsonl")
     assert {k.split("/")[6] for k, _ in records} == {"10", "11"}
+    head = boto_client("s3").head_object(Bucket=s3_bucket, Key=records[0][0])
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", kms)
     # content equal, by event id: read back through the reader
     store = S3Store(boto_client("s3"), s3_bucket)
     back = {
