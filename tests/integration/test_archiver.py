@@ -350,3 +350,33 @@ def test_s3_unavailable_is_retried_without_committing(
         for key in [k for k, _ in s3_records(boto_client, bucket, "x", "late")]:
             s3.delete_object(Bucket=bucket, Key=key)
         s3.delete_bucket(Bucket=bucket)
+
+
+def test_two_archivers_share_partitions_through_a_rebalance(
+    settings: Settings, new_topic: Callable[..., str], consumer_group: str, s3_bucket: str,
+    boto_client: Callable[[str], Any], archiver: Callable[..., ArchiverProcess],
+    eventually: Callable[..., Any],
+) -> None:  # fmt: skip
+    topic, dl_topic = new_topic(3), new_topic(1)
+    env = archiver_env(topic, dl_topic, consumer_group, f"s3://{s3_bucket}/rb")
+    models = [f"rb-{i}" for i in range(6)]  # keys spread over the 3 partitions
+    ids: dict[str, list[str]] = {}
+    clients = {m: CaptureClient(m, settings=topic_settings(settings, topic)) for m in models}
+    first = archiver(**env)
+    for m, client in clients.items():
+        ids[m] = sdk_events(client, 200)
+    second = archiver(**env)  # joins the group: partitions move while the first is writing
+    for m, client in clients.items():
+        ids[m] += sdk_events(client, 200)
+        client.close()
+
+    def archived(m: str) -> list[str]:
+        return [
+            r["eventMetadata"]["eventId"] for _, r in s3_records(boto_client, s3_bucket, "rb", m)
+        ]
+
+    eventually(lambda: all(len(set(archived(m))) >= 400 for m in models), 180, "all archived")
+    assert first.stop() == 0 and second.stop() == 0
+    for m in models:
+        got = archived(m)
+        assert sorted(got) == sorted(ids[m])  # every event once: none lost, none duplicated
