@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
+
 from modelmon.drift import categorical as cat
 from modelmon.drift import numeric as num
 from modelmon.drift.results import DriftResult
@@ -35,7 +37,8 @@ class DriftMethod:
                     f"features, but the {side} profile is {profile.kind}; choose one of "
                     f"{', '.join(available_methods(profile.kind))}"
                 )
-        return self.function(baseline, current, **params)
+        with np.errstate(all="ignore"):  # extreme values give inf/NaN results, not warnings
+            return self.function(baseline, current, **params)
 
     def drifted(self, value: float, threshold: float | None = None) -> bool:
         """Whether ``value`` crosses ``threshold`` (the default when None); NaN never does."""

@@ -219,7 +219,8 @@ def _numeric_plain(arr: npt.NDArray[Any], types: Counter[type]) -> NumericColumn
 def _numeric_fast(arr: npt.NDArray[Any]) -> NumericColumn:
     if arr.dtype.kind == "f":
         values = np.ascontiguousarray(arr, dtype=np.float64)
-        total = float(values.sum())
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = float(values.sum())
         if math.isfinite(total):  # no NaN and no inf: one pass decides it
             return NumericColumn(values, 0, 0, 0, 0, len(values), total)
         nan = np.isnan(values)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from modelmon.profile.columns import FloatArray
 
 
@@ -29,10 +31,12 @@ class Moments:
         n = len(values)
         if n == 0:
             return Moments()
-        total = float(values.sum()) if total is None else total
-        mean = total / n
-        dev = values - mean
-        return Moments(n, total, float(values.min()), float(values.max()), mean, float(dev @ dev))
+        with np.errstate(over="ignore", invalid="ignore"):  # values near 1e308: inf, no warning
+            total = float(values.sum()) if total is None else total
+            mean = total / n
+            dev = values - mean
+            m2 = float(dev @ dev)
+        return Moments(n, total, float(values.min()), float(values.max()), mean, m2)
 
     def merge(self, other: Moments) -> Moments:
         if other.count == 0:
