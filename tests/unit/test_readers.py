@@ -67,6 +67,17 @@ def test_header_guess_and_names() -> None:
     assert csv_column_names("1.0,2", None, None) == (["_c0", "_c1"], False)
     assert csv_column_names("1.0,2,3", None, ["x", "y"]) == (["x", "y", "_c2"], False)
     assert csv_column_names("1,2", True, None) == (["1", "2"], True)
+    assert csv_column_names("1.5,red", None, None) == (["_c0", "_c1"], False)  # a number: data
+    assert csv_column_names("2019,x", None, ["2019", "x"]) == (["2019", "x"], True)  # known names
+    assert csv_column_names("red,blue", None, ["a", "b"]) == (["red", "blue"], True)
+    assert csv_column_names("red,blue", False, ["a", "b"]) == (["a", "b"], False)
+
+
+def test_excel_byte_order_mark(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_bytes(b"\xef\xbb\xbfage,name\n1,a\n")
+    (tmp_path / "b.csv").write_bytes(b"\xef\xbb\xbf2,b\n")
+    assert read_all([tmp_path / "a.csv"])[0] == {"age": [1], "name": ["a"]}
+    assert read_all([tmp_path / "b.csv"], names=["age", "name"])[0] == {"age": [2], "name": ["b"]}
 
 
 def test_headerless_csv_takes_baseline_names() -> None:

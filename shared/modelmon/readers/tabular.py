@@ -128,22 +128,30 @@ def csv_column_names(
 ) -> tuple[list[str], bool]:
     """Column names and whether the first line is a header.
 
-    ``header=None`` guesses: a first line of numbers (or blanks) is data, not names.
     Without a header, columns take ``names`` in order (e.g. the baseline's features), then
-    SageMaker's ``_c<i>`` names for any column beyond them.
+    SageMaker's ``_c<i>`` names for any column beyond them. ``header=None`` guesses with
+    :func:`looks_like_header`.
     """
-    fields = next(csv.reader([first_line]), [])
-    has_header = header if header is not None else not all(_looks_numeric(f) for f in fields)
+    fields = [f.strip() for f in next(csv.reader([first_line]), [])]
+    has_header = header if header is not None else looks_like_header(fields, names)
     if has_header:
-        return [f.strip() for f in fields], True
+        return fields, True
     given = list(names or [])
     return [given[i] if i < len(given) else f"_c{i}" for i in range(len(fields))], False
+
+
+def looks_like_header(fields: Sequence[str], names: Sequence[str] | None) -> bool:
+    """A first line naming a known feature is a header; one holding a number is data; a line
+    of text only is a header (use --no-header for header-less data of text alone)."""
+    if names and set(fields) & set(names):
+        return True
+    return not any(f and _looks_numeric(f) for f in fields)
 
 
 def read_csv(
     source: Source, stats: ReadStats, header: bool | None, names: Sequence[str] | None
 ) -> Iterator[Columns]:
-    first_line = source.first_line().decode("utf-8", errors="replace")
+    first_line = source.first_line().decode("utf-8-sig", errors="replace")  # BOM: Excel
     if not first_line.strip():
         stats.empty_files += 1
         stats.note("empty file", source.name)
