@@ -78,6 +78,8 @@ def test_excel_byte_order_mark(tmp_path: Path) -> None:
     (tmp_path / "b.csv").write_bytes(b"\xef\xbb\xbf2,b\n")
     assert read_all([tmp_path / "a.csv"])[0] == {"age": [1], "name": ["a"]}
     assert read_all([tmp_path / "b.csv"], names=["age", "name"])[0] == {"age": [2], "name": ["b"]}
+    (tmp_path / "c.jsonl").write_bytes(b'\xef\xbb\xbf{"age": 3}\n')
+    assert read_all([tmp_path / "c.jsonl"])[0] == {"age": [3]}
 
 
 def test_headerless_csv_takes_baseline_names() -> None:

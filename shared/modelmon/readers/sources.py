@@ -58,7 +58,7 @@ class Source:
     def first_line(self) -> bytes:
         """The first line (without its end), to sniff a header or a record kind."""
         with self.open() as stream:
-            return stream.readline().rstrip(b"\r\n")
+            return stream.readline().rstrip(b"\r\n").removeprefix(b"\xef\xbb\xbf")
 
     @property
     def suffix(self) -> str:

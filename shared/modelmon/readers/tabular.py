@@ -26,6 +26,7 @@ from modelmon.readers.stats import Columns, ReadStats, columns_from_rows
 #: CSV cells that are missing values: empty and NaN text, as the profile treats Python values
 #: (and SageMaker's Spark reader empty cells). "NA" or "null" are text like any other.
 NULL_TEXT = ["", "nan", "NaN", "NAN", "-nan", "+nan", "-NaN", "+NaN"]
+_BOM = b"\xef\xbb\xbf"
 BLOCK_SIZE = 1 << 22  # 4 MiB of CSV text per batch
 PARQUET_BATCH_ROWS = 65_536
 JSON_BATCH_ROWS = 10_000
@@ -215,7 +216,8 @@ def iter_json_lines(source: Source, stats: ReadStats) -> Iterator[tuple[int, Any
     is one JSON array yields its items (numbered from 1)."""
     seen = False
     with source.open() as stream:
-        for number, line in enumerate(stream, start=1):
+        for number, raw in enumerate(stream, start=1):
+            line = raw.removeprefix(_BOM) if number == 1 else raw
             if not line.strip():
                 continue
             if not seen and line.lstrip().startswith(b"["):
