@@ -71,6 +71,7 @@ def test_header_guess_and_names() -> None:
     assert csv_column_names("2019,x", None, ["2019", "x"]) == (["2019", "x"], True)  # known names
     assert csv_column_names("red,blue", None, ["a", "b"]) == (["red", "blue"], True)
     assert csv_column_names("red,blue", False, ["a", "b"]) == (["a", "b"], False)
+    assert csv_column_names("x,x,,y", None, None) == (["x", "x.1", "_c2", "y"], True)
 
 
 def test_excel_byte_order_mark(tmp_path: Path) -> None:

@@ -136,9 +136,22 @@ def csv_column_names(
     fields = [f.strip() for f in next(csv.reader([first_line]), [])]
     has_header = header if header is not None else looks_like_header(fields, names)
     if has_header:
-        return fields, True
+        return _unique(fields), True
     given = list(names or [])
     return [given[i] if i < len(given) else f"_c{i}" for i in range(len(fields))], False
+
+
+def _unique(fields: Sequence[str]) -> list[str]:
+    """Header names made unique (a repeated ``x`` becomes ``x.1``, ``x.2``...); empty ones
+    get SageMaker's ``_c<i>``."""
+    seen: dict[str, int] = {}
+    out = []
+    for i, field in enumerate(fields):
+        name = field or f"_c{i}"
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name}.{count}")
+    return out
 
 
 def looks_like_header(fields: Sequence[str], names: Sequence[str] | None) -> bool:
