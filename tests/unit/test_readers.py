@@ -287,3 +287,20 @@ def test_capture_payloads_read_as_the_streaming_ingest_reads_them(name: str) -> 
     assert [{k: str(v) for k, v in r.items()} for r in rows] == [
         {k: str(v) for k, v in r.items()} for r in expected
     ]
+
+
+def test_progress_printer_lines() -> None:
+    import io
+
+    from modelmon.readers import ReadProgress
+    from modelmon.readers.progress import ProgressPrinter
+
+    out = io.StringIO()
+    printer = ProgressPrinter(out, "monitor", interval=3600)
+    printer(ReadProgress(0, 2, 0, 2_000_000, 10))
+    printer(ReadProgress(1, 2, 1_000_000, 2_000_000, 20))  # throttled
+    printer(ReadProgress(2, 2, 2_000_000, 2_000_000, 12345))  # the last one always shows
+    assert out.getvalue().splitlines() == [
+        "monitor: 0/2 files (0.0/2.0 MB), 10 rows",
+        "monitor: 2/2 files (2.0/2.0 MB), 12,345 rows",
+    ]

@@ -18,7 +18,6 @@ class ProgressPrinter:
         self._interval = interval
         self._last = 0.0
         self._tty = stream.isatty()
-        self._drawn = False
 
     def __call__(self, p: ReadProgress) -> None:
         now = time.monotonic()
@@ -33,4 +32,3 @@ class ProgressPrinter:
         else:
             self._stream.write(line + "\n")
         self._stream.flush()
-        self._drawn = True
