@@ -16,7 +16,7 @@ class ProgressPrinter:
         self._stream = stream
         self._label = label
         self._interval = interval
-        self._last = 0.0
+        self._last = float("-inf")  # the first update always shows
         self._tty = stream.isatty()
 
     def __call__(self, p: ReadProgress) -> None:
