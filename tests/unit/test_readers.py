@@ -297,10 +297,15 @@ def test_progress_printer_lines() -> None:
 
     out = io.StringIO()
     printer = ProgressPrinter(out, "monitor", interval=3600)
-    printer(ReadProgress(0, 2, 0, 2_000_000, 10))
+    printer(ReadProgress(0, 2, 0, 2_000_000, 10))  # throttled
     printer(ReadProgress(1, 2, 1_000_000, 2_000_000, 20))  # throttled
     printer(ReadProgress(2, 2, 2_000_000, 2_000_000, 12345))  # the last one always shows
-    assert out.getvalue().splitlines() == [
+    assert out.getvalue().splitlines() == ["monitor: 2/2 files (2.0/2.0 MB), 12,345 rows"]
+    every = io.StringIO()
+    printer = ProgressPrinter(every, "monitor", interval=0)
+    printer(ReadProgress(0, 2, 0, 2_000_000, 10))
+    printer(ReadProgress(2, 2, 2_000_000, 2_000_000, 20))
+    assert every.getvalue().splitlines() == [
         "monitor: 0/2 files (0.0/2.0 MB), 10 rows",
-        "monitor: 2/2 files (2.0/2.0 MB), 12,345 rows",
+        "monitor: 2/2 files (2.0/2.0 MB), 20 rows",
     ]

@@ -16,7 +16,7 @@ class ProgressPrinter:
         self._stream = stream
         self._label = label
         self._interval = interval
-        self._last = float("-inf")  # the first update always shows
+        self._last = time.monotonic()  # quick reads print only their last line
         self._tty = stream.isatty()
 
     def __call__(self, p: ReadProgress) -> None:
