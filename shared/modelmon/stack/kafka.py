@@ -16,7 +16,7 @@ from typing import Any
 from modelmon.errors import ConfigurationError
 from modelmon.stack import prereqs
 from modelmon.stack.config import StackConfig
-from modelmon.stack.process import ManagedProcess, ensure_port_free, port_open, wait_started
+from modelmon.stack.process import Launch, ManagedProcess, ensure_port_free, port_open, running
 
 NAME = "kafka"
 _STAMP = ".pom-sha256"
@@ -184,12 +184,12 @@ def check_prerequisites(cfg: StackConfig) -> None:
         prereqs.maven()
 
 
-def start(cfg: StackConfig) -> str:
-    """Start the broker unless ours already runs; returns what happened."""
+def launch(cfg: StackConfig) -> Launch:
+    """Launch the broker unless ours already runs (``Launch.wait`` waits for it to answer)."""
     proc = process(cfg)
-    if proc.pid() is not None:
-        wait_started(proc, proc.pid() or 0, lambda: ready(cfg), cfg.start_timeout, "Kafka")
-        return "already running"
+    found = running(proc, lambda: ready(cfg), "Kafka")
+    if found is not None:
+        return found
     ensure_port_free(proc, cfg.host, cfg.kafka_port, "--kafka-port")
     ensure_port_free(proc, cfg.host, cfg.kafka_controller_port, "--kafka-controller-port")
     java = prereqs.java()
@@ -197,8 +197,8 @@ def start(cfg: StackConfig) -> str:
     server = _write_configs(cfg)
     _format_storage(cfg, java, server)
     pid = proc.start([*_jvm(cfg, java), "kafka.Kafka", str(server)])
-    wait_started(proc, pid, lambda: ready(cfg), cfg.start_timeout, "Kafka")
-    return "started (jars fetched with Maven)" if fetched else "started"
+    note = "started (jars fetched with Maven)" if fetched else "started"
+    return Launch(proc, pid, lambda: ready(cfg), "Kafka", note, fresh=True)
 
 
 def version(cfg: StackConfig) -> str | None:

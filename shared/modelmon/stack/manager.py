@@ -11,19 +11,21 @@ from typing import Protocol
 from modelmon.settings import TopicSettings
 from modelmon.stack import kafka, moto, redis
 from modelmon.stack.config import StackConfig
-from modelmon.stack.process import ManagedProcess
+from modelmon.stack.process import Launch, ManagedProcess
 
 
 class _Service(Protocol):
     NAME: str
 
-    def start(self, cfg: StackConfig) -> str: ...
+    def launch(self, cfg: StackConfig) -> Launch: ...
 
     def process(self, cfg: StackConfig) -> ManagedProcess: ...
 
 
-# Start order: the quick ones first; stop order: Kafka first (it takes longest to shut down).
-_START: tuple[_Service, ...] = (redis, moto, kafka)
+# Launching does not wait: Redis and moto boot while Kafka's storage is formatted and its JVM
+# starts; then each is waited for in turn. Kafka is stopped first (it takes longest).
+_LAUNCH: tuple[_Service, ...] = (redis, moto, kafka)
+_REPORT = ("redis", "moto", "kafka")
 _STOP: tuple[_Service, ...] = (kafka, moto, redis)
 
 
@@ -75,8 +77,7 @@ def up(
 
     with _locked(cfg):
         kafka.check_prerequisites(cfg)
-        for service in _START:
-            report(f"{service.NAME:6} {service.start(cfg)}")
+        _start_all(cfg, report)
         from confluent_kafka.admin import AdminClient
 
         kafka_settings = KafkaSettings(bootstrap_servers=cfg.kafka_bootstrap)
@@ -87,7 +88,22 @@ def up(
         return created
 
 
-SERVICE_NAMES = tuple(s.NAME for s in _START)
+def _start_all(cfg: StackConfig, report: Callable[[str], None]) -> None:
+    """Launch every service, then wait for each; on failure stop what this call launched."""
+    launches: dict[str, Launch] = {}
+    try:
+        for service in _LAUNCH:
+            launches[service.NAME] = service.launch(cfg)
+        for name in _REPORT:
+            report(f"{name:6} {launches[name].wait(cfg.start_timeout)}")
+    except BaseException:
+        for launch in launches.values():
+            if launch.fresh and not launch.answered:
+                launch.proc.stop(grace=5.0)
+        raise
+
+
+SERVICE_NAMES = tuple(s.NAME for s in _LAUNCH)
 
 
 def down(

@@ -8,7 +8,7 @@ import urllib.request
 
 from modelmon.stack import prereqs
 from modelmon.stack.config import StackConfig
-from modelmon.stack.process import ManagedProcess, ensure_port_free, port_open, wait_started
+from modelmon.stack.process import Launch, ManagedProcess, ensure_port_free, port_open, running
 
 NAME = "moto"
 
@@ -34,16 +34,15 @@ def version() -> str:
     return dist_version("moto")
 
 
-def start(cfg: StackConfig) -> str:
-    """Start moto's server unless ours already runs; returns what happened."""
+def launch(cfg: StackConfig) -> Launch:
+    """Launch moto's server unless ours already runs (``Launch.wait`` waits for it)."""
     proc = process(cfg)
-    if proc.pid() is not None:
-        wait_started(proc, proc.pid() or 0, lambda: ready(cfg), cfg.start_timeout, "moto")
-        return "already running"
+    found = running(proc, lambda: ready(cfg), "moto")
+    if found is not None:
+        return found
     ensure_port_free(proc, cfg.host, cfg.moto_port, "--moto-port")
     server = prereqs.moto_server()
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
            "AWS_DEFAULT_REGION": cfg.aws_region}  # fmt: skip
     pid = proc.start([server, "-H", cfg.host, "-p", str(cfg.moto_port)], env=env)
-    wait_started(proc, pid, lambda: ready(cfg), cfg.start_timeout, "moto")
-    return "started"
+    return Launch(proc, pid, lambda: ready(cfg), "moto", "started", fresh=True)

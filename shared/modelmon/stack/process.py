@@ -160,6 +160,32 @@ def wait_started(
     )
 
 
+@dataclass
+class Launch:
+    """A process ``up`` launched (or found running) and has yet to see answering."""
+
+    proc: ManagedProcess
+    pid: int
+    ready: Callable[[], bool]
+    what: str
+    note: str  # what to report once it answers, e.g. "started" or "already running"
+    fresh: bool  # launched by this call (so a failed ``up`` stops it again)
+    answered: bool = False
+
+    def wait(self, timeout: float) -> str:
+        wait_started(self.proc, self.pid, self.ready, timeout, self.what)
+        self.answered = True
+        return self.note
+
+
+def running(proc: ManagedProcess, ready: Callable[[], bool], what: str) -> Launch | None:
+    """A Launch for our process if it already runs, else None."""
+    pid = proc.pid()
+    if pid is None:
+        return None
+    return Launch(proc, pid, ready, what, "already running", fresh=False)
+
+
 def ensure_port_free(proc: ManagedProcess, host: str, port: int, option: str) -> None:
     """Fail with a fix-it message if a process we did not start holds ``port``."""
     if port_open(host, port):

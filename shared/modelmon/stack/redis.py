@@ -12,11 +12,12 @@ from pathlib import Path
 from modelmon.stack import prereqs
 from modelmon.stack.config import StackConfig
 from modelmon.stack.process import (
+    Launch,
     ManagedProcess,
     ensure_port_free,
     port_open,
+    running,
     wait_for,
-    wait_started,
 )
 
 NAME = "redis"
@@ -87,17 +88,17 @@ def _stop_debian_autostart(cfg: StackConfig) -> None:
     wait_for(lambda: not port_open(cfg.host, cfg.redis_port), 10.0)
 
 
-def start(cfg: StackConfig) -> str:
-    """Start our Redis unless it already runs; returns what happened."""
+def launch(cfg: StackConfig) -> Launch:
+    """Launch our Redis unless it already runs (``Launch.wait`` waits for it to answer)."""
     proc = process(cfg)
-    if proc.pid() is not None:
-        wait_started(proc, proc.pid() or 0, lambda: ready(cfg), cfg.start_timeout, "Redis")
-        return "already running"
+    found = running(proc, lambda: ready(cfg), "Redis")
+    if found is not None:
+        return found
     server, installed = prereqs.redis_server()
     if installed:
         _stop_debian_autostart(cfg)
     ensure_port_free(proc, cfg.host, cfg.redis_port, "--redis-port")
     conf = _write_config(cfg)
     pid = proc.start([server, str(conf)])
-    wait_started(proc, pid, lambda: ready(cfg), cfg.start_timeout, "Redis")
-    return "started (redis-server installed with apt-get)" if installed else "started"
+    note = "started (redis-server installed with apt-get)" if installed else "started"
+    return Launch(proc, pid, lambda: ready(cfg), "Redis", note, fresh=True)
