@@ -2,8 +2,8 @@
 
 One run of about three minutes: 5-second windows, 40 requests/s, normal -> incident (income
 shifted, balance scaled x3, new regions, credit_score nulls, age as a string) -> recovered.
-Everything is fresh for the run (model id, Kafka topics, consumer groups, Redis prefix,
-bucket, SNS topic), so it never collides with other tests on the shared stack.
+Everything is fresh for the run (``--namespace``: Kafka topics, consumer groups, Redis prefix;
+model id, bucket, SNS topic), so it never collides with other tests on the shared stack.
 
 Asserted: the drifted features, and only those, raise ``baseline_drift_check``; the new
 regions raise ``categorical_values_check``; the nulls and strings raise completeness and type
@@ -69,24 +69,20 @@ def _jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _env(name: str, settings: Settings) -> dict[str, str]:
+def _env() -> dict[str, str]:
+    """Fewer partitions than the defaults: a lighter run on the shared 2-core machine."""
     env = dict(os.environ)
     env.update(
         {
-            "MODELMON_TOPICS__CAPTURE": f"{name}.capture",
-            "MODELMON_TOPICS__ALERTS": f"{name}.alerts",
-            "MODELMON_TOPICS__DEADLETTER": f"{name}.deadletter",
-            "MODELMON_TOPICS__LABELS": f"{name}.labels",
             "MODELMON_TOPICS__CAPTURE_PARTITIONS": "2",
             "MODELMON_TOPICS__ALERTS_PARTITIONS": "1",
             "MODELMON_TOPICS__DEADLETTER_PARTITIONS": "1",
             "MODELMON_TOPICS__LABELS_PARTITIONS": "1",
-            "MODELMON_REDIS__KEY_PREFIX": name,
-            "MODELMON_AGGREGATOR_GROUP": f"{name}-aggregator",
-            "MODELMON_ALERTING_GROUP": f"{name}-alerting",
-            "MODELMON_ARCHIVE__GROUP_ID": f"{name}-archiver",
         }
     )
+    for key in [k for k in env if k.startswith(("MODELMON_TOPICS__", "MODELMON_REDIS__KEY"))]:
+        if not key.endswith("_PARTITIONS"):
+            del env[key]  # --namespace names the topics and the Redis prefix
     return env
 
 
@@ -125,7 +121,7 @@ def _cleanup(boto: Callable[[str], Any], kafka_admin: Any, name: str, topic_arn:
     for queue in (name, f"{name}-e2e"):
         with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):
             sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"])
-    topics = [f"{name}.{t}" for t in ("capture", "alerts", "deadletter", "labels")]
+    topics = [f"{name}.{t}.v1" for t in ("capture", "alerts", "deadletter", "labels")]
     existing = set(kafka_admin.list_topics(timeout=10).topics)
     doomed = [t for t in topics if t in existing]
     if doomed:
@@ -151,13 +147,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory, kafka_admin: Any) -> Iterator
     runs_dir = tmp_path_factory.mktemp("demo")
     argv = [
         sys.executable, "-c", "from modelmon.cli import main; main()",
-        "demo", "run", "--no-stack", "--model-id", name, "--bucket", name,
+        "demo", "run", "--no-stack", "--namespace", name, "--model-id", name, "--bucket", name,
         "--window", str(WINDOW_S), "--rate", str(RATE), "--duration", str(DURATION_S),
         "--drain", str(DRAIN_S), "--runs-dir", str(runs_dir),
     ]  # fmt: skip
     try:
         done = subprocess.run(
-            argv, env=_env(name, settings), capture_output=True, text=True,
+            argv, env=_env(), capture_output=True, text=True,
             timeout=RUN_TIMEOUT_S, check=False,
         )  # fmt: skip
         run_dir = next(runs_dir.iterdir())
@@ -274,9 +270,11 @@ def test_cloudwatch_holds_the_drift_metrics(demo: DemoOutcome) -> None:
 
     cw = boto_client(Settings().aws, "cloudwatch")
     model_id = demo.record["model_id"]
+    pages = cw.get_paginator("list_metrics").paginate(Namespace=CloudWatchRoute().namespace)
     metrics = [
         m
-        for m in cw.list_metrics(Namespace=CloudWatchRoute().namespace)["Metrics"]
+        for page in pages
+        for m in page["Metrics"]
         if any(d["Value"] == model_id for d in m["Dimensions"])
     ]
     names = {m["MetricName"] for m in metrics}
