@@ -102,7 +102,9 @@ class Stack:
         self.prefixes: list[str] = []
 
     def topic(self, partitions: int) -> str:
-        name = f"bench-streaming-{uuid.uuid4().hex[:8]}"
+        return self.named_topic(f"bench-streaming-{uuid.uuid4().hex[:8]}", partitions)
+
+    def named_topic(self, name: str, partitions: int) -> str:
         self.admin.create_topics([NewTopic(name, partitions, 1)])[name].result(30)
         self.topics.append(name)
         time.sleep(1.0)  # leaders elected

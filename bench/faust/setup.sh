@@ -9,5 +9,5 @@ if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import faust, orjson" 2>/
   echo "faust: ready ($venv)"; exit 0
 fi
 .venv/bin/uv venv --quiet --python "${FAUST_PYTHON:-3.11}" "$venv"
-.venv/bin/uv pip install --quiet --python "$venv/bin/python" "faust-streaming==0.11.*" orjson
+.venv/bin/uv pip install --quiet --python "$venv/bin/python" "faust-streaming==0.11.*" "aiokafka==0.13.0" cramjam orjson
 "$venv/bin/python" -c "import faust, orjson; print('faust', faust.__version__)"
