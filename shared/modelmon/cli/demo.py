@@ -12,6 +12,7 @@ import click
 from modelmon.errors import ModelmonError
 
 MIN_WINDOW = 2
+RATE = click.FloatRange(min=0, max=2000, min_open=True)
 
 
 def _schedule(schedule: Path | None, duration: float | None, window: int) -> list[Any]:
@@ -57,7 +58,7 @@ def demo(ctx: click.Context) -> None:
     show_default=True,
     help="Window size in seconds.",
 )
-@click.option("--rate", type=float, default=25.0, show_default=True, help="Requests per second.")
+@click.option("--rate", type=RATE, default=25.0, show_default=True, help="Requests per second.")
 @click.option("--model-id", default="loan-default-demo", show_default=True)
 @click.option(
     "--namespace",
@@ -135,7 +136,7 @@ def serve_model(port: int, data_dir: Path, seed: int) -> None:
 
 @demo.command()
 @click.option("--url", required=True, help="Where to POST (loopback only), e.g. the proxy.")
-@click.option("--rate", type=float, default=25.0, show_default=True, help="Requests per second.")
+@click.option("--rate", type=RATE, default=25.0, show_default=True, help="Requests per second.")
 @click.option(
     "--window",
     type=click.IntRange(min=MIN_WINDOW),
