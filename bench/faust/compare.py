@@ -30,13 +30,15 @@ FAUST_PY = bs.REPO / ".venvs" / "faust" / "bin" / "python"
 AGENT = Path(__file__).resolve().parent / "agent.py"
 
 
-def faust_run(stack: bs.Stack, topic: str, n: int, guarantee: str) -> tuple[float, float]:
+def faust_run(
+    stack: bs.Stack, topic: str, n: int, guarantee: str, tables: bool = True
+) -> tuple[float, float]:
     app_id = f"bench-faust-{uuid.uuid4().hex[:8]}"
     for name in ("counts", "sums"):  # faust cannot create them against Kafka 4 (agent.py)
         stack.named_topic(f"{app_id}-{name}-changelog", bs.PARTITIONS)
     stack.named_topic(f"{app_id}-__assignor-__leader", 1)
     env = os.environ | {"FAUST_TOPIC": topic, "FAUST_EVENTS": str(n), "FAUST_GUARANTEE": guarantee,
-                        "FAUST_APP_ID": app_id}  # fmt: skip
+                        "FAUST_APP_ID": app_id, "FAUST_TABLES": "1" if tables else "0"}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="faust-") as tmp:
         done = subprocess.run(
             [str(FAUST_PY), str(AGENT)], env=env, cwd=tmp, capture_output=True, text=True,
@@ -73,16 +75,23 @@ def modelmon_run(stack: bs.Stack, topic: str, n: int, tmp: Path) -> tuple[float,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=30_000, help="events faust consumes")
+    parser.add_argument(
+        "--modelmon-events", type=int, default=300_000, help="events the aggregator consumes"
+    )
     args = parser.parse_args()
     if not FAUST_PY.exists():
         sys.exit("run bench/faust/setup.sh first (creates .venvs/faust)")
     stack = bs.Stack()
     try:
         topic = stack.topic(bs.PARTITIONS)
-        bs.log(f"producing {args.events:,} events to {topic} ...")
-        stack.produce(topic, bs.events(args.events, 1_767_225_600_000, 100, seed=1))
+        bs.log(f"producing {max(args.events, args.modelmon_events):,} events to {topic} ...")
+        total = max(args.events, args.modelmon_events)
+        stack.produce(topic, bs.events(total, 1_767_225_600_000, 100, seed=1))
         rows = []
+        bs.log("faust without tables ...")
+        name = "faust-streaming agent, no table: decode + a dict update per event"
+        rows.append((name, *faust_run(stack, topic, args.events, "at_least_once", tables=False)))
         for guarantee in ("at_least_once", "exactly_once"):
             bs.log(f"faust {guarantee} ...")
             rows.append((f"faust-streaming agent, {guarantee}: decode + 2 windowed-table "
@@ -91,10 +100,13 @@ def main() -> None:
         bs.log("modelmon aggregator ...")
         with tempfile.TemporaryDirectory(prefix="bench-faust-") as tmp:
             name = "modelmon aggregator, exactly-once: decode + 25-feature profiles + fenced flush"
-            rows.append((name, *modelmon_run(stack, topic, args.events, Path(tmp))))
+            rows.append((name, *modelmon_run(stack, topic, total, Path(tmp))))
     finally:
         stack.cleanup()
-    print(f"## faust-streaming vs modelmon aggregator ({args.events:,} events, same topic)\n")
+    print(
+        f"## faust-streaming vs modelmon aggregator (one topic: faust reads its first "
+        f"{args.events:,} events, the aggregator all {total:,})\n"
+    )
     print("| consumer | events/s (wall) | events per CPU-second |\n|---|---|---|")
     for name, wall, cpu in rows:
         print(f"| {name} | {wall:,.0f} | {cpu:,.0f} |")
