@@ -72,6 +72,7 @@ class DemoState:
     metrics: dict[str, str] = field(default_factory=dict)
     phases: list[PhaseReport] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    detection: dict[str, float | None] = field(default_factory=dict)
 
 
 def namespace_env(namespace: str) -> dict[str, str]:
@@ -370,5 +371,6 @@ class DemoRun:
             "phases": [asdict(p) for p in self.state.phases],
             "schedule": [asdict(p) for p in self.o.phases],
             "notes": self.state.notes,
+            "detection": self.state.detection,
         }
         (self.state.run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str))

@@ -10,7 +10,9 @@ from modelmon.config import CloudWatchRoute
 from modelmon.demo import resources
 
 if TYPE_CHECKING:
+    from modelmon.demo.phases import Phase
     from modelmon.demo.runner import DemoRun
+    from modelmon.demo.traffic import PhaseReport
 
 Echo = Callable[[str], None]
 
@@ -25,6 +27,24 @@ def _alert_counts(alerts: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def detection_delays(
+    schedule: list[Phase], reports: list[PhaseReport], alerts: list[dict[str, Any]]
+) -> dict[str, float | None]:
+    """Seconds from the first faulty phase's start to the first ALARM, and from the next
+    normal phase's start to the last RESOLVED (None when it did not happen)."""
+    ran = list(zip(schedule, reports, strict=False))
+    bad = next((i for i, (phase, _) in enumerate(ran) if not phase.is_normal), None)
+    back = next((r for p, r in ran[(bad or 0) + 1 :] if p.is_normal), None)
+    alarms = [a["received_at"] for a in alerts if a.get("state") == "ALARM"]
+    resolved = [a["received_at"] for a in alerts if a.get("state") == "OK"]
+    return {
+        "first_alarm_s": (
+            min(alarms) - ran[bad][1].started_at if bad is not None and alarms else None
+        ),
+        "last_resolved_s": max(resolved) - back.started_at if back and resolved else None,
+    }
+
+
 def print_summary(run: DemoRun, echo: Echo) -> None:
     """Print the run's figures and the places to look next."""
     state, model_id = run.state, run.o.model_id
@@ -36,7 +56,14 @@ def print_summary(run: DemoRun, echo: Echo) -> None:
     windows = run.watcher.windows if run.watcher else []
     echo(f"windows evaluated by the detector: {len(windows)}; raw alerts on the topic: {len(raw)}")
     echo(f"notifications (state changes) delivered to the webhook: {len(notes)}")
-    echo("\n".join(_alert_counts(notes if run.alerting_up else raw)) or "    (none)")
+    shown = notes if run.alerting_up else raw
+    echo("\n".join(_alert_counts(shown)) or "    (none)")
+    delays = detection_delays(run.o.phases, state.phases, shown)
+    state.detection = delays
+    if delays["first_alarm_s"] is not None:
+        echo(f"detection: first ALARM {delays['first_alarm_s']:.1f}s after the incident began")
+    if delays["last_resolved_s"] is not None:
+        echo(f"           last RESOLVED {delays['last_resolved_s']:.1f}s after traffic was normal")
     _where(run, echo)
     for note in state.notes:
         echo(f"NOTE     {note}")
