@@ -316,10 +316,7 @@ class DemoRun:
                 )
             else:
                 self.echo(f"[{time.time() - t0:5.0f}s] phase {report.name}: {report.description}")
-            for child in self.children.exited():
-                if self.state.services.get(child.name) == "running":
-                    self.state.services[child.name] = "failed"
-                    self._note(f"{child.name} exited ({child.process.returncode}); see {child.log}")
+            self._check_children()
 
         generator = TrafficGenerator(
             self.state.traffic_url,
@@ -334,12 +331,23 @@ class DemoRun:
         self.state.phases = generator.reports
         asyncio.run(generator.run())
 
+    def _check_children(self) -> None:
+        """Say so when a service died; without alerting, fall back to the detector's alerts."""
+        for child in self.children.exited():
+            if self.state.services.get(child.name) == "running":
+                self.state.services[child.name] = "failed"
+                self._note(f"{child.name} exited ({child.process.returncode}); see {child.log}")
+                if child.name == "alerting":
+                    self.alerting_up = False
+                    self._note("printing the detector's raw alerts from now on")
+
     def _drain(self) -> None:
         drain = self.o.drain_s
         if drain is None:
             drain = 2 * self.o.window_s + max(2, self.o.window_s // 2) + 10
         self.echo(f"traffic done; waiting {drain:.0f}s for the last windows to close...")
         time.sleep(drain)
+        self._check_children()
 
     def _tear_down(self) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
