@@ -136,7 +136,7 @@ class DemoRun:
             self._traffic()
             self._drain()
             print_summary(self, self.echo)
-            return 0
+            return 1 if "failed" in self.state.services.values() else 0
         except KeyboardInterrupt:
             self.echo("\ninterrupted: stopping what this demo started")
             return 130
