@@ -44,6 +44,7 @@ WRONG_TYPE_FEATURES = {"age"}
 # (2 s), then the detector and alerting each take a poll or two. 2 windows + 20 s is generous.
 LATENCY_BOUND_S = 2 * WINDOW_S + 20.0
 RUN_TIMEOUT_S = 600
+REPORT_FILES = ("statistics.json", "constraint_violations.json")
 
 
 @dataclass
@@ -262,6 +263,29 @@ def test_every_request_is_in_the_archive(demo: DemoOutcome) -> None:
                 archived.append(json.loads(line)["eventMetadata"]["inferenceId"])
     assert len(archived) == len(set(archived))
     assert set(archived) == demo.inference_ids
+
+
+def test_reports_on_s3_name_the_violations(demo: DemoOutcome) -> None:
+    from modelmon.adapters.aws import boto_client
+
+    s3 = boto_client(Settings().aws, "s3")
+    bucket, model_id = demo.record["aws"]["bucket"], demo.record["model_id"]
+    prefix = f"reports/{model_id}/modelmon-demo/"
+    keys = [
+        o["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for o in page.get("Contents", [])
+    ]
+    windows = {k.rsplit("/", 1)[0] for k in keys}
+    assert {f"{w}/{f}" for w in windows for f in REPORT_FILES} == set(keys)
+    violated: set[tuple[str, str]] = set()
+    for key in keys:
+        if key.endswith("/constraint_violations.json"):
+            doc = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            violated |= {(v["constraint_check_type"], v["feature_name"]) for v in doc["violations"]}
+    assert violated == {
+        (a["check_type"], a["feature"]) for a in demo.detector_alerts if a["state"] == "ALARM"
+    }
 
 
 def test_cloudwatch_holds_the_drift_metrics(demo: DemoOutcome) -> None:
