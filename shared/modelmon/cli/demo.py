@@ -124,7 +124,11 @@ def serve_model(port: int, data_dir: Path, seed: int) -> None:
 
     from modelmon.demo.model import make_app, train, write_datasets
 
-    model, cols = train(seed)
+    try:
+        model, cols = train(seed)
+    except ModelmonError as exc:
+        _fail(exc)
+        return
     training, baseline = write_datasets(cols, data_dir)
     click.echo(
         f"trained HistGradientBoostingClassifier on {model.train_rows} rows "

@@ -35,6 +35,7 @@ from modelmon.demo.dataset import (
     label_columns,
     rows,
 )
+from modelmon.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,13 @@ def encode(records: list[dict[str, Any]]) -> np.ndarray[Any, Any]:
 
 def train(seed: int = 7, n: int = 6000) -> tuple[DemoModel, dict[str, Any]]:
     """Generate ``n`` rows, fit on 80 %, score on 20 %; returns the model and the columns."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    try:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+    except ImportError as exc:
+        raise ConfigurationError(
+            "the demo model needs scikit-learn: `make venv` installs it, or "
+            "`pip install 'scikit-learn>=1.5'` (it is in modelmon's dev extra)"
+        ) from exc
 
     rng = np.random.default_rng(seed)
     cols = generate_columns(rng, n)
