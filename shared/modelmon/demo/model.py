@@ -8,8 +8,9 @@ the training set (features + label) and the baseline set (features only) as CSV,
 - JSON flat object ``{...}`` -> ``{"prediction": 0|1, "probability": p}``
 - ``text/csv`` rows in feature order -> ``prediction,probability`` per row
 
-A value of the wrong type or a missing one is treated as unknown (imputed), as a forgiving
-production model would: the request still succeeds and the monitor is what notices.
+A missing value, a value of the wrong type or an unknown category is treated as missing (the
+trees have a branch for it), as a forgiving production model would: the request still
+succeeds and the monitor is what notices.
 """
 
 from __future__ import annotations
