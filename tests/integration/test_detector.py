@@ -10,9 +10,10 @@ import numpy as np
 import orjson
 from confluent_kafka import Consumer, TopicPartition
 
-from modelmon.checks import Baseline
+from modelmon.checks import Baseline, evaluate
+from modelmon.config import ModelConfig
 from modelmon.keys import Keys
-from modelmon.profile import ProfileTracker
+from modelmon.profile import KS_ERROR_BOUND, ProfileTracker
 from modelmon.registry import Registry, read_baseline_dir
 from modelmon.sagemaker.build import build_statistics, suggest_constraints
 from modelmon.settings import Settings
@@ -167,6 +168,29 @@ def test_only_drifted_features_flag_and_each_window_is_evaluated_once(
     assert sorted(v["feature_name"] for v in violations["violations"]) == ["color", "x"]
     rolling = store.results("churn", rolling=True)
     assert [r.event_count for r in rolling] == [3000, 3000]  # windows 0+1 and 1+2
+    _assert_streaming_equals_batch(store.results("churn"), events, tmp_path / "baseline")
+
+
+def _assert_streaming_equals_batch(results: list[Any], events: list[Event], base: Path) -> None:
+    """Each window's streamed result equals the checks run in one pass over its events."""
+    baseline = Baseline.from_files(read_baseline_dir(base), str(base))
+    config = ModelConfig(model_id="churn")
+    for result in results:
+        start = int(result.window_start.timestamp() * 1000)
+        rows = [e.inputs for e in events if start <= e.t_ms < start + SIZE]
+        tracker = ProfileTracker({"x": "numeric", "y": "numeric", "color": "categorical"})
+        tracker.update({k: [r[k] for r in rows] for k in ("x", "y", "color")})
+        batch = evaluate(baseline, tracker.snapshot(), config)
+        assert result.event_count == batch.row_count == len(rows)
+        streamed = {(c.check_type, c.feature): c.violated for c in result.checks}
+        assert streamed == {(c.check_type, c.feature): c.violated for c in batch.checks}
+        for name, metrics in result.features.items():
+            exact = batch.features[name]
+            assert (metrics.count, metrics.missing) == (exact.count, exact.missing)
+            assert metrics.distances.keys() == exact.distances.keys()
+            for method, value in metrics.distances.items():
+                # both sides are sketches: merged partials vs one pass over the same rows
+                assert abs(value - exact.distances[method]) <= 2 * KS_ERROR_BOUND, (name, method)
 
 
 def singles_start(results: list[dict[str, Any]], start_ms: int) -> str:
