@@ -103,6 +103,7 @@ class Aggregator:
         self.owned: dict[int, PartitionAggregate] = {}
         self._pending_events = 0
         self._last_flush = time.monotonic()
+        self._last_recheck = float("-inf")
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> None:
@@ -138,7 +139,7 @@ class Aggregator:
         """One batch: consume, fold in, and flush when the size or time cadence says so."""
         msgs = self._consumer.consume(self.options.batch_size, self.options.poll_timeout)
         if msgs:
-            self._refresh_plans()
+            self._refresh_plans_quietly()
             self.process(msgs)
         due = time.monotonic() - self._last_flush >= self.options.flush_seconds
         if self._pending_events >= self.options.flush_events or due:
@@ -148,6 +149,14 @@ class Aggregator:
     def _refresh_plans(self, force: bool = False) -> None:
         if self._catalog.refresh(force=force) or force:
             self._plans = plans_of(self._catalog)
+
+    def _refresh_plans_quietly(self, force: bool = False) -> None:
+        """Reload the registry if it moved; while Redis is down keep the configs we have
+        (the next flush will wait for Redis anyway, without committing)."""
+        try:
+            self._refresh_plans(force)
+        except TransientError as exc:
+            log.warning("cannot reload the model registry, keeping the loaded one: %s", exc)
 
     # -- rebalance ------------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -206,6 +215,8 @@ class Aggregator:
     ) -> None:
         values = list(map(Message.value, chunk))
         batch, rejects = decode_batch(values)
+        if not self._plans.keys() >= set(batch.model_ids):
+            self._recheck_registry()  # a model registered a moment ago is not a dead letter
         result = agg.add(batch, offsets[-1], self._plans)
         for r in rejects:
             source = (self.options.topic, p, offsets[r.index])
@@ -225,6 +236,13 @@ class Aggregator:
         self.metrics.events.labels("late").inc(result.late)
         self.metrics.events.labels("dead_letter").inc(dead)
         self._pending_events += len(chunk)
+
+    def _recheck_registry(self) -> None:
+        """Reload the registry now (at most once a second) when a batch names unknown models."""
+        now = time.monotonic()
+        if now - self._last_recheck >= 1.0:
+            self._last_recheck = now
+            self._refresh_plans_quietly(force=True)
 
     def _produce(self, topic: str, key: bytes | None, value: bytes) -> None:
         self._producer.produce(topic, key=key, value=value)

@@ -19,6 +19,12 @@ class DetectorMetrics:
             ["model", "check"],
             registry=registry,
         )
+        self.failures = Counter(
+            "modelmon_detector_evaluation_failures",
+            "Windows whose evaluation failed for a reason other than a dependency outage",
+            ["model"],
+            registry=registry,
+        )
         self.late = Gauge(
             "modelmon_detector_window_late_events",
             "Late events of the last evaluated window",

@@ -77,6 +77,7 @@ class Detector:
         self._baselines_version = -1
         self._s3: Any = None
         self._full_scan_ms = -(2**62)
+        self._broken: set[WindowRef] = set()  # windows whose evaluation failed (not transient)
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> None:
@@ -125,17 +126,29 @@ class Detector:
         ]
         fresh = set(ready) - self._results.done(ready)
         evaluated = 0
-        for ref in sorted(fresh, key=lambda r: (r.start_ms, r.model_id)):
+        for ref in sorted(fresh - self._broken, key=lambda r: (r.start_ms, r.model_id)):
             if self.stop.is_set():
                 break
             if self._results.claim(ref, self.options.claim_seconds):
-                try:
-                    self._evaluate(ref, models[ref.model_id], list(offsets), candidates[ref])
-                except BaseException:
-                    self._results.release(ref)
-                    raise
-                evaluated += 1
+                evaluated += self._evaluate_claimed(ref, models[ref.model_id], offsets, candidates)
         return evaluated
+
+    def _evaluate_claimed(
+        self, ref: WindowRef, config: ModelConfig, offsets: dict[int, tuple[int, int]],
+        candidates: dict[WindowRef, int],
+    ) -> int:  # fmt: skip
+        try:
+            self._evaluate(ref, config, list(offsets), candidates[ref])
+        except TransientError:
+            self._results.release(ref)
+            raise  # the run loop backs off and retries
+        except Exception:
+            self._results.release(ref)
+            self._broken.add(ref)
+            self.metrics.failures.labels(ref.model_id).inc()
+            log.exception("window evaluation failed; skipped", extra={"model": ref.model_id})
+            return 0
+        return 1
 
     def _scan_from(
         self, now_ms: int, progress: list[PartitionProgress], models: dict[str, ModelConfig]
