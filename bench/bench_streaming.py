@@ -38,7 +38,7 @@ from modelmon.profile import ProfileTracker
 from modelmon.registry import Registry
 from modelmon.sagemaker.build import build_statistics, suggest_constraints
 from modelmon.settings import Settings
-from modelmon.streaming.decode import decode_batch
+from modelmon.streaming.decode import TypedDecoder, decode_batch
 from modelmon.streaming.partition import ModelPlan, PartitionAggregate
 from modelmon.streaming.reader import StateReader
 from modelmon.windows import WindowSpec
@@ -180,12 +180,15 @@ def in_memory_rate(values: list[bytes]) -> tuple[float, float]:
         WindowSpec.from_config(cfg.window),
         kinds={f.name: f.kind for f in cfg.features if f.kind},
         features=tuple(f.name for f in cfg.features),
+        decoder=TypedDecoder("bench", {f.name: f.kind for f in cfg.features}),
     )
     agg = PartitionAggregate(None)
     started, cpu = time.perf_counter(), time.process_time()
     since_flush = 0
     for lo in range(0, len(values), 5000):
-        batch, _ = decode_batch(values[lo : lo + 5000])
+        chunk = values[lo : lo + 5000]
+        typed = plan.decoder.decode(chunk) if plan.decoder else None
+        batch = typed if typed is not None else decode_batch(chunk)[0]
         agg.add(batch, lo + len(batch) - 1, {"bench": plan})
         since_flush += len(batch)
         if since_flush >= 100_000:

@@ -38,7 +38,7 @@ from modelmon.keys import Keys
 from modelmon.registry import ModelCatalog, Registry
 from modelmon.service import DeadLetters, Health, StopFlag
 from modelmon.settings import Settings
-from modelmon.streaming.decode import decode_batch, take
+from modelmon.streaming.decode import TypedDecoder, decode_batch, take
 from modelmon.streaming.partition import ModelPlan, PartitionAggregate
 from modelmon.streaming.store import PartitionStore, StoredPartition
 from modelmon.windows import WindowSpec
@@ -66,10 +66,12 @@ def plans_of(catalog: ModelCatalog) -> dict[str, ModelPlan]:
     plans: dict[str, ModelPlan] = {}
     for model_id, entry in catalog.models.items():
         cfg = entry.config
+        decoder = TypedDecoder(model_id, {f.name: f.kind for f in cfg.features})
         plans[model_id] = ModelPlan(
             spec=WindowSpec.from_config(cfg.window),
             kinds={f.name: f.kind for f in cfg.features if f.kind is not None},
             features=tuple(f.name for f in cfg.features if f.monitored),
+            decoder=decoder if cfg.features else None,
         )
     return plans
 
@@ -214,7 +216,7 @@ class Aggregator:
         self, p: int, agg: PartitionAggregate, chunk: list[Message], offsets: list[int]
     ) -> None:
         values = list(map(Message.value, chunk))
-        batch, rejects = decode_batch(values)
+        batch, rejects = self._decode(chunk, values)
         if not self._plans.keys() >= set(batch.model_ids):
             self._recheck_registry()  # a model registered a moment ago is not a dead letter
         result = agg.add(batch, offsets[-1], self._plans)
@@ -236,6 +238,18 @@ class Aggregator:
         self.metrics.events.labels("late").inc(result.late)
         self.metrics.events.labels("dead_letter").inc(dead)
         self._pending_events += len(chunk)
+
+    def _decode(self, chunk: list[Message], values: list[bytes | None]) -> tuple[Any, list[Any]]:
+        """The model's typed decoder when the batch is one model's (by Kafka key, checked
+        against the payload); otherwise, or when it declines, the generic decoder."""
+        keys = set(map(Message.key, chunk))
+        key = keys.pop() if len(keys) == 1 else None
+        plan = self._plans.get(key.decode(errors="replace")) if isinstance(key, bytes) else None
+        if plan is not None and plan.decoder is not None:
+            batch = plan.decoder.decode(values)
+            if batch is not None:
+                return batch, []
+        return decode_batch(values)
 
     def _recheck_registry(self) -> None:
         """Reload the registry now (at most once a second) when a batch names unknown models."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import orjson
 
-from modelmon.streaming.decode import column, decode_batch, feature_names, take
+from modelmon.streaming.decode import TypedDecoder, column, decode_batch, feature_names, take
 
 
 def _msg(model: str, t: str, **inputs: object) -> bytes:
@@ -60,3 +60,25 @@ def test_columns_keep_ints_and_bools_numeric_and_mixed_types_as_objects() -> Non
     assert column(rows, "b").dtype.kind == "b"
     assert column(rows, "c").tolist() == [1, "x"]
     assert column(rows, "missing").tolist() == [None, None]
+
+
+def test_a_typed_decoder_gives_the_generic_columns_and_declines_surprises() -> None:
+    typed = TypedDecoder("m1", {"a": "numeric", "b": "categorical", "c": None})
+    values = [
+        _msg("m1", "2026-01-01T00:00:01.250Z", a=1.5, b="x"),
+        _msg("m1", "2026-01-01T00:00:02Z", a=2, b=3, c=None),
+    ]
+    batch = typed.decode(values)
+    assert batch is not None and batch.typed is typed
+    generic, _ = decode_batch(values)
+    assert batch.event_ms.tolist() == generic.event_ms.tolist()
+    got = batch.columns_of(batch.inputs, ["a", "b", "c"])
+    want = generic.columns_of(generic.inputs, ["a", "b", "c"])
+    assert got.keys() == want.keys()
+    for name in got:
+        assert got[name].tolist() == want[name].tolist() and got[name].dtype == want[name].dtype
+    assert typed.decode([_msg("m1", "2026-01-01T00:00:00Z", a=1, extra=2)]) is None
+    assert typed.decode([_msg("m2", "2026-01-01T00:00:00Z", a=1)]) is None
+    assert typed.decode([_msg("m1", "2026-01-01T00:00:00", a=1)]) is None  # no timezone
+    assert typed.decode([b"junk"]) is None
+    assert typed.decode([None]) is None

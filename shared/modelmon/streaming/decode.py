@@ -9,7 +9,7 @@ the dead-letter topic; the rest of the batch goes on.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import repeat
@@ -22,6 +22,7 @@ import numpy.typing as npt
 from modelmon.events import MODEL_ID_PATTERN
 
 Int64Array = npt.NDArray[np.int64]
+Column = npt.NDArray[Any]
 Scalar = str | int | float | bool | None
 Inputs = dict[str, Scalar]
 
@@ -57,15 +58,25 @@ class Rejected:
 
 @dataclass(frozen=True, slots=True)
 class DecodedBatch:
-    """Decoded events of one batch in delivery order; ``index`` maps back into the batch."""
+    """Decoded events of one batch in delivery order; ``index`` maps back into the batch.
+
+    ``inputs`` are dicts (generic decoding) or structs of a model's ``TypedDecoder``; use
+    ``columns_of`` to turn some of them into feature columns either way.
+    """
 
     index: Int64Array
     event_ms: Int64Array
     model_ids: list[str]
-    inputs: list[Inputs]
+    inputs: list[Any]
+    typed: TypedDecoder | None = None
 
     def __len__(self) -> int:
         return len(self.model_ids)
+
+    def columns_of(self, rows: Sequence[Any], configured: Iterable[str]) -> dict[str, Column]:
+        if self.typed is not None:
+            return self.typed.columns(rows)
+        return columns(rows, feature_names(rows, configured))
 
 
 def decode_batch(values: Sequence[bytes | None]) -> tuple[DecodedBatch, list[Rejected]]:
@@ -112,7 +123,9 @@ def _sniff_model(value: bytes) -> str | None:
     return model if isinstance(model, str) and len(model) <= 128 else None
 
 
-def _columns_of(events: list[_Capture], index: Int64Array) -> DecodedBatch:
+def _columns_of(
+    events: Sequence[Any], index: Int64Array, typed: TypedDecoder | None = None
+) -> DecodedBatch:
     stamps = np.fromiter(
         map(datetime.timestamp, map(_event_time, events)), dtype=np.float64, count=len(events)
     )
@@ -123,6 +136,7 @@ def _columns_of(events: list[_Capture], index: Int64Array) -> DecodedBatch:
         event_ms=event_ms,
         model_ids=list(map(_model_id, events)),
         inputs=list(map(_inputs, events)),
+        typed=typed,
     )
 
 
@@ -158,3 +172,58 @@ def column(inputs: Sequence[Inputs], name: str) -> npt.NDArray[Any]:
 
 def columns(inputs: Sequence[Inputs], names: Iterable[str]) -> dict[str, npt.NDArray[Any]]:
     return {name: column(inputs, name) for name in names}
+
+
+_KIND_TYPES: dict[str | None, Any] = {
+    "numeric": int | float | None,
+    "categorical": str | int | float | bool | None,
+    None: Scalar,
+}
+
+
+class TypedDecoder:
+    """A faster decoder for one model whose features are all listed in its config.
+
+    The inputs decode into a struct with one typed field per feature (about twice the speed
+    of dicts, and columns come straight from its attributes). A message with an input the
+    config does not list, or any other surprise, makes ``decode`` return None: the caller
+    falls back to ``decode_batch``, which keeps every column and isolates bad messages.
+    Semantics equal the generic path's for configured features (absent = missing).
+    """
+
+    def __init__(self, model_id: str, kinds: Mapping[str, str | None]) -> None:
+        self.model_id = model_id
+        self.names = list(kinds)
+        attrs = [f"f{i}" for i in range(len(self.names))]
+        fields = [(a, _KIND_TYPES[kinds[n]], None) for a, n in zip(attrs, self.names, strict=True)]
+        inputs = msgspec.defstruct(
+            "TypedInputs", fields, rename=dict(zip(attrs, self.names, strict=True)),
+            forbid_unknown_fields=True, frozen=True,
+        )  # fmt: skip
+        capture = msgspec.defstruct(
+            "TypedCapture",
+            [("model_id", str), ("event_time", Annotated[datetime, msgspec.Meta(tz=True)]),
+             ("inputs", inputs), ("schema_version", Literal[1], 1)],
+        )  # fmt: skip
+        self._decoder = msgspec.json.Decoder(capture)
+        self._getters = [operator.attrgetter(a) for a in attrs]
+
+    def decode(self, values: Sequence[bytes | None]) -> DecodedBatch | None:
+        try:
+            events = list(map(self._decoder.decode, values))  # type: ignore[arg-type]
+        except (msgspec.DecodeError, TypeError):
+            return None
+        if set(map(_model_id, events)) != {self.model_id}:
+            return None
+        return _columns_of(events, np.arange(len(values), dtype=np.int64), self)
+
+    def columns(self, rows: Sequence[Any]) -> dict[str, Column]:
+        out: dict[str, Column] = {}
+        for name, get in zip(self.names, self._getters, strict=True):
+            values = list(map(get, rows))
+            arr = np.array(values)
+            if arr.dtype.kind not in "biuf":
+                arr = np.empty(len(values), dtype=object)
+                arr[:] = values
+            out[name] = arr
+        return out

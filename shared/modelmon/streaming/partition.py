@@ -17,7 +17,7 @@ import numpy as np
 
 from modelmon.keys import WindowRef
 from modelmon.profile import DatasetProfile, FeatureKind, ProfileTracker
-from modelmon.streaming.decode import DecodedBatch, Int64Array, columns, feature_names, take
+from modelmon.streaming.decode import DecodedBatch, Int64Array, TypedDecoder, take
 from modelmon.windows import NO_WATERMARK, WindowSpec, watermarks_before, window_starts
 
 
@@ -28,6 +28,7 @@ class ModelPlan:
     spec: WindowSpec
     kinds: Mapping[str, FeatureKind] = field(default_factory=dict)
     features: tuple[str, ...] = ()
+    decoder: TypedDecoder | None = None  # when the config lists every feature
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +141,7 @@ class PartitionAggregate:
             if window is None:
                 window = _OpenWindow(ProfileTracker(plan.kinds), spec.close_of(start))
                 self._windows[ref] = window
-            window.tracker.update(columns(rows, feature_names(rows, plan.features)))
+            window.tracker.update(batch.columns_of(rows, plan.features))
             self._dirty.add(ref)
         return len(on_time), int(is_late.sum())
 
