@@ -40,6 +40,7 @@ from modelmon.events import AlertEvent, alert_key  # noqa: E402
 from modelmon.keys import Keys  # noqa: E402
 from modelmon.registry import Registry  # noqa: E402
 from modelmon.settings import Settings  # noqa: E402
+from summary import headline  # noqa: E402  (bench/ is the script's directory)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -225,6 +226,8 @@ def table(results: dict[str, list[float]], alerts: int, rate: float) -> str:
     ]
     for route, values in results.items():
         p50, p99 = percentile(values, 0.5) * 1000, percentile(values, 0.99) * 1000
+        headline("alerting", f"alert event produced -> {route}, p50 / p99",
+                 f"{p50:.0f} / {p99:.0f} ms")  # fmt: skip
         lines.append(
             f"| {route} | {len(values)} | {p50:.1f} | {p99:.1f} | {max(values) * 1000:.1f} |"
         )

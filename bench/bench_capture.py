@@ -39,6 +39,7 @@ from modelmon.adapters.aws import boto_client  # noqa: E402
 from modelmon.adapters.kafka import make_admin  # noqa: E402
 from modelmon.capture import CaptureClient  # noqa: E402
 from modelmon.settings import Settings  # noqa: E402
+from summary import headline  # noqa: E402  (bench/ is the script's directory)
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELMON = str(ROOT / ".venv" / "bin" / "modelmon")
@@ -114,6 +115,11 @@ def bench_sdk(settings: Settings, n: int) -> list[tuple[str, str]]:
         client.flush(60)
         drops = client.dropped
         client.close()
+    p99 = pct(lat, 99)
+    headline("capture", "SDK `capture()` p99, one thread", f"{p99:.1f} µs", target="< 50 µs",
+             met=p99 < 50)  # fmt: skip
+    headline("capture", "SDK captures/s, one thread", f"{rate:,.0f}", target="≥ 100k/s",
+             met=rate >= 100_000)  # fmt: skip
     return [
         ("SDK `capture()` p50", f"{pct(lat, 50):.1f} µs"),
         ("SDK `capture()` p99", f"{pct(lat, 99):.1f} µs"),
@@ -195,6 +201,9 @@ def bench_proxy(settings: Settings, n: int, rate: float = 500.0) -> list[tuple[s
             for p in (proxy, model):
                 p.terminate()
                 p.wait(30)
+    headline("capture", f"proxy added latency p50 / p99 at {rate:.0f} req/s",
+             f"{pct(via, 50) - pct(direct, 50):.2f} / {pct(via, 99) - pct(direct, 99):.2f} ms",
+             f"direct: {pct(direct, 50):.2f} / {pct(direct, 99):.2f} ms")  # fmt: skip
     return [
         (f"model direct p50 / p99 ({rate:.0f} req/s, n={n})",
          f"{pct(direct, 50):.2f} / {pct(direct, 99):.2f} ms"),
@@ -266,6 +275,7 @@ def bench_archiver(settings: Settings, n: int) -> list[tuple[str, str]]:
     for key in objects:
         s3.delete_object(Bucket=bucket, Key=key)
     s3.delete_bucket(Bucket=bucket)
+    headline("capture", "archiver, Kafka -> S3 emulator, one process", f"{rate:,.0f} events/s")
     return [(f"archiver Kafka -> S3 emulator (n={n:,}, ready to all written)",
              f"{rate:,.0f} events/s"),
             ("archiver files written", str(len(objects)))]  # fmt: skip

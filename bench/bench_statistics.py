@@ -27,6 +27,7 @@ from modelmon.profile import DatasetProfile, ProfileTracker
 
 sys.path.insert(0, str(Path(__file__).parent))
 from statistics_data import generate, specs
+from summary import headline
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT / "bench" / "peers"
@@ -197,6 +198,7 @@ def report(
     print("|---|---|---|---|---|")
     print(_profile_row(rows / seconds, peers.get("whylogs")))
     print(_compare_row(compare_s, peers.get("evidently"), sum(len(r) for r in results.values())))
+    _headlines(rows / seconds, compare_s, peers, errors)
     size = f"{len(blobs[0]) / 1024:,.0f} KB / {len(blobs[1]) / 1024:,.0f} KB"
     print(f"| stored profile size (reference / current) | {size} | | | |\n")
     print(
@@ -212,6 +214,26 @@ def report(
     print()
     ev = peers.get("evidently")
     verdicts(results, ev if isinstance(ev, dict) else None)
+
+
+def _headlines(
+    rate: float, compare_s: float, peers: dict[str, Any], errors: dict[str, list[float]]
+) -> None:
+    wl, ev = peers.get("whylogs"), peers.get("evidently")
+    if isinstance(wl, dict):
+        ratio = rate / wl["rows_per_s"]
+        headline("statistics", "profile rows/s, 25 columns", _fmt_rate(rate),
+                 f"whylogs {wl['version']}: {_fmt_rate(wl['rows_per_s'])}", f"{ratio:.1f}×",
+                 "≥ 10× whylogs", ratio >= 10)  # fmt: skip
+    else:
+        headline("statistics", "profile rows/s, 25 columns", _fmt_rate(rate), f"whylogs {wl}")
+    ref = f"Evidently {ev['version']}: {ev['seconds']:.0f} s" if isinstance(ev, dict) else ""
+    ratio_ev = f"{ev['seconds'] / compare_s:,.0f}×" if isinstance(ev, dict) else ""
+    headline("statistics", "drift: compare two stored profiles (25 features, all distances)",
+             f"{compare_s * 1e3:.1f} ms", ref, ratio_ev, "< 50 ms", compare_s < 0.050)  # fmt: skip
+    ks = max(errors["linf_simple"])
+    headline("statistics", "KS / L-inf from sketches vs exact (scipy), max abs error",
+             f"{ks:.4f}", "scipy ks_2samp", "", "≤ 0.01", ks <= 0.01)  # fmt: skip
 
 
 def _profile_row(ours: float, wl: Any) -> str:

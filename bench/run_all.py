@@ -11,16 +11,24 @@ Usage: .venv/bin/python bench/run_all.py [NAME ...]
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
+import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from summary import ENV, table
+
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "latest.md"
+README = BENCH.parent / "README.md"
+#: The README's benchmark table sits between these markers; run_all rewrites it.
+README_BLOCK = re.compile(r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)", re.S)
 
 
 def cpu_model() -> str:
@@ -63,16 +71,28 @@ def scripts(names: list[str]) -> list[Path]:
 def main() -> int:
     sections, failed = [], 0
     header = machine()
-    for script in scripts(sys.argv[1:]):
-        print(f"== {script.name}", file=sys.stderr, flush=True)
-        proc = subprocess.run([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-        if proc.returncode != 0:
-            failed += 1
-            sections.append(f"## {script.name}\n\nfailed with exit code {proc.returncode}\n")
-        sections.append(proc.stdout.strip() + "\n")
+    with tempfile.NamedTemporaryFile("r", suffix=".jsonl", encoding="utf-8") as summary:
+        env = {**os.environ, ENV: summary.name}
+        for script in scripts(sys.argv[1:]):
+            print(f"== {script.name}", file=sys.stderr, flush=True)
+            proc = subprocess.run(
+                [sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env
+            )
+            if proc.returncode != 0:
+                failed += 1
+                sections.append(f"## {script.name}\n\nfailed with exit code {proc.returncode}\n")
+            sections.append(proc.stdout.strip() + "\n")
+        rows = [json.loads(line) for line in summary.read().splitlines() if line.strip()]
+    summary_md = "## Summary\n\n" + header + "\n" + table(rows)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("# Benchmark results\n\n" + header + "\n" + "\n".join(sections))
+    RESULTS.write_text("# Benchmark results\n\n" + summary_md + "\n" + "\n".join(sections))
     print(f"wrote {RESULTS.relative_to(BENCH.parent)}", file=sys.stderr)
+    if not sys.argv[1:] and README.exists():  # only a full run speaks for the README
+        text = README.read_text(encoding="utf-8")
+        if README_BLOCK.search(text):
+            block = header + "\n" + table(rows) + "\nDetails: bench/results/latest.md.\n"
+            README.write_text(README_BLOCK.sub(lambda m: m[1] + block + m[2], text))
+            print("updated the benchmark table in README.md", file=sys.stderr)
     return 1 if failed else 0
 
 
