@@ -7,7 +7,7 @@ services re-read it without a restart. Defaults follow SageMaker Model Monitor's
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -15,14 +15,9 @@ from modelmon.events import MODEL_ID_PATTERN, CheckType
 
 FeatureKind = Literal["numeric", "categorical"]
 
-#: SageMaker's data-quality checks; ``non_negative_check`` (ours) is opt-in.
-DEFAULT_CHECKS: tuple[CheckType, ...] = (
-    "data_type_check",
-    "completeness_check",
-    "baseline_drift_check",
-    "missing_column_check",
-    "extra_column_check",
-    "categorical_values_check",
+#: SageMaker's data-quality checks: every ``CheckType`` but ``non_negative_check`` (ours, opt-in).
+DEFAULT_CHECKS: tuple[CheckType, ...] = tuple(
+    check for check in get_args(CheckType) if check != "non_negative_check"
 )
 
 
