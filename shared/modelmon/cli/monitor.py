@@ -39,7 +39,7 @@ def load_config(path: Path | None, min_rows: int | None, non_negative: bool) -> 
     import yaml
     from pydantic import ValidationError
 
-    from modelmon.config import DEFAULT_CHECKS, ModelConfig
+    from modelmon.config import ModelConfig
     from modelmon.errors import ConfigurationError
 
     config: ModelConfig | None = None
@@ -56,8 +56,7 @@ def load_config(path: Path | None, min_rows: int | None, non_negative: bool) -> 
     if min_rows is not None:
         update["drift"] = config.drift.model_copy(update={"min_window_count": min_rows})
     if non_negative and "non_negative_check" not in config.checks:
-        checks = config.checks if path is not None else list(DEFAULT_CHECKS)
-        update["checks"] = [*checks, "non_negative_check"]
+        update["checks"] = [*config.checks, "non_negative_check"]
     return config.model_copy(update=update)
 
 
