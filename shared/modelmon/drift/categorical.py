@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import heapq
-import math
 from typing import Any
 
 import numpy as np
 from scipy.special import chdtrc
 
-from modelmon.drift.numeric import c_alpha_of, robust_margin
+from modelmon.drift.numeric import c_alpha_of, robust_correction
 from modelmon.drift.results import CategoricalDistribution, DriftResult
 
 # Deequ's regrouping thresholds for the chi-square test (SPEC.md section 3.1).
@@ -51,13 +50,7 @@ def linf_categorical_robust(
 ) -> DriftResult:
     """SageMaker's LInfinity for categoricals (Deequ): max(0, linf - c(alpha) sqrt((n+m)/(nm)))."""
     simple = linf_categorical(b, c)
-    if math.isnan(simple.value):
-        return simple
-    margin = robust_margin(b.count, c.count, c_alpha_of(alpha, c_alpha))
-    value = max(0.0, simple.value - margin)
-    return DriftResult(
-        value, simple.error_bound, {**simple.details, "linf": simple.value, "margin": margin}
-    )
+    return robust_correction(simple, b.count, c.count, c_alpha_of(alpha, c_alpha))
 
 
 def regroup(

@@ -67,6 +67,18 @@ def robust_margin(n: float, m: float, c_alpha: float = DEFAULT_C_ALPHA) -> float
     return c_alpha * math.sqrt((n + m) / (n * m))
 
 
+def robust_correction(simple: DriftResult, n: int, m: int, c_alpha: float) -> DriftResult:
+    """An L-infinity result less the sampling margin, floored at 0 (Deequ's robust tests, numeric
+    and categorical); the details keep the raw distance and the margin. NaN passes through."""
+    if math.isnan(simple.value):
+        return simple
+    margin = robust_margin(n, m, c_alpha)
+    value = max(0.0, simple.value - margin)
+    return DriftResult(
+        value, simple.error_bound, {**simple.details, "linf": simple.value, "margin": margin}
+    )
+
+
 def c_alpha_of(alpha: float | None, c_alpha: float | None) -> float:
     if c_alpha is not None:
         return float(c_alpha)
@@ -84,14 +96,7 @@ def linf_robust(
     **_: Any,
 ) -> DriftResult:
     """SageMaker's "Robust": max(0, linf - c(alpha) sqrt((n+m)/(nm))), Deequ's correction."""
-    simple = linf_simple(b, c)
-    if math.isnan(simple.value):
-        return simple
-    margin = robust_margin(b.count, c.count, c_alpha_of(alpha, c_alpha))
-    value = max(0.0, simple.value - margin)
-    return DriftResult(
-        value, simple.error_bound, {**simple.details, "linf": simple.value, "margin": margin}
-    )
+    return robust_correction(linf_simple(b, c), b.count, c.count, c_alpha_of(alpha, c_alpha))
 
 
 def bin_edges(b: NumericDistribution, bins: int) -> FloatArray:
