@@ -9,7 +9,7 @@ import numpy as np
 from scipy.special import chdtrc
 
 from modelmon.drift.numeric import c_alpha_of, robust_correction
-from modelmon.drift.results import CategoricalDistribution, DriftResult
+from modelmon.drift.results import CategoricalDistribution, DriftResult, undefined_if_empty
 
 # Deequ's regrouping thresholds for the chi-square test (SPEC.md section 3.1).
 COCHRAN_MIN_EXPECTED = 10  # two categories: every expected count >= 10
@@ -17,19 +17,11 @@ YATES_MIN_EXPECTED = 5  # more: at most 20% of expected counts below 5
 YATES_MAX_SHARE_BELOW = 0.2
 
 
-def _empty(b: CategoricalDistribution, c: CategoricalDistribution) -> DriftResult | None:
-    if b.count == 0:
-        return DriftResult.undefined("the baseline has no categorical values")
-    if c.count == 0:
-        return DriftResult.undefined("the current data has no categorical values")
-    return None
-
-
 def linf_categorical(
     b: CategoricalDistribution, c: CategoricalDistribution, **_: Any
 ) -> DriftResult:
     """max over categories of |share_baseline - share_current| (shares of non-missing values)."""
-    if (undefined := _empty(b, c)) is not None:
+    if (undefined := undefined_if_empty(b, c)) is not None:
         return undefined
     tb, tc = b.table, c.table
     keys = np.union1d(tb.keys, tc.keys)
@@ -86,7 +78,7 @@ def chi_square(b: CategoricalDistribution, c: CategoricalDistribution, **_: Any)
     shares (Deequ/SageMaker "ChiSquared"): current categories outside the baseline are left out,
     expected counts are the baseline shares times the current total, small categories regrouped.
     A small p-value means drift. NaN when fewer than two categories remain."""
-    if (undefined := _empty(b, c)) is not None:
+    if (undefined := undefined_if_empty(b, c)) is not None:
         return undefined
     tb, tc = b.table, c.table
     keep = tb.counts > 0
@@ -118,7 +110,7 @@ def new_category_rate(
     b: CategoricalDistribution, c: CategoricalDistribution, **_: Any
 ) -> DriftResult:
     """Share of current values whose category never appeared in the baseline."""
-    if (undefined := _empty(b, c)) is not None:
+    if (undefined := undefined_if_empty(b, c)) is not None:
         return undefined
     tc = c.table
     is_new = b.table.lookup(tc.keys) == 0

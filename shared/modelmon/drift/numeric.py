@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from modelmon.drift.results import DriftResult, NumericDistribution
+from modelmon.drift.results import DriftResult, NumericDistribution, undefined_if_empty
 from modelmon.profile.columns import FloatArray
 from modelmon.profile.distribution import AlignedCdfs, SortedView, align
 
@@ -18,14 +18,6 @@ DEFAULT_BINS = 10
 #: Floor on a bin's share before the log terms: a bin a sketch sees as empty must not blow up
 #: PSI (DESIGN.md: a 1e-6 floor gave errors of 0.43; 1e-3 keeps them <= 0.023).
 DEFAULT_FLOOR = 1e-3
-
-
-def _empty(b: NumericDistribution, c: NumericDistribution) -> DriftResult | None:
-    if b.count == 0:
-        return DriftResult.undefined("the baseline has no numeric values")
-    if c.count == 0:
-        return DriftResult.undefined("the current data has no numeric values")
-    return None
 
 
 _last_pair: tuple[SortedView, SortedView, AlignedCdfs] | None = None
@@ -55,7 +47,7 @@ def cdf_distance(b: NumericDistribution, c: NumericDistribution) -> tuple[float,
 
 def linf_simple(b: NumericDistribution, c: NumericDistribution, **_: Any) -> DriftResult:
     """L-infinity (two-sample KS statistic) of the CDFs; SageMaker's "Simple"."""
-    if (undefined := _empty(b, c)) is not None:
+    if (undefined := undefined_if_empty(b, c)) is not None:
         return undefined
     value, at = cdf_distance(b, c)
     details = {"n": b.count, "m": c.count, "at": at}
@@ -134,7 +126,7 @@ def psi(
     **_: Any,
 ) -> DriftResult:
     """PSI on baseline-quantile bins with a floor on each share."""
-    if (undefined := _empty(b, c)) is not None:
+    if (undefined := undefined_if_empty(b, c)) is not None:
         return undefined
     edges, p, q = _binned(b, c, bins, floor)
     # First-order bound: each share is off by at most twice its side's rank error.
@@ -165,7 +157,7 @@ def jensen_shannon(
     **_: Any,
 ) -> DriftResult:
     """Jensen-Shannon distance (square root of the divergence, base 2) on the PSI bins."""
-    if (undefined := _empty(b, c)) is not None:
+    if (undefined := undefined_if_empty(b, c)) is not None:
         return undefined
     edges, p, q = _binned(b, c, bins, floor)
     jsd = max(js_divergence(p, q), 0.0)
@@ -181,7 +173,7 @@ def jensen_shannon(
 def wasserstein(b: NumericDistribution, c: NumericDistribution, **_: Any) -> DriftResult:
     """Wasserstein-1 (earth mover's) distance divided by the baseline std: integral of
     |F_b - F_c| over x, exact for the two step CDFs."""
-    if (undefined := _empty(b, c)) is not None:
+    if (undefined := undefined_if_empty(b, c)) is not None:
         return undefined
     cdfs = aligned(b, c)
     points = cdfs.points
@@ -198,7 +190,7 @@ def wasserstein(b: NumericDistribution, c: NumericDistribution, **_: Any) -> Dri
 
 def mean_shift(b: NumericDistribution, c: NumericDistribution, **_: Any) -> DriftResult:
     """|mean_current - mean_baseline| / std_baseline, exact (from the moments)."""
-    if (undefined := _empty(b, c)) is not None:
+    if (undefined := undefined_if_empty(b, c)) is not None:
         return undefined
     shift = abs(c.mean - b.mean)
     scale = b.std

@@ -58,3 +58,14 @@ class CategoricalDistribution(Protocol):
     def counts(self) -> dict[str, int]: ...
     @property
     def table(self) -> CountTable: ...
+
+
+def undefined_if_empty(
+    b: NumericDistribution | CategoricalDistribution,
+    c: NumericDistribution | CategoricalDistribution,
+) -> DriftResult | None:
+    """``DriftResult.undefined`` when either side has no values of its kind, else None."""
+    for side, d in (("the baseline", b), ("the current data", c)):
+        if d.count == 0:
+            return DriftResult.undefined(f"{side} has no {d.kind} values")
+    return None
