@@ -129,11 +129,7 @@ class CategoricalProfile:
     @cached_property
     def table(self) -> CountTable:
         """The tracked categories, sorted, with their counts (for vectorised drift)."""
-        rows = self.frequent.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES, 0)
-        keys = np.array([r[0] for r in rows], dtype=str)
-        counts = np.array([r[1] for r in rows], dtype=np.float64)
-        order = np.argsort(keys)
-        return CountTable(keys[order], counts[order])
+        return CountTable.of(self._counts)
 
     def frequencies(self) -> dict[str, float]:
         """Share of ``count`` per tracked category; within ``frequency_error`` of the truth."""
