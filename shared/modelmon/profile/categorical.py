@@ -202,20 +202,14 @@ class CategoricalProfile:
 
     @staticmethod
     def from_body(body: dict[str, Any]) -> CategoricalProfile:
-        counts = codec.field(body, "counts", list)
-        types = codec.field(body, "types", list)
-        if len(counts) != 3 or len(types) != 2:
-            raise CorruptBlobError("categorical profile blob has malformed counters")
-        if not all(isinstance(c, int) and c >= 0 for c in [*counts, *types]):
-            raise CorruptBlobError("categorical profile blob has negative counts")
+        missing, mismatches, count = codec.counters(body, "counts", 3)
+        integral, fractional = codec.counters(body, "types", 2)
         frequent = codec.load_sketch(
             frequent_strings_sketch.deserialize, codec.field(body, "frequent", bytes), "frequent"
         )
         distinct = codec.load_sketch(hll_sketch.deserialize, codec.field(body, "hll", bytes), "HLL")
-        if int(frequent.total_weight) != counts[2]:
+        if int(frequent.total_weight) != count:
             raise CorruptBlobError("categorical profile blob: sketch and count disagree")
-        missing, mismatches, count = counts
-        integral, fractional = types
         return CategoricalProfile(
             missing, mismatches, count, integral, fractional, frequent, distinct
         )

@@ -76,6 +76,16 @@ def field(body: dict[str, Any], name: str, kind: type[T] | tuple[type, ...]) -> 
     return value  # type: ignore[return-value]
 
 
+def counters(body: dict[str, Any], name: str, length: int) -> list[int]:
+    """A required field of ``length`` non-negative integers (a profile's counters)."""
+    values = field(body, name, list)
+    if len(values) != length or not all(isinstance(v, int) and v >= 0 for v in values):
+        raise CorruptBlobError(
+            f"profile blob field {name!r} must hold {length} non-negative integer counts"
+        )
+    return values
+
+
 def load_sketch(loader: Callable[[bytes], T], blob: bytes, what: str) -> T:
     """Deserialize a DataSketches sketch, turning its errors into CorruptBlobError."""
     try:

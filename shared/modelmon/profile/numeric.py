@@ -192,20 +192,16 @@ class NumericProfile:
 
     @staticmethod
     def from_body(body: dict[str, Any]) -> NumericProfile:
-        counts = codec.field(body, "counts", list)
-        types = codec.field(body, "types", list)
+        missing, mismatches, non_finite = codec.counters(body, "counts", 3)
+        integral, fractional = codec.counters(body, "types", 2)
         mom = codec.field(body, "moments", list)
         kll = codec.field(body, "kll", bytes)
-        if len(counts) != 3 or len(types) != 2 or len(mom) != 6:
-            raise CorruptBlobError("numeric profile blob has malformed counters")
-        if not all(isinstance(c, int) and c >= 0 for c in [*counts, *types, mom[0]]):
-            raise CorruptBlobError("numeric profile blob has negative or non-integer counts")
+        if len(mom) != 6 or not (isinstance(mom[0], int) and mom[0] >= 0):
+            raise CorruptBlobError("numeric profile blob has malformed moments")
         sketch = codec.load_sketch(kll_doubles_sketch.deserialize, kll, "KLL")
         moments = Moments(mom[0], *(float(x) for x in mom[1:]))
         if sketch.n != moments.count:
             raise CorruptBlobError("numeric profile blob: sketch and moments disagree")
-        missing, mismatches, non_finite = counts
-        integral, fractional = types
         return NumericProfile(
             missing, mismatches, non_finite, integral, fractional, moments, sketch
         )
