@@ -151,6 +151,3 @@ class Constraints(_SmModel):
 
     def feature(self, name: str) -> FeatureConstraints | None:
         return next((f for f in self.features if f.name == name), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)

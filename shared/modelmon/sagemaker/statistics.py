@@ -20,6 +20,10 @@ class _SmModel(BaseModel):
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The object as SageMaker writes it: JSON types, unset optional keys left out."""
+        return self.model_dump(mode="json", exclude_none=True)
+
 
 class Common(_SmModel):
     num_present: int = 0
@@ -117,6 +121,3 @@ class Statistics(_SmModel):
 
     def feature(self, name: str) -> FeatureStatistics | None:
         return next((f for f in self.features if f.name == name), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)

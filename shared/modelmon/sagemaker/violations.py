@@ -10,7 +10,6 @@ constraint requirement!", "distance: X exceeds"). docs/baselines-and-monitoring.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from pydantic import Field
 
@@ -27,9 +26,6 @@ class ConstraintViolations(_SmModel):
     """The whole ``constraint_violations.json``."""
 
     violations: list[Violation] = Field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
 
 
 def _pct(share: float) -> str:
