@@ -346,22 +346,20 @@ def _synth_output(event: CaptureEvent, encoding: str) -> tuple[str, str]:
     return "application/json", event.outputs.model_dump_json(exclude_none=True)
 
 
+def _sagemaker_payload(mode: str, content_type: str, encoding: str, data: str) -> dict[str, str]:
+    """``endpointInput`` / ``endpointOutput``, key for key as SageMaker writes them."""
+    return {"observedContentType": content_type, "mode": mode, "data": data, "encoding": encoding}
+
+
 def to_sagemaker_record(event: CaptureEvent) -> dict[str, Any]:
     """The SageMaker capture record of an event, key for key like SageMaker's files."""
-    if event.request is not None:
-        req_type, req_enc, req_data = (
-            event.request.content_type,
-            event.request.encoding,
-            event.request.data,
-        )
+    req, res = event.request, event.response
+    if req is not None:
+        req_type, req_enc, req_data = req.content_type, req.encoding, req.data
     else:
         req_type, req_enc, req_data = "application/json", "JSON", _json(event.inputs)
-    if event.response is not None:
-        res_type, res_enc, res_data = (
-            event.response.content_type,
-            event.response.encoding,
-            event.response.data,
-        )
+    if res is not None:
+        res_type, res_enc, res_data = res.content_type, res.encoding, res.data
     else:
         res_enc = "CSV" if req_enc == "CSV" else "JSON"
         res_type, res_data = _synth_output(event, res_enc)
@@ -386,18 +384,8 @@ def to_sagemaker_record(event: CaptureEvent) -> dict[str, Any]:
         meta["customAttributes"] = _json({_MODELMON_ATTR: attrs})
     return {
         "captureData": {
-            "endpointInput": {
-                "observedContentType": req_type,
-                "mode": "INPUT",
-                "data": req_data,
-                "encoding": req_enc,
-            },
-            "endpointOutput": {
-                "observedContentType": res_type,
-                "mode": "OUTPUT",
-                "data": res_data,
-                "encoding": res_enc,
-            },
+            "endpointInput": _sagemaker_payload("INPUT", req_type, req_enc, req_data),
+            "endpointOutput": _sagemaker_payload("OUTPUT", res_type, res_enc, res_data),
         },
         "eventMetadata": meta,
         "eventVersion": "0",
