@@ -32,13 +32,20 @@ def fmt_number(value: float | None) -> str:
     return f"{value:.4g}"
 
 
+def comparison_operator(check_type: str, alarm: bool) -> str:
+    """How a value stood to its threshold: ``>`` / ``<=`` (``<`` / ``>=`` for the checks whose
+    value must stay at or above it) in ALARM / once resolved."""
+    lower_is_worse = check_type in _LOWER_IS_WORSE
+    if alarm:
+        return "<" if lower_is_worse else ">"
+    return ">=" if lower_is_worse else "<="
+
+
 def comparison(alert: AlertEvent) -> str:
     """``value <op> threshold`` as the check sees it, e.g. ``0.2712 > 0.1``."""
     if alert.value is None and alert.threshold is None:
         return ""
-    worse = "<" if alert.check_type in _LOWER_IS_WORSE else ">"
-    better = ">=" if worse == "<" else "<="
-    op = worse if alert.state == "ALARM" else better
+    op = comparison_operator(alert.check_type, alert.state == "ALARM")
     if alert.threshold is None:
         return f"value {fmt_number(alert.value)}"
     return f"{fmt_number(alert.value)} {op} {fmt_number(alert.threshold)}"

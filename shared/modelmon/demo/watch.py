@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from modelmon.alerting.formatting import comparison_operator
 from modelmon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,15 +29,7 @@ def format_alert(alert: dict[str, Any], t0: float) -> str:
     value, threshold = alert.get("value"), alert.get("threshold")
     cmp = ""
     if value is not None:
-        lower_is_worse = alert.get("check_type") in (
-            "completeness_check",
-            "data_type_check",
-            "categorical_values_check",
-        )
-        if state == "ALARM":
-            op = "<" if lower_is_worse else ">"
-        else:
-            op = ">=" if lower_is_worse else "<="
+        op = comparison_operator(str(alert.get("check_type")), state == "ALARM")
         cmp = f"{value:.4g}" + (f" {op} {threshold:.4g}" if threshold is not None else "")
     if alert.get("method"):
         cmp += f" ({alert['method']})"
