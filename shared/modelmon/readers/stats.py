@@ -6,7 +6,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 
 #: One batch of input, column-wise: what ``ProfileTracker.update`` takes.
@@ -80,7 +79,3 @@ def columns_from_rows(rows: list[dict[str, Any]]) -> Columns:
 
 def row_count(columns: Columns) -> int:
     return max((len(c) for c in columns.values()), default=0)
-
-
-def empty_column(n: int) -> npt.NDArray[np.float64]:
-    return np.full(n, np.nan)
