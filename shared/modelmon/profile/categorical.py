@@ -47,6 +47,49 @@ class CountTable:
         return np.where(self.keys[idx] == keys, self.counts[idx], 0.0)
 
 
+class CategoryCountViews:
+    """What follows from per-category counts (shares, top categories, the count table), defined
+    once for a profile and a SageMaker baseline, so both sides of a comparison read alike."""
+
+    count: int
+
+    @property
+    def maximum_error(self) -> int:
+        """Largest possible error of any category count."""
+        raise NotImplementedError
+
+    @property
+    def _counts(self) -> Mapping[str, int]:
+        raise NotImplementedError
+
+    @property
+    def is_exact(self) -> bool:
+        return self.maximum_error == 0
+
+    @property
+    def frequency_error(self) -> float:
+        """Bound on the error of any category's share of ``count``."""
+        return self.maximum_error / self.count if self.count else 0.0
+
+    def counts(self) -> dict[str, int]:
+        """Estimated count per tracked category (exact while ``is_exact``)."""
+        return dict(self._counts)
+
+    @cached_property
+    def table(self) -> CountTable:
+        """The tracked categories, sorted, with their counts (for vectorised drift)."""
+        return CountTable.of(self._counts)
+
+    def frequencies(self) -> dict[str, float]:
+        """Share of ``count`` per tracked category; within ``frequency_error`` of the truth."""
+        n = self.count
+        return {k: v / n for k, v in self._counts.items()} if n else {}
+
+    def top(self, n: int = 10) -> list[tuple[str, int]]:
+        """The n most frequent categories with their counts, most frequent first."""
+        return sorted(self._counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
 # An item no caller tracks: the frequent-items sketch's bounds for it expose its error offset.
 _UNTRACKED = "\x00modelmon:untracked\x00"
 
@@ -60,7 +103,7 @@ def _new_hll() -> hll_sketch:
 
 
 @dataclass(frozen=True, eq=False)
-class CategoricalProfile:
+class CategoricalProfile(CategoryCountViews):
     """Immutable profile of a categorical feature. Never mutate the sketches: they may be shared.
 
     Values are categories as text: numbers become canonical text ("3", "2.5", "true"), so a code
@@ -108,38 +151,10 @@ class CategoricalProfile:
         """Largest possible error of any category count: 0 until the sketch first purges."""
         return int(self.frequent.get_upper_bound(_UNTRACKED))
 
-    @property
-    def is_exact(self) -> bool:
-        return self.maximum_error == 0
-
-    @property
-    def frequency_error(self) -> float:
-        """Bound on the error of any category's share of ``count``."""
-        return self.maximum_error / self.count if self.count else 0.0
-
     @cached_property
     def _counts(self) -> dict[str, int]:
         rows = self.frequent.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES, 0)
         return {item: int(estimate) for item, estimate, _lo, _hi in rows}
-
-    def counts(self) -> dict[str, int]:
-        """Estimated count per tracked category (exact while ``is_exact``)."""
-        return dict(self._counts)
-
-    @cached_property
-    def table(self) -> CountTable:
-        """The tracked categories, sorted, with their counts (for vectorised drift)."""
-        return CountTable.of(self._counts)
-
-    def frequencies(self) -> dict[str, float]:
-        """Share of ``count`` per tracked category; within ``frequency_error`` of the truth."""
-        n = self.count
-        return {k: v / n for k, v in self._counts.items()} if n else {}
-
-    def top(self, n: int = 10) -> list[tuple[str, int]]:
-        """The n most frequent categories with their counts, most frequent first."""
-        ranked = sorted(self._counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        return ranked[:n]
 
     @property
     def distinct_estimate(self) -> float:

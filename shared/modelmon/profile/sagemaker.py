@@ -12,14 +12,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 from datasketches import kll_doubles_sketch
 
 from modelmon.errors import BaselineError
-from modelmon.profile.categorical import CountTable
+from modelmon.profile.categorical import CategoryCountViews
 from modelmon.profile.columns import FloatArray
 from modelmon.profile.distribution import Bucket, SortedView, view_of_levels
 from modelmon.profile.numeric import InferredType
@@ -160,7 +159,7 @@ def _view_from_buckets(buckets: list[Any]) -> tuple[SortedView, float]:
 
 
 @dataclass(frozen=True, eq=False)
-class CategoricalCounts:
+class CategoricalCounts(CategoryCountViews):
     """A categorical baseline from SageMaker's ``string_statistics`` (exact bucket counts)."""
 
     count: int
@@ -203,23 +202,5 @@ class CategoricalCounts:
         return max(0, self.count - sum(self.category_counts.values()))
 
     @property
-    def is_exact(self) -> bool:
-        return self.maximum_error == 0
-
-    @property
-    def frequency_error(self) -> float:
-        return self.maximum_error / self.count if self.count else 0.0
-
-    def counts(self) -> dict[str, int]:
-        return dict(self.category_counts)
-
-    @cached_property
-    def table(self) -> CountTable:
-        return CountTable.of(self.category_counts)
-
-    def frequencies(self) -> dict[str, float]:
-        n = self.count
-        return {k: v / n for k, v in self.category_counts.items()} if n else {}
-
-    def top(self, n: int = 10) -> list[tuple[str, int]]:
-        return sorted(self.category_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+    def _counts(self) -> Mapping[str, int]:
+        return self.category_counts
