@@ -10,13 +10,11 @@ current keys, so a file we write is a file SageMaker reads.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from modelmon.sagemaker.statistics import InferredType, _SmModel
-
-Toggle = Literal["Enabled", "Disabled"]
 
 #: SageMaker's suggested defaults (real container output, SPEC.md §2.2).
 DEFAULT_COMPARISON_THRESHOLD = 0.1
@@ -31,6 +29,9 @@ def _toggle(value: Any) -> Any:
     if isinstance(value, bool):
         return "Enabled" if value else "Disabled"
     return value
+
+
+Toggle = Annotated[Literal["Enabled", "Disabled"], BeforeValidator(_toggle)]
 
 
 class NumConstraints(_SmModel):
@@ -61,9 +62,6 @@ class FeatureOverrides(_SmModel):
             if isinstance(nested, dict):
                 for key, value in nested.items():
                     data.setdefault(key, value)
-            for key in ("evaluate_constraints", "emit_metrics"):
-                if key in data:
-                    data[key] = _toggle(data[key])
         return data
 
     def merged(self, other: FeatureOverrides | None) -> FeatureOverrides:
@@ -110,8 +108,6 @@ class DistributionConstraints(_SmModel):
             data = dict(data)
             if "enable_comparisons" in data and "perform_comparison" not in data:
                 data["perform_comparison"] = data.pop("enable_comparisons")
-            if "perform_comparison" in data:
-                data["perform_comparison"] = _toggle(data["perform_comparison"])
         return data
 
 
@@ -136,9 +132,6 @@ class MonitoringConfig(_SmModel):
                 and "domain_content_threshold" not in data
             ):
                 data["domain_content_threshold"] = dist["min_domain_mass"]
-            for key in ("evaluate_constraints", "emit_metrics"):
-                if key in data:
-                    data[key] = _toggle(data[key])
         return data
 
 
