@@ -127,6 +127,33 @@ def test_late_events_are_counted_per_window_and_not_profiled(
     assert (windows[w0].profile.row_count, windows[w0].late) == (3, 2)
     assert (windows[w1].profile.row_count, windows[w1].late) == (2, 0)
     assert windows[w0].partitions == (0, 1)
+    # the archiver consumes the same topic on its own: the late events are archived too
+    archived = _archive(topic, consumer_group, tmp_path, expected=len(events))
+    assert sorted(archived) == sorted(e.t_ms for e in events)
+
+
+def _archive(topic: str, group: str, tmp_path: Path, expected: int) -> list[int]:
+    """Run the archiver over ``topic``; the event times (ms) of the records it wrote."""
+    out = tmp_path / "archive"
+    env = {
+        "MODELMON_TOPICS__CAPTURE": topic,
+        "MODELMON_ARCHIVE__DESTINATION": str(out),
+        "MODELMON_ARCHIVE__GROUP_ID": f"{group}-archiver",
+        "MODELMON_ARCHIVE__ROLL_SECONDS": "0.5",
+        "MODELMON_ARCHIVE__ADMIN_PORT": "0",
+    }
+    archiver = ServiceProcess("archiver", env, tmp_path / "archiver.log").start()
+
+    def times() -> list[int]:
+        lines = [ln for f in out.rglob("*.jsonl") for ln in f.read_bytes().splitlines() if ln]
+        stamps = [orjson.loads(ln)["eventMetadata"]["inferenceTime"] for ln in lines]
+        return [int(np.datetime64(t.rstrip("Z"), "ms").astype(np.int64)) for t in stamps]
+
+    try:
+        wait_for(lambda: len(times()) >= expected or not archiver.alive(), 120, "the archive")
+    finally:
+        assert archiver.terminate() == 0, archiver.logs()
+    return times()
 
 
 def test_bad_input_is_dead_lettered_and_the_stream_goes_on(
