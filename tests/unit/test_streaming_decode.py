@@ -82,3 +82,14 @@ def test_a_typed_decoder_gives_the_generic_columns_and_declines_surprises() -> N
     assert typed.decode([_msg("m1", "2026-01-01T00:00:00", a=1)]) is None  # no timezone
     assert typed.decode([b"junk"]) is None
     assert typed.decode([None]) is None
+
+
+def test_a_typed_decoder_rests_after_repeated_surprises() -> None:
+    typed = TypedDecoder("m1", {"a": "numeric"})
+    good = [_msg("m1", "2026-01-01T00:00:00Z", a=1)]
+    extra = [_msg("m1", "2026-01-01T00:00:00Z", a=1, b=2)]
+    assert [typed.decode(extra) for _ in range(3)] == [None, None, None]
+    assert typed.decode(good) is None  # resting: the generic decoder takes these batches
+    for _ in range(99):
+        typed.decode(good)
+    assert typed.decode(good) is not None

@@ -207,14 +207,23 @@ class TypedDecoder:
         )  # fmt: skip
         self._decoder = msgspec.json.Decoder(capture)
         self._getters = [operator.attrgetter(a) for a in attrs]
+        self._declined = 0  # batches declined in a row
+        self._resting = 0  # batches left to decline without trying (the data keeps surprising)
 
     def decode(self, values: Sequence[bytes | None]) -> DecodedBatch | None:
+        if self._resting:
+            self._resting -= 1
+            return None
         try:
             events = list(map(self._decoder.decode, values))  # type: ignore[arg-type]
-        except (msgspec.DecodeError, TypeError):
+            if set(map(_model_id, events)) != {self.model_id}:
+                raise ValueError("another model's events")
+        except (msgspec.DecodeError, TypeError, ValueError):
+            self._declined += 1
+            if self._declined >= 3:  # e.g. inputs the config does not list: stop trying a while
+                self._declined, self._resting = 0, 100
             return None
-        if set(map(_model_id, events)) != {self.model_id}:
-            return None
+        self._declined = 0
         return _columns_of(events, np.arange(len(values), dtype=np.int64), self)
 
     def columns(self, rows: Sequence[Any]) -> dict[str, Column]:
