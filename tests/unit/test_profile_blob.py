@@ -101,3 +101,13 @@ def test_any_single_byte_flip_is_detected(data: st.DataObject) -> None:
     blob[i] ^= data.draw(st.integers(1, 255))
     with pytest.raises(CorruptBlobError):
         DatasetProfile.deserialize(bytes(blob))
+
+
+@pytest.mark.parametrize("bad", ["x", None, [1.0], True])
+def test_non_numeric_moments_are_a_corrupt_blob(bad: object) -> None:
+    body = NumericProfile().to_body()
+    body["moments"] = [0, bad, 0.0, 0.0, 0.0, 0.0]
+    payload = msgspec.msgpack.encode(body)
+    blob = struct.pack("<4sBBI", MAGIC, FORMAT_VERSION, 2, zlib.crc32(payload)) + payload
+    with pytest.raises(CorruptBlobError, match="malformed moments"):
+        NumericProfile.deserialize(blob)

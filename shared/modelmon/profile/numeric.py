@@ -196,7 +196,11 @@ class NumericProfile:
         integral, fractional = codec.counters(body, "types", 2)
         mom = codec.field(body, "moments", list)
         kll = codec.field(body, "kll", bytes)
-        if len(mom) != 6 or not (isinstance(mom[0], int) and mom[0] >= 0):
+        if (
+            len(mom) != 6
+            or not (isinstance(mom[0], int) and mom[0] >= 0)
+            or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in mom[1:])
+        ):
             raise CorruptBlobError("numeric profile blob has malformed moments")
         sketch = codec.load_sketch(kll_doubles_sketch.deserialize, kll, "KLL")
         moments = Moments(mom[0], *(float(x) for x in mom[1:]))
