@@ -159,12 +159,24 @@ def feature_names(inputs: Sequence[Inputs], configured: Iterable[str] = ()) -> l
 def column(inputs: Sequence[Inputs], name: str) -> npt.NDArray[Any]:
     """One feature as an array: numeric dtype when every value is a number, else objects."""
     values = list(map(dict.get, inputs, repeat(name)))
+    if values and _not_numeric(values[0]):
+        return _objects(values)
     try:
         arr = np.array(values)
     except (ValueError, OverflowError):
         arr = np.empty(0)
     if arr.dtype.kind in "biuf" and len(arr) == len(values):
         return arr
+    return _objects(values)
+
+
+def _not_numeric(first: Any) -> bool:
+    """True when a column starting with this value cannot become a numeric array (a string
+    or None anywhere makes numpy choose text or objects): skip numpy's type discovery."""
+    return first is None or type(first) is str
+
+
+def _objects(values: list[Any]) -> Column:
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
@@ -230,9 +242,9 @@ class TypedDecoder:
         out: dict[str, Column] = {}
         for name, get in zip(self.names, self._getters, strict=True):
             values = list(map(get, rows))
+            if values and _not_numeric(values[0]):
+                out[name] = _objects(values)
+                continue
             arr = np.array(values)
-            if arr.dtype.kind not in "biuf":
-                arr = np.empty(len(values), dtype=object)
-                arr[:] = values
-            out[name] = arr
+            out[name] = arr if arr.dtype.kind in "biuf" else _objects(values)
         return out
