@@ -44,6 +44,7 @@ _MODEL_ONLY = msgspec.json.Decoder(dict[str, Any])
 _model_id = operator.attrgetter("model_id")
 _event_time = operator.attrgetter("event_time")
 _inputs = operator.attrgetter("inputs")
+_astuple = msgspec.structs.astuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +177,7 @@ def _not_numeric(first: Any) -> bool:
     return first is None or type(first) is str
 
 
-def _objects(values: list[Any]) -> Column:
+def _objects(values: Sequence[Any]) -> Column:
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
@@ -218,7 +219,6 @@ class TypedDecoder:
              ("inputs", inputs), ("schema_version", Literal[1], 1)],
         )  # fmt: skip
         self._decoder = msgspec.json.Decoder(capture)
-        self._getters = [operator.attrgetter(a) for a in attrs]
         self._declined = 0  # batches declined in a row
         self._resting = 0  # batches left to decline without trying (the data keeps surprising)
 
@@ -239,9 +239,11 @@ class TypedDecoder:
         return _columns_of(events, np.arange(len(values), dtype=np.int64), self)
 
     def columns(self, rows: Sequence[Any]) -> dict[str, Column]:
+        # rows to tuples, transposed by zip: one tuple of values per feature, all at C level
+        by_feature = list(zip(*map(_astuple, rows), strict=True)) if rows else []
         out: dict[str, Column] = {}
-        for name, get in zip(self.names, self._getters, strict=True):
-            values = list(map(get, rows))
+        for i, name in enumerate(self.names):
+            values = by_feature[i] if by_feature else ()
             if values and _not_numeric(values[0]):
                 out[name] = _objects(values)
                 continue
