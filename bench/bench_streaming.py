@@ -42,6 +42,7 @@ from modelmon.streaming.decode import TypedDecoder, decode_batch
 from modelmon.streaming.partition import ModelPlan, PartitionAggregate
 from modelmon.streaming.reader import StateReader
 from modelmon.windows import WindowSpec
+from summary import headline  # bench/ is the script's directory
 
 REPO = Path(__file__).resolve().parents[1]
 MODELMON = str(REPO / ".venv" / "bin" / "modelmon")
@@ -396,16 +397,31 @@ def report(args: argparse.Namespace, stack: Stack, tmp: Path) -> None:
             f"| whylogs 1.6: json + DataFrame + why.log per 10k batch, same messages | "
             f"{whylogs:,.0f} events/s ({memory / whylogs:.1f}x slower than in-memory) |"
         )
+    headline("streaming", "aggregator, Kafka -> Redis exactly-once, one process, 25 features",
+             f"{agg['cpu_rate']:,.0f} events/CPU-s", f"in-memory: {memory_cpu:,.0f}/CPU-s",
+             f"{agg['cpu_rate'] / memory_cpu:.2f}×", "≥ 200k/core; ≥ 0.6× in-memory",
+             agg["cpu_rate"] >= 200_000 and agg["cpu_rate"] >= 0.6 * memory_cpu)  # fmt: skip
+    if whylogs:
+        headline("streaming", "in-memory decode + profile vs whylogs on the same messages",
+                 f"{memory:,.0f} events/s", f"whylogs: {whylogs:,.0f} events/s",
+                 f"{memory / whylogs:.1f}×", "≥ 10×", memory / whylogs >= 10)  # fmt: skip
     print(f"| aggregator RSS after {args.events:,} events | {agg['rss_1']:.0f} MiB |")
     if "rss_2" in agg:
         print(
             f"| aggregator RSS after {args.rss_events:,} events | {agg['rss_2']:.0f} MiB "
             f"({(agg['rss_2'] / agg['rss_1'] - 1) * 100:+.1f}%) |"
         )
+        growth = agg["rss_2"] / agg["rss_1"] - 1
+        headline("streaming", f"aggregator RSS, {args.events:,} -> {args.rss_events:,} events",
+                 f"{agg['rss_1']:.0f} -> {agg['rss_2']:.0f} MiB ({growth * 100:+.1f}%)",
+                 target="flat ±10%", met=abs(growth) <= 0.10)  # fmt: skip
     if not args.skip_latency:
         lat = detection_latency(stack, args.latency_seconds, tmp)
         if lat:
             p50, p99 = np.percentile(lat, [50, 99])
+            headline("streaming", f"detection latency, 10 s windows + 1 s lateness, {len(lat)} "
+                     "windows (first drifted event -> alert), p50 / p99",
+                     f"{p50:.1f} / {p99:.1f} s", target="p99 ≤ 13 s", met=p99 <= 13.0)  # fmt: skip
             print(
                 f"| detection latency, first drifted event -> its alert (10 s windows, 1 s "
                 f"lateness), {len(lat)} windows | p50 {p50:.2f} s, p99 {p99:.2f} s, "
