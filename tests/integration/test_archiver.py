@@ -28,7 +28,7 @@ from modelmon.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELMON = str(ROOT / ".venv" / "bin" / "modelmon")
-REFERENCE = ROOT.parent / "shared" / "reference" / "sagemaker"
+REFERENCE = ROOT / "tests" / "fixtures" / "sagemaker_reference"
 T0 = datetime(2026, 3, 1, 10, 59, 30, tzinfo=UTC)
 
 

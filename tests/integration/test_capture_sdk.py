@@ -133,5 +133,5 @@ def test_sampling_is_a_stable_hash_of_the_inference_id(
 
 
 REFERENCE_JSON = (
-    Path(__file__).resolve().parents[3] / "shared/reference/sagemaker/json_capture_sample.jsonl"
+    Path(__file__).resolve().parents[1] / "fixtures/sagemaker_reference/json_capture_sample.jsonl"
 ).read_text()

@@ -33,7 +33,7 @@ from .test_proxy import LoopThread, call, loop_thread
 
 __all__ = ["archiver", "loop_thread"]  # fixtures, re-used
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = ROOT.parent / "shared" / "reference" / "sagemaker"
+REFERENCE = ROOT / "tests" / "fixtures" / "sagemaker_reference"
 TOKEN = "s3cret-token"
 T0 = datetime(2026, 4, 2, 8, 0, tzinfo=UTC)
 

@@ -39,7 +39,7 @@ def test_register_list_show_and_push_through_the_cli(
     shown = _cli(redis_prefix, "model", "show", "churn")
     assert '"size_seconds": 60' in shown.stdout
 
-    reference = Path(__file__).resolve().parents[3] / "shared/reference/sagemaker"
+    reference = Path(__file__).resolve().parents[1] / "fixtures/sagemaker_reference"
     baseline_dir = tmp_path / "sm"
     baseline_dir.mkdir()
     (baseline_dir / "constraints.json").write_bytes(

@@ -14,7 +14,7 @@ from modelmon.capture.sagemaker import from_sagemaker_record, to_sagemaker_recor
 from modelmon.errors import InvalidEventError
 from modelmon.events import CaptureEvent, Outputs
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "sagemaker"
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "sagemaker_reference"
 
 
 def _lines(name: str) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ from modelmon.profile import (
     WeightedSample,
 )
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "sagemaker"
+REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "sagemaker_reference"
 NUMERIC = ["linf_simple", "linf_robust", "psi", "jensen_shannon", "wasserstein", "mean_shift"]
 CATEGORICAL = ["linf_categorical", "linf_categorical_robust", "chi_square", "new_category_rate"]
 

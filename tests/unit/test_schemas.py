@@ -16,7 +16,7 @@ from modelmon.capture.sagemaker import from_sagemaker_record, to_sagemaker_recor
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
-REFERENCE = ROOT.parent / "shared" / "reference" / "sagemaker"
+REFERENCE = ROOT / "tests" / "fixtures" / "sagemaker_reference"
 
 
 def _generator() -> ModuleType:
