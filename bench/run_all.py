@@ -26,6 +26,8 @@ from summary import ENV, table
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results" / "latest.md"
+#: Every area's latest headline rows; a partial run (`run_all.py streaming`) replaces only its own.
+SUMMARY = BENCH / "results" / "summary.jsonl"
 README = BENCH.parent / "README.md"
 #: The README's benchmark table sits between these markers; run_all rewrites it.
 README_BLOCK = re.compile(r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)", re.S)
@@ -68,6 +70,21 @@ def scripts(names: list[str]) -> list[Path]:
     return found
 
 
+def merge_summary(rows: list[dict[str, object]], ran: list[str]) -> list[dict[str, object]]:
+    """This run's rows, plus the stored rows of the areas it did not run; stores the result."""
+    stamp = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M}"
+    for row in rows:
+        row["measured"] = stamp
+    kept: list[dict[str, object]] = []
+    if SUMMARY.exists():
+        old = [json.loads(x) for x in SUMMARY.read_text().splitlines() if x.strip()]
+        kept = [r for r in old if r["area"] not in ran]
+    merged = sorted(kept + rows, key=lambda r: str(r["area"]))  # stable: keeps row order
+    SUMMARY.parent.mkdir(parents=True, exist_ok=True)
+    SUMMARY.write_text("".join(json.dumps(r) + "\n" for r in merged))
+    return merged
+
+
 def main() -> int:
     sections, failed = [], 0
     header = machine()
@@ -83,14 +100,17 @@ def main() -> int:
                 sections.append(f"## {script.name}\n\nfailed with exit code {proc.returncode}\n")
             sections.append(proc.stdout.strip() + "\n")
         rows = [json.loads(line) for line in summary.read().splitlines() if line.strip()]
+    rows = merge_summary(rows, [p.stem.removeprefix("bench_") for p in scripts(sys.argv[1:])])
     summary_md = "## Summary\n\n" + header + "\n" + table(rows)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text("# Benchmark results\n\n" + summary_md + "\n" + "\n".join(sections))
-    print(f"wrote {RESULTS.relative_to(BENCH.parent)}", file=sys.stderr)
-    if not sys.argv[1:] and README.exists():  # only a full run speaks for the README
+    # a partial run keeps the full run's page: its details go to latest-<names>.md
+    results = RESULTS.with_name(f"latest-{'-'.join(sys.argv[1:])}.md") if sys.argv[1:] else RESULTS
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text("# Benchmark results\n\n" + summary_md + "\n" + "\n".join(sections))
+    print(f"wrote {results.relative_to(BENCH.parent)}", file=sys.stderr)
+    if README.exists():
         text = README.read_text(encoding="utf-8")
         if README_BLOCK.search(text):
-            block = header + "\n" + table(rows) + "\nDetails: bench/results/latest.md.\n"
+            block = header + "\n" + table(rows) + "\nDetails: bench/results/latest*.md.\n"
             README.write_text(README_BLOCK.sub(lambda m: m[1] + block + m[2], text))
             print("updated the benchmark table in README.md", file=sys.stderr)
     return 1 if failed else 0

@@ -34,7 +34,7 @@ def headline(
         "reference": reference,
         "ratio": ratio,
         "target": target,
-        "met": met,
+        "met": None if met is None else bool(met),  # numpy bools are not JSON
     }
     with open(path, "a", encoding="utf-8") as out:
         out.write(json.dumps(row) + "\n")
@@ -43,14 +43,15 @@ def headline(
 def table(rows: list[dict[str, object]]) -> str:
     """The summary rows as one markdown table."""
     lines = [
-        "| area | what | modelmon | peer / exact | ratio | target | met |",
-        "|---|---|---|---|---|---|---|",
+        "| area | what | modelmon | peer / exact | ratio | target | met | measured (UTC) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     marks = {True: "yes", False: "**no**", None: ""}
     for r in rows:
         met = r.get("met")
         lines.append(
             f"| {r['area']} | {r['what']} | {r['modelmon']} | {r['reference']} | {r['ratio']} "
-            f"| {r['target']} | {marks[met if isinstance(met, bool) else None]} |"
+            f"| {r['target']} | {marks[met if isinstance(met, bool) else None]} "
+            f"| {r.get('measured', '')} |"
         )
     return "\n".join(lines) + "\n"
