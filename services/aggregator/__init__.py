@@ -28,12 +28,16 @@ import click
     show_default=True, help="...or after this many seconds, whichever comes first.",
 )  # fmt: skip
 @click.option(
+    "--admin-host", envvar="MODELMON_AGGREGATOR_ADMIN_HOST", default="127.0.0.1",
+    show_default=True, help="/healthz /readyz /metrics address (0.0.0.0: every interface).",
+)  # fmt: skip
+@click.option(
     "--admin-port", envvar="MODELMON_AGGREGATOR_ADMIN_PORT", type=int, default=9110,
     show_default=True, help="/healthz /readyz /metrics port (0: any free port).",
 )  # fmt: skip
 def command(
     topic: str | None, group: str, batch_size: int, flush_events: int, flush_seconds: float,
-    admin_port: int,
+    admin_host: str, admin_port: int,
 ) -> None:  # fmt: skip
     """Profile the capture stream per model, window and partition into Redis, exactly once."""
     from prometheus_client import CollectorRegistry
@@ -56,7 +60,7 @@ def command(
     stop = StopFlag().install()
     registry = CollectorRegistry()
     service = Aggregator(settings, options, stop, registry)
-    admin = AdminServer(service.health, registry, port=admin_port).start()
+    admin = AdminServer(service.health, registry, admin_host, admin_port).start()
     try:
         service.run()
     finally:

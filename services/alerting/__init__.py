@@ -49,6 +49,13 @@ import click
     help="How long handled event ids are remembered (replays within it are no-ops).",
 )
 @click.option(
+    "--admin-host",
+    envvar="MODELMON_ALERTING_ADMIN_HOST",
+    default="127.0.0.1",
+    show_default=True,
+    help="/healthz /readyz /metrics address (0.0.0.0: every interface).",
+)
+@click.option(
     "--admin-port",
     envvar="MODELMON_ALERTING_ADMIN_PORT",
     type=int,
@@ -82,7 +89,7 @@ import click
 )
 def command(
     topic: str | None, group: str, default_sns_topic: str | None, cloudwatch: bool,
-    concurrency: int, dedup_hours: float, admin_port: int, max_attempts: int,
+    concurrency: int, dedup_hours: float, admin_host: str, admin_port: int, max_attempts: int,
     backoff_base: float, backoff_max: float,
 ) -> None:  # fmt: skip
     """Route alerts and window metrics to CloudWatch, SNS and webhooks, exactly once per route."""
@@ -113,7 +120,7 @@ def command(
     stop = StopFlag().install()
     registry = CollectorRegistry()
     service = AlertingService(settings, options, stop, registry)
-    admin = AdminServer(service.health, registry, port=admin_port).start()
+    admin = AdminServer(service.health, registry, admin_host, admin_port).start()
     try:
         service.run()
     finally:

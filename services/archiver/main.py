@@ -42,8 +42,9 @@ def build(settings: Settings, health: Health) -> Archiver:
 
 @click.command("archiver")
 @click.option("--destination", help="s3://bucket/prefix or a directory (archive.destination)")
+@click.option("--admin-host", help="address of /healthz /readyz /metrics (archive.admin_host)")
 @click.option("--admin-port", type=int, help="port of /healthz /readyz /metrics")
-def command(destination: str | None, admin_port: int | None) -> None:
+def command(destination: str | None, admin_host: str | None, admin_port: int | None) -> None:
     """Archive the capture topic as SageMaker capture files (JSON Lines) on S3 or disk."""
     settings = Settings()
     logs.configure(settings.log_level, settings.log_json)
@@ -51,8 +52,9 @@ def command(destination: str | None, admin_port: int | None) -> None:
         settings.archive = settings.archive.model_copy(update={"destination": destination})
     health = Health()
     archiver = build(settings, health)
+    host = admin_host or settings.archive.admin_host
     port = settings.archive.admin_port if admin_port is None else admin_port
-    admin = AdminServer(health, archiver.registry, settings.archive.admin_host, port).start()
+    admin = AdminServer(health, archiver.registry, host, port).start()
     log.info(
         "archiving %s to %s (group %s)",
         settings.topics.capture, settings.archive.destination, settings.archive.group_id,

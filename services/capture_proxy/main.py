@@ -53,16 +53,16 @@ def build(
 
 async def serve(
     app: web.Application, admin: web.Application, health: Health,
-    host: str, port: int, admin_port: int,
+    host: str, port: int, admin_host: str, admin_port: int,
 ) -> None:  # fmt: skip
     runners = [web.AppRunner(app, **RUNNER_OPTIONS), web.AppRunner(admin, access_log=None)]
     for runner in runners:
         await runner.setup()
-    sites = [web.TCPSite(runners[0], host, port), web.TCPSite(runners[1], host, admin_port)]
+    sites = [web.TCPSite(runners[0], host, port), web.TCPSite(runners[1], admin_host, admin_port)]
     for site in sites:
         await site.start()
     ports = [s._server.sockets[0].getsockname()[1] for s in sites]  # type: ignore[union-attr]
-    log.info("capture proxy on %s:%d, admin on %s:%d", host, ports[0], host, ports[1])
+    log.info("capture proxy on %s:%d, admin on %s:%d", host, ports[0], admin_host, ports[1])
     health.set_ready(True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -80,10 +80,11 @@ async def serve(
 @click.option("--variant", default="AllTraffic", show_default=True)
 @click.option("--host", default=None, help="listen address (capture.proxy_host)")
 @click.option("--port", type=int, default=None, help="proxy port (capture.proxy_port)")
+@click.option("--admin-host", default=None, help="admin address (capture.proxy_admin_host)")
 @click.option("--admin-port", type=int, default=None, help="/healthz /readyz /metrics port")
 def command(
     upstream: str, model: str, variant: str, host: str | None, port: int | None,
-    admin_port: int | None,
+    admin_host: str | None, admin_port: int | None,
 ) -> None:  # fmt: skip
     """Reverse proxy in front of a model server; captures its JSON/CSV traffic."""
     settings = Settings()
@@ -93,7 +94,7 @@ def command(
     asyncio.run(
         serve(
             app, admin, health, host or cap.proxy_host,
-            cap.proxy_port if port is None else port,
+            cap.proxy_port if port is None else port, admin_host or cap.proxy_admin_host,
             cap.proxy_admin_port if admin_port is None else admin_port,
         )
     )  # fmt: skip

@@ -23,12 +23,16 @@ import click
     show_default=True, help="Seconds between passes over the windows.",
 )  # fmt: skip
 @click.option(
+    "--admin-host", envvar="MODELMON_DETECTOR_ADMIN_HOST", default="127.0.0.1",
+    show_default=True, help="/healthz /readyz /metrics address (0.0.0.0: every interface).",
+)  # fmt: skip
+@click.option(
     "--admin-port", envvar="MODELMON_DETECTOR_ADMIN_PORT", type=int, default=9111,
     show_default=True, help="/healthz /readyz /metrics port (0: any free port).",
 )  # fmt: skip
 def command(
     topic: str | None, alerts_topic: str | None, out: str | None, interval: float,
-    admin_port: int,
+    admin_host: str, admin_port: int,
 ) -> None:  # fmt: skip
     """Evaluate complete windows against each model's baseline; publish results and alerts."""
     from prometheus_client import CollectorRegistry
@@ -50,7 +54,7 @@ def command(
     stop = StopFlag().install()
     registry = CollectorRegistry()
     service = Detector(settings, options, stop, registry)
-    admin = AdminServer(service.health, registry, port=admin_port).start()
+    admin = AdminServer(service.health, registry, admin_host, admin_port).start()
     try:
         service.run()
     finally:

@@ -76,7 +76,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class AdminServer:
-    """``/healthz``, ``/readyz``, ``/metrics`` on ``host:port`` in a daemon thread."""
+    """``/healthz``, ``/readyz``, ``/metrics`` on ``host:port`` in a daemon thread.
+
+    ``host`` defaults to loopback; in a cluster bind ``0.0.0.0`` (each service's
+    ``--admin-host``) so kubelet probes and Prometheus can reach it.
+    """
 
     def __init__(
         self, health: Health, registry: CollectorRegistry, host: str = "127.0.0.1", port: int = 0
@@ -89,16 +93,21 @@ class AdminServer:
         )
 
     @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
     def port(self) -> int:
         return int(self._server.server_address[1])
 
     def start(self) -> AdminServer:
         self._thread.start()
-        log.info("admin endpoints on port %d (/healthz /readyz /metrics)", self.port)
+        log.info("admin endpoints on %s:%d (/healthz /readyz /metrics)", self.host, self.port)
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for serve_forever: never if not started
+            self._server.shutdown()
         self._server.server_close()
 
 

@@ -108,6 +108,9 @@ class CaptureSettings(BaseModel):
     redaction_key: SecretStr | None = None
     proxy_host: str = "127.0.0.1"
     proxy_port: int = 8080
+    proxy_admin_host: str = Field(
+        default="127.0.0.1", description="address of /healthz /readyz /metrics (0.0.0.0 in a pod)"
+    )
     proxy_admin_port: int = 9101
 
 

@@ -146,8 +146,8 @@ Answer = tuple[int, str, list[tuple[str, str]], bytes]
 
 
 def call(port: int, method: str, path: str, body: bytes | None = None,
-         headers: dict[str, str] | None = None) -> Answer:  # fmt: skip
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+         headers: dict[str, str] | None = None, host: str = "127.0.0.1") -> Answer:  # fmt: skip
+    conn = http.client.HTTPConnection(host, port, timeout=30)
     conn.request(method, path, body=body, headers=headers or {})
     resp = conn.getresponse()
     out = (resp.status, resp.reason, resp.getheaders(), resp.read())
@@ -264,23 +264,28 @@ def test_proxied_traffic_is_archived_exactly_once(
 
 
 def test_capture_proxy_command_runs(tmp_path: Path, loop_thread: LoopThread) -> None:
-    """``modelmon run capture-proxy`` starts, serves, and stops on SIGTERM."""
+    """``modelmon run capture-proxy`` starts, serves, and stops on SIGTERM.
+
+    ``--admin-host 127.0.0.2`` (loopback, not the proxy's 127.0.0.1): the admin server binds it.
+    """
     upstream_port = loop_thread.serve(model_server())
     ports = []
-    for _ in range(2):
+    for host in ("127.0.0.1", "127.0.0.2"):
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
+            s.bind((host, 0))
             ports.append(s.getsockname()[1])
     log = (tmp_path / "proxy.log").open("wb")
     proc = subprocess.Popen(
         [str(ROOT / ".venv/bin/modelmon"), "run", "capture-proxy", "--upstream",
          f"http://127.0.0.1:{upstream_port}", "--model", "cli-model", "--port", str(ports[0]),
-         "--admin-port", str(ports[1])], stdout=log, stderr=log, env=dict(os.environ),
+         "--admin-host", "127.0.0.2", "--admin-port", str(ports[1])],
+        stdout=log, stderr=log, env=dict(os.environ),
     )  # fmt: skip
     try:
         from conftest import wait_until
 
-        wait_until(lambda: _answers(ports[1]), 60, "proxy admin port")
+        wait_until(lambda: _answers(ports[1], "127.0.0.2"), 60, "proxy admin port")
+        assert not _answers(ports[1])
         status, _, _, body = call(ports[0], "GET", "/ping")
         assert (status, body) == (200, b"\x00\x01binary")
     finally:
@@ -288,8 +293,8 @@ def test_capture_proxy_command_runs(tmp_path: Path, loop_thread: LoopThread) -> 
         assert proc.wait(30) == 0
 
 
-def _answers(port: int) -> bool:
+def _answers(port: int, host: str = "127.0.0.1") -> bool:
     try:
-        return call(port, "GET", "/readyz")[0] == 200
+        return call(port, "GET", "/readyz", host=host)[0] == 200
     except OSError:
         return False

@@ -23,6 +23,25 @@ def _get(port: int, path: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
+def test_admin_server_answers_on_loopback_whichever_address_it_binds(host: str) -> None:
+    server = AdminServer(Health(), CollectorRegistry(), host=host).start()
+    try:
+        assert server.host == host
+        assert _get(server.port, "/healthz") == (200, b"ok\n")
+        assert _get(server.port, "/readyz") == (503, b"starting\n")
+    finally:
+        server.stop()
+
+
+def test_admin_server_binds_loopback_by_default() -> None:
+    server = AdminServer(Health(), CollectorRegistry())
+    try:
+        assert server.host == "127.0.0.1"
+    finally:
+        server.stop()
+
+
 def test_admin_server_reports_health_readiness_and_metrics() -> None:
     health, registry = Health(), CollectorRegistry()
     sent: list[tuple[str, bytes | None, bytes]] = []
