@@ -26,6 +26,18 @@ ROOT = Path(__file__).resolve().parents[2]
 # Every modelmon service DESIGN.md names; a services/<dir> not in here fails the test below.
 SERVICES = ("aggregator", "detector", "archiver", "capture-proxy", "ingest", "alerting")
 INFRA = {"kafka", "kafka-init", "redis", "moto"}
+# Where each service's /healthz /readyz /metrics listen: (address variable, port variable,
+# name of the container port). Ingest serves them on its own listener.
+ADMIN = {
+    "aggregator": ("MODELMON_AGGREGATOR_ADMIN_HOST", "MODELMON_AGGREGATOR_ADMIN_PORT", "admin"),
+    "detector": ("MODELMON_DETECTOR_ADMIN_HOST", "MODELMON_DETECTOR_ADMIN_PORT", "admin"),
+    "archiver": ("MODELMON_ARCHIVE__ADMIN_HOST", "MODELMON_ARCHIVE__ADMIN_PORT", "admin"),
+    "capture-proxy": (
+        "MODELMON_CAPTURE__PROXY_ADMIN_HOST", "MODELMON_CAPTURE__PROXY_ADMIN_PORT", "admin",
+    ),
+    "ingest": ("MODELMON_INGEST__HOST", "MODELMON_INGEST__PORT", "http"),
+    "alerting": ("MODELMON_ALERTING_ADMIN_HOST", "MODELMON_ALERTING_ADMIN_PORT", "admin"),
+}  # fmt: skip
 
 
 def _version() -> str:
@@ -83,6 +95,17 @@ def _env_problem(name: str, service: str | None) -> str | None:
     return (
         None if path[1] in section.model_fields else f"{name}: {section.__name__} has no {path[1]}"
     )
+
+
+def _default_of(name: str, service: str) -> Any:
+    """The default of a MODELMON_* variable: the service's option, else the setting."""
+    for param in _command(service).params:
+        if param.envvar == name:
+            return param.default
+    section, field = name.removeprefix("MODELMON_").lower().split("__")
+    model = Settings.model_fields[section].annotation
+    assert isinstance(model, type) and issubclass(model, BaseModel)
+    return model.model_fields[field].default
 
 
 def _check_env(env: dict[str, Any], service: str | None = None) -> list[str]:
@@ -143,7 +166,9 @@ def test_compose_service_runs_modelmon(compose: dict[str, Any], name: str) -> No
     probe = " ".join(svc["healthcheck"]["test"])
     port = re.search(r"127\.0\.0\.1:(\d+)/healthz", probe)
     assert port is not None
-    assert port.group(1) in {str(v) for v in svc["environment"].values()}
+    host_env, port_env, _ = ADMIN[name]
+    assert port.group(1) == svc["environment"][port_env]
+    assert svc["environment"][host_env] == "0.0.0.0", "a Prometheus on the network cannot scrape"
 
 
 def test_compose_publishes_only_on_loopback(compose: dict[str, Any]) -> None:
@@ -238,17 +263,43 @@ def test_k8s_deployment_runs_the_service_with_probes(
     assert [*container["command"], *container["args"][:2]] == ["modelmon", "run", name]
     assert _required_flags_given(name, container["args"]) == []
     ports = {str(p["containerPort"]) for p in container["ports"]}
-    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
-        script = " ".join(container[probe]["exec"]["command"])
-        found = re.search(rf"http://127\.0\.0\.1:(\d+){path}'", script)
-        assert found is not None, f"{probe} does not get {path}"
-        assert found.group(1) in ports, f"{probe} probes a port the container does not expose"
     assert set(container["resources"]["requests"]) == {"cpu", "memory"}
     refs = {(next(iter(r)), next(iter(r.values()))["name"]) for r in container["envFrom"]}
     assert refs == {("configMapRef", "modelmon-config"), ("secretRef", "modelmon-secrets")}
     env = {e["name"]: e["value"] for e in container.get("env", [])}
     assert _check_env(env, name) == []
     assert ports <= set(env.values()), "container ports and the service's settings disagree"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_k8s_probes_and_prometheus_reach_the_admin_port(
+    k8s_docs: list[dict[str, Any]], name: str
+) -> None:
+    template = _of_kind(k8s_docs, "Deployment")[f"modelmon-{name}"]["spec"]["template"]
+    [container] = template["spec"]["containers"]
+    env = {e["name"]: e["value"] for e in container.get("env", [])}
+    host_env, port_env, port_name = ADMIN[name]
+    assert env[host_env] == "0.0.0.0", f"{host_env}: kubelet and Prometheus cannot reach it"
+    named = {p["name"]: str(p["containerPort"]) for p in container["ports"]}
+    assert named[port_name] == env[port_env]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port_name}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port_name}
+    assert "exec" not in container["readinessProbe"] | container["livenessProbe"]
+    assert template["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": env[port_env],
+        "prometheus.io/path": "/metrics",
+    }
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_admin_servers_listen_on_loopback_unless_told_otherwise(name: str) -> None:
+    host_env, port_env, _ = ADMIN[name]
+    assert _env_problem(host_env, name) is None
+    assert _env_problem(port_env, name) is None
+    assert _default_of(host_env, name) == "127.0.0.1"
+    if name != "ingest":  # ingest's admin endpoints share its listener (--host)
+        assert "--admin-host" in {o for p in _command(name).params for o in p.opts}
 
 
 def test_k8s_services_select_a_deployment(k8s_docs: list[dict[str, Any]]) -> None:
