@@ -3,7 +3,8 @@
 Keys start with the configured prefix (``RedisSettings.key_prefix``), so several deployments
 or tests can share one Redis. Per-partition aggregator keys are written only by the consumer
 that owns the partition (through the fenced flush script); the detector only reads them,
-apart from shortening the TTL of partials it has evaluated.
+apart from shortening the TTL of partials it has evaluated. Alerting's keys are written only
+by the alerting service (``modelmon.alerting.store``, in WATCH/MULTI transactions).
 """
 
 from __future__ import annotations
@@ -108,3 +109,13 @@ class Keys:
     def feature_series(self, model_id: str, feature: str) -> str:
         """Sorted set of FeatureMetrics JSON (with window start) by window start (ms)."""
         return f"{self.prefix}:series:{model_id}:{feature}"
+
+    # -- alerting --------------------------------------------------------------------------
+    def alert_states(self, model_id: str) -> str:
+        """Hash: alert key -> ``KeyState`` JSON, every alert key's state of one model."""
+        return f"{self.prefix}:alerting:state:{model_id}"
+
+    def alert_plan(self, event_id: str) -> str:
+        """Hash: ``plan`` (``Plan`` JSON) and ``d:<delivery id>`` outcomes while the event is
+        delivered, then only ``done`` (de-duplication marker); expires (``--dedup-hours``)."""
+        return f"{self.prefix}:alerting:plan:{event_id}"

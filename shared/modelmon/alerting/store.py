@@ -1,9 +1,10 @@
 """Alerting's Redis state: alert state per key, a plan per event, an outcome per delivery.
 
-Keys (all under the configured prefix; kept here until they move into ``modelmon.keys``):
+Keys (built by ``modelmon.keys.Keys``, under the configured prefix):
 
-- ``<prefix>:alerting:state:<model_id>`` hash, alert key -> ``KeyState`` JSON.
-- ``<prefix>:alerting:plan:<event_id>`` hash, ``plan`` -> ``Plan`` JSON and
+- ``Keys.alert_states``, ``<prefix>:alerting:state:<model_id>``: hash, alert key -> ``KeyState``
+  JSON.
+- ``Keys.alert_plan``, ``<prefix>:alerting:plan:<event_id>``: hash, ``plan`` -> ``Plan`` JSON and
   ``d:<delivery id>`` -> ``delivered`` | ``dead_lettered`` while the event is being delivered;
   then only ``done`` -> ``1``, the de-duplication marker. Expires after ``plan_ttl``.
 
@@ -23,6 +24,7 @@ import redis
 from modelmon.alerting.plan import Plan
 from modelmon.alerting.state import KeyState
 from modelmon.errors import DependencyUnavailableError
+from modelmon.keys import Keys
 
 Outcome = Literal["delivered", "dead_lettered"]
 Decide = Callable[[dict[str, KeyState]], tuple[Plan, dict[str, KeyState]]]
@@ -49,14 +51,8 @@ class AlertingStore:
 
     def __init__(self, client: redis.Redis, prefix: str, plan_ttl: int = DEFAULT_PLAN_TTL):
         self._redis = client
-        self._prefix = prefix
+        self._keys = Keys(prefix)
         self._ttl = plan_ttl
-
-    def state_key(self, model_id: str) -> str:
-        return f"{self._prefix}:alerting:state:{model_id}"
-
-    def plan_key(self, event_id: str) -> str:
-        return f"{self._prefix}:alerting:plan:{event_id}"
 
     def ping(self) -> bool:
         try:
@@ -67,12 +63,12 @@ class AlertingStore:
     def states(self, model_id: str) -> dict[str, KeyState]:
         """Every alert key's state of one model."""
         with _redis_errors():
-            raw = self._redis.hgetall(self.state_key(model_id))
+            raw = self._redis.hgetall(self._keys.alert_states(model_id))
         return {_text(k): KeyState.model_validate_json(v) for k, v in raw.items()}
 
     def prepare(self, event_id: str, model_id: str, keys: list[str], decide: Decide) -> Plan:
         """The event's stored plan, or a new one decided and stored atomically with its state."""
-        plan_key, state_key = self.plan_key(event_id), self.state_key(model_id)
+        plan_key, state_key = self._keys.alert_plan(event_id), self._keys.alert_states(model_id)
         with _redis_errors(), self._redis.pipeline() as pipe:
             while True:
                 try:
@@ -108,17 +104,17 @@ class AlertingStore:
     def outcomes(self, event_id: str) -> dict[str, str]:
         """Delivery id -> recorded outcome, for the deliveries of one plan done so far."""
         with _redis_errors():
-            raw = self._redis.hgetall(self.plan_key(event_id))
+            raw = self._redis.hgetall(self._keys.alert_plan(event_id))
         fields = {_text(k): _text(v) for k, v in raw.items()}
         return {k[2:]: v for k, v in fields.items() if k.startswith("d:")}
 
     def record(self, event_id: str, delivery_id: str, outcome: Outcome) -> None:
         with _redis_errors():
-            self._redis.hset(self.plan_key(event_id), f"d:{delivery_id}", outcome)
+            self._redis.hset(self._keys.alert_plan(event_id), f"d:{delivery_id}", outcome)
 
     def finish(self, event_id: str) -> None:
         """Every delivery has an outcome: keep only a small ``done`` marker (de-duplication)."""
-        key = self.plan_key(event_id)
+        key = self._keys.alert_plan(event_id)
         with _redis_errors(), self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
             pipe.hset(key, "done", "1")
