@@ -5,7 +5,22 @@ from __future__ import annotations
 import numpy as np
 import orjson
 
-from modelmon.streaming.decode import TypedDecoder, column, decode_batch, feature_names, take
+from modelmon.profile import (
+    CategoricalProfile,
+    DatasetProfile,
+    FeatureKind,
+    NumericProfile,
+    ProfileTracker,
+)
+from modelmon.profile.numbers import Numbers
+from modelmon.streaming.decode import (
+    DecodedBatch,
+    TypedDecoder,
+    column,
+    decode_batch,
+    feature_names,
+    take,
+)
 
 
 def _msg(model: str, t: str, **inputs: object) -> bytes:
@@ -23,8 +38,10 @@ def test_good_messages_decode_to_columns_in_order() -> None:
     assert batch.model_ids == ["m1", "m2"]
     assert batch.event_ms.tolist() == [1767225601250, 1767225600000]
     assert feature_names(batch.inputs, ["z"]) == ["a", "b", "c", "z"]
-    assert column(batch.inputs, "a").tolist() == [1.5, 2.0]
-    assert column(batch.inputs, "a").dtype == np.float64
+    a = column(batch.inputs, "a")  # a float and an int: each keeps its type
+    assert isinstance(a, Numbers)
+    assert a.values.tolist() == [1.5, 2.0] and a.integral is not None
+    assert a.integral.tolist() == [False, True]
     b = column(batch.inputs, "b")
     assert b.dtype == object and b.tolist() == ["x", None]
 
@@ -55,33 +72,103 @@ def test_take_picks_items_by_index() -> None:
 
 
 def test_columns_keep_ints_and_bools_numeric_and_mixed_types_as_objects() -> None:
-    rows = [{"a": 1, "b": True, "c": 1}, {"a": 2, "b": False, "c": "x"}]
-    assert column(rows, "a").dtype.kind == "i"
-    assert column(rows, "b").dtype.kind == "b"
-    assert column(rows, "c").tolist() == [1, "x"]
-    assert column(rows, "missing").tolist() == [None, None]
+    rows = [{"a": 1, "b": True, "c": 1, "d": 1.5, "e": True},
+            {"a": 2, "b": False, "c": "x", "d": 2.5, "e": 0.5}]  # fmt: skip
+    assert _array(column(rows, "a")).dtype.kind == "i"
+    assert _array(column(rows, "b")).dtype.kind == "b"
+    assert _array(column(rows, "c")).tolist() == [1, "x"]
+    assert _array(column(rows, "missing")).tolist() == [None, None]
+    assert _array(column(rows, "d")).dtype == np.float64  # floats only: a plain float array
+    e = _array(column(rows, "e"))  # a bool among floats: objects, so the bool stays a bool
+    assert e.dtype == object and e.tolist() == [True, 0.5]
 
 
-def test_a_typed_decoder_gives_the_generic_columns_and_declines_surprises() -> None:
+def _array(col: object) -> np.ndarray:
+    assert isinstance(col, np.ndarray)
+    return col
+
+
+def _profile(batch: DecodedBatch, kinds: dict[str, FeatureKind]) -> dict[str, object]:
+    tracker = ProfileTracker(kinds)
+    positions = np.arange(len(batch), dtype=np.int64)
+    tracker.update(batch.columns_at(positions, kinds))
+    return _summary(tracker.snapshot())
+
+
+def _summary(profile: DatasetProfile) -> dict[str, object]:
+    out: dict[str, object] = {"rows": profile.row_count}
+    for name, p in profile.features.items():
+        out[name] = (p.kind, p.missing, p.type_mismatches, p.type_counts(), p.present)
+        if isinstance(p, NumericProfile):
+            out[name + ".moments"] = (p.count, p.sum, p.min, p.max)
+        else:
+            assert isinstance(p, CategoricalProfile)
+            out[name + ".counts"] = p.counts()
+    return out
+
+
+def test_a_typed_decoder_profiles_like_the_generic_decoder_and_declines_surprises() -> None:
     typed = TypedDecoder("m1", {"a": "numeric", "b": "categorical", "c": None})
     values = [
         _msg("m1", "2026-01-01T00:00:01.250Z", a=1.5, b="x"),
         _msg("m1", "2026-01-01T00:00:02Z", a=2, b=3, c=None),
     ]
     batch = typed.decode(values)
-    assert batch is not None and batch.typed is typed
+    assert batch is not None and batch.model_id == "m1"
     generic, _ = decode_batch(values)
     assert batch.event_ms.tolist() == generic.event_ms.tolist()
-    got = batch.columns_of(batch.inputs, ["a", "b", "c"])
-    want = generic.columns_of(generic.inputs, ["a", "b", "c"])
-    assert got.keys() == want.keys()
-    for name in got:
-        assert got[name].tolist() == want[name].tolist() and got[name].dtype == want[name].dtype
+    kinds: dict[str, FeatureKind] = {"a": "numeric", "b": "categorical"}
+    assert _profile(batch, kinds) == _profile(generic, kinds)
+    a = batch.columns_at(np.array([1]), kinds)["a"]
+    assert isinstance(a, Numbers) and a.values.tolist() == [2.0] and a.integral is not None
     assert typed.decode([_msg("m1", "2026-01-01T00:00:00Z", a=1, extra=2)]) is None
     assert typed.decode([_msg("m2", "2026-01-01T00:00:00Z", a=1)]) is None
     assert typed.decode([_msg("m1", "2026-01-01T00:00:00", a=1)]) is None  # no timezone
+    assert typed.decode([_msg("m1", "2026-01-01T00:00:00Z", a=True)]) is None  # a bool
+    huge = b'{"model_id":"m1","event_time":"2026-01-01T00:00:00Z","inputs":{"a":1%s}}' % (
+        b"0" * 400
+    )
+    assert typed.decode([huge]) is None  # an int no float can hold
     assert typed.decode([b"junk"]) is None
     assert typed.decode([None]) is None
+
+
+def test_typed_and_generic_profiles_agree_value_by_value_across_chunks() -> None:
+    """Ints and floats mixed at random in one numeric feature, over many decode chunks: every
+    value keeps its own type (Integral or Fractional), missing and whole floats included."""
+    rng = np.random.default_rng(7)
+    n = 1000
+    ints = rng.integers(-50, 50, n).tolist()
+    floats = (rng.normal(0, 10, n).round(1)).tolist()  # some are whole: 3.0 stays Fractional
+    pick = rng.integers(0, 3, n).tolist()
+    cats = rng.choice(["u", "v", "w"], n).tolist()
+    values = [
+        _msg("m1", f"2026-01-01T00:00:{i % 60:02d}Z",
+             x=ints[i] if pick[i] == 0 else (floats[i] if pick[i] == 1 else None), k=cats[i])
+        for i in range(n)
+    ]  # fmt: skip
+    typed = TypedDecoder("m1", {"x": "numeric", "k": "categorical"})
+    batch = typed.decode(values)
+    assert batch is not None
+    kinds: dict[str, FeatureKind] = {"x": "numeric", "k": "categorical"}
+    generic, _ = decode_batch(values)
+    got = _profile(batch, kinds)
+    assert got == _profile(generic, kinds)
+    n_int, n_float = pick.count(0), pick.count(1)
+    assert got["x"] == (
+        "numeric", pick.count(2), 0,
+        {"Integral": n_int, "Fractional": n_float, "String": 0}, n_int + n_float,
+    )  # fmt: skip
+    assert got["k.counts"] == {c: cats.count(c) for c in ("u", "v", "w")}
+    # a subset of rows (one window of a batch): the same, value by value
+    rows = np.flatnonzero(np.arange(n) % 7 == 3)
+    sub = ProfileTracker(kinds)
+    sub.update(batch.columns_at(rows, kinds))
+    x = sub.snapshot().features["x"]
+    picked = [pick[i] for i in rows.tolist()]
+    assert x.type_counts() == {"Integral": picked.count(0), "Fractional": picked.count(1),
+                               "String": 0}  # fmt: skip
+    assert x.missing == picked.count(2)
 
 
 def test_a_typed_decoder_rests_after_repeated_surprises() -> None:

@@ -7,17 +7,19 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+import numpy as np
 import numpy.typing as npt
 
 from modelmon.errors import CorruptBlobError
 from modelmon.profile import codec
 from modelmon.profile.categorical import CategoricalAccumulator, CategoricalProfile
 from modelmon.profile.columns import as_array, categorical_column, infer_kind, numeric_column
+from modelmon.profile.numbers import Numbers
 from modelmon.profile.numeric import NumericAccumulator, NumericProfile
 
 FeatureKind = Literal["numeric", "categorical"]
 FeatureProfile = NumericProfile | CategoricalProfile
-Column = npt.NDArray[Any] | Sequence[Any]
+Column = npt.NDArray[Any] | Sequence[Any] | Numbers
 _Accumulator = NumericAccumulator | CategoricalAccumulator
 
 
@@ -94,6 +96,12 @@ class DatasetProfile:
         return DatasetProfile(rows, features)
 
 
+def _infer_kind(arr: npt.NDArray[Any] | Numbers) -> FeatureKind | None:
+    if isinstance(arr, Numbers):
+        return "numeric" if not np.isnan(arr.values).all() else None
+    return infer_kind(arr)
+
+
 class ProfileTracker:
     """Mutable: folds batches of columns into per-feature accumulators; ``snapshot()`` is cheap.
 
@@ -125,7 +133,7 @@ class ProfileTracker:
 
     def update(self, columns: Mapping[str, Column]) -> None:
         """Add one batch: whole columns of equal length, keyed by feature name."""
-        arrays = {name: as_array(col) for name, col in columns.items()}
+        arrays = {n: c if isinstance(c, Numbers) else as_array(c) for n, c in columns.items()}
         lengths = {len(a) for a in arrays.values()}
         if len(lengths) > 1:
             sizes = ", ".join(f"{n}={len(a)}" for n, a in arrays.items())
@@ -141,10 +149,10 @@ class ProfileTracker:
                 self._pending[name] += rows
         self.row_count += rows
 
-    def _update_feature(self, name: str, arr: npt.NDArray[Any]) -> None:
+    def _update_feature(self, name: str, arr: npt.NDArray[Any] | Numbers) -> None:
         acc = self._acc.get(name)
         if acc is None:
-            kind = self._kinds.get(name) or infer_kind(arr)
+            kind = self._kinds.get(name) or _infer_kind(arr)
             if kind is None:  # nothing present yet: remember the rows as missing
                 self._pending[name] = self._pending.get(name, self.row_count) + len(arr)
                 return
@@ -152,6 +160,11 @@ class ProfileTracker:
             acc.add_missing(self._pending.pop(name, self.row_count))
             self._kinds[name] = kind
             self._acc[name] = acc
+        if isinstance(arr, Numbers):
+            if isinstance(acc, NumericAccumulator):
+                acc.add(arr.classify())
+                return
+            arr = arr.objects()
         if isinstance(acc, NumericAccumulator):
             acc.add(numeric_column(arr))
         else:

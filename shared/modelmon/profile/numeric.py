@@ -240,10 +240,9 @@ class NumericAccumulator:
         self.fractional += col.fractional
         if len(col.values):
             self.moments = self.moments.merge(Moments.of(col.values, col.total))
-            values = col.values
-            if not (values.flags.writeable and values.flags.c_contiguous):
-                values = np.array(values, dtype=np.float64)  # the sketch binding needs this
-            self.sketch.update(values)
+            # sorted input halves the sketch's update cost (its level-0 sorts find runs);
+            # KLL's error bound holds for any arrival order
+            self.sketch.update(np.sort(col.values))
 
     def add_missing(self, rows: int) -> None:
         self.missing += rows

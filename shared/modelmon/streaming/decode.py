@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from modelmon.events import MODEL_ID_PATTERN
+from modelmon.profile.numbers import Numbers
 
 Int64Array = npt.NDArray[np.int64]
 Column = npt.NDArray[Any]
@@ -30,7 +31,7 @@ Inputs = dict[str, Scalar]
 MAX_MESSAGE_BYTES = 1024 * 1024
 
 
-class _Capture(msgspec.Struct, frozen=True):
+class _Capture(msgspec.Struct, frozen=True, gc=False):
     """The fields of a CaptureEvent the aggregator needs (others are ignored, not validated)."""
 
     model_id: Annotated[str, msgspec.Meta(pattern=MODEL_ID_PATTERN)]
@@ -61,23 +62,32 @@ class Rejected:
 class DecodedBatch:
     """Decoded events of one batch in delivery order; ``index`` maps back into the batch.
 
-    ``inputs`` are dicts (generic decoding) or structs of a model's ``TypedDecoder``; use
-    ``columns_of`` to turn some of them into feature columns either way.
+    The generic decoder keeps each event's ``inputs`` dict; a model's ``TypedDecoder`` builds
+    whole ``columns`` instead (and ``model_id``: every event is that model's). Either way
+    ``columns_at`` gives the feature columns of some of the events.
     """
 
     index: Int64Array
     event_ms: Int64Array
     model_ids: list[str]
-    inputs: list[Any]
-    typed: TypedDecoder | None = None
+    inputs: list[Inputs] = field(default_factory=list)
+    columns: dict[str, Column | Numbers] | None = None
+    model_id: str | None = None
 
     def __len__(self) -> int:
-        return len(self.model_ids)
+        return len(self.event_ms)
 
-    def columns_of(self, rows: Sequence[Any], configured: Iterable[str]) -> dict[str, Column]:
-        if self.typed is not None:
-            return self.typed.columns(rows)
-        return columns(rows, feature_names(rows, configured))
+    def columns_at(
+        self, positions: Int64Array, configured: Iterable[str]
+    ) -> dict[str, Column | Numbers]:
+        """The columns of the events at these (sorted) positions of the batch."""
+        if self.columns is None:
+            rows = take(self.inputs, positions)
+            return columns(rows, feature_names(rows, configured))
+        if len(positions) == len(self):  # every event, in order
+            return dict(self.columns)
+        return {name: col[positions] if isinstance(col, np.ndarray) else col.take(positions)
+                for name, col in self.columns.items()}  # fmt: skip
 
 
 def decode_batch(values: Sequence[bytes | None]) -> tuple[DecodedBatch, list[Rejected]]:
@@ -124,21 +134,19 @@ def _sniff_model(value: bytes) -> str | None:
     return model if isinstance(model, str) and len(model) <= 128 else None
 
 
-def _columns_of(
-    events: Sequence[Any], index: Int64Array, typed: TypedDecoder | None = None
-) -> DecodedBatch:
-    stamps = np.fromiter(
-        map(datetime.timestamp, map(_event_time, events)), dtype=np.float64, count=len(events)
-    )
-    # exact to the microsecond, then floored to the millisecond
-    event_ms = np.rint(stamps * 1e6).astype(np.int64) // 1000
+def _columns_of(events: Sequence[Any], index: Int64Array) -> DecodedBatch:
     return DecodedBatch(
         index=index,
-        event_ms=event_ms,
+        event_ms=_millis(list(map(datetime.timestamp, map(_event_time, events)))),
         model_ids=list(map(_model_id, events)),
         inputs=list(map(_inputs, events)),
-        typed=typed,
     )
+
+
+def _millis(stamps: Sequence[float]) -> Int64Array:
+    """Epoch seconds (microsecond precision) to epoch milliseconds, floored."""
+    seconds = np.asarray(stamps, dtype=np.float64)
+    return np.rint(seconds * 1e6).astype(np.int64) // 1000
 
 
 def take(items: Sequence[Any], idx: npt.NDArray[np.intp] | npt.NDArray[np.int64]) -> list[Any]:
@@ -157,8 +165,9 @@ def feature_names(inputs: Sequence[Inputs], configured: Iterable[str] = ()) -> l
     return sorted(names)
 
 
-def column(inputs: Sequence[Inputs], name: str) -> npt.NDArray[Any]:
-    """One feature as an array: numeric dtype when every value is a number, else objects."""
+def column(inputs: Sequence[Inputs], name: str) -> Column | Numbers:
+    """One feature: a numeric array when every value is a number of one type, ``Numbers``
+    when ints and floats mix (each keeps its type), else objects."""
     values = list(map(dict.get, inputs, repeat(name)))
     if values and _not_numeric(values[0]):
         return _objects(values)
@@ -166,9 +175,14 @@ def column(inputs: Sequence[Inputs], name: str) -> npt.NDArray[Any]:
         arr = np.array(values)
     except (ValueError, OverflowError):
         arr = np.empty(0)
-    if arr.dtype.kind in "biuf" and len(arr) == len(values):
+    if len(arr) != len(values) or arr.dtype.kind not in "biuf":
+        return _objects(values)
+    if arr.dtype.kind != "f":
         return arr
-    return _objects(values)
+    numbers = Numbers.of(values, arr)  # floats, and maybe ints or bools among them
+    if numbers is None:
+        return _objects(values)
+    return arr if numbers.integral is None else numbers
 
 
 def _not_numeric(first: Any) -> bool:
@@ -183,7 +197,7 @@ def _objects(values: Sequence[Any]) -> Column:
     return out
 
 
-def columns(inputs: Sequence[Inputs], names: Iterable[str]) -> dict[str, npt.NDArray[Any]]:
+def columns(inputs: Sequence[Inputs], names: Iterable[str]) -> dict[str, Column | Numbers]:
     return {name: column(inputs, name) for name in names}
 
 
@@ -194,31 +208,40 @@ _KIND_TYPES: dict[str | None, Any] = {
 }
 
 
+#: Events decoded and turned into columns at a time: small enough that an event's objects are
+#: still in the CPU cache when its values are copied out (about 1.7x faster than whole batches).
+_CHUNK = 128
+
+
 class TypedDecoder:
     """A faster decoder for one model whose features are all listed in its config.
 
-    The inputs decode into a struct with one typed field per feature (about twice the speed
-    of dicts, and columns come straight from its attributes). A message with an input the
-    config does not list, or any other surprise, makes ``decode`` return None: the caller
-    falls back to ``decode_batch``, which keeps every column and isolates bad messages.
-    Semantics equal the generic path's for configured features (absent = missing).
+    The inputs decode into a struct with one typed field per feature, and the batch becomes
+    whole columns right away, chunk by chunk (numeric features as ``Numbers``). A message with
+    an input the config does not list, another model's event, or any other surprise, makes
+    ``decode`` return None: the caller falls back to ``decode_batch``, which keeps every column
+    and isolates bad messages. Profiles equal the generic path's for configured features
+    (absent = missing).
     """
 
     def __init__(self, model_id: str, kinds: Mapping[str, str | None]) -> None:
         self.model_id = model_id
         self.names = list(kinds)
+        self._numeric = [kinds[n] == "numeric" for n in self.names]
         attrs = [f"f{i}" for i in range(len(self.names))]
         fields = [(a, _KIND_TYPES[kinds[n]], None) for a, n in zip(attrs, self.names, strict=True)]
         inputs = msgspec.defstruct(
             "TypedInputs", fields, rename=dict(zip(attrs, self.names, strict=True)),
-            forbid_unknown_fields=True, frozen=True,
+            forbid_unknown_fields=True, frozen=True, gc=False,
         )  # fmt: skip
         capture = msgspec.defstruct(
             "TypedCapture",
             [("model_id", str), ("event_time", Annotated[datetime, msgspec.Meta(tz=True)]),
              ("inputs", inputs), ("schema_version", Literal[1], 1)],
+            gc=False,  # no reference cycles possible: keep the collector away from them
         )  # fmt: skip
-        self._decoder = msgspec.json.Decoder(capture)
+        self.struct_type: type[Any] = capture
+        self._decode_one = msgspec.json.Decoder(capture).decode
         self._declined = 0  # batches declined in a row
         self._resting = 0  # batches left to decline without trying (the data keeps surprising)
 
@@ -227,26 +250,51 @@ class TypedDecoder:
             self._resting -= 1
             return None
         try:
-            events = list(map(self._decoder.decode, values))  # type: ignore[arg-type]
-            if set(map(_model_id, events)) != {self.model_id}:
-                raise ValueError("another model's events")
-        except (msgspec.DecodeError, TypeError, ValueError):
+            chunks = [self._chunk(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK)]
+        except (msgspec.DecodeError, TypeError, ValueError, OverflowError):
             self._declined += 1
             if self._declined >= 3:  # e.g. inputs the config does not list: stop trying a while
                 self._declined, self._resting = 0, 100
             return None
         self._declined = 0
-        return _columns_of(events, np.arange(len(values), dtype=np.int64), self)
-
-    def columns(self, rows: Sequence[Any]) -> dict[str, Column]:
-        # rows to tuples, transposed by zip: one tuple of values per feature, all at C level
-        by_feature = list(zip(*map(_astuple, rows), strict=True)) if rows else []
-        out: dict[str, Column] = {}
+        n = len(values)
+        stamps = list(chain.from_iterable(c[0] for c in chunks))
+        by_feature = list(zip(*(c[1] for c in chunks), strict=True)) if chunks else []
+        cols: dict[str, Column | Numbers] = {}
         for i, name in enumerate(self.names):
-            values = by_feature[i] if by_feature else ()
-            if values and _not_numeric(values[0]):
-                out[name] = _objects(values)
-                continue
-            arr = np.array(values)
-            out[name] = arr if arr.dtype.kind in "biuf" else _objects(values)
-        return out
+            parts = by_feature[i] if by_feature else ()
+            if self._numeric[i]:
+                cols[name] = _numbers(parts)
+            else:
+                cols[name] = _objects(list(chain.from_iterable(parts)))
+        return DecodedBatch(
+            index=np.arange(n, dtype=np.int64),
+            event_ms=_millis(stamps),
+            model_ids=[self.model_id] * n,
+            columns=cols,
+            model_id=self.model_id,
+        )
+
+    def _chunk(self, values: Sequence[bytes | None]) -> tuple[list[float], list[Any]]:
+        """Decode some events and transpose their inputs into one value tuple per feature
+        (numeric ones also converted to floats while their objects are in the CPU cache)."""
+        events = list(map(self._decode_one, values))  # type: ignore[arg-type]
+        if set(map(_model_id, events)) != {self.model_id}:
+            raise ValueError("another model's events")
+        stamps = list(map(datetime.timestamp, map(_event_time, events)))
+        by_feature = zip(*map(_astuple, map(_inputs, events)), strict=True)
+        return stamps, [
+            (np.array(feature, dtype=np.float64), feature) if numeric else feature
+            for numeric, feature in zip(self._numeric, by_feature, strict=True)
+        ]
+
+
+def _numbers(parts: Sequence[tuple[npt.NDArray[np.float64], tuple[Any, ...]]]) -> Numbers:
+    """One numeric feature of a typed batch from its chunks (floats, and the decoded values:
+    ints, floats and None only, as the typed struct admits no other)."""
+    if not parts:
+        return Numbers(np.empty(0))
+    floats = parts[0][0] if len(parts) == 1 else np.concatenate([f for f, _ in parts])
+    numbers = Numbers.typed(floats, lambda i: parts[i // _CHUNK][1][i % _CHUNK])
+    assert numbers is not None  # no bools
+    return numbers

@@ -17,7 +17,7 @@ import numpy as np
 
 from modelmon.keys import WindowRef
 from modelmon.profile import DatasetProfile, FeatureKind, ProfileTracker
-from modelmon.streaming.decode import DecodedBatch, Int64Array, TypedDecoder, take
+from modelmon.streaming.decode import DecodedBatch, Int64Array, TypedDecoder
 from modelmon.windows import NO_WATERMARK, WindowSpec, watermarks_before, window_starts
 
 
@@ -96,8 +96,10 @@ class PartitionAggregate:
         self.next_offset = last_offset + 1
         if len(batch) == 0:
             return AddResult(0, 0, [])
-        models = np.asarray(batch.model_ids)
-        names, inverse = np.unique(models, return_inverse=True)
+        if batch.model_id is not None:  # one model's batch (a typed decode)
+            names, inverse = np.array([batch.model_id]), np.zeros(len(batch), dtype=np.intp)
+        else:
+            names, inverse = np.unique(np.asarray(batch.model_ids), return_inverse=True)
         known = np.isin(inverse, [i for i, n in enumerate(names.tolist()) if n in plans])
         unknown = batch.index[~known].tolist()
         positions = np.flatnonzero(known)
@@ -135,13 +137,12 @@ class PartitionAggregate:
         on_time = positions[~is_late]
         on_time_starts = starts[~is_late]
         for start in np.unique(on_time_starts).tolist():
-            rows = take(batch.inputs, on_time[on_time_starts == start])
             ref = WindowRef(model_id, spec.size_ms, start)
             window = self._windows.get(ref)
             if window is None:
                 window = _OpenWindow(ProfileTracker(plan.kinds), spec.close_of(start))
                 self._windows[ref] = window
-            window.tracker.update(batch.columns_of(rows, plan.features))
+            window.tracker.update(batch.columns_at(on_time[on_time_starts == start], plan.features))
             self._dirty.add(ref)
         return len(on_time), int(is_late.sum())
 
