@@ -40,6 +40,7 @@ from modelmon.service import DeadLetters, Health, StopFlag
 from modelmon.settings import Settings
 from modelmon.streaming.decode import TypedDecoder, decode_batch, take
 from modelmon.streaming.partition import ModelPlan, PartitionAggregate
+from modelmon.streaming.runtime import tune_collector
 from modelmon.streaming.store import PartitionStore, StoredPartition
 from modelmon.windows import WindowSpec
 
@@ -100,7 +101,9 @@ class Aggregator:
             self._produce, settings.topics.deadletter, SERVICE, registry
         )
         self._consumer: Consumer = make_consumer(
-            settings.kafka, options.group, **{"enable.partition.eof": False}
+            settings.kafka,
+            options.group,
+            **{"enable.partition.eof": False, "error_cb": self._on_kafka_error},
         )
         self.owned: dict[int, PartitionAggregate] = {}
         self._pending_events = 0
@@ -110,6 +113,7 @@ class Aggregator:
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> None:
         self.start()
+        tune_collector()
         try:
             while not self.stop.is_set():
                 self.step()
@@ -125,7 +129,7 @@ class Aggregator:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
-        self.health.set_ready(True, "consuming")
+        self.health.set_ready(False, "joining the consumer group")  # ready once assigned
         log.info("aggregator started", extra={"topic": self.options.topic})
 
     def close(self) -> None:
@@ -140,6 +144,8 @@ class Aggregator:
     def step(self) -> int:
         """One batch: consume, fold in, and flush when the size or time cadence says so."""
         msgs = self._consumer.consume(self.options.batch_size, self.options.poll_timeout)
+        if msgs and not self.health.ready:  # Kafka answers again
+            self.health.set_ready(True, "consuming")
         if msgs:
             self._refresh_plans_quietly()
             self.process(msgs)
@@ -169,6 +175,7 @@ class Aggregator:
             )
             tp.offset = stored.offset if stored.offset is not None else OFFSET_BEGINNING
         consumer.assign(partitions)
+        self.health.set_ready(True, "consuming")
         self.metrics.partitions.set(len(self.owned))
         log.info(
             "partitions assigned",
@@ -183,6 +190,14 @@ class Aggregator:
         self.metrics.partitions.set(len(self.owned))
         log.info("partitions revoked", extra={"partitions": revoked})
 
+    def _on_kafka_error(self, error: KafkaError) -> None:
+        """librdkafka's own errors (it reconnects by itself): readiness follows the brokers."""
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self.health.set_ready(False, f"Kafka unreachable: {error.str()}")
+            log.warning("kafka: %s", error.str())
+        else:
+            log.debug("kafka: %s", error.str())
+
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:  # someone else owns them now: our state is stale, drop it
             self.owned.pop(tp.partition, None)
@@ -191,11 +206,13 @@ class Aggregator:
 
     # -- batches --------------------------------------------------------------------------
     def process(self, msgs: list[Message]) -> None:
-        good = [m for m in msgs if m.error() is None]
-        for m in msgs:
-            err = m.error()
-            if err is not None and err.code() != KafkaError._PARTITION_EOF:
-                log.warning("consumer error: %s", err)
+        errors = list(map(Message.error, msgs))
+        good = msgs
+        if errors.count(None) != len(errors):  # rare: keep the messages, log the errors
+            good = [m for m, err in zip(msgs, errors, strict=True) if err is None]
+            for err in errors:
+                if err is not None and err.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consumer error: %s", err)
         if not good:
             return
         parts = np.fromiter(map(Message.partition, good), dtype=np.int64, count=len(good))
