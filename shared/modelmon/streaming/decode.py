@@ -21,6 +21,7 @@ import numpy.typing as npt
 
 from modelmon.events import MODEL_ID_PATTERN
 from modelmon.profile.numbers import Numbers
+from modelmon.streaming.timestamps import epoch_millis
 
 Int64Array = npt.NDArray[np.int64]
 Column = npt.NDArray[Any]
@@ -236,7 +237,7 @@ class TypedDecoder:
         )  # fmt: skip
         capture = msgspec.defstruct(
             "TypedCapture",
-            [("model_id", str), ("event_time", Annotated[datetime, msgspec.Meta(tz=True)]),
+            [("model_id", str), ("event_time", str),  # parsed per batch: epoch_millis
              ("inputs", inputs), ("schema_version", Literal[1], 1)],
             gc=False,  # no reference cycles possible: keep the collector away from them
         )  # fmt: skip
@@ -251,6 +252,7 @@ class TypedDecoder:
             return None
         try:
             chunks = [self._chunk(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK)]
+            event_ms = _event_millis(list(chain.from_iterable(c[0] for c in chunks)))
         except (msgspec.DecodeError, TypeError, ValueError, OverflowError):
             self._declined += 1
             if self._declined >= 3:  # e.g. inputs the config does not list: stop trying a while
@@ -258,7 +260,6 @@ class TypedDecoder:
             return None
         self._declined = 0
         n = len(values)
-        stamps = list(chain.from_iterable(c[0] for c in chunks))
         by_feature = list(zip(*(c[1] for c in chunks), strict=True)) if chunks else []
         cols: dict[str, Column | Numbers] = {}
         for i, name in enumerate(self.names):
@@ -269,24 +270,37 @@ class TypedDecoder:
                 cols[name] = _objects(list(chain.from_iterable(parts)))
         return DecodedBatch(
             index=np.arange(n, dtype=np.int64),
-            event_ms=_millis(stamps),
+            event_ms=event_ms,
             model_ids=[self.model_id] * n,
             columns=cols,
             model_id=self.model_id,
         )
 
-    def _chunk(self, values: Sequence[bytes | None]) -> tuple[list[float], list[Any]]:
+    def _chunk(self, values: Sequence[bytes | None]) -> tuple[list[str], list[Any]]:
         """Decode some events and transpose their inputs into one value tuple per feature
         (numeric ones also converted to floats while their objects are in the CPU cache)."""
         events = list(map(self._decode_one, values))  # type: ignore[arg-type]
         if set(map(_model_id, events)) != {self.model_id}:
             raise ValueError("another model's events")
-        stamps = list(map(datetime.timestamp, map(_event_time, events)))
+        stamps = list(map(_event_time, events))
         by_feature = zip(*map(_astuple, map(_inputs, events)), strict=True)
         return stamps, [
             (np.array(feature, dtype=np.float64), feature) if numeric else feature
             for numeric, feature in zip(self._numeric, by_feature, strict=True)
         ]
+
+
+_UTC_DATETIME = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+def _event_millis(times: list[str]) -> Int64Array:
+    """Epoch milliseconds of the events' times: vectorised for the canonical forms, else one
+    by one as msgspec decodes them (an invalid or zone-less time raises ValidationError)."""
+    millis = epoch_millis(times)
+    if millis is not None:
+        return millis
+    parsed = [msgspec.convert(t, _UTC_DATETIME) for t in times]
+    return _millis(list(map(datetime.timestamp, parsed)))
 
 
 def _numbers(parts: Sequence[tuple[npt.NDArray[np.float64], tuple[Any, ...]]]) -> Numbers:
