@@ -12,6 +12,7 @@ Usage: .venv/bin/python bench/bench_streaming.py [--events 1000000] [--rss-event
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -19,17 +20,18 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 import orjson
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
-from modelmon.adapters.kafka import make_admin
+from modelmon.adapters.kafka import make_admin, make_consumer
 from modelmon.adapters.redis import make_redis
 from modelmon.checks import Baseline
 from modelmon.config import ModelConfig
@@ -41,6 +43,7 @@ from modelmon.settings import Settings
 from modelmon.streaming.decode import TypedDecoder, decode_batch
 from modelmon.streaming.partition import ModelPlan, PartitionAggregate
 from modelmon.streaming.reader import StateReader
+from modelmon.streaming.runtime import tune_collector
 from modelmon.windows import WindowSpec
 from summary import headline  # bench/ is the script's directory
 
@@ -184,6 +187,7 @@ def in_memory_rate(values: list[bytes]) -> tuple[float, float]:
         decoder=TypedDecoder("bench", {f.name: f.kind for f in cfg.features}),
     )
     agg = PartitionAggregate(None)
+    tune_collector()  # as the aggregator service does
     started, cpu = time.perf_counter(), time.process_time()
     since_flush = 0
     for lo in range(0, len(values), 5000):
@@ -198,6 +202,51 @@ def in_memory_rate(values: list[bytes]) -> tuple[float, float]:
     agg.flushed(agg.flush_plan())
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     return len(values) / wall, len(values) / cpu
+
+
+def cost_breakdown(stack: Stack, values: list[bytes]) -> dict[str, float]:
+    """CPU microseconds per event of each stage of the aggregator's hot loop, measured alone
+    on the same events (best of 3 in memory; Kafka once, its client threads included)."""
+    cfg = config(10, 5, 60)
+    decoder = TypedDecoder("bench", {f.name: f.kind for f in cfg.features})
+    structs = msgspec.json.Decoder(decoder.struct_type).decode
+
+    def per_event(step: Callable[[list[bytes]], Any]) -> float:
+        best = math.inf
+        for _ in range(3):
+            cpu = time.process_time()
+            for lo in range(0, len(values), 5000):
+                step(values[lo : lo + 5000])
+            best = min(best, time.process_time() - cpu)
+        return best / len(values) * 1e6
+
+    out = {
+        "kafka": kafka_consume_cost(stack, values),
+        "json": per_event(lambda chunk: list(map(structs, chunk))),
+        "columns": per_event(decoder.decode),
+    }
+    _, memory_cpu = in_memory_rate(values)
+    out["profile"] = 1e6 / memory_cpu
+    return out
+
+
+def kafka_consume_cost(stack: Stack, values: list[bytes]) -> float:
+    """CPU microseconds per message of consuming alone (librdkafka threads + Message objects),
+    with the aggregator's consumer settings."""
+    topic = stack.topic(PARTITIONS)
+    stack.produce(topic, iter(values))
+    consumer = make_consumer(stack.settings.kafka, f"bench-{uuid.uuid4().hex[:6]}")
+    consumer.subscribe([topic])
+    got, warm, cpu = 0, 0, 0.0
+    deadline = time.monotonic() + 300
+    while got < len(values) and time.monotonic() < deadline:
+        msgs = consumer.consume(5000, 1.0)
+        if msgs and not warm:  # first batch: group join and first fetch, not counted
+            warm, cpu = len(msgs), time.process_time()
+        got += len(msgs)
+    spent = time.process_time() - cpu
+    consumer.close()
+    return spent / max(1, got - warm) * 1e6
 
 
 def aggregator_run(stack: Stack, n: int, rss_n: int, tmp: Path) -> dict[str, float]:
@@ -345,10 +394,32 @@ def detection_latency(stack: Stack, seconds: float, tmp: Path) -> list[float]:
 
 
 # -- report ---------------------------------------------------------------------------------
+def print_breakdown(costs: dict[str, float], cpu_rate: float) -> None:
+    total = 1e6 / cpu_rate
+    rest = total - costs["kafka"] - costs["profile"]
+    print("\nWhere an event's CPU time goes (microseconds per event, each stage measured "
+          "alone on the same events; docs/decisions/0002-aggregator-throughput.md):\n")  # fmt: skip
+    print("| stage | µs/event | share |\n|---|---|---|")
+    rows = [
+        ("Kafka consume alone (librdkafka threads + Message objects)", costs["kafka"]),
+        ("JSON decode alone (msgspec, typed structs)", costs["json"]),
+        ("JSON decode + columns (TypedDecoder.decode)", costs["columns"]),
+        ("decode + columns + profile + serialize (in-memory loop)", costs["profile"]),
+        ("rest: flush to Redis, offsets, metrics, GC (aggregator minus the two above)", rest),
+        ("aggregator, all of it", total),
+    ]
+    for what, us in rows:
+        print(f"| {what} | {us:.2f} | {us / total * 100:.0f}% |")
+    floor = costs["kafka"] + costs["json"]
+    print(f"\nKafka + JSON decode alone cap one core at {1e6 / floor:,.0f} events/s.\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--rss-events", type=int, default=3_000_000)
+    parser.add_argument("--rss-events", type=int, default=0,
+                        help="also read RSS after this many events (bench_memory.py measures "
+                             "1M -> 10M properly)")  # fmt: skip
     parser.add_argument("--memory-events", type=int, default=300_000)
     parser.add_argument("--latency-seconds", type=float, default=90)
     parser.add_argument("--skip-latency", action="store_true")
@@ -370,6 +441,8 @@ def report(args: argparse.Namespace, stack: Stack, tmp: Path) -> None:
     memory, memory_cpu = in_memory_rate(values)
     whylogs = None if args.skip_whylogs else whylogs_rate(values[:200_000], tmp)
     agg = aggregator_run(stack, args.events, 0 if args.skip_rss else args.rss_events, tmp)
+    log("where the time goes: each stage alone ...")
+    costs = cost_breakdown(stack, values[:200_000])
     print("## Streaming: aggregator and detector\n")
     print(
         f"25 features (21 numeric, 4 categorical), ~{len(values[0])}-byte JSON capture events, "
@@ -406,6 +479,7 @@ def report(args: argparse.Namespace, stack: Stack, tmp: Path) -> None:
                  f"{memory:,.0f} events/s", f"whylogs: {whylogs:,.0f} events/s",
                  f"{memory / whylogs:.1f}×", "≥ 10×", memory / whylogs >= 10)  # fmt: skip
     print(f"| aggregator RSS after {args.events:,} events | {agg['rss_1']:.0f} MiB |")
+    print_breakdown(costs, agg["cpu_rate"])
     if "rss_2" in agg:
         print(
             f"| aggregator RSS after {args.rss_events:,} events | {agg['rss_2']:.0f} MiB "
