@@ -470,10 +470,14 @@ def report(args: argparse.Namespace, stack: Stack, tmp: Path) -> None:
             f"| whylogs 1.6: json + DataFrame + why.log per 10k batch, same messages | "
             f"{whylogs:,.0f} events/s ({memory / whylogs:.1f}x slower than in-memory) |"
         )
-    headline("streaming", "aggregator, Kafka -> Redis exactly-once, one process, 25 features",
+    headline("streaming", "aggregator, Kafka -> Redis exactly-once, one process, 25 features "
+             "(docs/decisions/0002-aggregator-throughput.md)",
+             f"{agg['cpu_rate']:,.0f} events/CPU-s", target="≥ 200k/core",
+             met=agg["cpu_rate"] >= 200_000)  # fmt: skip
+    headline("streaming", "aggregator vs the in-memory decode + profile of the same events",
              f"{agg['cpu_rate']:,.0f} events/CPU-s", f"in-memory: {memory_cpu:,.0f}/CPU-s",
-             f"{agg['cpu_rate'] / memory_cpu:.2f}×", "≥ 200k/core; ≥ 0.6× in-memory",
-             agg["cpu_rate"] >= 200_000 and agg["cpu_rate"] >= 0.6 * memory_cpu)  # fmt: skip
+             f"{agg['cpu_rate'] / memory_cpu:.2f}×", "≥ 0.6× in-memory",
+             agg["cpu_rate"] >= 0.6 * memory_cpu)  # fmt: skip
     if whylogs:
         headline("streaming", "in-memory decode + profile vs whylogs on the same messages",
                  f"{memory:,.0f} events/s", f"whylogs: {whylogs:,.0f} events/s",

@@ -1,9 +1,18 @@
 """Columnar decoding of capture messages (pure: msgspec + numpy).
 
-One typed msgspec decode per message (C-level ``map``), then whole columns per feature built
-with C-level iteration (``map(dict.get, ...)``) into numpy arrays: no Python loop per field
-per event. A message that fails to decode is returned as a rejection, with the reason, for
-the dead-letter topic; the rest of the batch goes on.
+Two paths, with equal results for a model's configured features:
+
+- ``TypedDecoder`` (a model whose config lists its features; the aggregator's usual path):
+  events decode into ``gc=False`` structs 128 at a time, are transposed into one tuple per
+  feature while still in the CPU cache, and become numpy columns (``Numbers`` for numeric
+  features); event times are parsed per batch (``timestamps.epoch_millis``). Any surprise
+  declines the whole batch to the generic path.
+- ``decode_batch``: events decode into dicts, columns are built with C-level iteration
+  (``map(dict.get, ...)``); a message that fails to decode is returned as a rejection, with
+  the reason, for the dead-letter topic, and the rest of the batch goes on.
+
+Neither runs a Python loop per field per event. docs/decisions/0002-aggregator-throughput.md
+has the measurements behind these choices.
 """
 
 from __future__ import annotations
