@@ -89,6 +89,23 @@ def _prefetch_limit(settings: Settings) -> dict[str, Any]:
     return {"queued.max.messages.kbytes": PREFETCH_KBYTES}
 
 
+@dataclass
+class Readiness:
+    """What /readyz reports: ready once the group assigned partitions, unless Kafka is
+    unreachable or a dependency keeps failing (the most pressing reason is shown)."""
+
+    health: Health
+    joined: bool = False
+    kafka_down: str | None = None
+    blocked: str | None = None  # a retried action that keeps failing, e.g. a Redis flush
+
+    def changed(self) -> None:
+        problem = self.blocked or self.kafka_down
+        if problem is None and not self.joined:
+            problem = "joining the consumer group"
+        self.health.set_ready(problem is None, problem or "consuming")
+
+
 class Aggregator:
     """Owns the consumer, the per-partition aggregates and the fenced store."""
 
@@ -122,6 +139,8 @@ class Aggregator:
         self._pending_events = 0
         self._last_flush = time.monotonic()
         self._last_recheck = float("-inf")
+        self._last_probe = float("-inf")
+        self._readiness = Readiness(self.health)
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> None:
@@ -142,7 +161,7 @@ class Aggregator:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
-        self.health.set_ready(False, "joining the consumer group")  # ready once assigned
+        self._readiness.changed()  # "joining the consumer group" until partitions are assigned
         log.info("aggregator started", extra={"topic": self.options.topic})
 
     def close(self) -> None:
@@ -157,8 +176,8 @@ class Aggregator:
     def step(self) -> int:
         """One batch: consume, fold in, and flush when the size or time cadence says so."""
         msgs = self._consumer.consume(self.options.batch_size, self.options.poll_timeout)
-        if msgs and not self.health.ready:  # Kafka answers again
-            self.health.set_ready(True, "consuming")
+        if self._readiness.kafka_down:
+            self._probe_kafka()
         if msgs:
             self._refresh_plans_quietly()
             self.process(msgs)
@@ -188,7 +207,8 @@ class Aggregator:
             )
             tp.offset = stored.offset if stored.offset is not None else OFFSET_BEGINNING
         consumer.assign(partitions)
-        self.health.set_ready(True, "consuming")
+        self._readiness.joined = True
+        self._readiness.changed()
         self.metrics.partitions.set(len(self.owned))
         log.info(
             "partitions assigned",
@@ -206,10 +226,26 @@ class Aggregator:
     def _on_kafka_error(self, error: KafkaError) -> None:
         """librdkafka's own errors (it reconnects by itself): readiness follows the brokers."""
         if error.code() == KafkaError._ALL_BROKERS_DOWN:
-            self.health.set_ready(False, f"Kafka unreachable: {error.str()}")
+            self._readiness.kafka_down = f"Kafka unreachable: {error.str()}"
+            self._readiness.changed()
             log.warning("kafka: %s", error.str())
         else:
             log.debug("kafka: %s", error.str())
+
+    def _probe_kafka(self) -> None:
+        """After librdkafka reported every broker down (it never reports them back): ask for
+        the topic's metadata, at most every 5 seconds; an answer means Kafka is back."""
+        now = time.monotonic()
+        if now - self._last_probe < 5.0:
+            return
+        self._last_probe = now
+        try:
+            self._consumer.list_topics(self.options.topic, timeout=1.0)
+        except KafkaException:
+            return
+        self._readiness.kafka_down = None
+        self._readiness.changed()
+        log.info("kafka reachable again")
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:  # someone else owns them now: our state is stale, drop it
@@ -375,7 +411,8 @@ class Aggregator:
             except TransientError as exc:
                 attempt += 1
                 delay = min(30.0, 0.25 * 2 ** min(attempt, 7)) * (0.5 + random.random() / 2)
-                self.health.set_ready(False, f"cannot {what}: {exc}")
+                self._readiness.blocked = f"cannot {what}: {exc}"
+                self._readiness.changed()
                 log.warning(
                     "cannot %s (attempt %d), retrying in %.1fs: %s", what, attempt, delay, exc
                 )
@@ -383,5 +420,6 @@ class Aggregator:
                     raise
                 continue
             if attempt:
-                self.health.set_ready(True, "consuming")
+                self._readiness.blocked = None
+                self._readiness.changed()
             return result

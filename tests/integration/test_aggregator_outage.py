@@ -115,11 +115,15 @@ def _admin_port(svc: ServiceProcess) -> int:
 
 
 def _readyz(port: int) -> int:
+    return _readyz_answer(port)[0]
+
+
+def _readyz_answer(port: int) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as resp:
-            return int(resp.status)
+            return int(resp.status), resp.read()
     except urllib.error.HTTPError as exc:
-        return exc.code
+        return exc.code, exc.read()
 
 
 def _retries(svc: ServiceProcess) -> int:
@@ -254,6 +258,11 @@ def test_aggregator_waits_for_an_unreachable_kafka_and_stops_cleanly(
     svc = ServiceProcess("aggregator", env, tmp_path / "agg.log").start()
     try:
         wait_until(lambda: "aggregator started" in svc.logs(10**7), 60, "start-up")
+        port = _admin_port(svc)
+        wait_until(
+            lambda: _readyz_answer(port)[1].startswith(b"Kafka unreachable"), 60, "/readyz: Kafka"
+        )
+        assert _readyz(port) == 503
         deadline = time.monotonic() + 10  # it must still be there 10 s later
         wait_until(lambda: not svc.alive() or time.monotonic() > deadline, 60, "10 seconds")
         assert svc.alive(), svc.logs()

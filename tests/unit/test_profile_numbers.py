@@ -63,3 +63,11 @@ def test_take_concat_and_objects_keep_each_value_and_its_type() -> None:
     assert picked.integral is None and picked.values.tolist() == [2.5, 4.0]
     assert both.take(np.array([4])).classify().integral == 1
     assert len(Numbers.concat([Numbers.of([0.5]) or a, b])) == 3
+
+
+def test_numpy_bools_are_refused_and_exact_ints_are_told_apart() -> None:
+    assert Numbers.of([np.True_, 1.5]) is None
+    small = Numbers.of([2**53 - 1, 0.5])
+    big = Numbers.of([2**53 + 1, 0.5])
+    assert small is not None and small.exact_ints()
+    assert big is not None and not big.exact_ints()

@@ -180,3 +180,14 @@ def test_any_values_never_crash_and_every_row_is_counted(
         f = p.features["f"]
         assert f.rows == p.row_count
         DatasetProfile.deserialize(p.serialize())
+
+
+def test_very_long_text_is_profiled_by_its_first_characters_without_a_huge_array() -> None:
+    from modelmon.profile.columns import MAX_TEXT_CHARS, categorical_column, numeric_column
+
+    values = ["a", "b" * 1_000_000, *["c"] * 4998]
+    col = categorical_column(np.array(values, dtype=object))
+    assert sorted(col.values.tolist()) == ["a", "b" * MAX_TEXT_CHARS, "c"]
+    assert int(col.counts.sum()) == 5000
+    num = numeric_column(np.array([1.0, "x" * 1_000_000, *["2"] * 4998], dtype=object))
+    assert (num.type_mismatches, len(num.values)) == (1, 4999)

@@ -14,6 +14,7 @@ from modelmon.profile import (
 )
 from modelmon.profile.numbers import Numbers
 from modelmon.streaming.decode import (
+    MAX_MESSAGE_BYTES,
     DecodedBatch,
     TypedDecoder,
     column,
@@ -184,3 +185,36 @@ def test_a_typed_decoder_rests_after_repeated_surprises() -> None:
     for _ in range(99):
         typed.decode(good)
     assert typed.decode(good) is not None
+
+
+def test_oversized_or_absurd_inputs_decline_the_typed_path_and_dead_letter_generically() -> None:
+    typed = TypedDecoder("m1", {"a": "numeric", "b": "categorical"})
+    good = [_msg("m1", "2026-01-01T00:00:00Z", a=1.5, b="x") for _ in range(300)]
+    long_time = _msg("m1", "2" * 1_000_000, a=1.5, b="x")  # under the size limit
+    assert typed.decode([*good, long_time]) is None  # no 300 x 1M-character array
+    batch, rejects = decode_batch([*good, long_time])
+    assert len(batch) == 300 and [r.index for r in rejects] == [300]
+    too_big = _msg("m1", "2026-01-01T00:00:00Z", a=1.5, b="x" * MAX_MESSAGE_BYTES)
+    assert typed.decode([*good, too_big]) is None
+    assert [r.index for r in decode_batch([*good, too_big])[1]] == [300]
+
+
+def test_generic_columns_keep_bools_and_big_ints_exact_for_categories() -> None:
+    rows = [{"k": True}, {"k": 2}]
+    assert _array(column(rows, "k")).tolist() == [True, 2]  # not [1, 2]
+    big = [{"k": 9007199254740993}, {"k": 1.5}]
+    assert _array(column(big, "k")).tolist() == [9007199254740993, 1.5]
+    wide = [{"k": -1}, {"k": 2**63 + 1}]
+    assert _array(column(wide, "k")).tolist() == [-1, 2**63 + 1]
+
+
+def test_far_future_times_are_exact_on_both_paths() -> None:
+    typed = TypedDecoder("m1", {"a": "numeric"})
+    for t in ("9999-12-31T23:59:59.999999Z", "5000-06-15T12:34:56.789999-00:00"):
+        values = [_msg("m1", t, a=1)]
+        batch = typed.decode(values)
+        assert batch is not None
+        assert batch.event_ms.tolist() == decode_batch(values)[0].event_ms.tolist()
+    assert decode_batch([_msg("m1", "9999-12-31T23:59:59.999999Z")])[0].event_ms.tolist() == [
+        253402300799999
+    ]

@@ -102,6 +102,18 @@ def _type_codes(arr: npt.NDArray[Any]) -> npt.NDArray[np.int8]:
 _NUMBER_START = np.array([ord(ch) for ch in "0123456789+-.iInN"], dtype=np.uint32)
 
 
+#: Text beyond this many characters is cut before it becomes a numpy text array (numpy makes
+#: every row as wide as the longest: one 1 MB value among 5,000 would need 20 GB).
+MAX_TEXT_CHARS = 1024
+
+
+def _texts(items: list[Any]) -> npt.NDArray[np.str_]:
+    """Python strings as a numpy text array, each cut to ``MAX_TEXT_CHARS``."""
+    if items and max(map(len, items)) > MAX_TEXT_CHARS:
+        items = [text[:MAX_TEXT_CHARS] for text in items]
+    return np.array(items, dtype=str)
+
+
 def _parse_floats(texts: npt.NDArray[np.str_]) -> FloatArray:
     """Stripped strings to floats; NaN where a string is not a number. Vectorised: numpy parses
     the lot when every string starts like a number; otherwise only those that do are tried."""
@@ -139,7 +151,7 @@ class _Split:
 
 def _split(arr: npt.NDArray[Any]) -> _Split:
     codes = _type_codes(arr)
-    strs = np.asarray(arr[codes == _STR].astype(str))
+    strs = _texts(arr[codes == _STR].tolist())
     strs = np.strings.strip(strs) if len(strs) else strs
     empty = strs == ""
     text = strs[~empty]
@@ -253,11 +265,11 @@ def categorical_column(column: npt.NDArray[Any] | Sequence[Any]) -> CategoricalC
     except TypeError:  # an unhashable value (list, dict): classify value by value
         counted = Counter()
     if counted and set(map(type, counted)) == {str}:
-        keys = np.array(list(counted), dtype=str)
+        keys = _texts(list(counted))
         counts = np.fromiter(counted.values(), dtype=np.int64, count=len(counted))
         return _categorical_from_counts(keys, counts)
     codes = _type_codes(arr)
-    text = _categorical_from_text(np.asarray(arr[codes == _STR].astype(str)))
+    text = _categorical_from_text(_texts(arr[codes == _STR].tolist()))
     is_number = (codes == _BOOL) | (codes == _INT) | (codes == _FLOAT)
     numbers = _categorical_from_numbers(arr[is_number])
     values = np.concatenate([text.values, numbers.values])

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from modelmon.profile.columns import FloatArray, NumericColumn
 
 BoolArray = npt.NDArray[np.bool_]
+_EXACT_INT = 2.0**53
 IndexArray = npt.NDArray[np.intp] | npt.NDArray[np.int64]
 
 
@@ -50,7 +51,7 @@ class Numbers:
         if not len(whole):
             return Numbers(values)
         types = [type(item_at(i)) for i in whole.tolist()]
-        if bool in types:
+        if bool in types or np.bool_ in types:
             return None
         is_int = np.array([t is int or issubclass(t, (int, np.integer)) for t in types], bool)
         if not is_int.any():
@@ -72,6 +73,13 @@ class Numbers:
     def take(self, idx: IndexArray) -> Numbers:
         integral = None if self.integral is None else self.integral[idx]
         return Numbers(self.values[idx], integral if integral is None or integral.any() else None)
+
+    def exact_ints(self) -> bool:
+        """True when every int surely fits a float exactly (|v| < 2**53): ``objects()`` gives them
+        back unchanged (a numeric profile does not care; a categorical one would)."""
+        if self.integral is None:
+            return True
+        return bool((np.abs(self.values[self.integral]) < _EXACT_INT).all())
 
     def classify(self) -> NumericColumn:
         """The column as a numeric feature counts it (``columns.numeric_column``'s rules)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
 from typing import Annotated, Any, Literal
 
@@ -34,6 +34,8 @@ from modelmon.streaming.timestamps import epoch_millis
 
 Int64Array = npt.NDArray[np.int64]
 Column = npt.NDArray[Any]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 Scalar = str | int | float | bool | None
 Inputs = dict[str, Scalar]
 
@@ -147,16 +149,19 @@ def _sniff_model(value: bytes) -> str | None:
 def _columns_of(events: Sequence[Any], index: Int64Array) -> DecodedBatch:
     return DecodedBatch(
         index=index,
-        event_ms=_millis(list(map(datetime.timestamp, map(_event_time, events)))),
+        event_ms=_millis(list(map(_event_time, events))),
         model_ids=list(map(_model_id, events)),
         inputs=list(map(_inputs, events)),
     )
 
 
-def _millis(stamps: Sequence[float]) -> Int64Array:
-    """Epoch seconds (microsecond precision) to epoch milliseconds, floored."""
-    seconds = np.asarray(stamps, dtype=np.float64)
-    return np.rint(seconds * 1e6).astype(np.int64) // 1000
+def _millis(times: Sequence[datetime]) -> Int64Array:
+    """Aware datetimes to epoch milliseconds, floored, exactly (as ``epoch_millis``)."""
+    return np.fromiter(
+        map(operator.floordiv, map(operator.sub, times, repeat(_EPOCH)), repeat(_MILLISECOND)),
+        dtype=np.int64,
+        count=len(times),
+    )
 
 
 def take(items: Sequence[Any], idx: npt.NDArray[np.intp] | npt.NDArray[np.int64]) -> list[Any]:
@@ -187,11 +192,13 @@ def column(inputs: Sequence[Inputs], name: str) -> Column | Numbers:
         arr = np.empty(0)
     if len(arr) != len(values) or arr.dtype.kind not in "biuf":
         return _objects(values)
+    if arr.dtype.kind in "iu":  # ints, or ints and bools: each keeps its type as objects
+        return arr if bool not in set(map(type, values)) else _objects(values)
     if arr.dtype.kind != "f":
         return arr
     numbers = Numbers.of(values, arr)  # floats, and maybe ints or bools among them
-    if numbers is None:
-        return _objects(values)
+    if numbers is None or not numbers.exact_ints():
+        return _objects(values)  # a bool, or an int a float cannot hold: objects
     return arr if numbers.integral is None else numbers
 
 
@@ -260,14 +267,20 @@ class TypedDecoder:
             self._resting -= 1
             return None
         try:
-            chunks = [self._chunk(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK)]
-            event_ms = _event_millis(list(chain.from_iterable(c[0] for c in chunks)))
+            batch = self._decode(values)
         except (msgspec.DecodeError, TypeError, ValueError, OverflowError):
             self._declined += 1
             if self._declined >= 3:  # e.g. inputs the config does not list: stop trying a while
                 self._declined, self._resting = 0, 100
             return None
         self._declined = 0
+        return batch
+
+    def _decode(self, values: Sequence[bytes | None]) -> DecodedBatch:
+        if values and max(map(len, values)) > MAX_MESSAGE_BYTES:  # type: ignore[arg-type]
+            raise ValueError("a message over the size limit")  # (len(None): TypeError)
+        chunks = [self._chunk(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK)]
+        event_ms = _event_millis(list(chain.from_iterable(c[0] for c in chunks)))
         n = len(values)
         by_feature = list(zip(*(c[1] for c in chunks), strict=True)) if chunks else []
         cols: dict[str, Column | Numbers] = {}
@@ -308,8 +321,7 @@ def _event_millis(times: list[str]) -> Int64Array:
     millis = epoch_millis(times)
     if millis is not None:
         return millis
-    parsed = [msgspec.convert(t, _UTC_DATETIME) for t in times]
-    return _millis(list(map(datetime.timestamp, parsed)))
+    return _millis([msgspec.convert(t, _UTC_DATETIME) for t in times])
 
 
 def _numbers(parts: Sequence[tuple[npt.NDArray[np.float64], tuple[Any, ...]]]) -> Numbers:
@@ -319,5 +331,6 @@ def _numbers(parts: Sequence[tuple[npt.NDArray[np.float64], tuple[Any, ...]]]) -
         return Numbers(np.empty(0))
     floats = parts[0][0] if len(parts) == 1 else np.concatenate([f for f, _ in parts])
     numbers = Numbers.typed(floats, lambda i: parts[i // _CHUNK][1][i % _CHUNK])
-    assert numbers is not None  # no bools
+    if numbers is None:  # cannot happen: the struct admits no bools; decline if it did
+        raise ValueError("a bool in a numeric feature")
     return numbers

@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 Int64Array = npt.NDArray[np.int64]
 
+_LONGEST = len("2026-01-01T00:00:00.123456+00:00")
 _SEPARATORS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":"}
 _DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
@@ -29,6 +30,8 @@ def epoch_millis(texts: Sequence[str]) -> Int64Array | None:
     n = len(texts)
     if not n:
         return np.empty(0, dtype=np.int64)
+    if max(map(len, texts)) > _LONGEST:  # before numpy makes every row that wide
+        return None
     arr = np.array(texts)
     if arr.dtype.kind != "U":
         return None
