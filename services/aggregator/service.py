@@ -71,7 +71,9 @@ def plans_of(catalog: ModelCatalog) -> dict[str, ModelPlan]:
         plans[model_id] = ModelPlan(
             spec=WindowSpec.from_config(cfg.window),
             kinds={f.name: f.kind for f in cfg.features if f.kind is not None},
-            features=tuple(f.name for f in cfg.features if f.monitored),
+            # every configured feature (monitored or not): absent from a window = missing, on
+            # the typed and the generic path alike
+            features=tuple(f.name for f in cfg.features),
             decoder=decoder if cfg.features else None,
         )
     return plans
