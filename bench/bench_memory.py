@@ -31,10 +31,20 @@ from subprocess import Popen
 
 import numpy as np
 import orjson
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
-from bench_streaming import PARTITIONS, Stack, config, cpu_seconds, events, rss_mib, service
+from bench_streaming import (
+    PARTITIONS,
+    Stack,
+    bench_producer,
+    config,
+    cpu_seconds,
+    events,
+    rss_mib,
+    send,
+    service,
+)
 from modelmon.keys import Keys
 from modelmon.registry import Registry
 from modelmon.streaming.reader import StateReader
@@ -103,16 +113,9 @@ class Progress:
 
 def feed(stack: Stack, topic: str, n: int, ahead: int, progress: Progress) -> None:
     """Produce ``n`` events, never more than ``ahead`` past the aggregator's flushed count."""
-    producer = Producer(stack.settings.kafka.librdkafka_config() | {
-        "linger.ms": 50, "batch.size": 1_000_000, "compression.type": "lz4",
-        "queue.buffering.max.messages": 1_000_000})  # fmt: skip
+    producer = bench_producer(stack.settings)
     for i, value in enumerate(stream(n, 100_000), 1):
-        while True:
-            try:
-                producer.produce(topic, value, b"bench", partition=i % PARTITIONS)
-                break
-            except BufferError:
-                producer.poll(0.05)
+        send(producer, topic, value, i % PARTITIONS)
         if i % 10_000 == 0:
             producer.poll(0)
             progress.produced = i

@@ -97,6 +97,23 @@ def config(size_seconds: int, lateness: int, idle: int) -> ModelConfig:
 
 
 # -- stack helpers --------------------------------------------------------------------------
+def bench_producer(settings: Settings) -> Producer:
+    """A producer batching for throughput (lz4, as modelmon's own producers)."""
+    return Producer(settings.kafka.librdkafka_config() | {
+        "linger.ms": 50, "batch.size": 1_000_000, "compression.type": "lz4",
+        "queue.buffering.max.messages": 1_000_000})  # fmt: skip
+
+
+def send(producer: Producer, topic: str, value: bytes, partition: int) -> None:
+    """Produce one bench event (key "bench"), waiting while the local queue is full."""
+    while True:
+        try:
+            producer.produce(topic, value, b"bench", partition=partition)
+            return
+        except BufferError:
+            producer.poll(0.05)
+
+
 class Stack:
     def __init__(self) -> None:
         self.settings = Settings()
@@ -120,17 +137,10 @@ class Stack:
         return p
 
     def produce(self, topic: str, values: Iterator[bytes], partitions: int = PARTITIONS) -> int:
-        producer = Producer(self.settings.kafka.librdkafka_config() | {
-            "linger.ms": 50, "batch.size": 1_000_000, "compression.type": "lz4",
-            "queue.buffering.max.messages": 1_000_000})  # fmt: skip
+        producer = bench_producer(self.settings)
         n = 0
         for n, value in enumerate(values, 1):
-            while True:
-                try:
-                    producer.produce(topic, value, b"bench", partition=n % partitions)
-                    break
-                except BufferError:
-                    producer.poll(0.05)
+            send(producer, topic, value, n % partitions)
         producer.flush(120)
         return n
 

@@ -19,33 +19,26 @@ from typing import Any
 import pytest
 
 from conftest import unique_name, wait_until
-from modelmon.keys import Keys
 from modelmon.settings import Settings
-from modelmon.streaming.reader import StateReader
 
 from .private_redis import PrivateRedis, ReplyDroppingProxy, free_port
 from .test_aggregator_support import (
+    FAST_FLUSHES,
     Event,
     ServiceProcess,
+    assert_exact_windows,
     caught_up,
-    expected_counts,
     high_watermarks,
-    make_events,
-    merged_windows,
     produce,
     register,
     service_env,
+    stored_offsets,
+    two_model_stream,
 )
 
 T0 = 1_767_225_600_000
 SIZE = 10_000
 PARTS = 3
-#: Small batches and frequent flushes, so an outage lands while flushes are due.
-FAST = {
-    "MODELMON_AGGREGATOR_BATCH_SIZE": "200",
-    "MODELMON_AGGREGATOR_FLUSH_EVENTS": "600",
-    "MODELMON_AGGREGATOR_FLUSH_SECONDS": "0.2",
-}
 
 
 @pytest.fixture
@@ -58,13 +51,6 @@ def private_redis(tmp_path: Path) -> Iterator[list[PrivateRedis]]:
             server.kill()
 
 
-def _stream(n: int) -> list[Event]:
-    events = make_events("m1", T0, n, 7, partitions=PARTS, seed=3)
-    events += make_events("m2", T0 + 1, n // 3, 21, partitions=PARTS, seed=4)
-    events.sort(key=lambda e: e.t_ms)
-    return events
-
-
 def _setup(server: PrivateRedis, topic: str, group: str) -> tuple[str, dict[str, str]]:
     """Registers m1 and m2 in the private Redis; returns the key prefix and the service env."""
     prefix = unique_name("outage")
@@ -74,19 +60,8 @@ def _setup(server: PrivateRedis, topic: str, group: str) -> tuple[str, dict[str,
         register(client, prefix, "m2", size_seconds=10, allowed_lateness_seconds=2)
     finally:
         client.close()
-    env = service_env(prefix, topic, group) | FAST | {"MODELMON_REDIS__URL": server.url}
+    env = service_env(prefix, topic, group) | FAST_FLUSHES | {"MODELMON_REDIS__URL": server.url}
     return prefix, env
-
-
-def _flushed(client: Any, prefix: str, topic: str) -> int:
-    """Messages covered by the offsets stored in Redis, over all partitions."""
-    reader = StateReader(client, Keys(prefix), topic)
-    return sum(p.next_offset or 0 for p in reader.progress({p: (0, 0) for p in range(PARTS)}))
-
-
-def _stored_offsets(client: Any, prefix: str, topic: str) -> dict[int, int | None]:
-    reader = StateReader(client, Keys(prefix), topic)
-    return {p.partition: p.next_offset for p in reader.progress({p: (0, 0) for p in range(PARTS)})}
 
 
 def _catch_up(settings: Settings, client: Any, prefix: str, topic: str, n: int) -> None:
@@ -94,15 +69,6 @@ def _catch_up(settings: Settings, client: Any, prefix: str, topic: str, n: int) 
     offsets = high_watermarks(settings, topic, PARTS)
     assert sum(high for _, high in offsets.values()) == n
     wait_until(lambda: caught_up(client, prefix, topic, offsets), 120, f"catch-up to {n}")
-
-
-def _assert_exact(client: Any, prefix: str, topic: str, events: list[Event]) -> None:
-    windows = merged_windows(client, prefix, topic, PARTS)
-    got = {(ref.model_id, ref.start_ms): w.profile.row_count for ref, w in windows.items()}
-    assert got == dict(expected_counts(events, SIZE))
-    assert sum(w.late for w in windows.values()) == 0
-    for w in windows.values():  # every feature saw every row exactly once
-        assert {f.count for f in w.profile.features.values()} == {w.profile.row_count}
 
 
 def _admin_port(svc: ServiceProcess) -> int:
@@ -148,7 +114,7 @@ def test_aggregator_outlives_redis_kills_and_counts_stay_exact(
     private_redis.append(server)
     topic = new_topic(partitions=PARTS)
     prefix, env = _setup(server, topic, consumer_group)
-    events = _stream(4_500)  # 6000 events
+    events = two_model_stream(T0, 4_500, PARTS)  # 6000 events
     chunks = _split(events, 8)
     rng = random.Random(11)
     svc = ServiceProcess("aggregator", env, tmp_path / "agg.log").start()
@@ -176,7 +142,7 @@ def test_aggregator_outlives_redis_kills_and_counts_stay_exact(
         assert svc.alive(), svc.logs()
     finally:
         assert svc.terminate() == 0, svc.logs()
-    _assert_exact(client, prefix, topic, events)
+    assert_exact_windows(client, prefix, topic, PARTS, events, SIZE)
     client.close()
 
 
@@ -188,7 +154,7 @@ def test_redis_restarting_with_lost_writes_fences_the_aggregator_which_replays(
     private_redis.append(server)
     topic = new_topic(partitions=PARTS)
     prefix, env = _setup(server, topic, consumer_group)
-    events = _stream(4_500)
+    events = two_model_stream(T0, 4_500, PARTS)
     third = len(events) // 3
     svc = ServiceProcess("aggregator", env, tmp_path / "agg.log").start()
     try:
@@ -196,7 +162,7 @@ def test_redis_restarting_with_lost_writes_fences_the_aggregator_which_replays(
         produce(settings, topic, events[:third])
         _catch_up(settings, client, prefix, topic, third)
         assert client.save()  # the snapshot Redis will come back with
-        snapshot = _stored_offsets(client, prefix, topic)
+        snapshot = stored_offsets(client, prefix, topic, PARTS)
         assert sum(o or 0 for o in snapshot.values()) == third
 
         produce(settings, topic, events[third : 2 * third])  # flushed, then lost
@@ -206,7 +172,7 @@ def test_redis_restarting_with_lost_writes_fences_the_aggregator_which_replays(
         server.start()  # from the snapshot: older than what the aggregator holds in memory
         client = server.client()
         # the aggregator is idle (caught up, nothing pending), so Redis still holds the snapshot
-        assert _stored_offsets(client, prefix, topic) == snapshot
+        assert stored_offsets(client, prefix, topic, PARTS) == snapshot
 
         produce(settings, topic, events[2 * third :])
         _catch_up(settings, client, prefix, topic, len(events))
@@ -214,7 +180,7 @@ def test_redis_restarting_with_lost_writes_fences_the_aggregator_which_replays(
         assert svc.alive(), svc.logs()
     finally:
         assert svc.terminate() == 0, svc.logs()
-    _assert_exact(client, prefix, topic, events)
+    assert_exact_windows(client, prefix, topic, PARTS, events, SIZE)
     client.close()
 
 
@@ -228,7 +194,7 @@ def test_a_flush_whose_reply_is_lost_is_fenced_on_resend_and_counts_stay_exact(
     topic = new_topic(partitions=PARTS)
     prefix, env = _setup(server, topic, consumer_group)
     env["MODELMON_REDIS__URL"] = proxy.url
-    events = _stream(3_000)
+    events = two_model_stream(T0, 3_000, PARTS)
     half = len(events) // 2
     svc = ServiceProcess("aggregator", env, tmp_path / "agg.log").start()
     client = server.client()
@@ -245,7 +211,7 @@ def test_a_flush_whose_reply_is_lost_is_fenced_on_resend_and_counts_stay_exact(
     finally:
         assert svc.terminate() == 0, svc.logs()
         proxy.close()
-    _assert_exact(client, prefix, topic, events)
+    assert_exact_windows(client, prefix, topic, PARTS, events, SIZE)
     client.close()
 
 

@@ -127,6 +127,48 @@ def expected_counts(events: Iterable[Event], size_ms: int) -> Counter[tuple[str,
     return Counter((e.model_id, e.t_ms - e.t_ms % size_ms) for e in events)
 
 
+#: Small batches and frequent flushes, so that kills and outages land between and inside flushes.
+FAST_FLUSHES = {
+    "MODELMON_AGGREGATOR_BATCH_SIZE": "200",
+    "MODELMON_AGGREGATOR_FLUSH_EVENTS": "600",
+    "MODELMON_AGGREGATOR_FLUSH_SECONDS": "0.2",
+}
+
+
+def two_model_stream(t0: int, n: int, partitions: int) -> list[Event]:
+    """``n`` events of m1 and ``n // 3`` of m2 over the partitions, in event-time order."""
+    events = make_events("m1", t0, n, 7, partitions=partitions, seed=3)
+    events += make_events("m2", t0 + 1, n // 3, 21, partitions=partitions, seed=4)
+    events.sort(key=lambda e: e.t_ms)
+    return events
+
+
+def stored_offsets(
+    redis_client: Any, prefix: str, topic: str, partitions: int
+) -> dict[int, int | None]:
+    """The next offset Redis holds per partition (None: nothing flushed yet)."""
+    reader = StateReader(redis_client, Keys(prefix), topic)
+    progress = reader.progress({p: (0, 0) for p in range(partitions)})
+    return {p.partition: p.next_offset for p in progress}
+
+
+def flushed(redis_client: Any, prefix: str, topic: str, partitions: int) -> int:
+    """Messages covered by the offsets stored in Redis, over all partitions."""
+    return sum(o or 0 for o in stored_offsets(redis_client, prefix, topic, partitions).values())
+
+
+def assert_exact_windows(
+    redis_client: Any, prefix: str, topic: str, partitions: int, events: list[Event], size_ms: int
+) -> None:
+    """Every window holds exactly its events, none late, and every feature saw every row."""
+    windows = merged_windows(redis_client, prefix, topic, partitions)
+    got = {(ref.model_id, ref.start_ms): w.profile.row_count for ref, w in windows.items()}
+    assert got == dict(expected_counts(events, size_ms))
+    assert sum(w.late for w in windows.values()) == 0
+    for w in windows.values():
+        assert {f.count for f in w.profile.features.values()} == {w.profile.row_count}
+
+
 @dataclass
 class ServiceProcess:
     """A ``modelmon run <service>`` subprocess with its own env (prefix, topic, group)."""

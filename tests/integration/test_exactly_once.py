@@ -15,41 +15,30 @@ from modelmon.keys import Keys, WindowRef
 from modelmon.profile import ProfileTracker
 from modelmon.settings import Settings
 from modelmon.streaming.partition import FlushPlan
-from modelmon.streaming.reader import StateReader
 from modelmon.streaming.store import PartitionStore
 
 from .test_aggregator_support import (
+    FAST_FLUSHES,
     Event,
     ServiceProcess,
+    assert_exact_windows,
     caught_up,
-    expected_counts,
+    flushed,
     high_watermarks,
-    make_events,
-    merged_windows,
     produce,
     register,
     service_env,
+    two_model_stream,
     wait_for,
 )
 
 T0 = 1_767_225_600_000
 SIZE = 10_000
 PARTS = 3
-#: Small batches and frequent flushes, so that kills land between and inside flushes.
-FAST = {
-    "MODELMON_AGGREGATOR_BATCH_SIZE": "200",
-    "MODELMON_AGGREGATOR_FLUSH_EVENTS": "600",
-    "MODELMON_AGGREGATOR_FLUSH_SECONDS": "0.2",
+FAST = FAST_FLUSHES | {
     # a killed member leaves the group after 6 s instead of 45 s
     "MODELMON_KAFKA__EXTRA": '{"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}',
 }
-
-
-def _stream(n: int) -> list[Event]:
-    events = make_events("m1", T0, n, 7, partitions=PARTS, seed=3)
-    events += make_events("m2", T0 + 1, n // 3, 21, partitions=PARTS, seed=4)
-    events.sort(key=lambda e: e.t_ms)
-    return events
 
 
 def _produce_slowly(
@@ -66,22 +55,6 @@ def _produce_slowly(
     return thread
 
 
-def _flushed(redis_client: Any, prefix: str, topic: str) -> int:
-    """Messages covered by the offsets stored in Redis, over all partitions."""
-    reader = StateReader(redis_client, Keys(prefix), topic)
-    progress = reader.progress({p: (0, 0) for p in range(PARTS)})
-    return sum(p.next_offset or 0 for p in progress)
-
-
-def _assert_exact(redis_client: Any, prefix: str, topic: str, events: list[Event]) -> None:
-    windows = merged_windows(redis_client, prefix, topic, PARTS)
-    got = {(ref.model_id, ref.start_ms): w.profile.row_count for ref, w in windows.items()}
-    assert got == dict(expected_counts(events, SIZE))
-    assert sum(w.late for w in windows.values()) == 0
-    for w in windows.values():  # every feature saw every row exactly once
-        assert {f.count for f in w.profile.features.values()} == {w.profile.row_count}
-
-
 def test_counts_are_exact_after_repeated_sigkills(
     settings: Settings, new_topic: Any, consumer_group: str, redis_client: Any,
     redis_prefix: str, tmp_path: Path,
@@ -89,7 +62,7 @@ def test_counts_are_exact_after_repeated_sigkills(
     topic = new_topic(partitions=PARTS)
     register(redis_client, redis_prefix, "m1", size_seconds=10, allowed_lateness_seconds=2)
     register(redis_client, redis_prefix, "m2", size_seconds=10, allowed_lateness_seconds=2)
-    events = _stream(67_500)
+    events = two_model_stream(T0, 67_500, PARTS)
     env = service_env(redis_prefix, topic, consumer_group) | FAST
     producer = _produce_slowly(settings, topic, events, chunks=30)
     rng = random.Random(7)
@@ -97,11 +70,13 @@ def test_counts_are_exact_after_repeated_sigkills(
     for _ in range(5):  # kill once it has flushed a random amount more, mid-stream
         svc = ServiceProcess("aggregator", env, tmp_path / "agg.log").start()
         target = done + rng.randint(1_500, 4_000)
-        wait_for(lambda t=target: _flushed(redis_client, redis_prefix, topic) >= t, 120, "progress")
+        wait_for(
+            lambda t=target: flushed(redis_client, redis_prefix, topic, PARTS) >= t, 120, "progress"
+        )
         time.sleep(rng.uniform(0.0, 0.1))
         assert svc.alive(), svc.logs()
         svc.kill()
-        done = _flushed(redis_client, redis_prefix, topic)
+        done = flushed(redis_client, redis_prefix, topic, PARTS)
         assert done < len(events)  # the kill landed mid-stream
     producer.join(120)
     offsets = high_watermarks(settings, topic, PARTS)
@@ -111,7 +86,7 @@ def test_counts_are_exact_after_repeated_sigkills(
         wait_for(lambda: caught_up(redis_client, redis_prefix, topic, offsets), 180, "catch-up")
     finally:
         assert final.terminate() == 0, final.logs()
-    _assert_exact(redis_client, redis_prefix, topic, events)
+    assert_exact_windows(redis_client, redis_prefix, topic, PARTS, events, SIZE)
 
 
 def test_counts_are_exact_across_rebalances_between_two_aggregators(
@@ -121,12 +96,14 @@ def test_counts_are_exact_across_rebalances_between_two_aggregators(
     topic = new_topic(partitions=PARTS)
     register(redis_client, redis_prefix, "m1", size_seconds=10, allowed_lateness_seconds=2)
     register(redis_client, redis_prefix, "m2", size_seconds=10, allowed_lateness_seconds=2)
-    events = _stream(67_500)
+    events = two_model_stream(T0, 67_500, PARTS)
     env = service_env(redis_prefix, topic, consumer_group) | FAST
     producer = _produce_slowly(settings, topic, events, chunks=60, pause=0.3)
 
     def progress(at_least: int) -> None:
-        wait_for(lambda: _flushed(redis_client, redis_prefix, topic) >= at_least, 120, "progress")
+        wait_for(
+            lambda: flushed(redis_client, redis_prefix, topic, PARTS) >= at_least, 120, "progress"
+        )
 
     def assigned(svc: ServiceProcess, times: int) -> None:
         wait_for(lambda: svc.logs(10**6).count("partitions assigned") >= times, 120, "assignment")
@@ -146,7 +123,7 @@ def test_counts_are_exact_across_rebalances_between_two_aggregators(
     finally:
         assert b.terminate() == 0, b.logs()
         assert c.terminate() == 0, c.logs()
-    _assert_exact(redis_client, redis_prefix, topic, events)
+    assert_exact_windows(redis_client, redis_prefix, topic, PARTS, events, SIZE)
 
 
 def _plan(from_offset: int | None, next_offset: int, rows: int) -> FlushPlan:

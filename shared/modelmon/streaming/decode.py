@@ -43,6 +43,14 @@ Inputs = dict[str, Scalar]
 MAX_MESSAGE_BYTES = 1024 * 1024
 
 
+def _all_fit(values: Sequence[bytes | None]) -> bool:
+    """True when every message has a value within ``MAX_MESSAGE_BYTES`` (checked at C level)."""
+    try:
+        return max(map(len, values), default=0) <= MAX_MESSAGE_BYTES  # type: ignore[arg-type]
+    except TypeError:  # a message without a value
+        return False
+
+
 class _Capture(msgspec.Struct, frozen=True, gc=False):
     """The fields of a CaptureEvent the aggregator needs (others are ignored, not validated)."""
 
@@ -105,7 +113,7 @@ class DecodedBatch:
 def decode_batch(values: Sequence[bytes | None]) -> tuple[DecodedBatch, list[Rejected]]:
     """Decode capture messages; undecodable ones come back as ``Rejected``."""
     try:
-        if any(v is None or len(v) > MAX_MESSAGE_BYTES for v in values):
+        if not _all_fit(values):
             raise ValueError("fall back to one-by-one")
         events: list[_Capture] = list(map(_DECODER.decode, values))  # type: ignore[arg-type]
         index = np.arange(len(values), dtype=np.int64)
@@ -277,8 +285,8 @@ class TypedDecoder:
         return batch
 
     def _decode(self, values: Sequence[bytes | None]) -> DecodedBatch:
-        if values and max(map(len, values)) > MAX_MESSAGE_BYTES:  # type: ignore[arg-type]
-            raise ValueError("a message over the size limit")  # (len(None): TypeError)
+        if not _all_fit(values):
+            raise ValueError("a message without a value or over the size limit")
         chunks = [self._chunk(values[i : i + _CHUNK]) for i in range(0, len(values), _CHUNK)]
         event_ms = _event_millis(list(chain.from_iterable(c[0] for c in chunks)))
         n = len(values)
