@@ -12,9 +12,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from modelmon.capture.client import CaptureClient
+from modelmon.capture.metrics import register_drop_counter
 from modelmon.errors import PermanentError
 from modelmon.service import DeadLetters, Health, admin_routes
 
@@ -63,8 +64,7 @@ class ProxyMetrics:
         self.capture_errors = Counter(
             "modelmon_proxy_capture_errors", "Capture failures (request served)", registry=registry
         )
-        drops = Gauge("modelmon_capture_dropped", "Events dropped by the SDK", registry=registry)
-        drops.set_function(lambda: client.dropped)
+        register_drop_counter(client, registry)
 
 
 class CaptureProxy:
