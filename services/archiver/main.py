@@ -8,9 +8,12 @@ import click
 
 from modelmon import logs
 from modelmon.adapters.kafka import make_consumer, make_producer
+from modelmon.adapters.redis import make_redis
 from modelmon.archive.codec import load_key
 from modelmon.archive.store import open_store
+from modelmon.keys import Keys
 from modelmon.redaction import RedactionPolicy
+from modelmon.registry import ModelCatalog, Registry
 from modelmon.service import AdminServer, Health, StopFlag
 from modelmon.settings import Settings
 
@@ -37,6 +40,9 @@ def build(settings: Settings, health: Health) -> Archiver:
         roll_seconds=arch.roll_seconds,
         max_event_bytes=settings.capture.max_payload_bytes,
         health=health,
+        endpoint_of=ModelCatalog(
+            Registry(make_redis(settings.redis), Keys(settings.redis.key_prefix))
+        ).endpoint_name,
     )
 
 

@@ -290,11 +290,13 @@ def test_cloudwatch_gets_exactly_the_windows_metrics(
     harness: Harness, redis_client: Any, boto_client: Callable[[str], Any]
 ) -> None:
     model = unique_model()
-    route = CloudWatchRoute(endpoint_name=f"ep-{model}", schedule_name="hourly")
+    route = CloudWatchRoute(schedule_name="hourly")
     register(
         harness.settings,
         redis_client,
-        ModelConfig(model_id=model, alerts=AlertRoutes(cloudwatch=route)),
+        ModelConfig(
+            model_id=model, endpoint_name=f"ep-{model}", alerts=AlertRoutes(cloudwatch=route)
+        ),
     )
     distances = [0.05, 0.1234567890123, 0.31, 0.0]
     produce(

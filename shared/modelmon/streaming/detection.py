@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from modelmon.checks import Baseline, Evaluation, evaluate, feature_metrics
-from modelmon.config import ModelConfig
+from modelmon.config import ModelConfig, endpoint_name
 from modelmon.events import AlertEvent, WindowEvaluated, WindowResult, alert_key
 from modelmon.keys import WindowRef
 from modelmon.profile import DatasetProfile
@@ -137,13 +137,14 @@ def window_evaluated(view: WindowView, detection: Detection) -> WindowEvaluated:
 
 
 def report_path(config: ModelConfig, view: WindowView, size_ms: int) -> str:
-    """``{model}/{schedule}/yyyy/mm/dd/hh/`` as SageMaker lays out monitoring outputs.
+    """``{endpoint}/{schedule}/yyyy/mm/dd/hh/`` as SageMaker lays out monitoring outputs
+    (``endpoint_name``'s rule: the configured endpoint name, else the model id).
 
     Windows shorter than an hour add ``MMSS/`` (the window start) so that they do not
     overwrite each other; a rolling view adds ``rolling-K/``.
     """
     start = utc(view.end_ms - size_ms)
-    path = f"{config.model_id}/{config.schedule_name}/{start:%Y/%m/%d/%H}/"
+    path = f"{endpoint_name(config.model_id, config)}/{config.schedule_name}/{start:%Y/%m/%d/%H}/"
     if size_ms < 3_600_000:
         path += f"{start:%M%S}/"
     if view.windows > 1:
