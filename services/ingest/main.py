@@ -1,15 +1,14 @@
-"""``modelmon run ingest``: wiring and the HTTP listener."""
+"""``modelmon run ingest``: wiring and the HTTP listener (it serves the admin endpoints too)."""
 
 from __future__ import annotations
 
-import click
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from modelmon import logs
 from modelmon.adapters.kafka import make_producer
 from modelmon.redaction import RedactionPolicy
 from modelmon.registry import ModelCatalog, Registry
+from modelmon.runtime import Listener, Runtime, WebService, service_command
 from modelmon.service import DeadLetters, Health
 from modelmon.settings import Settings
 
@@ -23,9 +22,7 @@ def _catalog(settings: Settings) -> ModelCatalog:
     return ModelCatalog(Registry(make_redis(settings.redis), Keys(settings.redis.key_prefix)))
 
 
-def build(settings: Settings) -> tuple[web.Application, Health]:
-    registry = CollectorRegistry()
-    health = Health()
+def make(settings: Settings, registry: CollectorRegistry, health: Health) -> web.Application:
     producer = make_producer(settings.kafka)
     dead = DeadLetters(
         lambda t, k, v: producer.produce(t, key=k, value=v),
@@ -40,25 +37,19 @@ def build(settings: Settings) -> tuple[web.Application, Health]:
         feature_names=settings.capture.feature_names,
         catalog=_catalog(settings) if ing.require_registered else None,
     )  # fmt: skip
-    app = make_app(ingest, health, registry)
-
-    async def ready(app: web.Application) -> None:
-        health.set_ready(True)
-
-    app.on_startup.append(ready)
-    return app, health
+    return make_app(ingest, health, registry)
 
 
-@click.command("ingest")
-@click.option("--host", default=None, help="listen address (ingest.host)")
-@click.option("--port", type=int, default=None, help="listen port (ingest.port)")
-def command(host: str | None, port: int | None) -> None:
-    """HTTP ingest: POST /v1/capture (JSON event, NDJSON, or SageMaker capture records)."""
-    settings = Settings()
-    logs.configure(settings.log_level, settings.log_json)
-    app, _ = build(settings)
-    web.run_app(
-        app, host=host or settings.ingest.host,
-        port=settings.ingest.port if port is None else port,
-        access_log=None, print=None,
-    )  # fmt: skip
+def build(rt: Runtime) -> WebService:
+    app = make(rt.settings, rt.registry, rt.health)
+    ing = rt.settings.ingest
+    listener = Listener(app, ing.host, ing.port, {"access_log": None}, "ingest")
+    return WebService([listener], rt.health, rt.stop)
+
+
+command = service_command(
+    "ingest",
+    build,
+    admin_server=False,
+    help="HTTP ingest: POST /v1/capture (JSON event, NDJSON, or SageMaker capture records).",
+)

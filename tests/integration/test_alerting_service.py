@@ -507,9 +507,9 @@ def _service_env(h: Harness) -> dict[str, str]:
         **os.environ,
         "MODELMON_REDIS__KEY_PREFIX": h.settings.redis.key_prefix,
         "MODELMON_TOPICS__DEADLETTER": h.settings.topics.deadletter,
-        "MODELMON_ALERTING_TOPIC": h.topic,
-        "MODELMON_ALERTING_GROUP": h.group,
-        "MODELMON_ALERTING_ADMIN_PORT": "0",
+        "MODELMON_ALERTING__TOPIC": h.topic,
+        "MODELMON_ALERTING__GROUP": h.group,
+        "MODELMON_ADMIN__PORT": "0",
         "MODELMON_KAFKA__EXTRA": json.dumps({"session.timeout.ms": "6000"}),
         SECRET_ENV: "restart-secret",
     }

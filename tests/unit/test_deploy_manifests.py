@@ -27,17 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("aggregator", "detector", "archiver", "capture-proxy", "ingest", "alerting")
 INFRA = {"kafka", "kafka-init", "redis", "moto"}
 # Where each service's /healthz /readyz /metrics listen: (address variable, port variable,
-# name of the container port). Ingest serves them on its own listener.
-ADMIN = {
-    "aggregator": ("MODELMON_AGGREGATOR_ADMIN_HOST", "MODELMON_AGGREGATOR_ADMIN_PORT", "admin"),
-    "detector": ("MODELMON_DETECTOR_ADMIN_HOST", "MODELMON_DETECTOR_ADMIN_PORT", "admin"),
-    "archiver": ("MODELMON_ARCHIVE__ADMIN_HOST", "MODELMON_ARCHIVE__ADMIN_PORT", "admin"),
-    "capture-proxy": (
-        "MODELMON_CAPTURE__PROXY_ADMIN_HOST", "MODELMON_CAPTURE__PROXY_ADMIN_PORT", "admin",
-    ),
+# name of the container port): the shared admin section. Ingest serves them on its own listener.
+_SHARED = ("MODELMON_ADMIN__HOST", "MODELMON_ADMIN__PORT", "admin")
+ADMIN = {name: _SHARED for name in SERVICES if name != "ingest"} | {
     "ingest": ("MODELMON_INGEST__HOST", "MODELMON_INGEST__PORT", "http"),
-    "alerting": ("MODELMON_ALERTING_ADMIN_HOST", "MODELMON_ALERTING_ADMIN_PORT", "admin"),
-}  # fmt: skip
+}
 
 
 def _version() -> str:
@@ -185,6 +179,15 @@ def test_compose_versions_match_the_local_stack(compose: dict[str, Any]) -> None
     assert compose["services"]["kafka"]["image"] == f"apache/kafka:{kafka.group(1)}"
     assert compose["services"]["kafka-init"]["image"] == f"apache/kafka:{kafka.group(1)}"
     assert compose["services"]["moto"]["image"] == f"motoserver/moto:{moto.group(1)}"
+
+
+def test_compose_hosts_the_services_name(compose: dict[str, Any]) -> None:
+    """Every ``host.docker.internal`` a service reaches (the proxy's default upstream) resolves
+    on Linux too, where Docker defines it only when told to (``host-gateway``)."""
+    for name, svc in compose["services"].items():
+        if "host.docker.internal" in yaml.safe_dump(svc.get("command", "")):
+            assert "host.docker.internal:host-gateway" in svc.get("extra_hosts", []), name
+    assert "host.docker.internal" in " ".join(compose["services"]["capture-proxy"]["command"])
 
 
 def test_compose_creates_the_topics_the_stack_creates(compose: dict[str, Any]) -> None:

@@ -114,5 +114,5 @@ def open_store(settings: Settings, destination: str) -> tuple[ArchiveStore, str]
     bucket, prefix = parse_destination(destination)
     if bucket is not None:
         s3 = boto_client(settings.aws, "s3")
-        return S3Store(s3, bucket, settings.archive.kms_key_id), prefix
+        return S3Store(s3, bucket, settings.archiver.kms_key_id), prefix
     return LocalStore(prefix), ""

@@ -98,8 +98,8 @@ def read(
     from modelmon.settings import Settings
 
     settings = Settings()
-    store, prefix = open_store(settings, source or settings.archive.destination)
-    enc = settings.archive.encryption_key
+    store, prefix = open_store(settings, source or settings.archiver.destination)
+    enc = settings.archiver.encryption_key
     key = load_key(enc.get_secret_value()) if enc else None
     names = feature_names.split(",") if feature_names else settings.capture.feature_names.get(model)
     folder = endpoint or _registered_endpoint(settings, model)
