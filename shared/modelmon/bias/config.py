@@ -170,9 +170,18 @@ class BiasConfig(BaseModel):
 
 
 def value_key(value: Any) -> str:
-    """A category value as a key: 1, 1.0 and "1" are one category; True is "True"."""
+    """A category value as a key: 1, 1.0, "1" and "1.0" are one category; True is "True".
+
+    CSV data arrive as text, a config's values as JSON numbers: both meet as the same key.
+    """
     if isinstance(value, bool):
         return str(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value
+        return value_key(number) if number.is_integer() else value
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return str(int(value))
     return str(value)

@@ -1,0 +1,161 @@
+"""Batch bias analysis: ``baseline create --analysis bias`` and ``monitor`` on a bias baseline.
+
+A bias baseline directory holds Clarify's ``analysis.json`` (it is also the constraints file),
+``bias_config.json`` (the analysis config it was made with) and ``bias_state.bin`` (modelmon's
+mergeable counts). A Clarify-made ``analysis.json`` alone is a baseline too; then ``--config``
+gives the analysis config. The data are joined rows (features, label and prediction) in CSV,
+JSON Lines or Parquet; ``monitor`` computes Clarify's post-training metrics of the data and
+checks them against the baseline as SageMaker's model bias monitor does.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from modelmon.cli.baseline import fail, output_dir, s3_client_factory
+from modelmon.errors import BaselineError, ConfigurationError, ModelmonError
+
+ANALYSIS_FILE = "analysis.json"
+CONFIG_FILE = "bias_config.json"
+STATE_FILE = "bias_state.bin"
+VIOLATIONS_FILE = "constraint_violations.json"
+
+
+def is_bias_baseline(location: str) -> bool:
+    """A local directory with analysis.json and no data-quality constraints.json."""
+    path = Path(location)
+    return (path / ANALYSIS_FILE).is_file() and not (path / "constraints.json").is_file()
+
+
+def load_bias_config(path: Path) -> Any:
+    """A BiasConfig from a JSON (or YAML) file, e.g. Clarify's analysis_config.json."""
+    import yaml
+    from pydantic import ValidationError
+
+    from modelmon.bias.config import BiasConfig
+
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return BiasConfig.model_validate(doc)
+    except (OSError, yaml.YAMLError, ValidationError) as exc:
+        raise ConfigurationError(f"bias config {path}: {exc}") from exc
+
+
+def read_state(config: Any, data: Sequence[str], data_format: str, header: bool | None,
+               quiet: bool) -> tuple[Any, Any]:  # fmt: skip
+    """The bias counts of every joined row under ``data``, and the reader (for its stats)."""
+    from modelmon.bias.state import BiasState, state_from_columns
+    from modelmon.readers import DataReader, ReadOptions
+    from modelmon.readers.progress import ProgressPrinter
+
+    options = ReadOptions(format=data_format, header=header, names=tuple(config.headers or ()))  # type: ignore[arg-type]
+    progress = None if quiet else ProgressPrinter(sys.stderr, "bias")
+    reader = DataReader(list(data), options, s3_client=s3_client_factory(), progress=progress)
+    state = BiasState()
+    for batch in reader.batches():
+        try:
+            state = state.merge(state_from_columns(config, batch, joined=True))
+        except KeyError as exc:
+            raise ConfigurationError(f"{exc.args[0]} (columns read: {sorted(batch)})") from exc
+    return state, reader
+
+
+def create_bias_baseline(
+    data: Sequence[str],
+    out: str,
+    config_path: Path | None,
+    data_format: str,
+    header: bool | None,
+    quiet: bool,
+) -> None:
+    """Write analysis.json (pre- and post-training metrics), bias_config.json, bias_state.bin."""
+    from modelmon.bias.analysis import analysis_json
+
+    try:
+        if config_path is None:
+            raise click.UsageError("--analysis bias needs --config (Clarify's analysis config)")
+        config = load_bias_config(config_path)
+        state, reader = read_state(config, data, data_format, header, quiet)
+        rows = _rows(state)
+        if rows == 0:
+            raise click.ClickException(
+                "no joined rows read: " + "; ".join(reader.stats.summary_lines())
+            )
+        doc = analysis_json(config, state)
+        with output_dir(out) as target:
+            target.mkdir(parents=True, exist_ok=True)
+            _write_json(target / ANALYSIS_FILE, doc)
+            _write_json(target / CONFIG_FILE, config.model_dump(mode="json", exclude_unset=True))
+            (target / STATE_FILE).write_bytes(state.serialize())
+    except (ModelmonError, OSError, click.ClickException) as exc:
+        fail("baseline create", exc)
+    for line in reader.stats.summary_lines():
+        click.echo(line, err=True)
+    click.echo(
+        f"wrote {out.rstrip('/')}/{ANALYSIS_FILE}, {CONFIG_FILE}, {STATE_FILE} "
+        f"({rows} joined rows, {len(config.facet)} facet(s), {state.skipped} skipped)"
+    )
+
+
+def monitor_bias(
+    baseline_dir: str,
+    data: Sequence[str],
+    out: str,
+    config_path: Path | None,
+    data_format: str,
+    header: bool | None,
+    quiet: bool,
+) -> None:
+    """Post-training metrics of the data vs the bias baseline; exit 0/1/2 like ``monitor``."""
+    from modelmon.bias.analysis import analysis_json, parse_analysis
+    from modelmon.bias.checks import bias_violations, violations_json
+    from modelmon.bias.report import facet_reports
+
+    try:
+        base = Path(baseline_dir)
+        baseline = parse_analysis(_read_json(base / ANALYSIS_FILE))
+        config = load_bias_config(config_path or base / CONFIG_FILE)
+        state, reader = read_state(config, data, data_format, header, quiet)
+        if _rows(state) == 0:
+            raise click.ClickException(
+                "no joined rows to check: " + "; ".join(reader.stats.summary_lines())
+            )
+        reports = facet_reports(config, state, "post_training")
+        violations = bias_violations(baseline, "post_training", reports)
+        with output_dir(out) as target:
+            target.mkdir(parents=True, exist_ok=True)
+            _write_json(target / ANALYSIS_FILE, analysis_json(config, state, ("post_training",)))
+            _write_json(target / VIOLATIONS_FILE, violations_json(violations))
+    except (ModelmonError, OSError, click.ClickException) as exc:
+        fail("monitor", exc)
+    for line in reader.stats.summary_lines():
+        click.echo(line, err=True)
+    for v in violations:
+        click.echo(f"bias_drift_check\t{v.facet}={v.facet_value}\t{v.metric_name}\t{v.description}")
+    click.echo(
+        f"{len(violations)} violation(s) in {_rows(state)} joined rows; wrote "
+        f"{out.rstrip('/')}/{{{ANALYSIS_FILE}, {VIOLATIONS_FILE}}}"
+    )
+    sys.exit(1 if violations else 0)
+
+
+def _rows(state: Any) -> int:
+    facet = next(iter(state.facets.values()), None)
+    return 0 if facet is None else int(facet.total()[:4].sum())
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BaselineError(f"cannot read the bias baseline {path}: {exc}") from exc
+
+
+def _write_json(path: Path, doc: Any) -> None:
+    path.write_text(json.dumps(doc, indent=4) + "\n", encoding="utf-8")
