@@ -288,28 +288,68 @@ def _number(value: Any) -> float:
 
 
 def factorize(values: Any) -> tuple[list[str | None], npt.NDArray[np.int64]]:
-    """(keys, codes): codes index ``keys``; a missing value (None, NaN) has key None."""
-    array = np.asarray(values) if not isinstance(values, np.ndarray) else values
-    if array.dtype.kind in "iub" or (array.dtype.kind == "f"):
-        uniques, codes = np.unique(array, return_inverse=True)
-        raw_keys = [
-            None if isinstance(u, float) and math.isnan(u) else value_key(u)
-            for u in (uniques.tolist())
-        ]
-        return _dedupe(raw_keys, codes.astype(np.int64))
-    index: dict[str | None, int] = {}
-    out = np.fromiter(
-        (index.setdefault(_key(v), len(index)) for v in array.tolist()),
-        dtype=np.int64,
-        count=len(array),
-    )
-    return list(index), out
+    """(keys, codes): codes index ``keys``; a missing value (None, NaN, "") has key None.
+
+    Distinct raw values are found first (numpy's unique, or a dict for mixed objects) and
+    only they are turned into keys, so a batch costs one pass plus one call per category.
+    """
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iub" and len(values):
+        small = _small_int_codes(values)
+        if small is not None:
+            uniques_, codes_ = small
+            return _dedupe([_key(u) for u in uniques_], codes_)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iubfUS":
+        uniques, codes = np.unique(values, return_inverse=True)
+        return _dedupe([_key(u) for u in uniques.tolist()], codes.astype(np.int64))
+    raw = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    index: dict[Any, int] = {}
+    try:
+        codes = np.fromiter(
+            (index.setdefault(_BoolKey(v) if v.__class__ is bool else v, len(index)) for v in raw),
+            dtype=np.int64,
+            count=len(raw),
+        )
+    except TypeError:  # unhashable values (lists, dicts): keyed by their text
+        index.clear()
+        text = [None if v is None else str(v) for v in raw]
+        codes = np.fromiter((index.setdefault(v, len(index)) for v in text), np.int64, len(raw))
+    return _dedupe([_key(k.value if isinstance(k, _BoolKey) else k) for k in index], codes)
+
+
+def _small_int_codes(values: npt.NDArray[Any]) -> tuple[list[Any], npt.NDArray[np.int64]] | None:
+    """Integer codes without sorting when the values span a small range (labels, groups)."""
+    ints = values.astype(np.int64, copy=False)
+    low, high = int(ints.min()), int(ints.max())
+    if high - low >= 1 << 16:
+        return None
+    shifted = ints - low
+    present = np.bincount(shifted, minlength=high - low + 1) > 0
+    lookup = np.cumsum(present) - 1
+    uniques = (np.nonzero(present)[0] + low).tolist()
+    if values.dtype.kind == "b":
+        uniques = [bool(u) for u in uniques]
+    return uniques, lookup[shifted].astype(np.int64)
 
 
 def _key(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
         return None
     return value_key(value)
+
+
+class _BoolKey:
+    """Keeps True apart from 1 (and False from 0) as a dict key."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __hash__(self) -> int:
+        return hash(("bool", self.value))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _BoolKey) and other.value == self.value
 
 
 def _dedupe(
