@@ -171,9 +171,9 @@ def create(
 ) -> None:
     """Profile training data and suggest constraints, as SageMaker's baselining job does."""
     if analysis == "bias":
-        from modelmon.cli.bias import create_bias_baseline
+        from modelmon.cli.bias import JoinedInput, create_bias_baseline
 
-        create_bias_baseline(data, out, config_path, data_format, header, quiet)
+        create_bias_baseline(JoinedInput(data, data_format, header, quiet), out, config_path)
         return
     from modelmon.checks import Baseline
     from modelmon.readers import DataReader, ReadOptions, read_profile

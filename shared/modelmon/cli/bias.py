@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,33 +48,43 @@ def load_bias_config(path: Path) -> Any:
         raise ConfigurationError(f"bias config {path}: {exc}") from exc
 
 
-def read_state(config: Any, data: Sequence[str], data_format: str, header: bool | None,
-               quiet: bool) -> tuple[Any, Any]:  # fmt: skip
-    """The bias counts of every joined row under ``data``, and the reader (for its stats)."""
+@dataclass(frozen=True)
+class JoinedInput:
+    """Where the joined rows are and how to read them (the shared data options)."""
+
+    data: Sequence[str]
+    data_format: str = "auto"
+    header: bool | None = None
+    quiet: bool = False
+
+
+def read_state(config: Any, source: JoinedInput) -> tuple[Any, Any, int]:
+    """The bias counts of every joined row, the reader (for its stats) and the row count."""
     from modelmon.bias.state import BiasState, state_from_columns
     from modelmon.readers import DataReader, ReadOptions
     from modelmon.readers.progress import ProgressPrinter
 
-    options = ReadOptions(format=data_format, header=header, names=tuple(config.headers or ()))  # type: ignore[arg-type]
-    progress = None if quiet else ProgressPrinter(sys.stderr, "bias")
-    reader = DataReader(list(data), options, s3_client=s3_client_factory(), progress=progress)
+    options = ReadOptions(source.data_format, source.header, tuple(config.headers or ()))  # type: ignore[arg-type]
+    progress = None if source.quiet else ProgressPrinter(sys.stderr, "bias")
+    reader = DataReader(
+        list(source.data), options, s3_client=s3_client_factory(), progress=progress
+    )
     state = BiasState()
     for batch in reader.batches():
         try:
             state = state.merge(state_from_columns(config, batch, joined=True))
         except KeyError as exc:
             raise ConfigurationError(f"{exc.args[0]} (columns read: {sorted(batch)})") from exc
-    return state, reader
+    facet = next(iter(state.facets.values()), None)
+    rows = 0 if facet is None else int(facet.total()[:4].sum())
+    if rows == 0:
+        raise click.ClickException(
+            "no joined rows read: " + "; ".join(reader.stats.summary_lines())
+        )
+    return state, reader, rows
 
 
-def create_bias_baseline(
-    data: Sequence[str],
-    out: str,
-    config_path: Path | None,
-    data_format: str,
-    header: bool | None,
-    quiet: bool,
-) -> None:
+def create_bias_baseline(source: JoinedInput, out: str, config_path: Path | None) -> None:
     """Write analysis.json (pre- and post-training metrics), bias_config.json, bias_state.bin."""
     from modelmon.bias.analysis import analysis_json
 
@@ -81,12 +92,7 @@ def create_bias_baseline(
         if config_path is None:
             raise click.UsageError("--analysis bias needs --config (Clarify's analysis config)")
         config = load_bias_config(config_path)
-        state, reader = read_state(config, data, data_format, header, quiet)
-        rows = _rows(state)
-        if rows == 0:
-            raise click.ClickException(
-                "no joined rows read: " + "; ".join(reader.stats.summary_lines())
-            )
+        state, reader, rows = read_state(config, source)
         doc = analysis_json(config, state)
         with output_dir(out) as target:
             target.mkdir(parents=True, exist_ok=True)
@@ -104,13 +110,7 @@ def create_bias_baseline(
 
 
 def monitor_bias(
-    baseline_dir: str,
-    data: Sequence[str],
-    out: str,
-    config_path: Path | None,
-    data_format: str,
-    header: bool | None,
-    quiet: bool,
+    baseline_dir: str, source: JoinedInput, out: str, config_path: Path | None
 ) -> None:
     """Post-training metrics of the data vs the bias baseline; exit 0/1/2 like ``monitor``."""
     from modelmon.bias.analysis import analysis_json, parse_analysis
@@ -121,11 +121,7 @@ def monitor_bias(
         base = Path(baseline_dir)
         baseline = parse_analysis(_read_json(base / ANALYSIS_FILE))
         config = load_bias_config(config_path or base / CONFIG_FILE)
-        state, reader = read_state(config, data, data_format, header, quiet)
-        if _rows(state) == 0:
-            raise click.ClickException(
-                "no joined rows to check: " + "; ".join(reader.stats.summary_lines())
-            )
+        state, reader, rows = read_state(config, source)
         reports = facet_reports(config, state, "post_training")
         violations = bias_violations(baseline, "post_training", reports)
         with output_dir(out) as target:
@@ -139,15 +135,10 @@ def monitor_bias(
     for v in violations:
         click.echo(f"bias_drift_check\t{v.facet}={v.facet_value}\t{v.metric_name}\t{v.description}")
     click.echo(
-        f"{len(violations)} violation(s) in {_rows(state)} joined rows; wrote "
+        f"{len(violations)} violation(s) in {rows} joined rows; wrote "
         f"{out.rstrip('/')}/{{{ANALYSIS_FILE}, {VIOLATIONS_FILE}}}"
     )
     sys.exit(1 if violations else 0)
-
-
-def _rows(state: Any) -> int:
-    facet = next(iter(state.facets.values()), None)
-    return 0 if facet is None else int(facet.total()[:4].sum())
 
 
 def _read_json(path: Path) -> Any:

@@ -123,10 +123,11 @@ def monitor(
     quiet: bool,
 ) -> None:
     """Check data against a baseline; exit 0 without violations, 1 with, 2 on error."""
-    from modelmon.cli.bias import is_bias_baseline, monitor_bias
+    from modelmon.cli.bias import JoinedInput, is_bias_baseline, monitor_bias
 
     if is_bias_baseline(baseline_dir):  # Clarify's analysis.json: the bias monitor
-        monitor_bias(baseline_dir, data, out, config_path, data_format, header, quiet)
+        source = JoinedInput(data, data_format, header, quiet)
+        monitor_bias(baseline_dir, source, out, config_path)
         return
     from modelmon.checks import validate
     from modelmon.readers import DataReader, ReadOptions
