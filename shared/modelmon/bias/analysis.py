@@ -88,14 +88,19 @@ def _metric_json(metric: MetricValue) -> dict[str, Any]:
 def analysis_json(
     config: BiasConfig,
     state: BiasState,
-    stages: Sequence[str] = ("post_training", "pre_training"),
-    methods: Mapping[str, Sequence[str]] | None = None,
+    stages: Sequence[str] | None = None,
+    methods: Mapping[str, Sequence[str] | None] | None = None,
     source: str = "joined",
 ) -> dict[str, Any]:
-    """The analysis.json of a state (a baseline, or one window's results)."""
+    """The analysis.json of a state (a baseline, or one window's results).
+
+    ``stages`` and ``methods`` default to what the config's Clarify ``methods`` asks for
+    (both stages, every metric, when it has none).
+    """
+    wanted = config.stage_methods()
     doc: dict[str, Any] = {"version": VERSION}
-    for stage in stages:
-        chosen = (methods or {}).get(stage)
+    for stage in stages if stages is not None else list(wanted):
+        chosen = (methods or {}).get(stage, wanted.get(stage))
         reports = facet_reports(config, state, stage, chosen, source)
         doc[STAGE_KEYS[stage]] = stage_section(
             config.label_name, config.label_value_or_threshold(), reports

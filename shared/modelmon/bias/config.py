@@ -164,6 +164,22 @@ class BiasConfig(BaseModel):
             return self.column(self.probability), True
         return "prediction", False
 
+    def stage_methods(self) -> dict[str, list[str] | None]:
+        """Stages and metric names Clarify's ``methods`` asks for (both stages, all, if absent).
+
+        ``{"pre_training_bias": {"methods": "all"}, "post_training_bias": {"methods": [...]}}``
+        """
+        methods = (self.model_extra or {}).get("methods")
+        if not isinstance(methods, dict):
+            return {"post_training": None, "pre_training": None}
+        out: dict[str, list[str] | None] = {}
+        for stage in ("post_training", "pre_training"):
+            entry = methods.get(f"{stage}_bias")
+            if isinstance(entry, dict):
+                names = entry.get("methods", "all")
+                out[stage] = None if names == "all" else [str(n) for n in names]
+        return out
+
     def label_value_or_threshold(self) -> str:
         """Clarify's ``label_value_or_threshold`` string for categorical labels."""
         return ",".join(str(v) for v in self.label_values_or_threshold)

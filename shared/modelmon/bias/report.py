@@ -21,6 +21,7 @@ from modelmon.bias.config import (
     PRE_TRAINING_METRICS,
     BiasConfig,
     FacetConfig,
+    canonical_metric,
 )
 from modelmon.bias.metrics import METRICS, Tables, error_text
 from modelmon.bias.state import ABOVE, CELLS, BiasState, FacetCounts
@@ -99,10 +100,18 @@ def _interval(facet: FacetConfig, counts: FacetCounts | None) -> str:
 
 
 def metric_names(stage: str, methods: Sequence[str] | None = None) -> list[str]:
+    """The stage's metrics named in ``methods`` (None or ["all"]: all), in Clarify's order.
+
+    ValueError for a name that is no metric of the stage (FT is not built: left out).
+    """
     every = PRE_TRAINING_METRICS if stage == "pre_training" else POST_TRAINING_METRICS
-    if methods is None or list(methods) == ["all"]:
+    if methods is None or [m.lower() for m in methods] == ["all"]:
         return list(every)
-    return [m for m in every if m in set(methods)]
+    wanted = {canonical_metric(m) for m in methods if m.upper() != "FT"}
+    wrong = sorted(wanted - set(every))
+    if wrong:
+        raise ValueError(f"{', '.join(wrong)}: not a {stage} metric; valid: {', '.join(every)}")
+    return [m for m in every if m in wanted]
 
 
 def evaluate(names: Sequence[str], tables: Tables) -> tuple[MetricValue, ...]:

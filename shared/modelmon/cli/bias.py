@@ -122,11 +122,15 @@ def monitor_bias(
         baseline = parse_analysis(_read_json(base / ANALYSIS_FILE))
         config = load_bias_config(config_path or base / CONFIG_FILE)
         state, reader, rows = read_state(config, source)
-        reports = facet_reports(config, state, "post_training")
+        chosen = config.stage_methods().get("post_training")
+        reports = facet_reports(config, state, "post_training", chosen)
         violations = bias_violations(baseline, "post_training", reports)
         with output_dir(out) as target:
             target.mkdir(parents=True, exist_ok=True)
-            _write_json(target / ANALYSIS_FILE, analysis_json(config, state, ("post_training",)))
+            _write_json(
+                target / ANALYSIS_FILE,
+                analysis_json(config, state, ("post_training",), {"post_training": chosen}),
+            )
             _write_json(target / VIOLATIONS_FILE, violations_json(violations))
     except (ModelmonError, OSError, click.ClickException) as exc:
         fail("monitor", exc)
