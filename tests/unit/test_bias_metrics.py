@@ -204,7 +204,12 @@ def test_bad_blobs_raise_a_typed_error() -> None:
     blob = state_from_rows(
         CONFIG, [{"sex": "f", "race": "a", "age": 1, "zip": "z", "y": 1, "y_hat": 1}]
     ).serialize()
-    for bad in (blob[:-3], blob[:4] + b"\x09" + blob[5:], b"nope", blob[:-1] + b"\x00"):
+    for bad in (
+        blob[:-3],
+        blob[:4] + b"\x09" + blob[5:],
+        b"nope",
+        blob[:-1] + bytes([blob[-1] ^ 1]),
+    ):
         with pytest.raises(CorruptBlobError):
             BiasState.deserialize(bad)
 
@@ -240,3 +245,28 @@ def test_bootstrap_interval_is_deterministic_and_covers_the_value() -> None:
     low, high = confidence_interval("DPPL", tables)  # type: ignore[misc]
     # binomial standard error of a difference of two proportions, ~1000 rows each
     assert 0.03 < high - low < 0.12
+
+
+def test_captured_then_joined_counts_each_prediction_once() -> None:
+    rng = np.random.default_rng(9)
+    n = 300
+    columns = {
+        "sex": rng.choice(np.array(["f", "m"]), n),
+        "race": rng.choice(np.array(["a", "b", "c"]), n),
+        "age": rng.integers(18, 80, n),
+        "zip": rng.integers(0, 3, n),
+        "y": rng.integers(0, 3, n),
+        "y_hat": rng.integers(0, 3, n),
+    }
+    captured = state_from_columns(CONFIG, columns, joined=False)
+    labelled = {k: v[: n // 2] for k, v in columns.items()}  # half the labels have arrived
+    state = captured.merge(state_from_columns(CONFIG, labelled, joined=True))
+    total = state.facets["sex"].total()
+    assert total[:4].sum() == n // 2 and total[4:].sum() == n
+    everything = captured.merge(state_from_columns(CONFIG, columns, joined=True))
+    for name in ("DPPL", "DI", "CDDPL"):
+        by_source = [
+            facet_reports(CONFIG, everything, "post_training", [name], source)[0].metrics[0].value
+            for source in ("joined", "captured")
+        ]
+        assert by_source[0] == pytest.approx(by_source[1])

@@ -6,8 +6,8 @@ For each facet the state keeps, per (facet value, group value), six counts:
     1 FP  joined pairs: label negative, prediction positive
     2 FN  joined pairs: label positive, prediction negative
     3 TP  joined pairs: label positive, prediction positive
-    4     every captured prediction (joined or not): prediction negative
-    5     every captured prediction: prediction positive
+    4     captured predictions (joined or not yet): prediction negative
+    5     captured predictions: prediction positive
 
 Clarify's metrics (pre- and post-training, CDDL/CDDPL per group variable, GE over all rows)
 are functions of these counts alone (``modelmon.bias.metrics``), so a state merges by adding
@@ -188,38 +188,33 @@ def state_from_columns(
 ) -> BiasState:
     """The counts of one batch of rows given as columns (the label-join service's hook).
 
-    ``joined=True``: joined pairs (features, label and prediction) count in cells 0-5;
-    ``joined=False``: captured predictions without labels count in cells 4-5 only. Columns
-    needed: every facet, the group variable (if configured), the prediction (predicted
-    label or probability) and, when joined, the label. Rows with a missing label or
-    prediction are counted in ``skipped``.
+    ``joined=True``: joined pairs (facets, group, label and prediction) count in cells 0-3
+    (TN, FP, FN, TP); ``joined=False``: captured predictions count in cells 4-5. A stream
+    calls it with each batch of captured predictions (``joined=False``) and, later, with each
+    batch of joined pairs (``joined=True``): nothing is counted twice. A batch of rows that
+    are both (a joined file read in batch) is given twice. Columns needed: every facet, the
+    group variable (if configured), the prediction (predicted label or probability) and, when
+    joined, the label. Rows with a missing label or prediction are counted in ``skipped``.
     """
     pred_col, is_probability = config.prediction_column()
     predicted = _positive(
         config, _column(columns, pred_col), probability=is_probability, label_rule=True
     )
     valid = ~np.isnan(predicted)
-    label = np.zeros_like(predicted)
     if joined:
         label = _positive(config, _column(columns, config.label_name), False, label_rule=True)
         valid &= ~np.isnan(label)
+        cell = 2 * np.nan_to_num(label) + np.nan_to_num(predicted)
+    else:
+        cell = PRED_NEG + np.nan_to_num(predicted)
     n = len(predicted)
-    cell = np.where(valid, 2 * np.nan_to_num(label) + np.nan_to_num(predicted), 0)
     cell = cell.astype(np.int64)
-    pred_cell = np.where(valid, PRED_NEG + np.nan_to_num(predicted), 0).astype(np.int64)
     group_keys, group_codes = _group(config, columns, n)
     facets = {}
     for facet in config.facet:
         keys, codes, max_value = _facet_codes(facet, _column(columns, facet.name))
         slots = (codes * len(group_keys) + group_codes) * CELLS
-        counts = np.bincount(
-            (slots + pred_cell)[valid], minlength=len(keys) * len(group_keys) * CELLS
-        )
-        if joined:
-            counts += np.bincount(
-                (slots + cell)[valid],
-                minlength=len(keys) * len(group_keys) * CELLS,
-            )
+        counts = np.bincount((slots + cell)[valid], minlength=len(keys) * len(group_keys) * CELLS)
         table = counts.reshape(len(keys), len(group_keys), CELLS)
         cells = {
             (keys[f], group_keys[g]): table[f, g].astype(np.int64)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +72,9 @@ def read_state(config: Any, source: JoinedInput) -> tuple[Any, Any, int]:
     state = BiasState()
     for batch in reader.batches():
         try:
-            state = state.merge(state_from_columns(config, batch, joined=True))
+            joined = state_from_columns(config, batch, joined=True)
+            captured = state_from_columns(config, batch, joined=False)
+            state = state.merge(joined).merge(replace(captured, skipped=0))  # skips once
         except KeyError as exc:
             raise ConfigurationError(f"{exc.args[0]} (columns read: {sorted(batch)})") from exc
     facet = next(iter(state.facets.values()), None)
