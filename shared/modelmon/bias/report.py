@@ -44,7 +44,7 @@ class FacetValueReport:
     facet: str
     value_or_threshold: str
     metrics: tuple[MetricValue, ...]
-    #: joined pairs / captured predictions in the sensitive group and in the rest
+    #: joined pairs in the sensitive group, in the rest; captured predictions likewise
     counts: tuple[int, int, int, int] = (0, 0, 0, 0)
 
     def metric(self, name: str) -> MetricValue | None:
@@ -142,11 +142,12 @@ def facet_reports(
             if counts is None:
                 counts = FacetCounts(facet.name, None, {})
             tables = split_tables(counts, sensitive, config.group_variable is not None, source)
+            captured = split_tables(counts, sensitive, False, "captured").predicted
             sizes = (
                 int(tables.joined[1].sum()),
                 int(tables.joined[0].sum()),
-                int(split_tables(counts, sensitive, False, "captured").predicted[1].sum()),
-                int(split_tables(counts, sensitive, False, "captured").predicted[0].sum()),
+                int(captured[1].sum()),
+                int(captured[0].sum()),
             )
             reports.append(FacetValueReport(facet.name, label, evaluate(names, tables), sizes))
     return reports
