@@ -232,3 +232,18 @@ def test_cloudwatch_datums_use_sagemakers_names_and_infinity_value() -> None:
         timestamp=when,
     )
     assert ("BiasStage", "Pre-training") in pre[0].dimensions
+
+
+def test_report_section_escapes_and_marks_violations() -> None:
+    from modelmon.bias.html import bias_report_page, bias_section
+
+    baseline = parse_analysis(_load("model_bias_baseline_analysis.json"))
+    window = [
+        FacetValueReport("Sex", "0", _window(DPPL=0.9, AD=-0.1)[0].metrics, (5, 6, 7, 8)),
+        FacetValueReport("<script>x</script>", "1", (MetricValue("GE", "g", None, "e<rr"),)),
+    ]
+    found = bias_violations(baseline, "post_training", window)
+    assert [v.metric_name for v in found] == ["DPPL"]
+    page = bias_report_page("t", [bias_section("post_training", window, baseline, found)])
+    assert "<script>" not in page and "&lt;script&gt;" in page and "e&lt;rr" in page
+    assert page.count('class="bad"') == 1 and "no baseline" in page

@@ -121,6 +121,8 @@ def test_monitor_passes_the_same_data_and_flags_a_shift(setup: Setup, tmp_path: 
     names = {(v["facet"], v["facet_value"], v["metric_name"]) for v in found}
     assert ("sex", "f", "DPPL") in names and ("sex", "f", "DI") in names
     assert all(v["constraint_check_type"] == "bias_drift_check" for v in found)
+    page = (tmp_path / "out/report.html").read_text()
+    assert 'class="bad"' in page and "DPPL" in page and "<script" not in page
     analysis = json.loads((tmp_path / "out/analysis.json").read_text())
     assert list(analysis) == ["version", "post_training_bias_metrics"]
 

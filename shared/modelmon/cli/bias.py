@@ -4,8 +4,9 @@ A bias baseline directory holds Clarify's ``analysis.json`` (it is also the cons
 ``bias_config.json`` (the analysis config it was made with) and ``bias_state.bin`` (modelmon's
 mergeable counts). A Clarify-made ``analysis.json`` alone is a baseline too; then ``--config``
 gives the analysis config. The data are joined rows (features, label and prediction) in CSV,
-JSON Lines or Parquet; ``monitor`` computes Clarify's post-training metrics of the data and
-checks them against the baseline as SageMaker's model bias monitor does.
+JSON Lines or Parquet; ``monitor`` computes Clarify's post-training metrics of the data,
+checks them against the baseline as SageMaker's model bias monitor does, and writes
+analysis.json, constraint_violations.json and report.html.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ ANALYSIS_FILE = "analysis.json"
 CONFIG_FILE = "bias_config.json"
 STATE_FILE = "bias_state.bin"
 VIOLATIONS_FILE = "constraint_violations.json"
+REPORT_FILE = "report.html"
 
 
 def is_bias_baseline(location: str) -> bool:
@@ -117,6 +119,7 @@ def monitor_bias(
     """Post-training metrics of the data vs the bias baseline; exit 0/1/2 like ``monitor``."""
     from modelmon.bias.analysis import analysis_json, parse_analysis
     from modelmon.bias.checks import bias_violations, violations_json
+    from modelmon.bias.html import bias_report_page, bias_section
     from modelmon.bias.report import facet_reports
 
     try:
@@ -134,6 +137,10 @@ def monitor_bias(
                 analysis_json(config, state, ("post_training",), {"post_training": chosen}),
             )
             _write_json(target / VIOLATIONS_FILE, violations_json(violations))
+            section = bias_section("post_training", reports, baseline, violations)
+            meta = f"baseline {baseline_dir}; {rows} joined rows; {len(violations)} violation(s)"
+            page = bias_report_page("modelmon bias monitor", [section], meta)
+            (target / REPORT_FILE).write_text(page, encoding="utf-8")
     except (ModelmonError, OSError, click.ClickException) as exc:
         fail("monitor", exc)
     for line in reader.stats.summary_lines():
@@ -142,7 +149,7 @@ def monitor_bias(
         click.echo(f"bias_drift_check\t{v.facet}={v.facet_value}\t{v.metric_name}\t{v.description}")
     click.echo(
         f"{len(violations)} violation(s) in {rows} joined rows; wrote "
-        f"{out.rstrip('/')}/{{{ANALYSIS_FILE}, {VIOLATIONS_FILE}}}"
+        f"{out.rstrip('/')}/{{{ANALYSIS_FILE}, {VIOLATIONS_FILE}, {REPORT_FILE}}}"
     )
     sys.exit(1 if violations else 0)
 
