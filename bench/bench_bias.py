@@ -16,9 +16,13 @@ Usage: .venv/bin/python bench/bench_bias.py [--rows 1000000] [--rounds 3]
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import statistics
+import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +41,8 @@ from modelmon.bias.report import FacetValueReport, facet_reports
 from modelmon.bias.state import BiasState, state_from_columns
 from summary import headline
 
+ROOT = Path(__file__).resolve().parent.parent
+SMCLARIFY = ROOT / ".venvs" / "smclarify" / "bin" / "python"
 VALUES = [f"v{i}" for i in range(10)]
 BATCH = 100_000
 CONFIG = BiasConfig.model_validate(
@@ -134,6 +140,44 @@ def max_difference(reports: list[FacetValueReport], peer: dict[str, dict[str, fl
     return worst
 
 
+def smclarify_check(cases: int = 60) -> str:
+    """modelmon vs SageMaker Clarify's own code (smclarify 0.5) on seeded random datasets."""
+    if not SMCLARIFY.exists():
+        return "smclarify peer not set up (bench/peers/setup_peers.sh smclarify): not compared"
+    script = ROOT / "bench" / "peers" / "smclarify_bias.py"
+    proc = subprocess.run(
+        [str(SMCLARIFY), str(script), str(cases)], capture_output=True, text=True, check=True
+    )
+    config = BiasConfig.model_validate(
+        {
+            "label": "y",
+            "label_values_or_threshold": [1],
+            "facet": [{"name_or_index": "sex", "value_or_threshold": ["f"]}],
+            "group_variable": "zip",
+            "predicted_label": "p",
+        }
+    )
+    worst, compared, mismatched = 0.0, 0, 0
+    data = json.loads(proc.stdout)
+    for case in data:
+        state = state_from_columns(config, case["rows"], joined=True)
+        for stage, expected in case["results"].items():
+            (report,) = facet_reports(config, state, stage)
+            for metric in report.metrics:
+                theirs = expected.get(metric.name)
+                if isinstance(theirs, str):
+                    theirs = float(theirs.replace("Infinity", "inf"))
+                if theirs is None or metric.value is None or math.isinf(theirs):
+                    mismatched += theirs != metric.value
+                    continue
+                compared += 1
+                worst = max(worst, abs(theirs - metric.value))
+    return (
+        f"smclarify 0.5 (Clarify's own code), {len(data)} random datasets: {compared} finite "
+        f"values, max |diff| {worst:.1e}; nulls/infinities that differ: {mismatched}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -169,6 +213,8 @@ def main() -> None:
         f"\nmax |modelmon - fairlearn| over DPPL, RD, SD, AD × 10 values: {diff:.2e} "
         f"(same numbers: {diff <= 1e-12})\n"
     )
+    check = smclarify_check()
+    print(f"{check}\n")
     headline(
         "bias",
         f"12 bias metrics × 10 facet values, {args.rows // 1_000_000}M joined pairs",
