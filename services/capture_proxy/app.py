@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from modelmon.capture.client import CaptureClient
 from modelmon.errors import PermanentError
+from modelmon.redaction import redact_event
 from modelmon.service import DeadLetters, Health, admin_routes
 
 from .capture import ContentTypes, Exchange, exchange_events
@@ -149,6 +150,7 @@ class CaptureProxy:
             if not events:
                 self.metrics.skipped.inc()
             for event in events:
+                event = redact_event(event, self.client.redaction, self.feature_names)
                 if self.client.capture_event(event):
                     self.metrics.captured.inc()
         except PermanentError as exc:

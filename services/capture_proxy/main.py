@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry
 from modelmon import logs
 from modelmon.adapters.kafka import make_producer
 from modelmon.capture.client import CaptureClient
+from modelmon.errors import ModelmonError
+from modelmon.redaction import redact_bytes
 from modelmon.service import DeadLetters, Health
 from modelmon.settings import Settings
 
@@ -22,25 +24,41 @@ from .capture import ContentTypes
 log = logging.getLogger(__name__)
 
 
+def registered_feature_names(settings: Settings, model: str) -> list[str] | None:
+    """The model config's feature names from the registry (None if absent or unreachable)."""
+    from modelmon.adapters.redis import make_redis
+    from modelmon.keys import Keys
+    from modelmon.registry import Registry
+
+    try:
+        entry = Registry(make_redis(settings.redis), Keys(settings.redis.key_prefix)).get(model)
+    except ModelmonError as exc:
+        log.warning("model registry unavailable, CSV columns unnamed: %s", exc)
+        return None
+    return [f.name for f in entry.config.features] if entry and entry.config.features else None
+
+
 def build(
     settings: Settings, upstream: str, model: str, variant: str
 ) -> tuple[web.Application, web.Application, Health]:
     cap = settings.capture
     registry = CollectorRegistry()
     health = Health()
-    client = CaptureClient(model, settings=settings, variant=variant)
+    names = cap.feature_names.get(model) or registered_feature_names(settings, model)
+    client = CaptureClient(model, settings=settings, variant=variant, feature_names=names)
     producer = make_producer(settings.kafka)
     dead = DeadLetters(
         lambda t, k, v: producer.produce(t, key=k, value=v),
         settings.topics.deadletter,
         "capture-proxy",
         registry,
+        redact=lambda raw: redact_bytes(raw, client.redaction, client.feature_names),
     )
     proxy = CaptureProxy(
         upstream, client, dead, registry,
         types=ContentTypes(tuple(cap.csv_content_types), tuple(cap.json_content_types)),
         inference_id_header=cap.inference_id_header,
-        feature_names=cap.feature_names.get(model),
+        feature_names=names,
     )  # fmt: skip
     app, admin = make_apps(proxy, health, registry)
 

@@ -13,11 +13,11 @@ from confluent_kafka import KafkaException, Producer
 from prometheus_client import CollectorRegistry, Counter
 
 from modelmon.errors import InvalidEventError, TransientError, UnknownModelError
-from modelmon.redaction import RedactionPolicy, redact_event
+from modelmon.redaction import RedactionPolicy, UnredactableError, redact_event
 from modelmon.registry import ModelCatalog
 from modelmon.service import DeadLetters, Health, admin_routes
 
-from .parse import parse_body
+from .parse import LineError, parse_body
 
 log = logging.getLogger(__name__)
 MAX_ERRORS = 20
@@ -43,6 +43,7 @@ class Ingest:
         redaction: RedactionPolicy,
         feature_names: dict[str, list[str]] | None = None,
         catalog: ModelCatalog | None = None,
+        require_registered: bool = True,
         ack_timeout: float = 30.0,
     ) -> None:
         self.producer, self.topic, self.dead_letters = producer, topic, dead_letters
@@ -51,6 +52,7 @@ class Ingest:
         self.redaction = redaction
         self.feature_names = feature_names or {}
         self.catalog = catalog
+        self.require_registered = require_registered and catalog is not None
         self.ack_timeout = ack_timeout
         self.requests = Counter(
             "modelmon_ingest_requests", "Ingest requests", ["status"], registry=registry
@@ -108,8 +110,9 @@ class Ingest:
             model=request.query.get("model"), variant=request.query.get("variant", "AllTraffic"),
             feature_names=names, max_event_bytes=self.max_event_bytes,
         )  # fmt: skip
-        if self.catalog is not None:
+        if self.catalog is not None and self.require_registered:
             parsed.reject_unknown(self.catalog.models)
+        parsed.events = self._redacted(parsed, names)
         if parsed.errors:
             self.rejected.inc(len(parsed.errors))
             for err in parsed.errors:
@@ -121,6 +124,18 @@ class Ingest:
                 errors=[{"line": e.line, "error": e.error} for e in parsed.errors[:MAX_ERRORS]],
             )
         return await self._produce([e for _, e in parsed.events], parsed.documents)
+
+    def _redacted(self, parsed: Any, names: dict[str, list[str]]) -> list[Any]:
+        """The parsed events redacted; an event that cannot be becomes its line's error."""
+        kept = []
+        for line, event in parsed.events:
+            try:
+                kept.append((line, redact_event(event, self.redaction, names.get(event.model_id))))
+            except UnredactableError as exc:
+                parsed.errors.append(LineError(line, str(exc), parsed.raw.get(line, b"")))
+        bad = {e.line for e in parsed.errors}
+        parsed.errors.sort(key=lambda e: e.line)
+        return [(ln, e) for ln, e in kept if ln not in bad]
 
     async def _feature_names(self) -> dict[str, list[str]]:
         """CSV column names: settings first, else the registered config's feature list."""
@@ -142,7 +157,6 @@ class Ingest:
         futures: list[asyncio.Future[None]] = []
         try:
             for event in events:
-                event = redact_event(event, self.redaction)
                 fut: asyncio.Future[None] = loop.create_future()
                 self.producer.produce(
                     self.topic, event.model_dump_json(exclude_none=True).encode(),

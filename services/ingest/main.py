@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from modelmon import logs
 from modelmon.adapters.kafka import make_producer
-from modelmon.redaction import RedactionPolicy
+from modelmon.redaction import RedactionPolicy, redact_bytes
 from modelmon.registry import ModelCatalog, Registry
 from modelmon.service import DeadLetters, Health
 from modelmon.settings import Settings
@@ -27,18 +27,22 @@ def build(settings: Settings) -> tuple[web.Application, Health]:
     registry = CollectorRegistry()
     health = Health()
     producer = make_producer(settings.kafka)
+    redaction = RedactionPolicy.from_settings(settings.capture)
     dead = DeadLetters(
         lambda t, k, v: producer.produce(t, key=k, value=v),
         settings.topics.deadletter, "ingest", registry,
+        redact=lambda raw: redact_bytes(raw, redaction),
     )  # fmt: skip
     ing = settings.ingest
     ingest = Ingest(
         producer, settings.topics.capture, dead, registry,
         token=ing.token.get_secret_value() if ing.token else None,
         max_body_bytes=ing.max_body_bytes, max_event_bytes=ing.max_event_bytes,
-        redaction=RedactionPolicy.from_settings(settings.capture),
+        redaction=redaction,
         feature_names=settings.capture.feature_names,
-        catalog=_catalog(settings) if ing.require_registered else None,
+        # the registry also names header-less CSV columns, which redaction needs
+        catalog=_catalog(settings) if ing.require_registered or not redaction.empty else None,
+        require_registered=ing.require_registered,
     )  # fmt: skip
     app = make_app(ingest, health, registry)
 
