@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import base64
 import csv
-import io
 import hashlib
 import hmac
+import io
 from datetime import UTC, datetime
 from typing import Any
 
