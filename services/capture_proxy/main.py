@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 import click
 from aiohttp import web
@@ -14,14 +13,23 @@ from modelmon import logs
 from modelmon.adapters.kafka import make_producer
 from modelmon.capture.client import CaptureClient
 from modelmon.errors import ModelmonError
+from modelmon.names import check_name
 from modelmon.redaction import redact_bytes
 from modelmon.service import DeadLetters, Health
-from modelmon.settings import Settings
+from modelmon.settings import CaptureSettings, Settings
 
+from ..web_limits import HttpLimits, Site, start, wait_for_signal
 from .app import RUNNER_OPTIONS, CaptureProxy, make_apps
 from .capture import ContentTypes
 
 log = logging.getLogger(__name__)
+
+
+def proxy_limits(cap: CaptureSettings) -> HttpLimits:
+    return HttpLimits(
+        cap.proxy_max_body_bytes, cap.proxy_body_timeout_seconds,
+        cap.proxy_header_timeout_seconds, cap.proxy_max_connections,
+    )  # fmt: skip
 
 
 def registered_feature_names(settings: Settings, model: str) -> list[str] | None:
@@ -42,6 +50,7 @@ def build(
     settings: Settings, upstream: str, model: str, variant: str
 ) -> tuple[web.Application, web.Application, Health]:
     cap = settings.capture
+    check_name(variant, "variant")
     registry = CollectorRegistry()
     health = Health()
     names = cap.feature_names.get(model) or registered_feature_names(settings, model)
@@ -59,6 +68,8 @@ def build(
         types=ContentTypes(tuple(cap.csv_content_types), tuple(cap.json_content_types)),
         inference_id_header=cap.inference_id_header,
         feature_names=names,
+        limits=proxy_limits(cap),
+        max_decompressed_bytes=cap.max_decompressed_bytes,
     )  # fmt: skip
     app, admin = make_apps(proxy, health, registry)
 
@@ -71,22 +82,14 @@ def build(
 
 async def serve(
     app: web.Application, admin: web.Application, health: Health,
-    host: str, port: int, admin_host: str, admin_port: int,
+    host: str, port: int, admin_host: str, admin_port: int, limits: HttpLimits | None = None,
 ) -> None:  # fmt: skip
-    runners = [web.AppRunner(app, **RUNNER_OPTIONS), web.AppRunner(admin, access_log=None)]
-    for runner in runners:
-        await runner.setup()
-    sites = [web.TCPSite(runners[0], host, port), web.TCPSite(runners[1], admin_host, admin_port)]
-    for site in sites:
-        await site.start()
-    ports = [s._server.sockets[0].getsockname()[1] for s in sites]  # type: ignore[union-attr]
+    runners, ports = await start([
+        Site(app, host, port, limits, RUNNER_OPTIONS), Site(admin, admin_host, admin_port),
+    ])  # fmt: skip
     log.info("capture proxy on %s:%d, admin on %s:%d", host, ports[0], admin_host, ports[1])
     health.set_ready(True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await wait_for_signal()
     health.set_ready(False, "stopping")
     for runner in runners:
         await runner.cleanup()
@@ -114,5 +117,6 @@ def command(
             app, admin, health, host or cap.proxy_host,
             cap.proxy_port if port is None else port, admin_host or cap.proxy_admin_host,
             cap.proxy_admin_port if admin_port is None else admin_port,
+            proxy_limits(cap),
         )
     )  # fmt: skip

@@ -28,6 +28,7 @@ from modelmon.checks import Baseline
 from modelmon.config import ModelConfig
 from modelmon.errors import DependencyUnavailableError, ModelmonError, TransientError
 from modelmon.keys import Keys, WindowRef
+from modelmon.names import contained
 from modelmon.registry import ModelCatalog, Registry
 from modelmon.service import Health, StopFlag
 from modelmon.settings import Settings
@@ -273,7 +274,8 @@ class Detector:
 
     def _write_reports(self, uri: str, files: dict[str, str]) -> None:
         if not uri.startswith("s3://"):
-            directory = Path(uri)
+            root = self.options.out or "."
+            directory = contained(root, str(Path(uri).relative_to(root)))
             directory.mkdir(parents=True, exist_ok=True)
             for name, text in files.items():
                 tmp = directory / (name + ".tmp")

@@ -6,17 +6,19 @@ import asyncio
 import hmac
 import logging
 import threading
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 from confluent_kafka import KafkaException, Producer
 from prometheus_client import CollectorRegistry, Counter
 
-from modelmon.errors import InvalidEventError, TransientError, UnknownModelError
+from modelmon.errors import ConfigurationError, InvalidEventError, TransientError, UnknownModelError
 from modelmon.redaction import RedactionPolicy, UnredactableError, redact_event
 from modelmon.registry import ModelCatalog
 from modelmon.service import DeadLetters, Health, admin_routes
 
+from ..web_limits import ClientGone, HttpLimits, gone_quietly, read_body
 from .parse import LineError, parse_body
 
 log = logging.getLogger(__name__)
@@ -45,10 +47,18 @@ class Ingest:
         catalog: ModelCatalog | None = None,
         require_registered: bool = True,
         ack_timeout: float = 30.0,
+        insecure: bool = False,
+        limits: HttpLimits | None = None,
     ) -> None:
+        if not token and not insecure:
+            raise ConfigurationError(
+                "ingest needs a bearer token: set MODELMON_INGEST__TOKEN, or run it open on "
+                "purpose with --insecure / MODELMON_INGEST__INSECURE=true"
+            )
         self.producer, self.topic, self.dead_letters = producer, topic, dead_letters
         self.token = token.encode() if token else None
         self.max_body_bytes, self.max_event_bytes = max_body_bytes, max_event_bytes
+        self.limits = replace(limits or HttpLimits(), max_body_bytes=max_body_bytes)
         self.redaction = redaction
         self.feature_names = feature_names or {}
         self.catalog = catalog
@@ -71,7 +81,10 @@ class Ingest:
     async def start(self, app: web.Application) -> None:
         self._poller.start()
         if self.token is None:
-            log.warning("ingest authentication is OFF: set MODELMON_INGEST__TOKEN to require it")
+            log.warning(
+                "INSECURE: ingest authentication is OFF (--insecure): anyone who reaches this "
+                "port can write capture events; set MODELMON_INGEST__TOKEN to require a token"
+            )
 
     async def stop(self, app: web.Application) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.producer.flush, 10)
@@ -96,12 +109,12 @@ class Ingest:
             resp = error(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
             resp.headers["WWW-Authenticate"] = 'Bearer realm="modelmon"'
             return resp
-        if (request.content_length or 0) > self.max_body_bytes:
-            return error(413, f"body exceeds the limit of {self.max_body_bytes} bytes")
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return error(413, f"body exceeds the limit of {self.max_body_bytes} bytes")
+            body = await read_body(request, self.limits)
+        except ClientGone as exc:
+            return gone_quietly(exc)
+        if isinstance(body, web.Response):
+            return body
         if not body.strip():
             return error(400, "empty body: send one JSON event or NDJSON lines")
         names = await self._feature_names()
@@ -198,5 +211,17 @@ def make_app(ingest: Ingest, health: Health, registry: CollectorRegistry) -> web
     app.on_startup.append(ingest.start)
     app.on_cleanup.append(ingest.stop)
     app.router.add_post("/v1/capture", ingest.handle)
-    app.add_routes(admin_routes(health, registry))
+    app.add_routes(probe_routes(health, registry))
     return app
+
+
+def probe_routes(health: Health, registry: CollectorRegistry) -> list[Any]:
+    """/healthz and /readyz (unauthenticated, no data): /metrics is on the admin port only."""
+    return [r for r in admin_routes(health, registry) if r.path != "/metrics"]
+
+
+def make_admin_app(health: Health, registry: CollectorRegistry) -> web.Application:
+    """/healthz /readyz /metrics on their own port (``ingest.admin_port``)."""
+    admin = web.Application()
+    admin.add_routes(admin_routes(health, registry))
+    return admin

@@ -12,6 +12,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from modelmon.events import MODEL_ID_PATTERN, CheckType
+from modelmon.names import Name
 
 FeatureKind = Literal["numeric", "categorical"]
 
@@ -72,8 +73,8 @@ class WebhookRoute(_Config):
 class CloudWatchRoute(_Config):
     enabled: bool = True
     namespace: str = "aws/sagemaker/Endpoints/data-metrics"
-    endpoint_name: str | None = Field(default=None, description="defaults to the model id")
-    schedule_name: str = "modelmon"
+    endpoint_name: Name | None = Field(default=None, description="defaults to the model id")
+    schedule_name: Name = "modelmon"
 
 
 class AlertRoutes(_Config):
@@ -100,7 +101,7 @@ class ModelConfig(_Config):
     drift: DriftConfig = Field(default_factory=DriftConfig)
     checks: list[CheckType] = Field(default_factory=lambda: list(DEFAULT_CHECKS))
     alerts: AlertRoutes = Field(default_factory=AlertRoutes)
-    schedule_name: str = Field(default="modelmon", description="report path segment")
+    schedule_name: Name = Field(default="modelmon", description="report path segment")
 
     @model_validator(mode="after")
     def _unique_features(self) -> ModelConfig:

@@ -112,6 +112,19 @@ class CaptureSettings(BaseModel):
         default="127.0.0.1", description="address of /healthz /readyz /metrics (0.0.0.0 in a pod)"
     )
     proxy_admin_port: int = 9101
+    proxy_max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1, description="request and response bodies (413 / 502)"
+    )
+    proxy_body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="a request body not read by then is a 408"
+    )
+    proxy_header_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="a connection without a whole request head is closed"
+    )
+    proxy_max_connections: int = Field(default=1000, ge=1, description="open client connections")
+    max_decompressed_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1, description="gzip/deflate bodies inflate at most this"
+    )
 
 
 class ArchiveSettings(BaseModel):
@@ -137,7 +150,19 @@ class IngestSettings(BaseModel):
 
     host: str = "127.0.0.1"
     port: int = 8090
-    token: SecretStr | None = Field(default=None, description="bearer token; unset = no auth")
+    token: SecretStr | None = Field(
+        default=None, description="bearer token; required unless insecure=true"
+    )
+    insecure: bool = Field(
+        default=False, description="start without a token: anyone may POST (demo and tests)"
+    )
+    body_timeout_seconds: float = Field(default=30.0, gt=0)
+    header_timeout_seconds: float = Field(default=15.0, gt=0)
+    max_connections: int = Field(default=1000, ge=1)
+    admin_host: str = Field(
+        default="127.0.0.1", description="address of /healthz /readyz /metrics (0.0.0.0 in a pod)"
+    )
+    admin_port: int = 9103
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     max_event_bytes: int = Field(default=1_048_576, ge=1)
     require_registered: bool = Field(

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("aggregator", "detector", "archiver", "capture-proxy", "ingest", "alerting")
 INFRA = {"kafka", "kafka-init", "redis", "moto"}
 # Where each service's /healthz /readyz /metrics listen: (address variable, port variable,
-# name of the container port). Ingest serves them on its own listener.
+# name of the container port).
 ADMIN = {
     "aggregator": ("MODELMON_AGGREGATOR_ADMIN_HOST", "MODELMON_AGGREGATOR_ADMIN_PORT", "admin"),
     "detector": ("MODELMON_DETECTOR_ADMIN_HOST", "MODELMON_DETECTOR_ADMIN_PORT", "admin"),
@@ -35,7 +35,7 @@ ADMIN = {
     "capture-proxy": (
         "MODELMON_CAPTURE__PROXY_ADMIN_HOST", "MODELMON_CAPTURE__PROXY_ADMIN_PORT", "admin",
     ),
-    "ingest": ("MODELMON_INGEST__HOST", "MODELMON_INGEST__PORT", "http"),
+    "ingest": ("MODELMON_INGEST__ADMIN_HOST", "MODELMON_INGEST__ADMIN_PORT", "admin"),
     "alerting": ("MODELMON_ALERTING_ADMIN_HOST", "MODELMON_ALERTING_ADMIN_PORT", "admin"),
 }  # fmt: skip
 
@@ -266,6 +266,9 @@ def test_k8s_deployment_runs_the_service_with_probes(
     assert set(container["resources"]["requests"]) == {"cpu", "memory"}
     refs = {(next(iter(r)), next(iter(r.values()))["name"]) for r in container["envFrom"]}
     assert refs == {("configMapRef", "modelmon-config"), ("secretRef", "modelmon-secrets")}
+    assert not any(next(iter(r.values())).get("optional") for r in container["envFrom"]), (
+        "a missing Secret must stop the pod, not run it without credentials"
+    )
     env = {e["name"]: e["value"] for e in container.get("env", [])}
     assert _check_env(env, name) == []
     assert ports <= set(env.values()), "container ports and the service's settings disagree"
@@ -298,7 +301,7 @@ def test_admin_servers_listen_on_loopback_unless_told_otherwise(name: str) -> No
     assert _env_problem(host_env, name) is None
     assert _env_problem(port_env, name) is None
     assert _default_of(host_env, name) == "127.0.0.1"
-    if name != "ingest":  # ingest's admin endpoints share its listener (--host)
+    if name != "ingest":  # ingest's admin address is a setting only (ingest.admin_host)
         assert "--admin-host" in {o for p in _command(name).params for o in p.opts}
 
 

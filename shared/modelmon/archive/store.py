@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from modelmon.errors import DependencyUnavailableError
+from modelmon.names import contained
 from modelmon.settings import Settings
 
 
@@ -75,7 +76,7 @@ class LocalStore:
         self.root = Path(root)
 
     def put(self, key: str, body: bytes) -> None:
-        path = self.root / key
+        path = contained(self.root, key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
@@ -93,15 +94,16 @@ class LocalStore:
             raise DependencyUnavailableError(f"writing {path}: {exc}") from exc
 
     def list(self, prefix: str) -> Iterator[str]:
-        base = self.root / prefix
+        base = contained(self.root, prefix)
         if not base.exists():
             return
+        root = self.root.resolve()
         for path in sorted(base.rglob("*")):
             if path.is_file() and not path.name.startswith(".tmp-"):
-                yield path.relative_to(self.root).as_posix()
+                yield path.relative_to(root).as_posix()
 
     def get(self, key: str) -> bytes:
-        return (self.root / key).read_bytes()
+        return contained(self.root, key).read_bytes()
 
     def describe(self) -> str:
         return str(self.root)
