@@ -61,13 +61,32 @@ class DriftConfig(_Config):
     )
 
 
+#: Signing secrets come from the alerting service's environment, from this namespace only
+#: (a model config cannot make it read, say, AWS_SECRET_ACCESS_KEY).
+SECRET_ENV_PATTERN = r"^MODELMON_[A-Z0-9_]{1,120}$"
+
+
 class WebhookRoute(_Config):
-    url: str
+    url: str = Field(description="https:// (http:// only with allow_http)")
     format: Literal["json", "slack"] = "json"
     secret_env: str | None = Field(
-        default=None, description="name of the env var holding the HMAC-SHA256 signing secret"
+        default=None,
+        pattern=SECRET_ENV_PATTERN,
+        description="name of the env var (MODELMON_...) holding the HMAC-SHA256 signing secret",
     )
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    allow_http: bool = Field(
+        default=False, description="allow a plain http:// URL (e.g. a receiver on loopback)"
+    )
+
+    @model_validator(mode="after")
+    def _https_only(self) -> WebhookRoute:
+        if self.url[:7].lower() == "http://" and not self.allow_http:
+            raise ValueError(
+                f"webhook url {self.url!r} is plain http: use https:// "
+                "(or set allow_http: true on this route)"
+            )
+        return self
 
 
 class CloudWatchRoute(_Config):
