@@ -21,7 +21,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from modelmon.adapters.aws import boto_client
+from modelmon.adapters.aws import boto_client, s3_encryption
 from modelmon.adapters.kafka import make_consumer, make_producer
 from modelmon.adapters.redis import make_redis
 from modelmon.checks import Baseline
@@ -289,7 +289,10 @@ class Detector:
         bucket, _, prefix = uri[len("s3://") :].partition("/")
         for name, text in files.items():
             try:
-                self._s3.put_object(Bucket=bucket, Key=prefix + name, Body=text.encode())
+                self._s3.put_object(
+                    Bucket=bucket, Key=prefix + name, Body=text.encode(),
+                    **s3_encryption(self._settings.aws),
+                )  # fmt: skip
             except (BotoCoreError, ClientError) as exc:
                 raise DependencyUnavailableError(f"cannot write {uri}{name}: {exc}") from exc
 

@@ -10,7 +10,7 @@ modelmon agree.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -84,6 +84,12 @@ class AwsSettings(BaseModel):
 
     region: str = Field(default_factory=_default_aws_region)
     endpoint_url: str | None = Field(default_factory=_default_aws_endpoint)
+    s3_encryption: Literal["AES256", "aws:kms"] = Field(
+        default="AES256", description="server-side encryption of every object modelmon writes"
+    )
+    s3_kms_key_id: str | None = Field(
+        default=None, description="SSE-KMS key for every S3 write (implies aws:kms)"
+    )
 
 
 class CaptureSettings(BaseModel):

@@ -43,13 +43,22 @@ def parse_destination(destination: str) -> tuple[str | None, str]:
 class S3Store:
     """Capture files in S3 (or its emulator), SSE-KMS when a key id is given."""
 
-    def __init__(self, client: Any, bucket: str, kms_key_id: str | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        kms_key_id: str | None = None,
+        encryption: dict[str, str] | None = None,
+    ) -> None:
         self.client, self.bucket, self.kms_key_id = client, bucket, kms_key_id
+        if encryption is None:
+            encryption = {"ServerSideEncryption": "AES256"}
+            if kms_key_id:
+                encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+        self.encryption = encryption
 
     def put(self, key: str, body: bytes) -> None:
-        extra: dict[str, Any] = {}
-        if self.kms_key_id:
-            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
+        extra = self.encryption
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
         except (BotoCoreError, ClientError) as exc:
@@ -111,10 +120,11 @@ class LocalStore:
 
 def open_store(settings: Settings, destination: str) -> tuple[ArchiveStore, str]:
     """The store and key prefix of ``s3://bucket/prefix`` or of a local directory."""
-    from modelmon.adapters.aws import boto_client
+    from modelmon.adapters.aws import boto_client, s3_encryption
 
     bucket, prefix = parse_destination(destination)
     if bucket is not None:
         s3 = boto_client(settings.aws, "s3")
-        return S3Store(s3, bucket, settings.archive.kms_key_id), prefix
+        sse = s3_encryption(settings.aws, settings.archive.kms_key_id)
+        return S3Store(s3, bucket, settings.archive.kms_key_id, sse), prefix
     return LocalStore(prefix), ""
