@@ -210,3 +210,62 @@ def test_slow_clients_big_bodies_too_many_connections_and_disconnects_are_bounde
                 {"Content-Type": "application/json"})[0] == 200  # fmt: skip
     noisy = [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
     assert noisy == [], [r.getMessage() for r in noisy]
+
+
+def test_no_secret_reaches_a_log_line_at_debug(
+    settings: Settings, new_topic: Callable[..., str], loop_thread: LoopThread, tmp_path: Any,
+) -> None:  # fmt: skip
+    """Ingest and the proxy at DEBUG with a token, a redaction key and a Kafka password set."""
+    import os
+    import subprocess
+
+    from conftest import wait_until
+
+    from .test_ingest import ROOT, _free_port, _status
+
+    secrets = {
+        "MODELMON_INGEST__TOKEN": "tok-" + "a1" * 12,
+        "MODELMON_CAPTURE__REDACTION_KEY": "key-" + "b2" * 12,
+        "MODELMON_KAFKA__SASL_PASSWORD": "pw-" + "c3" * 12,
+        "MODELMON_KAFKA__SASL_USERNAME": "user",
+    }
+    upstream = loop_thread.serve(echo_model())
+    port, admin, proxy_port, proxy_admin = (_free_port() for _ in range(4))
+    env = {
+        **os.environ, **secrets, "MODELMON_LOG_LEVEL": "DEBUG",
+        "MODELMON_TOPICS__CAPTURE": new_topic(1), "MODELMON_TOPICS__DEADLETTER": new_topic(1),
+        "MODELMON_CAPTURE__REDACT_HASH": '["email"]', "MODELMON_INGEST__ADMIN_PORT": str(admin),
+        "MODELMON_CAPTURE__FEATURE_NAMES": '{"sec-log": ["email", "age"]}',
+    }  # fmt: skip
+    modelmon = str(ROOT / ".venv/bin/modelmon")
+    log = (tmp_path / "services.log").open("wb")
+    procs = [
+        subprocess.Popen([modelmon, "run", "ingest", "--port", str(port)], env=env,
+                         stdout=log, stderr=log),
+        subprocess.Popen([modelmon, "run", "capture-proxy", "--upstream",
+                          f"http://127.0.0.1:{upstream}", "--model", "sec-log",
+                          "--port", str(proxy_port), "--admin-port", str(proxy_admin)],
+                         env=env, stdout=log, stderr=log),
+    ]  # fmt: skip
+    try:
+        wait_until(lambda: _status(admin, "/readyz") == 200, 60, "ingest ready")
+        wait_until(lambda: _status(proxy_admin, "/readyz") == 200, 60, "proxy ready")
+        auth = {"Authorization": f"Bearer {secrets['MODELMON_INGEST__TOKEN']}"}
+        event = {"model_id": "sec-log", "event_time": "2026-01-01T00:00:00Z",
+                 "inputs": {"email": EMAIL, "age": 1}}  # fmt: skip
+        for headers in (auth, {"Authorization": "Bearer wrong"}, {}):
+            call(port, "POST", "/v1/capture", json.dumps(event).encode(), headers)
+        call(port, "POST", "/v1/capture", b"{broken", auth)
+        csv_h = {"Content-Type": "text/csv", **auth}
+        call(proxy_port, "POST", "/invocations", f"{EMAIL},3".encode(), csv_h)
+        call(proxy_port, "POST", "/invocations", b"{", {"Content-Type": "application/json"})
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
+    text = (tmp_path / "services.log").read_text()
+    assert '"level": "DEBUG"' in text or "DEBUG" in text  # the services did log at DEBUG
+    leaked = [name for name, value in secrets.items() if len(value) > 8 and value in text]
+    assert leaked == []
+    assert EMAIL not in text
