@@ -67,8 +67,15 @@ class TopicSettings(BaseModel):
 class RedisSettings(BaseModel):
     """Connection to Redis and the prefix every modelmon key starts with."""
 
-    url: str = "redis://127.0.0.1:6379/0"
+    url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="rediss://host:port/db for TLS"
+    )
     key_prefix: str = "modelmon"
+    username: str | None = Field(default=None, description="ACL user (else the URL's)")
+    password: SecretStr | None = Field(default=None, description="ACL password (else the URL's)")
+    ssl_ca_certs: str | None = Field(default=None, description="CA bundle for rediss:// URLs")
+    ssl_certfile: str | None = Field(default=None, description="client certificate (mutual TLS)")
+    ssl_keyfile: str | None = None
 
 
 def _default_aws_endpoint() -> str | None:
