@@ -1,13 +1,15 @@
-"""Capture -> alert with Redis over TLS and an ACL user (the default user disabled).
+"""Capture -> alert over Kafka SASL_SSL (SCRAM-SHA-256) and Redis TLS with an ACL user.
 
-A private redis-server listens on TLS only (no plain port), with certificates generated at
-start-up (``tls.py``). The registry, the aggregator and the detector reach it with
-``rediss://`` + CA + ACL user/password from settings; events are captured with the SDK and
-the drifted window raises alerts. No password appears in the services' logs.
+A private Kafka broker (``secure_kafka.py``) serves clients on SASL_SSL only; a private
+redis-server listens on TLS only (no plain port) with the default user disabled. Certificates
+are generated at start-up (``tls.py``). The SDK, the registry, the aggregator and the detector
+reach both with settings alone (``MODELMON_KAFKA__*``, ``MODELMON_REDIS__*``); the drifted
+window raises alerts. No password appears in the services' logs at DEBUG.
 """
 
 from __future__ import annotations
 
+import logging
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,23 +17,44 @@ from typing import Any
 
 import pytest
 import redis
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from pydantic import SecretStr
 
 from modelmon.adapters.redis import make_redis
 from modelmon.capture import CaptureClient
 from modelmon.settings import RedisSettings, Settings
 
 from .private_redis import free_port, redis_server_binary
+from .secure_kafka import PASSWORD as KAFKA_PASSWORD
+from .secure_kafka import USER, SecureKafka
 from .test_aggregator_support import ServiceProcess, register, service_env, wait_for
 from .test_archiver import topic_settings
 from .test_detector import T0, _evaluated, _push_baseline, _stream
-from .tls import make_certs
+from .tls import Certs, make_certs
+
+_QUIET = logging.getLogger("test.transport.quiet")
+_QUIET.propagate = False
 
 PASSWORD = "acl-" + "9f" * 16
 
 
 @pytest.fixture
-def tls_redis(tmp_path: Path) -> Iterator[RedisSettings]:
-    certs = make_certs(tmp_path / "tls")
+def certs(tmp_path: Path) -> Certs:
+    return make_certs(tmp_path / "tls")
+
+
+@pytest.fixture
+def secure_kafka(tmp_path: Path, certs: Certs) -> Iterator[SecureKafka]:
+    broker = SecureKafka(tmp_path / "kafka", certs)
+    try:
+        yield broker.start()
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def tls_redis(tmp_path: Path, certs: Certs) -> Iterator[RedisSettings]:
     port = free_port()
     conf = tmp_path / "redis.conf"
     conf.write_text(
@@ -62,10 +85,17 @@ def _pings(settings: RedisSettings) -> bool:
         return False
 
 
-def test_capture_to_alert_over_redis_tls_with_an_acl_user(
-    settings: Settings, tls_redis: RedisSettings, new_topic: Any, consumer_group: str,
-    tmp_path: Path,
-) -> None:  # fmt: skip
+def test_capture_to_alert_over_kafka_sasl_ssl_and_redis_tls_with_acl_users(
+    tls_redis: RedisSettings, secure_kafka: SecureKafka, tmp_path: Path
+) -> None:
+    kafka = secure_kafka.settings()
+    settings = Settings(kafka=kafka, redis=tls_redis)
+    plain = AdminClient({"bootstrap.servers": kafka.bootstrap_servers, "logger": _QUIET})
+    with pytest.raises(KafkaException):
+        plain.list_topics(timeout=5)  # no PLAINTEXT on the client port
+    wrong = kafka.model_copy(update={"sasl_password": SecretStr("wrong")})
+    with pytest.raises(KafkaException):
+        AdminClient(wrong.librdkafka_config() | {"logger": _QUIET}).list_topics(timeout=5)
     client = make_redis(tls_redis)
     no_tls = tls_redis.model_copy(update={"url": tls_redis.url.replace("rediss", "redis")})
     with pytest.raises(redis.RedisError):
@@ -73,7 +103,8 @@ def test_capture_to_alert_over_redis_tls_with_an_acl_user(
     anonymous = tls_redis.model_copy(update={"username": None, "password": None})
     with pytest.raises(redis.RedisError):
         make_redis(anonymous).ping()  # the default user is off
-    capture, alerts = new_topic(partitions=1), new_topic(partitions=1)
+    capture, alerts, dlq = "sec.capture", "sec.alerts", "sec.deadletter"
+    secure_kafka.create_topics(capture, alerts, dlq)
     register(client, "tls", "tls-model", size_seconds=10, allowed_lateness_seconds=1,
              idle_timeout_seconds=2)  # fmt: skip
     _push_baseline(client, "tls", "tls-model", tmp_path)
@@ -81,7 +112,13 @@ def test_capture_to_alert_over_redis_tls_with_an_acl_user(
         for e in _stream("tls-model", 1):
             sdk.capture(e.inputs, 1, event_time=_utc(e.t_ms))
         assert sdk.flush(60) == 0
-    env = service_env("tls", capture, consumer_group) | {
+    env = service_env("tls", capture, "sec-group", dlq) | {
+        "MODELMON_KAFKA__BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
+        "MODELMON_KAFKA__SECURITY_PROTOCOL": "SASL_SSL",
+        "MODELMON_KAFKA__SASL_MECHANISM": "SCRAM-SHA-256",
+        "MODELMON_KAFKA__SASL_USERNAME": USER,
+        "MODELMON_KAFKA__SASL_PASSWORD": KAFKA_PASSWORD,
+        "MODELMON_KAFKA__SSL_CA_LOCATION": str(kafka.ssl_ca_location),
         "MODELMON_REDIS__URL": tls_redis.url,
         "MODELMON_REDIS__USERNAME": "modelmon",
         "MODELMON_REDIS__PASSWORD": PASSWORD,
@@ -97,7 +134,7 @@ def test_capture_to_alert_over_redis_tls_with_an_acl_user(
     try:
         wait_for(
             lambda: any(r["type"] == "alert" for r in _evaluated(settings, alerts)),
-            180, "an alert over TLS Redis",
+            180, "an alert over SASL_SSL Kafka and TLS Redis",
         )  # fmt: skip
     finally:
         for svc in services:
@@ -106,7 +143,9 @@ def test_capture_to_alert_over_redis_tls_with_an_acl_user(
     assert {a["feature"] for a in alarms} >= {"x", "color"}
     assert all(a["window_start"] != _utc(T0).isoformat() for a in alarms)
     for svc in services:
-        assert PASSWORD not in svc.log_path.read_text()
+        text = svc.log_path.read_text()
+        assert PASSWORD not in text and KAFKA_PASSWORD not in text
+        assert "DEBUG" in text
 
 
 def _utc(ms: int) -> Any:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 
@@ -28,7 +28,7 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+def _write_key(key: rsa.RSAPrivateKey, path: Path) -> None:
     path.write_bytes(
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -43,7 +43,7 @@ def make_certs(directory: Path, now: datetime | None = None) -> Certs:
     """A CA and a server certificate (SAN 127.0.0.1, localhost) valid for a day."""
     directory.mkdir(parents=True, exist_ok=True)
     now = now or datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ca = (
         x509.CertificateBuilder()
         .subject_name(_name("modelmon test CA"))
@@ -55,7 +55,7 @@ def make_certs(directory: Path, now: datetime | None = None) -> Certs:
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     san = x509.SubjectAlternativeName(
         [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     )
@@ -75,4 +75,8 @@ def make_certs(directory: Path, now: datetime | None = None) -> Certs:
     out.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     out.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     _write_key(key, out.key)
+    # Kafka's PEM keystore: the (PKCS#8) key and the certificate chain in one file
+    keystore = directory / "keystore.pem"
+    keystore.write_bytes(out.key.read_bytes() + out.cert.read_bytes() + out.ca.read_bytes())
+    keystore.chmod(0o600)
     return out
