@@ -53,7 +53,9 @@ def build(
     check_name(variant, "variant")
     registry = CollectorRegistry()
     health = Health()
-    names = cap.feature_names.get(model) or registered_feature_names(settings, model)
+    names = cap.feature_names.get(model)
+    if not names and (cap.redact_drop or cap.redact_hash):  # redaction needs CSV names
+        names = registered_feature_names(settings, model)
     client = CaptureClient(model, settings=settings, variant=variant, feature_names=names)
     producer = make_producer(settings.kafka)
     dead = DeadLetters(

@@ -86,16 +86,30 @@ def _serve(lt: LoopThread, sites: list[Site]) -> list[int]:
 
 def test_proxy_events_and_dead_letters_carry_no_pii_and_bombs_are_not_inflated(
     settings: Settings, new_topic: Callable[..., str], consumer_group: str,
-    loop_thread: LoopThread, eventually: Callable[..., Any],
+    loop_thread: LoopThread, eventually: Callable[..., Any], redis_client: Any,
+    redis_prefix: str,
 ) -> None:  # fmt: skip
+    from modelmon.config import FeatureConfig, ModelConfig
+    from modelmon.keys import Keys
+    from modelmon.registry import Registry
+
+    features = [FeatureConfig(name=n) for n in ("SSN", "email", "age")]  # header-less CSV names
+    Registry(redis_client, Keys(redis_prefix)).register(
+        ModelConfig(model_id="sec-proxy", features=features)
+    )
     capture, dlq = new_topic(1), new_topic(1)
     upstream = loop_thread.serve(echo_model(), auto_decompress=False)
     conf = _settings(settings, capture, dlq, capture={"max_decompressed_bytes": 65536})
+    conf = conf.model_copy(
+        update={"redis": conf.redis.model_copy(update={"key_prefix": redis_prefix})}
+    )
     app, _, _ = build_proxy(conf, f"http://127.0.0.1:{upstream}", "sec-proxy", "AllTraffic")
     (port,) = _serve(loop_thread, [Site(app, "127.0.0.1", 0, HttpLimits(), RUNNER_OPTIONS)])
     json_h = {"Content-Type": "application/json"}
     good = {"instances": [{"SSN": SSN, "EMAIL": EMAIL, "age": 3}]}
     assert call(port, "POST", "/invocations", json.dumps(good).encode(), json_h)[0] == 200
+    csv_h = {"Content-Type": "text/csv"}
+    assert call(port, "POST", "/invocations", f"{SSN},{EMAIL},3".encode(), csv_h)[0] == 200
     nested = {"instances": [{"age": 3, "Customer": {"Ssn": SSN}}]}  # not a flat row
     assert call(port, "POST", "/invocations", json.dumps(nested).encode(), json_h)[0] == 200
     broken = b'{"instances": [{"ssn": "' + SSN.encode() + b'", '  # cannot be parsed
@@ -103,8 +117,11 @@ def test_proxy_events_and_dead_letters_carry_no_pii_and_bombs_are_not_inflated(
     bomb_doc = b'{"ssn": "' + SSN.encode() + b'", "pad": "' + b"0" * 300_000 + b'"}'
     gz = {**json_h, "Content-Encoding": "gzip"}
     assert call(port, "POST", "/invocations", gzip.compress(bomb_doc), gz)[0] == 200
-    events = consume_all(conf, capture, consumer_group, 1, eventually)
+    events = consume_all(conf, capture, consumer_group, 2, eventually)
     dead = consume_all(conf, dlq, consumer_group + "-dlq", 3, eventually)
+    by_source = {json.loads(e.value())["request"]["content_type"]: e for e in events}
+    from_csv = json.loads(by_source["text/csv"].value())  # named from the model config
+    assert list(from_csv["inputs"]) == ["email", "age"] and from_csv["inputs"]["age"] == 3
     _no_pii(events + dead)
     records = [DeadLetterRecord.model_validate_json(m.value()) for m in dead]
     assert any("inflates beyond 65536" in r.reason for r in records)
@@ -112,7 +129,8 @@ def test_proxy_events_and_dead_letters_carry_no_pii_and_bombs_are_not_inflated(
     assert len(withheld) == 2 and all(r.original == "" for r in withheld)
     (kept,) = [r for r in records if r not in withheld]  # the redacted form of the body
     assert b'"Customer":{}' in base64.b64decode(kept.original)
-    assert json.loads(events[0].value())["outputs"]["Email"].startswith("hmac-sha256:")
+    from_json = json.loads(by_source["application/json"].value())
+    assert from_json["outputs"]["Email"].startswith("hmac-sha256:")
 
 
 def test_ingest_redacts_in_any_case_refuses_escaping_names_and_open_start(
