@@ -179,9 +179,9 @@ def run(alerts: int, rate: float) -> dict[str, list[float]]:
         **os.environ,
         "MODELMON_REDIS__KEY_PREFIX": fx.prefix,
         "MODELMON_TOPICS__DEADLETTER": fx.dlq,
-        "MODELMON_ALERTING_TOPIC": fx.topic,
-        "MODELMON_ALERTING_GROUP": f"bench-{fx.run}",
-        "MODELMON_ALERTING_ADMIN_PORT": "0",
+        "MODELMON_ALERTING__TOPIC": fx.topic,
+        "MODELMON_ALERTING__GROUP": f"bench-{fx.run}",
+        "MODELMON_ADMIN__PORT": "0",
         "MODELMON_LOG_LEVEL": "WARNING",
     }
     service = subprocess.Popen([str(ROOT / ".venv/bin/modelmon"), "run", "alerting"], env=env)

@@ -255,9 +255,9 @@ def bench_archiver(settings: Settings, n: int) -> list[tuple[str, str]]:
         port = free_port()
         env = {
             **os.environ, "MODELMON_TOPICS__CAPTURE": name,
-            "MODELMON_ARCHIVE__DESTINATION": f"s3://{bucket}/bench",
-            "MODELMON_ARCHIVE__GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
-            "MODELMON_ARCHIVE__ADMIN_PORT": str(port), "MODELMON_ARCHIVE__ROLL_SECONDS": "1",
+            "MODELMON_ARCHIVER__DESTINATION": f"s3://{bucket}/bench",
+            "MODELMON_ARCHIVER__GROUP_ID": f"bench-{uuid.uuid4().hex[:8]}",
+            "MODELMON_ADMIN__PORT": str(port), "MODELMON_ARCHIVER__ROLL_SECONDS": "1",
             "MODELMON_LOG_LEVEL": "WARNING",
         }  # fmt: skip
         proc = subprocess.Popen([MODELMON, "run", "archiver"], env=env)

@@ -266,9 +266,9 @@ def aggregator_run(stack: Stack, n: int, rss_n: int, tmp: Path) -> dict[str, flo
     log(f"producing {n:,} events to {topic} ...")
     t0 = 1_767_225_600_000
     stack.produce(topic, events(n, t0, 100, seed=1))  # 10k events/s of event time
-    env = {"MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_AGGREGATOR_TOPIC": topic,
-           "MODELMON_AGGREGATOR_GROUP": f"bench-{uuid.uuid4().hex[:6]}",
-           "MODELMON_AGGREGATOR_ADMIN_PORT": "0", "MODELMON_LOG_LEVEL": "WARNING"}  # fmt: skip
+    env = {"MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_AGGREGATOR__TOPIC": topic,
+           "MODELMON_AGGREGATOR__GROUP": f"bench-{uuid.uuid4().hex[:6]}",
+           "MODELMON_ADMIN__PORT": "0", "MODELMON_LOG_LEVEL": "WARNING"}  # fmt: skip
     proc = service("aggregator", env, tmp / "aggregator.log")
     out: dict[str, float] = {}
     try:
@@ -374,11 +374,11 @@ def detection_latency(stack: Stack, seconds: float, tmp: Path) -> list[float]:
     capture, alerts, prefix = stack.topic(PARTITIONS), stack.topic(1), stack.prefix()
     Registry(stack.redis, Keys(prefix)).register(config(10, 1, 5))
     push_baseline(stack, prefix, tmp)
-    env = {"MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_AGGREGATOR_TOPIC": capture,
-           "MODELMON_AGGREGATOR_GROUP": f"bench-{uuid.uuid4().hex[:6]}",
-           "MODELMON_AGGREGATOR_FLUSH_SECONDS": "0.5", "MODELMON_DETECTOR_INTERVAL": "0.2",
-           "MODELMON_AGGREGATOR_ADMIN_PORT": "0", "MODELMON_DETECTOR_ADMIN_PORT": "0",
-           "MODELMON_DETECTOR_TOPIC": capture, "MODELMON_DETECTOR_ALERTS_TOPIC": alerts,
+    env = {"MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_AGGREGATOR__TOPIC": capture,
+           "MODELMON_AGGREGATOR__GROUP": f"bench-{uuid.uuid4().hex[:6]}",
+           "MODELMON_AGGREGATOR__FLUSH_SECONDS": "0.5", "MODELMON_DETECTOR__INTERVAL": "0.2",
+           "MODELMON_ADMIN__PORT": "0",
+           "MODELMON_DETECTOR__TOPIC": capture, "MODELMON_DETECTOR__ALERTS_TOPIC": alerts,
            "MODELMON_LOG_LEVEL": "WARNING"}  # fmt: skip
     procs = [service(n, env, tmp / f"{n}.log") for n in ("aggregator", "detector")]
     first: dict[int, float] = {}

@@ -62,25 +62,28 @@ NOTES = {
 }
 
 
-def _row(env: str, field: FieldInfo) -> str:
+def _row(env: str, field: FieldInfo, flags: dict[str, str] | None = None) -> str:
     note = (field.description or NOTES.get(env, "")).replace("|", "/")
-    return f"| `{env}` | {_type(field)} | {_default(field)} | {note} |"
+    flag = (flags or {}).get(env)
+    shown = f"`{flag}`" if flag else ""
+    return f"| `{env}` | {shown} | {_type(field)} | {_default(field)} | {note} |"
 
 
 def _section(title: str, doc: str, rows: list[str]) -> list[str]:
-    head = ["", f"### {title}", "", doc, "", "| variable | type | default | notes |",
-            "|---|---|---|---|"]  # fmt: skip
+    head = ["", f"### {title}", "", doc, "", "| variable | flag | type | default | notes |",
+            "|---|---|---|---|---|"]  # fmt: skip
     return [*head, *rows]
 
 
 def render() -> str:
     lines: list[str] = []
     top: list[str] = []
+    flags = _flags()
     for name, field in Settings.model_fields.items():
         model = field.annotation
         if isinstance(model, type) and issubclass(model, BaseModel):
             doc = " ".join((model.__doc__ or "").split())
-            rows = [_row(f"MODELMON_{name.upper()}__{sub.upper()}", f)
+            rows = [_row(f"MODELMON_{name.upper()}__{sub.upper()}", f, flags)
                     for sub, f in model.model_fields.items()]  # fmt: skip
             lines += _section(f"`{name}` ({model.__name__})", doc, rows)
         else:
@@ -90,37 +93,23 @@ def render() -> str:
     stack_rows = [_row(f"MODELMON_STACK_{n.upper()}", f) for n, f in stack]
     stack_doc = " ".join((StackConfig.__doc__ or "").split())
     lines += _section("`modelmon stack` (StackConfig)", stack_doc, stack_rows)
-    lines += _service_options()
     return "\n".join([BEGIN, *lines, "", END])
 
 
-def _service_options() -> list[str]:
-    """Each service's own command-line options (``modelmon run NAME --help``)."""
+def _flags() -> dict[str, str]:
+    """``MODELMON_<SECTION>__<FIELD>`` -> the flag ``modelmon run NAME`` generates for it."""
     import modelmon_services
 
-    lines = ["", "### Service options", "",
-             "Each service also takes options of its own (`modelmon run NAME --help`); those",
-             "with a variable can be set in the environment too.", ""]  # fmt: skip
-    for module in sorted(pkgutil.iter_modules(modelmon_services.__path__), key=lambda m: m.name):
+    flags: dict[str, str] = {}
+    for module in pkgutil.iter_modules(modelmon_services.__path__):
         package = importlib.import_module(f"modelmon_services.{module.name}")
         command = getattr(package, "command", None)
         if not isinstance(command, click.Command):
             continue
-        name = module.name.replace("_", "-")
-        lines += [f"`modelmon run {name}`: {(command.help or '').splitlines()[0]}", "",
-                  "| option | variable | default | notes |", "|---|---|---|---|"]  # fmt: skip
-        lines += [_option_row(p) for p in command.params if isinstance(p, click.Option)]
-        lines.append("")
-    return lines
-
-
-def _option_row(param: click.Option) -> str:
-    env = f"`{param.envvar}`" if isinstance(param.envvar, str) else ""
-    value = param.default
-    unset = value in (None, False) or type(value).__name__ == "Sentinel"
-    default = "(required)" if param.required else ("" if unset else f"`{value}`")
-    note = (param.help or "").replace("|", "/")
-    return f"| `{param.opts[0]}` | {env} | {default} | {note} |"
+        for param in command.params:
+            if isinstance(param, click.Option) and param.name and "__" in param.name:
+                flags.setdefault(f"MODELMON_{param.name.upper()}", param.opts[0])
+    return flags
 
 
 def main(argv: list[str]) -> int:

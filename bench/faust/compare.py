@@ -54,9 +54,9 @@ def faust_run(
 def modelmon_run(stack: bs.Stack, topic: str, n: int, tmp: Path) -> tuple[float, float]:
     prefix = stack.prefix()
     Registry(stack.redis, Keys(prefix)).register(bs.config(10, 5, 60))
-    env = {"MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_AGGREGATOR_TOPIC": topic,
-           "MODELMON_AGGREGATOR_GROUP": f"bench-{uuid.uuid4().hex[:6]}",
-           "MODELMON_AGGREGATOR_ADMIN_PORT": "0", "MODELMON_LOG_LEVEL": "WARNING"}  # fmt: skip
+    env = {"MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_AGGREGATOR__TOPIC": topic,
+           "MODELMON_AGGREGATOR__GROUP": f"bench-{uuid.uuid4().hex[:6]}",
+           "MODELMON_ADMIN__PORT": "0", "MODELMON_LOG_LEVEL": "WARNING"}  # fmt: skip
     proc = bs.service("aggregator", env, tmp / "aggregator.log")
     try:
         bs.wait(lambda: stack.flushed(prefix, topic) >= min(50_000, n // 4), 300)

@@ -73,8 +73,11 @@ class Archiver:
         registry: CollectorRegistry | None = None,
         health: Health | None = None,
         clock: Callable[[], float] = time.monotonic,
+        endpoint_of: Callable[[str], str] = str,
     ) -> None:
+        """``endpoint_of(model_id)`` names a model's folder (``ModelCatalog.endpoint_name``)."""
         self.consumer, self.producer, self.store = consumer, producer, store
+        self.endpoint_of = endpoint_of
         self.topic, self.prefix = topic, prefix
         self.redaction = redaction or RedactionPolicy()
         self.gzip, self.key = gzip, encryption_key
@@ -208,7 +211,7 @@ class Archiver:
         first_offset: int, lines: list[bytes],
     ) -> None:  # fmt: skip
         key = object_key(
-            self.prefix, model, variant, first_event,
+            self.prefix, self.endpoint_of(model), variant, first_event,
             file_uuid(self.topic, partition, first_offset),
             gzip=self.gzip, encrypted=self.key is not None,
         )  # fmt: skip

@@ -12,14 +12,15 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from modelmon.capture.client import CaptureClient
+from modelmon.capture.metrics import register_drop_counter
 from modelmon.errors import PermanentError
+from modelmon.http_limits import ClientGone, HttpLimits, gone_quietly, read_body
 from modelmon.redaction import redact_event
 from modelmon.service import DeadLetters, Health, admin_routes
 
-from ..web_limits import ClientGone, HttpLimits, gone_quietly, read_body
 from .capture import MAX_DECOMPRESSED, ContentTypes, Exchange, exchange_events
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,7 @@ class ProxyMetrics:
         self.capture_errors = Counter(
             "modelmon_proxy_capture_errors", "Capture failures (request served)", registry=registry
         )
-        drops = Gauge("modelmon_capture_dropped", "Events dropped by the SDK", registry=registry)
-        drops.set_function(lambda: client.dropped)
+        register_drop_counter(client, registry)
 
 
 class CaptureProxy:

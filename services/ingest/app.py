@@ -14,11 +14,11 @@ from confluent_kafka import KafkaException, Producer
 from prometheus_client import CollectorRegistry, Counter
 
 from modelmon.errors import ConfigurationError, InvalidEventError, TransientError, UnknownModelError
+from modelmon.http_limits import ClientGone, HttpLimits, gone_quietly, read_body
 from modelmon.redaction import RedactionPolicy, UnredactableError, redact_event
 from modelmon.registry import ModelCatalog
 from modelmon.service import DeadLetters, Health, admin_routes
 
-from ..web_limits import ClientGone, HttpLimits, gone_quietly, read_body
 from .parse import LineError, parse_body
 
 log = logging.getLogger(__name__)

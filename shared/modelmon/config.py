@@ -7,7 +7,7 @@ services re-read it without a restart. Defaults follow SageMaker Model Monitor's
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -89,10 +89,23 @@ class WebhookRoute(_Config):
         return self
 
 
+def _get(obj: Any, key: str) -> Any:
+    """``key`` of a dict or an attribute of a model (None when absent)."""
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+
+#: SageMaker's own rule for an endpoint name (CreateEndpoint ``EndpointName``).
+ENDPOINT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+
+
 class CloudWatchRoute(_Config):
     enabled: bool = True
     namespace: str = "aws/sagemaker/Endpoints/data-metrics"
-    endpoint_name: Name | None = Field(default=None, description="defaults to the model id")
+    endpoint_name: str | None = Field(
+        default=None,
+        pattern=ENDPOINT_NAME_PATTERN,
+        description="deprecated spelling of the model's endpoint_name (read into it)",
+    )
     schedule_name: Name = "modelmon"
 
 
@@ -121,6 +134,29 @@ class ModelConfig(_Config):
     checks: list[CheckType] = Field(default_factory=lambda: list(DEFAULT_CHECKS))
     alerts: AlertRoutes = Field(default_factory=AlertRoutes)
     schedule_name: Name = Field(default="modelmon", description="report path segment")
+    endpoint_name: str | None = Field(
+        default=None,
+        pattern=ENDPOINT_NAME_PATTERN,
+        description="SageMaker endpoint name: capture archive folder, report folder and the "
+        "CloudWatch Endpoint dimension; defaults to the model id (docs/sagemaker-compatibility.md)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _endpoint_from_cloudwatch(cls, data: Any) -> Any:
+        """``alerts.cloudwatch.endpoint_name`` (the older place) fills ``endpoint_name``."""
+        if not isinstance(data, dict):
+            return data
+        old = _get(_get(data.get("alerts"), "cloudwatch"), "endpoint_name")
+        if old is None:
+            return data
+        new = data.get("endpoint_name")
+        if new is not None and new != old:
+            raise ValueError(
+                f"endpoint_name {new!r} and alerts.cloudwatch.endpoint_name {old!r} differ: "
+                "keep endpoint_name only"
+            )
+        return {**data, "endpoint_name": old}
 
     @model_validator(mode="after")
     def _unique_features(self) -> ModelConfig:
@@ -132,3 +168,13 @@ class ModelConfig(_Config):
 
     def feature(self, name: str) -> FeatureConfig | None:
         return next((f for f in self.features if f.name == name), None)
+
+
+def endpoint_name(model_id: str, config: ModelConfig | None) -> str:
+    """The one rule for a model's SageMaker endpoint name: ``config.endpoint_name``, else the
+    model id. Capture archive paths (``{prefix}/{endpoint}/{variant}/yyyy/mm/dd/hh/``), report
+    paths (``{endpoint}/{schedule}/yyyy/mm/dd/hh/``) and the CloudWatch ``Endpoint`` dimension
+    all use it, as SageMaker does with the endpoint's name."""
+    if config is not None and config.endpoint_name is not None:
+        return config.endpoint_name
+    return model_id

@@ -20,7 +20,7 @@ import msgspec
 import redis
 from pydantic import ValidationError
 
-from modelmon.config import ModelConfig
+from modelmon.config import ModelConfig, endpoint_name
 from modelmon.errors import BaselineError, ConfigurationError, DependencyUnavailableError
 from modelmon.keys import Keys
 
@@ -221,3 +221,9 @@ class ModelCatalog:
     def config(self, model_id: str) -> ModelConfig | None:
         entry = self.models.get(model_id)
         return entry.config if entry else None
+
+    def endpoint_name(self, model_id: str) -> str:
+        """The model's endpoint name (``modelmon.config.endpoint_name``'s rule), registry
+        re-read first; raises DependencyUnavailableError while Redis is down."""
+        self.refresh()
+        return endpoint_name(model_id, self.config(model_id))

@@ -108,6 +108,7 @@ class AdminServer:
     def stop(self) -> None:
         if self._thread.is_alive():  # shutdown() waits for serve_forever: never if not started
             self._server.shutdown()
+            self._thread.join(5)
         self._server.server_close()
 
 

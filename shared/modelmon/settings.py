@@ -2,7 +2,10 @@
 
 Every field can be set from the environment with the ``MODELMON_`` prefix and ``__`` as the
 nesting delimiter, e.g. ``MODELMON_KAFKA__BOOTSTRAP_SERVERS=broker:9092`` or
-``MODELMON_REDIS__URL=redis://cache:6379/0``. AWS endpoint and region also honour the
+``MODELMON_REDIS__URL=redis://cache:6379/0``. Each service's options are a section of their
+own (``MODELMON_AGGREGATOR__FLUSH_SECONDS``, ``MODELMON_CAPTURE_PROXY__UPSTREAM``); its
+command-line flags are generated from the same fields (``modelmon.flags``), and
+``docs/configuration.md`` from both (``make docs``). AWS endpoint and region also honour the
 standard ``AWS_ENDPOINT_URL`` and ``AWS_DEFAULT_REGION`` variables, so boto3 tooling and
 modelmon agree.
 """
@@ -119,29 +122,10 @@ class CaptureSettings(BaseModel):
     redact_drop: list[str] = Field(default_factory=list)
     redact_hash: list[str] = Field(default_factory=list)
     redaction_key: SecretStr | None = None
-    proxy_host: str = "127.0.0.1"
-    proxy_port: int = 8080
-    proxy_admin_host: str = Field(
-        default="127.0.0.1", description="address of /healthz /readyz /metrics (0.0.0.0 in a pod)"
-    )
-    proxy_admin_port: int = 9101
-    proxy_max_body_bytes: int = Field(
-        default=16 * 1024 * 1024, ge=1, description="request and response bodies (413 / 502)"
-    )
-    proxy_body_timeout_seconds: float = Field(
-        default=30.0, gt=0, description="a request body not read by then is a 408"
-    )
-    proxy_header_timeout_seconds: float = Field(
-        default=15.0, gt=0, description="a connection without a whole request head is closed"
-    )
-    proxy_max_connections: int = Field(default=1000, ge=1, description="open client connections")
-    max_decompressed_bytes: int = Field(
-        default=8 * 1024 * 1024, ge=1, description="gzip/deflate bodies inflate at most this"
-    )
 
 
-class ArchiveSettings(BaseModel):
-    """The archiver: where capture files go and when they roll."""
+class ArchiverSettings(BaseModel):
+    """``modelmon run archiver``: where capture files go and when they roll."""
 
     destination: str = Field(
         default=".modelmon/archive", description="s3://bucket/prefix or a local directory"
@@ -154,32 +138,148 @@ class ArchiveSettings(BaseModel):
     encryption_key: SecretStr | None = Field(
         default=None, description="base64 AES-256 key: AES-GCM for the local archive"
     )
-    admin_host: str = "127.0.0.1"
-    admin_port: int = 9102
 
 
 class IngestSettings(BaseModel):
-    """HTTP ingest: ``POST /v1/capture``."""
+    """``modelmon run ingest``: ``POST /v1/capture`` (/metrics on the admin port only)."""
 
     host: str = "127.0.0.1"
     port: int = 8090
     token: SecretStr | None = Field(
-        default=None, description="bearer token; required unless insecure=true"
+        default=None, description="bearer token; required unless insecure"
     )
     insecure: bool = Field(
         default=False, description="start without a token: anyone may POST (demo and tests)"
     )
-    body_timeout_seconds: float = Field(default=30.0, gt=0)
-    header_timeout_seconds: float = Field(default=15.0, gt=0)
-    max_connections: int = Field(default=1000, ge=1)
-    admin_host: str = Field(
-        default="127.0.0.1", description="address of /healthz /readyz /metrics (0.0.0.0 in a pod)"
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="a request body not read by then is a 408"
     )
-    admin_port: int = 9103
+    header_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="a connection without a whole request head is closed"
+    )
+    max_connections: int = Field(default=1000, ge=1, description="open client connections")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     max_event_bytes: int = Field(default=1_048_576, ge=1)
     require_registered: bool = Field(
         default=False, description="reject events of models not in the registry (Redis)"
+    )
+
+
+#: Each service's admin port when ``admin.port`` is unset (they differ so that all of them can
+#: run on one host, as in ``modelmon demo``).
+ADMIN_PORTS = {
+    "aggregator": 9110,
+    "detector": 9111,
+    "alerting": 9108,
+    "archiver": 9102,
+    "capture-proxy": 9101,
+    "ingest": 9103,
+}
+
+
+class AdminSettings(BaseModel):
+    """``/healthz`` ``/readyz`` ``/metrics`` of every service (``/metrics`` only there).
+
+    The container image sets ``MODELMON_ADMIN__HOST=0.0.0.0`` so that kubelet probes and
+    Prometheus reach it inside a pod; outside a container it stays on loopback.
+    """
+
+    host: str = Field(default="127.0.0.1", description="0.0.0.0: every interface")
+    port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="unset: the service's own ("
+        + ", ".join(f"{name} {port}" for name, port in ADMIN_PORTS.items())
+        + "); 0: any free port",
+    )
+
+    def port_of(self, service: str) -> int:
+        """The port ``service`` listens on."""
+        return ADMIN_PORTS.get(service, 0) if self.port is None else self.port
+
+
+class AggregatorSettings(BaseModel):
+    """``modelmon run aggregator``: capture topic -> windowed partition profiles in Redis."""
+
+    topic: str | None = Field(default=None, description="default: topics.capture")
+    group: str = Field(
+        default="modelmon-aggregator", description="Kafka consumer group shared by all aggregators"
+    )
+    batch_size: int = Field(default=5000, ge=1, description="messages per consume() call")
+    flush_events: int = Field(
+        default=100_000, ge=1, description="flush to Redis after this many messages..."
+    )
+    flush_seconds: float = Field(
+        default=1.0, gt=0, description="...or after this many seconds, whichever comes first"
+    )
+
+
+class DetectorSettings(BaseModel):
+    """``modelmon run detector``: evaluate complete windows against baselines."""
+
+    topic: str | None = Field(default=None, description="default: topics.capture")
+    alerts_topic: str | None = Field(default=None, description="default: topics.alerts")
+    out: str | None = Field(
+        default=None,
+        description="directory or s3://bucket/prefix for statistics.json and "
+        "constraint_violations.json",
+    )
+    interval: float = Field(default=0.5, gt=0, description="seconds between passes")
+
+
+class AlertingSettings(BaseModel):
+    """``modelmon run alerting``: route the alerts topic to CloudWatch, SNS and webhooks."""
+
+    topic: str | None = Field(default=None, description="default: topics.alerts")
+    group: str = Field(default="modelmon-alerting", description="Kafka consumer group")
+    default_sns_topic: str | None = Field(
+        default=None, description="SNS topic ARN for models whose config names none"
+    )
+    cloudwatch: bool = Field(
+        default=True, description="publish window metrics to CloudWatch (off: no AWS needed)"
+    )
+    concurrency: int = Field(
+        default=4, ge=1, le=64, description="deliveries of one event sent at the same time"
+    )
+    dedup_hours: float = Field(
+        default=48.0,
+        gt=0,
+        description="how long handled event ids are remembered (replays within it are no-ops)",
+    )
+    max_attempts: int = Field(
+        default=5, ge=1, description="tries per delivery before it is dead-lettered"
+    )
+    backoff_base: float = Field(
+        default=0.5, gt=0, description="first retry delay in seconds (doubles, with jitter)"
+    )
+    backoff_max: float = Field(default=30.0, gt=0, description="longest retry delay in seconds")
+
+
+class CaptureProxySettings(BaseModel):
+    """``modelmon run capture-proxy``: a reverse proxy in front of a model server."""
+
+    upstream: str | None = Field(
+        default=None, description="the model server, e.g. http://127.0.0.1:8000 (required)"
+    )
+    model: str | None = Field(
+        default=None, description="model id of the captured events (required)"
+    )
+    variant: str = Field(default="AllTraffic", description="variant of the captured events")
+    host: str = Field(default="127.0.0.1", description="proxy listen address")
+    port: int = Field(default=8080, ge=0, le=65535, description="proxy listen port")
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1, description="request and response bodies (413 / 502)"
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="a request body not read by then is a 408"
+    )
+    header_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="a connection without a whole request head is closed"
+    )
+    max_connections: int = Field(default=1000, ge=1, description="open client connections")
+    max_decompressed_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1, description="gzip/deflate bodies inflate at most this"
     )
 
 
@@ -195,7 +295,12 @@ class Settings(BaseSettings):
     redis: RedisSettings = Field(default_factory=RedisSettings)
     aws: AwsSettings = Field(default_factory=AwsSettings)
     capture: CaptureSettings = Field(default_factory=CaptureSettings)
-    archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
+    admin: AdminSettings = Field(default_factory=AdminSettings)
+    aggregator: AggregatorSettings = Field(default_factory=AggregatorSettings)
+    detector: DetectorSettings = Field(default_factory=DetectorSettings)
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)
+    archiver: ArchiverSettings = Field(default_factory=ArchiverSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    capture_proxy: CaptureProxySettings = Field(default_factory=CaptureProxySettings)
     log_level: str = "INFO"
     log_json: bool = True

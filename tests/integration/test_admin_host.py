@@ -41,9 +41,9 @@ def test_detector_admin_server_binds_the_admin_host_from_the_environment(
     env = {
         **os.environ,
         "MODELMON_REDIS__KEY_PREFIX": redis_prefix,
-        "MODELMON_DETECTOR_TOPIC": new_topic(),
-        "MODELMON_DETECTOR_ADMIN_HOST": HOST,
-        "MODELMON_DETECTOR_ADMIN_PORT": str(port),
+        "MODELMON_DETECTOR__TOPIC": new_topic(),
+        "MODELMON_ADMIN__HOST": HOST,
+        "MODELMON_ADMIN__PORT": str(port),
     }
     log = tmp_path / "detector.log"
     modelmon = Path(sys.executable).with_name("modelmon")

@@ -137,10 +137,10 @@ def _archive(topic: str, group: str, tmp_path: Path, expected: int) -> list[int]
     out = tmp_path / "archive"
     env = {
         "MODELMON_TOPICS__CAPTURE": topic,
-        "MODELMON_ARCHIVE__DESTINATION": str(out),
-        "MODELMON_ARCHIVE__GROUP_ID": f"{group}-archiver",
-        "MODELMON_ARCHIVE__ROLL_SECONDS": "0.5",
-        "MODELMON_ARCHIVE__ADMIN_PORT": "0",
+        "MODELMON_ARCHIVER__DESTINATION": str(out),
+        "MODELMON_ARCHIVER__GROUP_ID": f"{group}-archiver",
+        "MODELMON_ARCHIVER__ROLL_SECONDS": "0.5",
+        "MODELMON_ADMIN__PORT": "0",
     }
     archiver = ServiceProcess("archiver", env, tmp_path / "archiver.log").start()
 

@@ -129,9 +129,9 @@ def expected_counts(events: Iterable[Event], size_ms: int) -> Counter[tuple[str,
 
 #: Small batches and frequent flushes, so that kills and outages land between and inside flushes.
 FAST_FLUSHES = {
-    "MODELMON_AGGREGATOR_BATCH_SIZE": "200",
-    "MODELMON_AGGREGATOR_FLUSH_EVENTS": "600",
-    "MODELMON_AGGREGATOR_FLUSH_SECONDS": "0.2",
+    "MODELMON_AGGREGATOR__BATCH_SIZE": "200",
+    "MODELMON_AGGREGATOR__FLUSH_EVENTS": "600",
+    "MODELMON_AGGREGATOR__FLUSH_SECONDS": "0.2",
 }
 
 
@@ -211,11 +211,10 @@ def service_env(
 ) -> dict[str, str]:
     env = {
         "MODELMON_REDIS__KEY_PREFIX": prefix,
-        "MODELMON_AGGREGATOR_TOPIC": topic,
-        "MODELMON_AGGREGATOR_GROUP": group,
-        "MODELMON_AGGREGATOR_ADMIN_PORT": "0",
-        "MODELMON_AGGREGATOR_FLUSH_SECONDS": "0.3",
-        "MODELMON_DETECTOR_ADMIN_PORT": "0",
+        "MODELMON_AGGREGATOR__TOPIC": topic,
+        "MODELMON_AGGREGATOR__GROUP": group,
+        "MODELMON_ADMIN__PORT": "0",
+        "MODELMON_AGGREGATOR__FLUSH_SECONDS": "0.3",
         "PYTHONUNBUFFERED": "1",
     }
     if deadletter:

@@ -290,11 +290,13 @@ def test_cloudwatch_gets_exactly_the_windows_metrics(
     harness: Harness, redis_client: Any, boto_client: Callable[[str], Any]
 ) -> None:
     model = unique_model()
-    route = CloudWatchRoute(endpoint_name=f"ep-{model}", schedule_name="hourly")
+    route = CloudWatchRoute(schedule_name="hourly")
     register(
         harness.settings,
         redis_client,
-        ModelConfig(model_id=model, alerts=AlertRoutes(cloudwatch=route)),
+        ModelConfig(
+            model_id=model, endpoint_name=f"ep-{model}", alerts=AlertRoutes(cloudwatch=route)
+        ),
     )
     distances = [0.05, 0.1234567890123, 0.31, 0.0]
     produce(
@@ -508,9 +510,9 @@ def _service_env(h: Harness) -> dict[str, str]:
         **os.environ,
         "MODELMON_REDIS__KEY_PREFIX": h.settings.redis.key_prefix,
         "MODELMON_TOPICS__DEADLETTER": h.settings.topics.deadletter,
-        "MODELMON_ALERTING_TOPIC": h.topic,
-        "MODELMON_ALERTING_GROUP": h.group,
-        "MODELMON_ALERTING_ADMIN_PORT": "0",
+        "MODELMON_ALERTING__TOPIC": h.topic,
+        "MODELMON_ALERTING__GROUP": h.group,
+        "MODELMON_ADMIN__PORT": "0",
         "MODELMON_KAFKA__EXTRA": json.dumps({"session.timeout.ms": "6000"}),
         SECRET_ENV: "restart-secret",
     }

@@ -68,7 +68,7 @@ def archiver(tmp_path: Path) -> Iterator[Callable[..., ArchiverProcess]]:
 
     def make(**env: str) -> ArchiverProcess:
         p = ArchiverProcess(
-            {"MODELMON_ARCHIVE__ADMIN_PORT": "0", "MODELMON_LOG_LEVEL": "INFO", **env},
+            {"MODELMON_ADMIN__PORT": "0", "MODELMON_LOG_LEVEL": "INFO", **env},
             tmp_path / "archiver.log",
         )
         procs.append(p)
@@ -80,15 +80,21 @@ def archiver(tmp_path: Path) -> Iterator[Callable[..., ArchiverProcess]]:
             p.kill()
 
 
+#: Consumer session of 6 s (the broker's minimum) instead of 45 s, as in test_exactly_once.
+SHORT_SESSION = {
+    "MODELMON_KAFKA__EXTRA": '{"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}'
+}
+
+
 def archiver_env(
     topic: str, dl_topic: str, group: str, destination: str, **extra: str
 ) -> dict[str, str]:
     return {
         "MODELMON_TOPICS__CAPTURE": topic,
         "MODELMON_TOPICS__DEADLETTER": dl_topic,
-        "MODELMON_ARCHIVE__GROUP_ID": group,
-        "MODELMON_ARCHIVE__DESTINATION": destination,
-        "MODELMON_ARCHIVE__ROLL_SECONDS": "0.5",
+        "MODELMON_ARCHIVER__GROUP_ID": group,
+        "MODELMON_ARCHIVER__DESTINATION": destination,
+        "MODELMON_ARCHIVER__ROLL_SECONDS": "0.5",
         **extra,
     }
 
@@ -159,7 +165,7 @@ def test_sdk_events_are_archived_once_in_sagemaker_layout(
         ids = sdk_events(client, n)
     kms = "arn:aws:kms:us-east-1:123456789012:key/0b7bfd33-c8a7-4adf-a09a-98fd0af79974"
     proc = archiver(**archiver_env(topic, dl_topic, consumer_group, f"s3://{s3_bucket}/datacapture",
-                                   MODELMON_ARCHIVE__KMS_KEY_ID=kms))  # fmt: skip
+                                   MODELMON_ARCHIVER__KMS_KEY_ID=kms))  # fmt: skip
     eventually(
         lambda: len(s3_records(boto_client, s3_bucket, "datacapture", "churn-model")) >= n,
         120,
@@ -214,8 +220,10 @@ def test_archiver_survives_sigkill_without_losing_events(
     eventually: Callable[..., Any],
 ) -> None:  # fmt: skip
     topic, dl_topic = new_topic(3), new_topic(1)
+    # a short session: after each kill the group hands the partitions on in seconds (the
+    # default 45 s session would be waited out three times)
     env = archiver_env(topic, dl_topic, consumer_group, f"s3://{s3_bucket}/cap",
-                       MODELMON_ARCHIVE__ROLL_BYTES="20000")  # fmt: skip
+                       MODELMON_ARCHIVER__ROLL_BYTES="20000", **SHORT_SESSION)  # fmt: skip
     ids: list[str] = []
 
     def archived() -> set[str]:
@@ -304,8 +312,8 @@ def test_redacted_fields_absent_from_topic_and_archive_and_encrypted_local_archi
     proc = archiver(**archiver_env(
         topic, dl_topic, consumer_group, str(dest),
         MODELMON_CAPTURE__REDACT_DROP='["ssn"]', MODELMON_CAPTURE__REDACT_HASH='["email"]',
-        MODELMON_CAPTURE__REDACTION_KEY=key, MODELMON_ARCHIVE__ENCRYPTION_KEY=aes,
-        MODELMON_ARCHIVE__GZIP="true",
+        MODELMON_CAPTURE__REDACTION_KEY=key, MODELMON_ARCHIVER__ENCRYPTION_KEY=aes,
+        MODELMON_ARCHIVER__GZIP="true",
     ))  # fmt: skip
     eventually(lambda: list(LocalStore(dest).list("pii")), 60, "archive file")
     assert proc.stop() == 0

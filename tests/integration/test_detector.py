@@ -113,9 +113,9 @@ def test_only_drifted_features_flag_and_each_window_is_evaluated_once(
     events = _stream("churn", 3)
     produce(settings, capture, events)
     env = service_env(redis_prefix, capture, consumer_group) | {
-        "MODELMON_DETECTOR_TOPIC": capture,
-        "MODELMON_DETECTOR_ALERTS_TOPIC": alerts,
-        "MODELMON_DETECTOR_OUT": str(tmp_path / "reports"),
+        "MODELMON_DETECTOR__TOPIC": capture,
+        "MODELMON_DETECTOR__ALERTS_TOPIC": alerts,
+        "MODELMON_DETECTOR__OUT": str(tmp_path / "reports"),
     }
     aggregator = ServiceProcess("aggregator", env, tmp_path / "agg.log").start()
     detectors = [
@@ -217,8 +217,8 @@ def test_idle_partitions_let_the_last_window_complete(
     events.append(Event("solo", T0 + 2_000, x, partition=0))  # late: counted in window 0
     produce(settings, capture, events)
     env = service_env(redis_prefix, capture, consumer_group) | {
-        "MODELMON_DETECTOR_TOPIC": capture,
-        "MODELMON_DETECTOR_ALERTS_TOPIC": alerts,
+        "MODELMON_DETECTOR__TOPIC": capture,
+        "MODELMON_DETECTOR__ALERTS_TOPIC": alerts,
     }
     services = [
         ServiceProcess("aggregator", env, tmp_path / "agg.log").start(),

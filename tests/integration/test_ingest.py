@@ -162,7 +162,7 @@ def test_ingest_command_refuses_to_run_open_unless_told_and_serves_metrics_on_ad
 ) -> None:
     port, admin = _free_port(), _free_port()
     cmd = [str(ROOT / ".venv/bin/modelmon"), "run", "ingest", "--port", str(port)]
-    env = {**os.environ, "MODELMON_INGEST__TOKEN": "", "MODELMON_INGEST__ADMIN_PORT": str(admin)}
+    env = {**os.environ, "MODELMON_INGEST__TOKEN": "", "MODELMON_ADMIN__PORT": str(admin)}
     env.pop("MODELMON_INGEST__INSECURE", None)
     refused = subprocess.run(cmd, env=env, capture_output=True, timeout=60)
     assert refused.returncode != 0

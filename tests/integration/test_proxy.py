@@ -8,6 +8,7 @@ import gzip
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -195,6 +196,7 @@ def test_responses_are_identical_with_and_without_the_proxy(
     assert [call(admin_port, "GET", p)[0] for p in ("/healthz", "/readyz")] == [200, 200]
     metrics = call(admin_port, "GET", "/metrics")[3].decode()
     assert 'modelmon_proxy_requests_total{status="503"} 2.0' in metrics
+    assert re.search(r"# TYPE modelmon_capture_dropped(_total)? counter\n", metrics)
     # the admin paths are not on the proxy port: there they reach the model
     assert call(proxy_port, "GET", "/healthz")[0] == 404
     # the malformed JSON request was served (400 from the model) and dead-lettered

@@ -7,30 +7,33 @@ unless told otherwise.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import gzip
 import json
 import logging
 import socket
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from aiohttp import web
+from prometheus_client import CollectorRegistry
+from pydantic import SecretStr
 
+from conftest import wait_until
 from modelmon.errors import ConfigurationError
 from modelmon.events import DeadLetterRecord
+from modelmon.runtime import Runtime, WebService
+from modelmon.service import Health, StopFlag
 from modelmon.settings import Settings
-from modelmon_services.capture_proxy.app import RUNNER_OPTIONS
 from modelmon_services.capture_proxy.main import build as build_proxy
-from modelmon_services.capture_proxy.main import proxy_limits
 from modelmon_services.ingest.main import build as build_ingest
-from modelmon_services.web_limits import HttpLimits, Site, start
 
 from .test_archiver import consume_all
+from .test_ingest import _free_port
 from .test_proxy import LoopThread, call, loop_thread
 
 __all__ = ["loop_thread"]
@@ -38,21 +41,37 @@ SSN, EMAIL = "123-45-6789", "jane@example.com"
 TOKEN = "t0ken-for-tests"
 
 
-def _settings(settings: Settings, topic: str, dlq: str, **extra: Any) -> Settings:
-    cap = {
-        **settings.capture.model_dump(),
-        "redact_drop": ["ssn"], "redact_hash": ["email"], "redaction_key": "k" * 32,
-        **extra.pop("capture", {}),
-    }  # fmt: skip
-    return settings.model_copy(
-        update={
-            "topics": settings.topics.model_copy(update={"capture": topic, "deadletter": dlq}),
-            "capture": type(settings.capture).model_validate(cap),
-            "ingest": type(settings.ingest).model_validate(
-                {**settings.ingest.model_dump(), **extra.pop("ingest", {})}
-            ),
-        }
-    )
+def _settings(settings: Settings, topic: str, dlq: str, **sections: dict[str, Any]) -> Settings:
+    """``settings`` with fresh topics, a redaction policy, free ports and ``sections`` on top."""
+    doc = settings.model_dump()
+    doc["topics"] |= {"capture": topic, "deadletter": dlq}
+    doc["capture"] |= {"redact_drop": ["ssn"], "redact_hash": ["email"], "redaction_key": "k" * 32}
+    doc["admin"] |= {"port": _free_port()}
+    doc["ingest"] |= {"port": _free_port()}
+    doc["capture_proxy"] |= {"port": _free_port()}
+    for name, values in sections.items():
+        doc[name] |= values
+    for section in doc.values():  # secrets as their values, so that they validate again
+        if isinstance(section, dict):
+            for key, value in list(section.items()):
+                if isinstance(value, SecretStr):
+                    section[key] = value.get_secret_value()
+    return Settings.model_validate(doc)
+
+
+@contextlib.contextmanager
+def running(name: str, build: Callable[[Runtime], WebService], conf: Settings) -> Iterator[None]:
+    """The service's own ``build``, served by the runtime's WebService in a thread."""
+    rt = Runtime(name, conf, CollectorRegistry(), StopFlag(), Health())
+    service = build(rt)
+    thread = threading.Thread(target=service.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: rt.health.ready, 30, f"{name} listening")
+        yield
+    finally:
+        rt.stop.set()
+        thread.join(30)
 
 
 def _no_pii(messages: list[Any]) -> None:
@@ -78,10 +97,19 @@ def echo_model() -> web.Application:
     return app
 
 
-def _serve(lt: LoopThread, sites: list[Site]) -> list[int]:
-    runners, ports = asyncio.run_coroutine_threadsafe(start(sites), lt.loop).result(30)
-    lt.runners.extend(runners)
-    return ports
+def _proxy_traffic(port: int) -> None:
+    json_h = {"Content-Type": "application/json"}
+    good = {"instances": [{"SSN": SSN, "EMAIL": EMAIL, "age": 3}]}
+    assert call(port, "POST", "/invocations", json.dumps(good).encode(), json_h)[0] == 200
+    csv_h = {"Content-Type": "text/csv"}
+    assert call(port, "POST", "/invocations", f"{SSN},{EMAIL},3".encode(), csv_h)[0] == 200
+    nested = {"instances": [{"age": 3, "Customer": {"Ssn": SSN}}]}  # not a flat row
+    assert call(port, "POST", "/invocations", json.dumps(nested).encode(), json_h)[0] == 200
+    broken = b'{"instances": [{"ssn": "' + SSN.encode() + b'", '  # cannot be parsed
+    assert call(port, "POST", "/invocations", broken, json_h)[0] == 200
+    bomb_doc = b'{"ssn": "' + SSN.encode() + b'", "pad": "' + b"0" * 300_000 + b'"}'
+    gz = {**json_h, "Content-Encoding": "gzip"}
+    assert call(port, "POST", "/invocations", gzip.compress(bomb_doc), gz)[0] == 200
 
 
 def test_proxy_events_and_dead_letters_carry_no_pii_and_bombs_are_not_inflated(
@@ -99,24 +127,13 @@ def test_proxy_events_and_dead_letters_carry_no_pii_and_bombs_are_not_inflated(
     )
     capture, dlq = new_topic(1), new_topic(1)
     upstream = loop_thread.serve(echo_model(), auto_decompress=False)
-    conf = _settings(settings, capture, dlq, capture={"max_decompressed_bytes": 65536})
-    conf = conf.model_copy(
-        update={"redis": conf.redis.model_copy(update={"key_prefix": redis_prefix})}
+    proxy = {"upstream": f"http://127.0.0.1:{upstream}", "model": "sec-proxy",
+             "max_decompressed_bytes": 65536}  # fmt: skip
+    conf = _settings(
+        settings, capture, dlq, capture_proxy=proxy, redis={"key_prefix": redis_prefix}
     )
-    app, _, _ = build_proxy(conf, f"http://127.0.0.1:{upstream}", "sec-proxy", "AllTraffic")
-    (port,) = _serve(loop_thread, [Site(app, "127.0.0.1", 0, HttpLimits(), RUNNER_OPTIONS)])
-    json_h = {"Content-Type": "application/json"}
-    good = {"instances": [{"SSN": SSN, "EMAIL": EMAIL, "age": 3}]}
-    assert call(port, "POST", "/invocations", json.dumps(good).encode(), json_h)[0] == 200
-    csv_h = {"Content-Type": "text/csv"}
-    assert call(port, "POST", "/invocations", f"{SSN},{EMAIL},3".encode(), csv_h)[0] == 200
-    nested = {"instances": [{"age": 3, "Customer": {"Ssn": SSN}}]}  # not a flat row
-    assert call(port, "POST", "/invocations", json.dumps(nested).encode(), json_h)[0] == 200
-    broken = b'{"instances": [{"ssn": "' + SSN.encode() + b'", '  # cannot be parsed
-    assert call(port, "POST", "/invocations", broken, json_h)[0] == 200
-    bomb_doc = b'{"ssn": "' + SSN.encode() + b'", "pad": "' + b"0" * 300_000 + b'"}'
-    gz = {**json_h, "Content-Encoding": "gzip"}
-    assert call(port, "POST", "/invocations", gzip.compress(bomb_doc), gz)[0] == 200
+    with running("capture-proxy", build_proxy, conf):
+        _proxy_traffic(conf.capture_proxy.port)
     events = consume_all(conf, capture, consumer_group, 2, eventually)
     dead = consume_all(conf, dlq, consumer_group + "-dlq", 3, eventually)
     by_source = {json.loads(e.value())["request"]["content_type"]: e for e in events}
@@ -133,19 +150,7 @@ def test_proxy_events_and_dead_letters_carry_no_pii_and_bombs_are_not_inflated(
     assert from_json["outputs"]["Email"].startswith("hmac-sha256:")
 
 
-def test_ingest_redacts_in_any_case_refuses_escaping_names_and_open_start(
-    settings: Settings, new_topic: Callable[..., str], consumer_group: str,
-    loop_thread: LoopThread, eventually: Callable[..., Any],
-) -> None:  # fmt: skip
-    capture, dlq = new_topic(1), new_topic(1)
-    with pytest.raises(ConfigurationError, match="MODELMON_INGEST__INSECURE=true"):
-        build_ingest(_settings(settings, capture, dlq))
-    conf = _settings(settings, capture, dlq, ingest={"token": TOKEN})
-    app, admin, health = build_ingest(conf)
-    health.set_ready(True)
-    port, admin_port = _serve(
-        loop_thread, [Site(app, "127.0.0.1", 0, HttpLimits()), Site(admin, "127.0.0.1", 0)]
-    )
+def _ingest_traffic(port: int, admin_port: int) -> None:
     headers = {"Content-Type": "application/x-ndjson", "Authorization": f"Bearer {TOKEN}"}
     event = {
         "model_id": "sec-ingest", "event_time": "2026-01-01T00:00:00Z",
@@ -166,12 +171,24 @@ def test_ingest_redacts_in_any_case_refuses_escaping_names_and_open_start(
                   "eventMetadata": {"eventId": "e", "inferenceTime": "2026-01-01T00:00:00Z"},
                   "eventVersion": "0"}  # fmt: skip
         assert call(port, "POST", q, json.dumps(record).encode(), headers)[0] == 400
+    assert call(port, "GET", "/metrics")[0] == 404  # never on the ingest port
+    assert call(admin_port, "GET", "/metrics")[0] == 200
+
+
+def test_ingest_redacts_in_any_case_refuses_escaping_names_and_open_start(
+    settings: Settings, new_topic: Callable[..., str], consumer_group: str,
+    loop_thread: LoopThread, eventually: Callable[..., Any],
+) -> None:  # fmt: skip
+    capture, dlq = new_topic(1), new_topic(1)
+    with pytest.raises(ConfigurationError, match="MODELMON_INGEST__INSECURE=true"):
+        running("ingest", build_ingest, _settings(settings, capture, dlq)).__enter__()
+    conf = _settings(settings, capture, dlq, ingest={"token": TOKEN})
+    with running("ingest", build_ingest, conf):
+        _ingest_traffic(conf.ingest.port, conf.admin.port or 0)
     events = consume_all(conf, capture, consumer_group, 1, eventually)
     dead = consume_all(conf, dlq, consumer_group + "-dlq", 2, eventually)
     _no_pii(events + dead)
     assert len(events) == 1
-    assert call(port, "GET", "/metrics")[0] == 404
-    assert call(admin_port, "GET", "/metrics")[0] == 200
 
 
 def _slow_client(port: int, head: bytes, trickle: bytes, pause: float, rounds: int) -> bytes:
@@ -196,12 +213,15 @@ def test_slow_clients_big_bodies_too_many_connections_and_disconnects_are_bounde
 ) -> None:  # fmt: skip
     capture, dlq = new_topic(1), new_topic(1)
     upstream = loop_thread.serve(echo_model())
-    limits = {"proxy_max_body_bytes": 1000, "proxy_body_timeout_seconds": 1.0,
-              "proxy_header_timeout_seconds": 1.0, "proxy_max_connections": 4}  # fmt: skip
-    conf = _settings(settings, capture, dlq, capture=limits)
-    app, _, _ = build_proxy(conf, f"http://127.0.0.1:{upstream}", "sec-slow", "AllTraffic")
-    site = Site(app, "127.0.0.1", 0, proxy_limits(conf.capture), RUNNER_OPTIONS)
-    (port,) = _serve(loop_thread, [site])
+    proxy = {"upstream": f"http://127.0.0.1:{upstream}", "model": "sec-slow",
+             "max_body_bytes": 1000, "body_timeout_seconds": 1.0,
+             "header_timeout_seconds": 1.0, "max_connections": 4}  # fmt: skip
+    conf = _settings(settings, capture, dlq, capture_proxy=proxy)
+    with running("capture-proxy", build_proxy, conf):
+        _slow_traffic(conf.capture_proxy.port, caplog)
+
+
+def _slow_traffic(port: int, caplog: pytest.LogCaptureFixture) -> None:
     status, _, _, answer = call(port, "POST", "/invocations", b"x" * 5000)
     assert status == 413 and b"limit of 1000" in answer
     head = b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n"
@@ -237,9 +257,7 @@ def test_no_secret_reaches_a_log_line_at_debug(
     import os
     import subprocess
 
-    from conftest import wait_until
-
-    from .test_ingest import ROOT, _free_port, _status
+    from .test_ingest import ROOT, _status
 
     secrets = {
         "MODELMON_INGEST__TOKEN": "tok-" + "a1" * 12,
@@ -252,7 +270,7 @@ def test_no_secret_reaches_a_log_line_at_debug(
     env = {
         **os.environ, **secrets, "MODELMON_LOG_LEVEL": "DEBUG",
         "MODELMON_TOPICS__CAPTURE": new_topic(1), "MODELMON_TOPICS__DEADLETTER": new_topic(1),
-        "MODELMON_CAPTURE__REDACT_HASH": '["email"]', "MODELMON_INGEST__ADMIN_PORT": str(admin),
+        "MODELMON_CAPTURE__REDACT_HASH": '["email"]', "MODELMON_ADMIN__PORT": str(admin),
         "MODELMON_CAPTURE__FEATURE_NAMES": '{"sec-log": ["email", "age"]}',
     }  # fmt: skip
     modelmon = str(ROOT / ".venv/bin/modelmon")

@@ -123,8 +123,8 @@ def test_capture_to_alert_over_kafka_sasl_ssl_and_redis_tls_with_acl_users(
         "MODELMON_REDIS__USERNAME": "modelmon",
         "MODELMON_REDIS__PASSWORD": PASSWORD,
         "MODELMON_REDIS__SSL_CA_CERTS": str(tls_redis.ssl_ca_certs),
-        "MODELMON_DETECTOR_TOPIC": capture,
-        "MODELMON_DETECTOR_ALERTS_TOPIC": alerts,
+        "MODELMON_DETECTOR__TOPIC": capture,
+        "MODELMON_DETECTOR__ALERTS_TOPIC": alerts,
         "MODELMON_LOG_LEVEL": "DEBUG",
     }
     services = [

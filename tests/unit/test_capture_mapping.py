@@ -85,6 +85,15 @@ def test_json_instances_features_and_predictions() -> None:
     assert [e.outputs.prediction for e in scalars] == [3.5, 4.0, 5.5]
 
 
+def test_batch_transform_output_stands_for_the_endpoint_output() -> None:
+    """Batch-transform capture (SPEC 1.4) keeps the prediction in batchTransformOutput."""
+    record = _record("0.5,1.5", "CSV", "0.75", ctype="text/csv")
+    data = record["captureData"]
+    data["batchTransformOutput"] = {**data.pop("endpointOutput")}
+    [event] = from_sagemaker_record(record, model_id="bt", feature_names=["a", "b"])
+    assert event.inputs == {"a": 0.5, "b": 1.5} and event.outputs.prediction == 0.75
+
+
 @pytest.mark.parametrize(
     ("data", "inputs"),
     [

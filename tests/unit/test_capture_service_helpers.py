@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
@@ -87,3 +88,27 @@ def test_health_probe_when_dead(path: str) -> None:
     health.alive = False
     health.set_ready(False, "stopping")
     assert health.probe(path)[0] == 503
+
+
+def test_capture_drops_are_a_total_counter_per_reason() -> None:
+    """modelmon_capture_dropped_total is a counter (one series per reason), not a gauge."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from modelmon.capture.metrics import register_drop_counter
+
+    class Client:
+        def __init__(self) -> None:
+            self.drops = {"buffer_full": 3, "invalid": 1}
+
+        def drop_counts(self) -> dict[str, int]:
+            return dict(self.drops)
+
+    registry, client = CollectorRegistry(), Client()
+    register_drop_counter(client, registry)
+    text = generate_latest(registry).decode()
+    assert re.search(r"# TYPE modelmon_capture_dropped(_total)? counter\n", text)
+    assert 'modelmon_capture_dropped_total{reason="buffer_full"} 3.0' in text
+    client.drops["buffer_full"] = 5
+    total = registry.get_sample_value("modelmon_capture_dropped_total", {"reason": "buffer_full"})
+    assert total == 5
+    assert "gauge" not in text

@@ -27,17 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("aggregator", "detector", "archiver", "capture-proxy", "ingest", "alerting")
 INFRA = {"kafka", "kafka-init", "redis", "moto"}
 # Where each service's /healthz /readyz /metrics listen: (address variable, port variable,
-# name of the container port).
-ADMIN = {
-    "aggregator": ("MODELMON_AGGREGATOR_ADMIN_HOST", "MODELMON_AGGREGATOR_ADMIN_PORT", "admin"),
-    "detector": ("MODELMON_DETECTOR_ADMIN_HOST", "MODELMON_DETECTOR_ADMIN_PORT", "admin"),
-    "archiver": ("MODELMON_ARCHIVE__ADMIN_HOST", "MODELMON_ARCHIVE__ADMIN_PORT", "admin"),
-    "capture-proxy": (
-        "MODELMON_CAPTURE__PROXY_ADMIN_HOST", "MODELMON_CAPTURE__PROXY_ADMIN_PORT", "admin",
-    ),
-    "ingest": ("MODELMON_INGEST__ADMIN_HOST", "MODELMON_INGEST__ADMIN_PORT", "admin"),
-    "alerting": ("MODELMON_ALERTING_ADMIN_HOST", "MODELMON_ALERTING_ADMIN_PORT", "admin"),
-}  # fmt: skip
+# name of the container port): the shared admin section (/metrics never on a service port).
+_SHARED = ("MODELMON_ADMIN__HOST", "MODELMON_ADMIN__PORT", "admin")
+ADMIN = {name: _SHARED for name in SERVICES}
 
 
 def _version() -> str:
@@ -187,6 +179,15 @@ def test_compose_versions_match_the_local_stack(compose: dict[str, Any]) -> None
     assert compose["services"]["moto"]["image"] == f"motoserver/moto:{moto.group(1)}"
 
 
+def test_compose_hosts_the_services_name(compose: dict[str, Any]) -> None:
+    """Every ``host.docker.internal`` a service reaches (the proxy's default upstream) resolves
+    on Linux too, where Docker defines it only when told to (``host-gateway``)."""
+    for name, svc in compose["services"].items():
+        if "host.docker.internal" in yaml.safe_dump(svc.get("command", "")):
+            assert "host.docker.internal:host-gateway" in svc.get("extra_hosts", []), name
+    assert "host.docker.internal" in " ".join(compose["services"]["capture-proxy"]["command"])
+
+
 def test_compose_creates_the_topics_the_stack_creates(compose: dict[str, Any]) -> None:
     script = compose["services"]["kafka-init"]["command"][0]
     defaults = TopicSettings()
@@ -301,8 +302,7 @@ def test_admin_servers_listen_on_loopback_unless_told_otherwise(name: str) -> No
     assert _env_problem(host_env, name) is None
     assert _env_problem(port_env, name) is None
     assert _default_of(host_env, name) == "127.0.0.1"
-    if name != "ingest":  # ingest's admin address is a setting only (ingest.admin_host)
-        assert "--admin-host" in {o for p in _command(name).params for o in p.opts}
+    assert "--admin-host" in {o for p in _command(name).params for o in p.opts}
 
 
 def test_k8s_services_select_a_deployment(k8s_docs: list[dict[str, Any]]) -> None:

@@ -88,7 +88,7 @@ def test_stack_command_has_its_subcommands() -> None:
     from modelmon.cli.stack import stack
 
     assert isinstance(stack, click.Group)
-    assert sorted(stack.commands) == ["down", "env", "status", "up"]
+    assert sorted(stack.commands) == ["down", "env", "kafka-console", "status", "up"]
 
 
 def test_commands_that_exist_are_click_commands() -> None:

@@ -15,12 +15,18 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from modelmon.errors import DependencyUnavailableError
 from modelmon.settings import KafkaSettings, TopicSettings
 
+#: Java's default partitioner for keyed records (murmur2 of the key, positive, modulo the
+#: partition count); librdkafka's own default is crc32. With this, a key lands on the same
+#: partition whichever client produced it (docs/streaming.md, "Partitioning").
+PARTITIONER = "murmur2_random"
+
 
 def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:
-    """Idempotent, acks=all, compressed: the default for every modelmon producer."""
+    """Idempotent, acks=all, compressed, Java's partitioner: every modelmon producer's default."""
     conf = kafka.librdkafka_config()
     conf.update(
         {
+            "partitioner": PARTITIONER,
             "enable.idempotence": True,
             "acks": "all",
             "compression.type": "lz4",

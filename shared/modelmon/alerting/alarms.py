@@ -37,7 +37,9 @@ def alarm_specs(
     route = config.alerts.cloudwatch
     common: dict[str, Any] = {
         "Namespace": route.namespace,
-        "Dimensions": [{"Name": n, "Value": v} for n, v in dimensions(config.model_id, route)],
+        "Dimensions": [
+            {"Name": n, "Value": v} for n, v in dimensions(config.model_id, route, config)
+        ],
         "Period": period_seconds(config.window.size_seconds),
         "EvaluationPeriods": evaluation_periods,
         "DatapointsToAlarm": evaluation_periods,

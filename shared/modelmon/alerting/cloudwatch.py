@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from modelmon.config import CloudWatchRoute, ModelConfig
+from modelmon.config import CloudWatchRoute, ModelConfig, endpoint_name
 from modelmon.events import FeatureMetrics, WindowResult
 
 MAX_METRICS_PER_CALL = 1000
@@ -72,9 +72,12 @@ class MetricDatum(BaseModel):
         return datum
 
 
-def dimensions(model_id: str, route: CloudWatchRoute) -> tuple[tuple[str, str], ...]:
+def dimensions(
+    model_id: str, route: CloudWatchRoute, config: ModelConfig | None
+) -> tuple[tuple[str, str], ...]:
+    """SageMaker's dimensions: ``Endpoint`` (``endpoint_name``'s rule) and the schedule."""
     return (
-        ("Endpoint", route.endpoint_name or model_id),
+        ("Endpoint", endpoint_name(model_id, config)),
         ("MonitoringSchedule", route.schedule_name),
     )
 
@@ -85,7 +88,7 @@ def window_metrics(
     """Every datapoint of one window (rolling views are not published)."""
     if result.rolling_windows != 1:
         return []
-    dims = dimensions(result.model_id, route)
+    dims = dimensions(result.model_id, route, config)
     drift = _drift_values(result, config)
     data: list[MetricDatum] = []
     for feature, metrics in sorted(result.features.items()):

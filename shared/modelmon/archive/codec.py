@@ -69,7 +69,7 @@ def unpack(blob: bytes, *, gzip: bool, encrypted: bool, key: bytes | None) -> by
     if encrypted:
         if key is None:
             raise ConfigurationError(
-                "capture file is encrypted: set MODELMON_ARCHIVE__ENCRYPTION_KEY"
+                "capture file is encrypted: set MODELMON_ARCHIVER__ENCRYPTION_KEY"
             )
         blob = decrypt(blob, key)
     return gzip_lib.decompress(blob) if gzip else blob

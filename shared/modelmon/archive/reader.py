@@ -17,7 +17,11 @@ from modelmon.names import check_name
 
 @dataclass(frozen=True)
 class ArchiveQuery:
-    """What to read: one model, optionally a variant, [start, end) and an inference id."""
+    """What to read: one model, optionally a variant, [start, end) and an inference id.
+
+    The model's files sit in the folder named by its endpoint name (``endpoint``; the model id
+    when unset, as ``modelmon.config.endpoint_name`` rules); events read back carry ``model``.
+    """
 
     model: str
     variant: str | None = None
@@ -25,6 +29,11 @@ class ArchiveQuery:
     end: datetime | None = None
     inference_id: str | None = None
     feature_names: Sequence[str] | None = None
+    endpoint: str | None = None
+
+    @property
+    def folder(self) -> str:
+        return self.endpoint or self.model
 
     def __post_init__(self) -> None:
         check_name(self.model, "model id")
@@ -38,12 +47,12 @@ def _hour(t: datetime) -> datetime:
 
 def archive_files(store: ArchiveStore, prefix: str, query: ArchiveQuery) -> Iterator[str]:
     """Keys of the capture files that may hold events of the query (by hour folder)."""
-    base = "/".join(p for p in (prefix.strip("/"), query.model) if p) + "/"
+    base = "/".join(p for p in (prefix.strip("/"), query.folder) if p) + "/"
     if query.variant:
         base += query.variant + "/"
     for key in store.list(base):
         parsed = parse_key(key)
-        if parsed is None or parsed.model != query.model:
+        if parsed is None or parsed.model != query.folder:
             continue
         if query.start and parsed.hour < _hour(query.start):
             continue
@@ -78,7 +87,7 @@ def read_events(
         assert parsed is not None
         for event in from_sagemaker_record(
             record,
-            model_id=parsed.model,
+            model_id=query.model,
             variant=parsed.variant,
             feature_names=query.feature_names,
         ):

@@ -125,6 +125,6 @@ def open_store(settings: Settings, destination: str) -> tuple[ArchiveStore, str]
     bucket, prefix = parse_destination(destination)
     if bucket is not None:
         s3 = boto_client(settings.aws, "s3")
-        sse = s3_encryption(settings.aws, settings.archive.kms_key_id)
-        return S3Store(s3, bucket, settings.archive.kms_key_id, sse), prefix
+        sse = s3_encryption(settings.aws, settings.archiver.kms_key_id)
+        return S3Store(s3, bucket, settings.archiver.kms_key_id, sse), prefix
     return LocalStore(prefix), ""

@@ -185,7 +185,12 @@ class CaptureClient:
     @property
     def dropped(self) -> int:
         """Events lost: buffer full, delivery failed, invalid input or client closed."""
-        return sum(self.drops.values())
+        return sum(self.drop_counts().values())
+
+    def drop_counts(self) -> dict[str, int]:
+        """A consistent copy of the drops per reason (safe from any thread)."""
+        with self._lock:
+            return dict(self.drops)
 
     def _drop(self, reason: str, count: int = 1) -> None:
         with self._lock:

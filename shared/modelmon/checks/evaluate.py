@@ -291,6 +291,9 @@ def _feature_checks(
         ):
             found.append(non_negative_check(name, profile))
     drift = drift_check(name, baseline, profile, policy, min_count)
-    if "baseline_drift_check" in enabled and drift.outcome is not None:
+    # evaluate_constraints "Disabled" (e.g. the SDK's set_monitoring(False, feature_name=...))
+    # turns off every check of the feature, drift included; its distances are still measured.
+    checked = policy.evaluate_constraints and "baseline_drift_check" in enabled
+    if checked and drift.outcome is not None:
         found.append(drift.outcome)
     return [c for c in found if c is not None], drift

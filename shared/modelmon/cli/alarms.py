@@ -48,7 +48,7 @@ def _published_features(cw: Any, config: Any) -> list[str]:
     from modelmon.alerting.cloudwatch import dimensions
 
     route = config.alerts.cloudwatch
-    dims = [{"Name": n, "Value": v} for n, v in dimensions(config.model_id, route)]
+    dims = [{"Name": n, "Value": v} for n, v in dimensions(config.model_id, route, config)]
     prefix = "feature_baseline_drift_"
     names: set[str] = set()
     for page in cw.get_paginator("list_metrics").paginate(

@@ -35,21 +35,38 @@ def tail(
     max_count: int | None,
     idle_exit: float | None,
 ) -> None:
-    """Print alerts as they arrive: state, model, check, feature, value vs threshold, window."""
+    """Print alerts as they arrive: state, model, check, feature, value vs threshold, window.
+
+    Exits 1 with one line when Kafka does not answer (at start, or when every broker is lost).
+    """
+    from confluent_kafka import KafkaError
+
     from modelmon.adapters.kafka import make_consumer
+    from modelmon.cli.reach import fail, kafka_down, quiet_kafka, require_kafka
     from modelmon.settings import Settings
 
     settings = Settings()
+    require_kafka("alerts", settings.kafka)
+    lost: list[KafkaError] = []
+
+    def on_error(err: KafkaError) -> None:
+        if err.code() == KafkaError._ALL_BROKERS_DOWN:
+            lost.append(err)
+
     consumer = make_consumer(
         settings.kafka,
         f"modelmon-alerts-tail-{uuid.uuid4().hex[:12]}",
         **{"auto.offset.reset": "earliest" if from_beginning else "latest"},
+        **quiet_kafka(on_error),
     )
     consumer.subscribe([topic or settings.topics.alerts])
     printed, idle = 0, 0.0
     try:
         while max_count is None or printed < max_count:
             msg = consumer.poll(0.5)
+            if lost:
+                consumer.close()
+                fail("alerts", kafka_down(settings.kafka))
             if msg is None or msg.error() is not None:
                 idle += 0.5
                 if idle_exit is not None and idle >= idle_exit:

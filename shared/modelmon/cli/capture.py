@@ -63,7 +63,11 @@ def capture() -> None:
 
 
 @capture.command("read")
-@click.option("--model", required=True, help="model id (the endpoint name in the layout)")
+@click.option("--model", required=True, help="model id")
+@click.option(
+    "--endpoint", default=None,
+    help="archive folder; default: the model's registered endpoint_name, else the model id",
+)  # fmt: skip
 @click.option("--variant", default=None, help="only this variant")
 @click.option("--start", default=None, help="from this time (ISO-8601, inclusive)")
 @click.option("--end", default=None, help="until this time (ISO-8601, exclusive)")
@@ -78,7 +82,7 @@ def capture() -> None:
 )
 @click.option("--feature-names", default=None, help="comma-separated CSV column names")
 def read(
-    model: str, variant: str | None, start: str | None, end: str | None,
+    model: str, endpoint: str | None, variant: str | None, start: str | None, end: str | None,
     inference_id: str | None, fmt: str, out: str | None, source: str | None,
     feature_names: str | None,
 ) -> None:  # fmt: skip
@@ -94,11 +98,12 @@ def read(
     from modelmon.settings import Settings
 
     settings = Settings()
-    store, prefix = open_store(settings, source or settings.archive.destination)
-    enc = settings.archive.encryption_key
+    store, prefix = open_store(settings, source or settings.archiver.destination)
+    enc = settings.archiver.encryption_key
     key = load_key(enc.get_secret_value()) if enc else None
     names = feature_names.split(",") if feature_names else settings.capture.feature_names.get(model)
-    query = ArchiveQuery(model, variant, _time(start), _time(end), inference_id, names)
+    folder = endpoint or _registered_endpoint(settings, model)
+    query = ArchiveQuery(model, variant, _time(start), _time(end), inference_id, names, folder)
     if fmt == "parquet":
         if not out:
             raise click.UsageError("--format parquet needs --out FILE")
@@ -123,3 +128,26 @@ def read(
         if out:
             sink.close()
     click.echo(f"{count} records", err=True)
+
+
+def _registered_endpoint(settings: Any, model: str) -> str:
+    """The registered model's endpoint name; the model id when the registry cannot say."""
+    from modelmon.adapters.redis import make_redis
+    from modelmon.config import endpoint_name
+    from modelmon.errors import ModelmonError
+    from modelmon.keys import Keys
+    from modelmon.registry import Registry
+
+    client = make_redis(settings.redis)
+    try:
+        entry = Registry(client, Keys(settings.redis.key_prefix)).get(model)
+    except ModelmonError as exc:
+        click.echo(
+            f"model registry not reachable ({type(exc).__name__}): reading the folder named "
+            f"after the model id; pass --endpoint NAME if its endpoint_name differs",
+            err=True,
+        )
+        return model
+    finally:
+        client.close()
+    return endpoint_name(model, entry.config if entry else None)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from modelmon.errors import ConfigurationError, ModelmonError
+from modelmon.errors import ConfigurationError, DependencyUnavailableError, ModelmonError
 
 
 def _registry() -> Any:
@@ -23,6 +23,11 @@ def _registry() -> Any:
 
 
 def _fail(exc: ModelmonError) -> None:
+    if isinstance(exc, DependencyUnavailableError):  # the registry's Redis: say how to fix it
+        from modelmon.cli.reach import fail, redis_down
+        from modelmon.settings import Settings
+
+        fail("model", redis_down(Settings().redis.url))
     click.echo(f"modelmon model: {exc}", err=True)
     sys.exit(2 if isinstance(exc, ConfigurationError) else 1)
 

@@ -1,7 +1,9 @@
-"""``modelmon stack up | down | status | env``: the local Kafka, Redis and AWS emulator."""
+"""``modelmon stack up | down | status | env | kafka-console``: the local Kafka, Redis and AWS
+emulator."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -106,3 +108,33 @@ def env(ctx: click.Context) -> None:
 
     for key, value in env_vars(_config(ctx)).items():
         click.echo(f"export {key}={shlex.quote(value)}")
+
+
+@stack.command(
+    "kafka-console",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("--print-command", is_flag=True, help="Print the java command line; run nothing.")
+@click.argument("tool", type=click.Choice(["producer", "consumer"]))
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def kafka_console(
+    ctx: click.Context, print_command: bool, tool: str, args: tuple[str, ...]
+) -> None:
+    """Run Kafka's kafka-console-producer or -consumer against the stack's broker.
+
+    ARGS go to the tool unchanged (e.g. --topic T --property parse.key=true, or --topic T
+    --from-beginning --max-messages 10); --bootstrap-server is the stack's unless given.
+    The tools' jars come from Maven Central through deploy/local/kafka/pom.xml.
+    """
+    from modelmon.stack.console import console_command
+
+    try:
+        argv = console_command(_config(ctx), tool, args)
+    except ModelmonError as exc:
+        _fail(exc)
+    if print_command:
+        click.echo(shlex.join(argv))
+        return
+    sys.stdout.flush()
+    os.execv(argv[0], argv)  # the tool owns stdin, stdout, signals and the exit code

@@ -84,9 +84,9 @@ def namespace_env(namespace: str) -> dict[str, str]:
     return {
         **topics,
         "MODELMON_REDIS__KEY_PREFIX": namespace,
-        "MODELMON_AGGREGATOR_GROUP": f"{namespace}-aggregator",
-        "MODELMON_ALERTING_GROUP": f"{namespace}-alerting",
-        "MODELMON_ARCHIVE__GROUP_ID": f"{namespace}-archiver",
+        "MODELMON_AGGREGATOR__GROUP": f"{namespace}-aggregator",
+        "MODELMON_ALERTING__GROUP": f"{namespace}-alerting",
+        "MODELMON_ARCHIVER__GROUP_ID": f"{namespace}-archiver",
     }
 
 

@@ -58,7 +58,7 @@ def service_specs(
             "archiver",
             ["--destination", archive_destination, "--admin-port", str(ports["archiver"])],
             ports["archiver"],
-            {"MODELMON_ARCHIVE__ROLL_SECONDS": "5"},
+            {"MODELMON_ARCHIVER__ROLL_SECONDS": "5"},
             "capture topic -> JSON Lines archive in SageMaker's layout",
         ),
         ServiceSpec(

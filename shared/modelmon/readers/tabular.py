@@ -133,7 +133,10 @@ def csv_column_names(
     SageMaker's ``_c<i>`` names for any column beyond them. ``header=None`` guesses with
     :func:`looks_like_header`.
     """
-    fields = [f.strip() for f in next(csv.reader([first_line]), [])]
+    try:
+        fields = [f.strip() for f in next(csv.reader([first_line]), [])]
+    except csv.Error:  # e.g. a lone carriage return inside the line: split plainly
+        fields = [f.strip() for f in first_line.split(",")]
     has_header = header if header is not None else looks_like_header(fields, names)
     if has_header:
         return _unique(fields), True

@@ -2,14 +2,18 @@
 
 Reads the current keys and the older ones found in SageMaker's own files:
 ``distribution_constraints.enable_comparisons`` (bool) stands for ``perform_comparison``,
-``min_domain_mass`` for ``domain_content_threshold``, and per-feature overrides may sit in
-``monitoringConfigOverrides`` (documented) or ``string_constraints.monitoring_config_overrides``
-(what the SageMaker SDK's ``Constraints.set_monitoring()`` writes). Writing always uses the
-current keys, so a file we write is a file SageMaker reads.
+``min_domain_mass`` for ``domain_content_threshold``. Per-feature overrides are read from every
+place SageMaker's files and clients put them (``OVERRIDE_PLACES``, most authoritative first):
+``monitoringConfigOverrides`` (the developer guide), ``monitoring_config_overrides`` (what the
+SageMaker Python SDK 2.x and 3.x ``Constraints.set_monitoring(False, feature_name=...)`` writes)
+and the same two inside ``string_constraints`` (older SDKs' files); keys inside may be snake_case
+or camelCase, toggles "Enabled"/"Disabled" or booleans. Writing always uses the current keys, so
+a file we write is a file SageMaker reads.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -25,10 +29,22 @@ DEFAULT_DOMAIN_CONTENT_THRESHOLD = 1.0
 
 
 def _toggle(value: Any) -> Any:
-    """Old files use booleans where new ones use "Enabled"/"Disabled"."""
+    """Old files use booleans where new ones use "Enabled"/"Disabled" (any letter case)."""
     if isinstance(value, bool):
         return "Enabled" if value else "Disabled"
+    if isinstance(value, str) and value.lower() in ("enabled", "disabled"):
+        return value.capitalize()
     return value
+
+
+_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
+
+
+def _snake(key: str, known: Any) -> str:
+    """``evaluateConstraints`` -> ``evaluate_constraints`` when that is a ``known`` key;
+    any other key is kept as written, so unknown keys round-trip unchanged."""
+    snake = _CAMEL.sub(r"_\1", key).lower()
+    return snake if snake in known else key
 
 
 Toggle = Annotated[Literal["Enabled", "Disabled"], BeforeValidator(_toggle)]
@@ -57,11 +73,12 @@ class FeatureOverrides(_SmModel):
     @classmethod
     def _flatten(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            data = dict(data)
+            known = {*cls.model_fields, "distribution_constraints"}
+            data = {_snake(k, known): v for k, v in data.items()}
             nested = data.pop("distribution_constraints", None)
             if isinstance(nested, dict):
                 for key, value in nested.items():
-                    data.setdefault(key, value)
+                    data.setdefault(_snake(key, known), value)
         return data
 
     def merged(self, other: FeatureOverrides | None) -> FeatureOverrides:
@@ -75,6 +92,16 @@ class FeatureOverrides(_SmModel):
 class StringConstraints(_SmModel):
     domains: list[str] | None = None
     monitoring_config_overrides: FeatureOverrides | None = None
+    monitoringConfigOverrides: FeatureOverrides | None = None
+
+
+#: Where a feature's overrides may sit, most authoritative first ("a.b" = key b inside a).
+OVERRIDE_PLACES = (
+    "monitoringConfigOverrides",
+    "monitoring_config_overrides",
+    "string_constraints.monitoringConfigOverrides",
+    "string_constraints.monitoring_config_overrides",
+)
 
 
 class FeatureConstraints(_SmModel):
@@ -84,14 +111,19 @@ class FeatureConstraints(_SmModel):
     num_constraints: NumConstraints | None = None
     string_constraints: StringConstraints | None = None
     monitoringConfigOverrides: FeatureOverrides | None = None
+    monitoring_config_overrides: FeatureOverrides | None = None
 
     def overrides(self) -> FeatureOverrides:
-        """Both places SageMaker files keep per-feature overrides, documented key first."""
-        legacy = (
-            self.string_constraints.monitoring_config_overrides if self.string_constraints else None
-        )
-        own = self.monitoringConfigOverrides or FeatureOverrides()
-        return own.merged(legacy)
+        """The feature's overrides from every place in ``OVERRIDE_PLACES``, merged key by key
+        (a key set in an earlier place wins)."""
+        merged = FeatureOverrides()
+        for place in OVERRIDE_PLACES:
+            holder: Any = self
+            for part in place.split("."):
+                holder = getattr(holder, part, None) if holder is not None else None
+            if isinstance(holder, FeatureOverrides):
+                merged = merged.merged(holder)
+        return merged
 
 
 class DistributionConstraints(_SmModel):

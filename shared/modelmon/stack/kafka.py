@@ -48,8 +48,8 @@ def libs_dir(cfg: StackConfig) -> Path:
     return cfg.state() / NAME / "libs"
 
 
-def fetch_jars(cfg: StackConfig) -> bool:
-    """Copy the broker's jars into the state dir with Maven; True if Maven ran.
+def fetch_jars(cfg: StackConfig, libs: Path | None = None) -> bool:
+    """Copy the pom's jars into ``libs`` (default: the broker's) with Maven; True if Maven ran.
 
     Skipped when the stamp in ``libs/`` holds the pom's current hash. Otherwise Maven resolves
     from ~/.m2 and downloads only what is not there yet.
@@ -61,7 +61,7 @@ def fetch_jars(cfg: StackConfig) -> bool:
             "checkout, or set MODELMON_STACK_PROJECT_DIR to one."
         )
     digest = hashlib.sha256(pom.read_bytes()).hexdigest()
-    libs = libs_dir(cfg)
+    libs = libs or libs_dir(cfg)
     stamp = libs / _STAMP
     if stamp.is_file() and stamp.read_text().strip() == digest:
         return False

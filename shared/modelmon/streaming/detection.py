@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from modelmon.checks import Baseline, Evaluation, evaluate, feature_metrics
-from modelmon.config import ModelConfig
+from modelmon.config import ModelConfig, endpoint_name
 from modelmon.events import AlertEvent, WindowEvaluated, WindowResult, alert_key
 from modelmon.keys import WindowRef
 from modelmon.names import check_name
@@ -138,14 +138,15 @@ def window_evaluated(view: WindowView, detection: Detection) -> WindowEvaluated:
 
 
 def report_path(config: ModelConfig, view: WindowView, size_ms: int) -> str:
-    """``{model}/{schedule}/yyyy/mm/dd/hh/`` as SageMaker lays out monitoring outputs.
+    """``{endpoint}/{schedule}/yyyy/mm/dd/hh/`` as SageMaker lays out monitoring outputs
+    (``endpoint_name``'s rule: the configured endpoint name, else the model id).
 
     Windows shorter than an hour add ``MMSS/`` (the window start) so that they do not
     overwrite each other; a rolling view adds ``rolling-K/``.
     """
     start = utc(view.end_ms - size_ms)
-    model, schedule = check_name(config.model_id, "model id"), config.schedule_name
-    path = f"{model}/{check_name(schedule, 'schedule name')}/{start:%Y/%m/%d/%H}/"
+    endpoint = check_name(endpoint_name(config.model_id, config), "endpoint name")
+    path = f"{endpoint}/{check_name(config.schedule_name, 'schedule name')}/{start:%Y/%m/%d/%H}/"
     if size_ms < 3_600_000:
         path += f"{start:%M%S}/"
     if view.windows > 1:

@@ -6,15 +6,14 @@
 - ``read_body``: reads a request body within the cap and the timeout, chunk by chunk (a
   ``Content-Length`` over the cap is refused before reading); a client that went away is
   ``ClientGone``, logged at DEBUG, never a traceback.
-- ``serve``: runs aiohttp apps on their sites with those limits until SIGTERM/SIGINT.
+- ``limit_connections`` (applied by ``modelmon.runtime.WebService`` for a ``Listener`` with
+  ``max_connections``) and ``listener_options`` (the header timeout) put them in place.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,36 +94,7 @@ def limit_connections(server: web.Server, max_connections: int) -> None:
     server.connection_made = connection_made  # type: ignore[method-assign]
 
 
-@dataclass(frozen=True)
-class Site:
-    app: web.Application
-    host: str
-    port: int
-    limits: HttpLimits | None = None
-    options: dict[str, Any] | None = None
-
-
-async def start(sites: Sequence[Site]) -> tuple[list[web.AppRunner], list[int]]:
-    """Set up and start every site; (runners, bound ports)."""
-    runners, ports = [], []
-    for s in sites:
-        opts: dict[str, Any] = {"access_log": None, **(s.options or {})}
-        if s.limits is not None:
-            opts["keepalive_timeout"] = s.limits.header_timeout
-        runner = web.AppRunner(s.app, **opts)
-        await runner.setup()
-        if s.limits is not None and runner.server is not None:
-            limit_connections(runner.server, s.limits.max_connections)
-        site = web.TCPSite(runner, s.host, s.port)
-        await site.start()
-        runners.append(runner)
-        ports.append(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
-    return runners, ports
-
-
-async def wait_for_signal() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+def listener_options(limits: HttpLimits) -> dict[str, Any]:
+    """aiohttp runner options for ``limits``: the header timeout is aiohttp's keep-alive
+    timeout, which it counts from a connection's start until a whole request head arrived."""
+    return {"keepalive_timeout": limits.header_timeout}
