@@ -252,3 +252,17 @@ def test_dead_letters_of_capture_points_carry_the_redacted_form_or_nothing(
     withheld = [DeadLetterRecord.model_validate_json(v) for v in sent[-2:]]
     assert all(r.original == "" and r.reason.endswith(WITHHELD) for r in withheld)
     assert b"not a time" in base64.b64decode(DeadLetterRecord.model_validate_json(sent[0]).original)
+
+
+def test_the_sdk_drops_unnamed_csv_inputs_under_a_policy_and_counts_them() -> None:
+    from modelmon.capture import CaptureClient
+    from modelmon.settings import Settings
+
+    capture = CaptureSettings(redact_drop=["ssn"])
+    with CaptureClient("m", settings=Settings(capture=capture)) as client:
+        assert client.capture([SSN, 3], 1) is None  # a row without names: _c0, _c1
+        assert client.drops == {"unredactable": 1}
+    named = CaptureClient("m", settings=Settings(capture=capture), feature_names=["ssn", "age"])
+    with named as client:
+        assert client.capture([SSN, 3], 1) is not None  # named: ssn dropped, age kept
+        assert client.drops == {}
