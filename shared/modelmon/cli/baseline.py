@@ -110,7 +110,10 @@ def output_dir(location: str) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="modelmon-") as tmp:
         yield Path(tmp)
-        upload_s3_files(s3_client_factory()(), Path(tmp), location)
+        from modelmon.adapters.aws import s3_encryption
+        from modelmon.settings import Settings
+
+        upload_s3_files(s3_client_factory()(), Path(tmp), location, s3_encryption(Settings().aws))
 
 
 def fail(command: str, exc: BaseException) -> NoReturn:
