@@ -182,7 +182,7 @@ def load_features(name: str) -> dict[str, dict[str, Any]]:
 def test_weighted_sample_from_sagemaker_sketch_reproduces_its_buckets() -> None:
     for name, feature in load_features("churn_baseline_statistics_partial.json").items():
         stats_ = feature["numerical_statistics"]
-        sample = NumericProfile.from_sagemaker(stats_)
+        sample = WeightedSample.from_sagemaker(stats_)
         assert isinstance(sample, WeightedSample)
         assert sample.view.total == stats_["common"]["num_present"] == 2333, name
         want = stats_["distribution"]["kll"]["buckets"]

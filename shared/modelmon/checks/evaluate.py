@@ -9,11 +9,19 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from modelmon.checks.baseline import Baseline
-from modelmon.checks.policy import FeaturePolicy, enabled_checks, feature_policy, min_rows
+from modelmon.checks.policy import (
+    DriftRule,
+    FeaturePolicy,
+    enabled_checks,
+    feature_policy,
+    min_rows,
+)
 from modelmon.config import ModelConfig
-from modelmon.drift import available_methods, get_method
+from modelmon.drift import DriftResult, available_methods, get_method
+from modelmon.drift.numeric import prepare
 from modelmon.errors import ConfigurationError
 from modelmon.events import CheckOutcome, CheckType, FeatureMetrics
 from modelmon.profile import CategoricalProfile, DatasetProfile, FeatureProfile, NumericProfile
@@ -86,15 +94,24 @@ def _outcome(
     threshold: float | None,
     description: str,
     method: str | None = None,
+    error_bound: float | None = None,
 ) -> CheckOutcome:
+    finite = value is not None and math.isfinite(value)
+    bound = error_bound if error_bound is not None and math.isfinite(error_bound) else None
+    borderline = (
+        finite and bound is not None and threshold is not None
+        and abs(value - threshold) <= bound  # type: ignore[operator]
+    )  # fmt: skip
     return CheckOutcome(
         check_type=check,
         feature=name,
         violated=violated,
-        value=value if value is None or math.isfinite(value) else None,
+        value=value if finite else None,
         threshold=threshold,
         method=method,
         description=description,
+        error_bound=bound,
+        borderline=bool(borderline),
     )
 
 
@@ -160,48 +177,71 @@ class _Drift:
     note: str | None = None
 
 
+def _distances(base: Any, profile: FeatureProfile, first: list[str]) -> dict[str, DriftResult]:
+    """Every applicable method's result (the policy's first); the aligned CDFs of a numeric
+    pair are computed once and shared by the methods that need them."""
+    shared = prepare(base, profile)
+    results = {}
+    for method_name in dict.fromkeys([*first, *available_methods(profile.kind)]):
+        try:
+            results[method_name] = get_method(method_name)(base, profile, **shared)
+        except (ConfigurationError, ValueError, ZeroDivisionError):
+            continue
+    return results
+
+
+def _drift_outcome(name: str, kind: str, rule: DriftRule, result: DriftResult) -> CheckOutcome:
+    method = get_method(rule.method)
+    value, threshold = result.value, rule.threshold
+    violated = method.drifted(value, threshold)
+    text = ""
+    if violated:
+        numeric = kind == "numeric"
+        text = (
+            wording.baseline_drift(numeric, value, threshold)
+            if method.higher_is_worse
+            else wording.baseline_drift_p_value(numeric, value, threshold)
+        )
+    return _outcome(
+        "baseline_drift_check", name, violated, value, threshold, text, method.name,
+        result.error_bound,
+    )  # fmt: skip
+
+
 def drift_check(
     name: str, baseline: Baseline, profile: FeatureProfile, policy: FeaturePolicy, min_count: int
 ) -> _Drift:
-    """All applicable distances; the check itself uses the policy's method and threshold."""
+    """All applicable distances; the check itself uses the policy's rules (method and threshold
+    each): the first violated rule is the outcome, else the first rule's pass."""
     base = baseline.distribution(name)
     if base is None:
         return _Drift({}, None, {}, "drift not checked: the baseline has no distribution")
     if base.kind != profile.kind:
         return _Drift({}, None, {}, f"drift not checked: baseline is {base.kind}, data is not")
-    results = {}
-    for method_name in dict.fromkeys([policy.drift_method, *available_methods(profile.kind)]):
-        try:
-            results[method_name] = get_method(method_name)(base, profile)
-        except (ConfigurationError, ValueError, ZeroDivisionError):
-            continue
+    results = _distances(base, profile, [r.method for r in policy.drift_rules])
     distances = {m: r.value for m, r in results.items() if math.isfinite(r.value)}
     details: dict[str, object] = {m: r.details for m, r in results.items()}
     if not policy.compare:
         return _Drift(distances, None, details)
-    method = get_method(policy.drift_method)
-    threshold = policy.drift_threshold
+    first = policy.drift_rules[0]
     if profile.count < min_count:
         text = (
             f"skipped: {profile.count} value(s) in the data, fewer than the "
             f"{min_count} needed for a drift check (min_window_count)"
         )
-        skipped = _outcome("baseline_drift_check", name, False, None, threshold, text, method.name)
+        skipped = _outcome(
+            "baseline_drift_check", name, False, None, first.threshold, text, first.method
+        )
         note = f"drift not checked: fewer than {min_count} values (min_window_count)"
         return _Drift(distances, skipped, details, note)
-    if method.name not in results:
-        return _Drift(distances, None, details, f"drift not checked: {method.name} failed")
-    value = results[method.name].value
-    violated = method.drifted(value, threshold)
-    text = ""
-    if violated:
-        numeric = profile.kind == "numeric"
-        text = (
-            wording.baseline_drift(numeric, value, threshold, method.name)
-            if method.higher_is_worse
-            else wording.baseline_drift_p_value(numeric, value, threshold, method.name)
-        )
-    outcome = _outcome("baseline_drift_check", name, violated, value, threshold, text, method.name)
+    outcomes = [
+        _drift_outcome(name, profile.kind, rule, results[rule.method])
+        for rule in policy.drift_rules
+        if rule.method in results
+    ]
+    if not outcomes:
+        return _Drift(distances, None, details, f"drift not checked: {first.method} failed")
+    outcome = next((o for o in outcomes if o.violated), outcomes[0])
     return _Drift(distances, outcome, details)
 
 

@@ -28,6 +28,7 @@ class DriftMethod:
     default_threshold: float
     higher_is_worse: bool  # False: a p-value, drift when the value falls below the threshold
     description: str
+    sagemaker: bool = False  # SageMaker's own method: constraints.json's threshold applies
 
     def __call__(self, baseline: Any, current: Any, **params: Any) -> DriftResult:
         for side, profile in (("baseline", baseline), ("current", current)):
@@ -55,9 +56,9 @@ METHODS: Mapping[str, DriftMethod] = MappingProxyType(
         m.name: m
         for m in (
             DriftMethod("linf_simple", num.linf_simple, _N, 0.1, True,
-                        "L-infinity (KS) distance of the CDFs; SageMaker Simple"),
+                        "L-infinity (KS) distance of the CDFs; SageMaker Simple", True),
             DriftMethod("linf_robust", num.linf_robust, _N, 0.1, True,
-                        "L-infinity minus the KS sampling margin; SageMaker Robust"),
+                        "L-infinity minus the KS sampling margin; SageMaker Robust", True),
             DriftMethod("psi", num.psi, _N, 0.2, True,
                         "population stability index on baseline deciles"),
             DriftMethod("jensen_shannon", num.jensen_shannon, _N, 0.1, True,
@@ -67,11 +68,12 @@ METHODS: Mapping[str, DriftMethod] = MappingProxyType(
             DriftMethod("mean_shift", num.mean_shift, _N, 0.25, True,
                         "|mean shift| in baseline standard deviations"),
             DriftMethod("linf_categorical", cat.linf_categorical, _C, 0.1, True,
-                        "L-infinity distance of category shares"),
+                        "L-infinity distance of category shares", True),
             DriftMethod("linf_categorical_robust", cat.linf_categorical_robust, _C, 0.1, True,
-                        "L-infinity of shares minus the sampling margin; SageMaker LInfinity"),
+                        "L-infinity of shares minus the sampling margin; SageMaker LInfinity",
+                        True),
             DriftMethod("chi_square", cat.chi_square, _C, 0.05, False,
-                        "chi-square goodness-of-fit p-value; SageMaker ChiSquared"),
+                        "chi-square goodness-of-fit p-value; SageMaker ChiSquared", True),
             DriftMethod("new_category_rate", cat.new_category_rate, _C, 0.1, True,
                         "share of current values in categories the baseline never saw"),
         )
@@ -125,4 +127,5 @@ def evaluate(
 ) -> dict[str, DriftResult]:
     """Every requested (default: every applicable) method on one feature pair."""
     names = methods if methods is not None else available_methods(baseline.kind)
-    return {name: get_method(name)(baseline, current, **params) for name in names}
+    shared = {**num.prepare(baseline, current), **params}
+    return {name: get_method(name)(baseline, current, **shared) for name in names}

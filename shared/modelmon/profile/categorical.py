@@ -19,10 +19,11 @@ from datasketches import (
 )
 
 from modelmon.errors import CorruptBlobError
+from modelmon.events import InferredType
 from modelmon.profile import codec
 from modelmon.profile.columns import CategoricalColumn
 from modelmon.profile.constants import DISTINCT_RELATIVE_ERROR, FREQUENT_LG_MAX_K, HLL_LG_K
-from modelmon.profile.numeric import InferredType, numeric_type
+from modelmon.profile.numeric import numeric_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,11 +177,14 @@ class CategoricalProfile(CategoryCountViews):
         """A new profile of both operands' rows; neither operand changes."""
         if not isinstance(other, CategoricalProfile):
             raise TypeError(f"cannot merge a categorical profile with {type(other).__name__}")
-        frequent = frequent_strings_sketch.deserialize(self.frequent.serialize())
-        frequent.merge(other.frequent)
+        # canonical operand order: the frequent-items map's layout (and so its bytes and, after
+        # a purge, its counts) depends on which side is folded into which
+        first, second = sorted((self, other), key=_merge_key)
+        frequent = frequent_strings_sketch.deserialize(first.frequent.serialize())
+        frequent.merge(second.frequent)
         union = hll_union(HLL_LG_K)
-        union.update(self.distinct)
-        union.update(other.distinct)
+        union.update(first.distinct)
+        union.update(second.distinct)
         return CategoricalProfile(
             missing=self.missing + other.missing,
             type_mismatches=self.type_mismatches + other.type_mismatches,
@@ -228,6 +232,10 @@ class CategoricalProfile(CategoryCountViews):
         return CategoricalProfile(
             missing, mismatches, count, integral, fractional, frequent, distinct
         )
+
+
+def _merge_key(p: CategoricalProfile) -> tuple[int, int, int, bytes]:
+    return (p.count, p.missing, p.type_mismatches, p.frequent.serialize())
 
 
 class CategoricalAccumulator:

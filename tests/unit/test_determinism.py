@@ -1,0 +1,101 @@
+"""Identical input gives identical results: profile bytes, distances and verdicts, in any process,
+and merge order does not change them."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from modelmon.drift import available_methods, get_method
+from modelmon.profile import DatasetProfile, ProfileTracker
+from modelmon.profile.kll import Kll
+
+KINDS: Any = {"x": "numeric", "c": "categorical"}
+
+
+def build(seed: int, n: int, batch: int, categories: int) -> DatasetProfile:
+    rng = np.random.default_rng(seed)
+    tracker = ProfileTracker(KINDS)
+    for start in range(0, n, batch):
+        m = min(batch, n - start)
+        tracker.update(
+            {
+                "x": rng.lognormal(0, 1, m),
+                "c": [f"k{v}" for v in rng.zipf(1.3, m) % categories],
+            }
+        )
+    return tracker.snapshot()
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 30_000),
+    batch=st.sampled_from([1_000, 4_096, 10_000]),
+    categories=st.sampled_from([5, 5_000]),
+)
+def test_same_input_twice_gives_identical_bytes_and_distances(
+    seed: int, n: int, batch: int, categories: int
+) -> None:
+    a, b = build(seed, n, batch, categories), build(seed, n, batch, categories)
+    assert a.serialize() == b.serialize()
+    base = build(seed + 1, 20_000, 5_000, categories)
+    for name in ("x", "c"):
+        fb, fa, fb2 = base.features[name], a.features[name], b.features[name]
+        for method in available_methods(fa.kind):
+            ra, rb = get_method(method)(fb, fa), get_method(method)(fb, fb2)
+            assert repr(ra.value) == repr(rb.value)
+            assert ra.error_bound == rb.error_bound
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1), sizes=st.lists(st.integers(0, 12_000), min_size=2, max_size=2)
+)
+def test_merge_is_commutative_bit_for_bit(seed: int, sizes: list[int]) -> None:
+    a = build(seed, sizes[0], 3_000, 4_000)
+    b = build(seed + 7, sizes[1], 3_000, 4_000)
+    assert a.merge(b).serialize() == b.merge(a).serialize()
+
+
+def test_kll_merge_is_symmetric_and_copy_is_independent() -> None:
+    rng = np.random.default_rng(5)
+    a, b = Kll(64), Kll(64)
+    a.update(rng.normal(size=5_000))
+    b.update(rng.normal(size=3_000))
+    ab, ba = a.copy(), b.copy()
+    ab.merge(b)
+    ba.merge(a)
+    assert ab.serialize() == ba.serialize()
+    assert a.n == 5_000 and b.n == 3_000
+    assert Kll.deserialize(ab.serialize()).serialize() == ab.serialize()
+
+
+_CHILD = """
+import hashlib, sys
+sys.path[:0] = {path!r}
+from tests.unit.test_determinism import build
+print(hashlib.sha256(build(11, 60_000, 7_000, 9_000).serialize()).hexdigest())
+"""
+
+
+def test_identical_bytes_across_processes_and_hash_seeds() -> None:
+    """Python's str hashing is salted per process: nothing in a profile may depend on it."""
+    digests = set()
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        code = _CHILD.format(path=[root, *sys.path])
+        out = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        )
+        digests.add(out.stdout.strip())
+    here = hashlib.sha256(build(11, 60_000, 7_000, 9_000).serialize()).hexdigest()
+    assert digests == {here}
