@@ -25,7 +25,13 @@ from modelmon.profile import (
 
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "sagemaker_reference"
 NUMERIC = ["linf_simple", "linf_robust", "psi", "jensen_shannon", "wasserstein", "mean_shift"]
-CATEGORICAL = ["linf_categorical", "linf_categorical_robust", "chi_square", "new_category_rate"]
+CATEGORICAL = [
+    "linf_categorical",
+    "linf_categorical_robust",
+    "chi_square",
+    "new_category_rate",
+    "new_category_excess",
+]
 
 
 def numeric(values: Any) -> NumericProfile:

@@ -31,7 +31,7 @@ from modelmon.sagemaker.constraints import (
 #: for the sensitivity and false-positive figures these were chosen by.
 RECOMMENDED: dict[FeatureKind, tuple[tuple[str, float], ...]] = {
     "numeric": (("linf_robust", 0.1), ("jensen_shannon", 0.1)),
-    "categorical": (("linf_categorical_robust", 0.1), ("new_category_rate", 0.02)),
+    "categorical": (("linf_categorical_robust", 0.1), ("new_category_excess", 0.02)),
 }
 
 

@@ -76,6 +76,8 @@ METHODS: Mapping[str, DriftMethod] = MappingProxyType(
                         "chi-square goodness-of-fit p-value; SageMaker ChiSquared", True),
             DriftMethod("new_category_rate", cat.new_category_rate, _C, 0.1, True,
                         "share of current values in categories the baseline never saw"),
+            DriftMethod("new_category_excess", cat.new_category_excess, _C, 0.02, True,
+                        "new_category_rate less an unchanged tail's (Good-Turing) share"),
         )
     }
 )  # fmt: skip

@@ -21,6 +21,7 @@ from datasketches import (
 from modelmon.errors import CorruptBlobError
 from modelmon.events import InferredType
 from modelmon.profile import codec
+from modelmon.profile.category_sample import CategorySample
 from modelmon.profile.columns import CategoricalColumn
 from modelmon.profile.constants import DISTINCT_RELATIVE_ERROR, FREQUENT_LG_MAX_K, HLL_LG_K
 from modelmon.profile.numeric import numeric_type
@@ -119,6 +120,8 @@ class CategoricalProfile(CategoryCountViews):
     fractional: int = 0  # categories that were floats or other numeric text
     frequent: frequent_strings_sketch = field(default_factory=_new_frequent)
     distinct: hll_sketch = field(default_factory=_new_hll)
+    #: coordinated category sample (None: a profile read from a format-1 blob)
+    sample: CategorySample | None = field(default_factory=CategorySample.empty)
 
     kind: ClassVar[Literal["categorical"]] = "categorical"
 
@@ -185,6 +188,9 @@ class CategoricalProfile(CategoryCountViews):
         union = hll_union(HLL_LG_K)
         union.update(first.distinct)
         union.update(second.distinct)
+        sample = None
+        if first.sample is not None and second.sample is not None:
+            sample = first.sample.merge(second.sample)
         return CategoricalProfile(
             missing=self.missing + other.missing,
             type_mismatches=self.type_mismatches + other.type_mismatches,
@@ -193,6 +199,7 @@ class CategoricalProfile(CategoryCountViews):
             fractional=self.fractional + other.fractional,
             frequent=frequent,
             distinct=union.get_result(HLL_8),
+            sample=sample,
         )
 
     def with_extra(self, missing: int = 0, type_mismatches: int = 0) -> CategoricalProfile:
@@ -217,6 +224,7 @@ class CategoricalProfile(CategoryCountViews):
             "types": [self.integral, self.fractional],
             "frequent": self.frequent.serialize(),
             "hll": self.distinct.serialize_compact(),
+            **({"sample": self.sample.to_body()} if self.sample is not None else {}),
         }
 
     @staticmethod
@@ -229,8 +237,13 @@ class CategoricalProfile(CategoryCountViews):
         distinct = codec.load_sketch(hll_sketch.deserialize, codec.field(body, "hll", bytes), "HLL")
         if int(frequent.total_weight) != count:
             raise CorruptBlobError("categorical profile blob: sketch and count disagree")
+        sample = None
+        if "sample" in body:  # format 2
+            sample = codec.load_sketch(CategorySample.from_body, body["sample"], "category sample")
+            if int(sample.counts.sum()) > count:
+                raise CorruptBlobError("categorical profile blob: sample exceeds the count")
         return CategoricalProfile(
-            missing, mismatches, count, integral, fractional, frequent, distinct
+            missing, mismatches, count, integral, fractional, frequent, distinct, sample
         )
 
 
@@ -248,6 +261,7 @@ class CategoricalAccumulator:
         "frequent",
         "integral",
         "missing",
+        "sample",
         "type_mismatches",
     )
 
@@ -257,6 +271,7 @@ class CategoricalAccumulator:
         self.integral, self.fractional = p.integral, p.fractional
         self.frequent = frequent_strings_sketch.deserialize(p.frequent.serialize())
         self.distinct = hll_sketch.deserialize(p.distinct.serialize_compact())
+        self.sample = p.sample
 
     def add(self, col: CategoricalColumn) -> None:
         self.missing += col.missing
@@ -268,6 +283,8 @@ class CategoricalAccumulator:
             frequent.update(value, n)
             distinct.update(value)
         self.count += int(col.counts.sum())
+        if self.sample is not None and len(col.values):
+            self.sample = self.sample.add(col.values, col.counts)
 
     def add_missing(self, rows: int) -> None:
         self.missing += rows
@@ -281,4 +298,5 @@ class CategoricalAccumulator:
             self.fractional,
             frequent_strings_sketch.deserialize(self.frequent.serialize()),
             hll_sketch.deserialize(self.distinct.serialize_compact()),
+            self.sample,
         )

@@ -90,7 +90,7 @@ def counters(body: dict[str, Any], name: str, length: int) -> list[int]:
     return values
 
 
-def load_sketch(loader: Callable[[bytes], T], blob: bytes, what: str) -> T:
+def load_sketch(loader: Callable[[Any], T], blob: Any, what: str) -> T:
     """Deserialize a DataSketches sketch, turning its errors into CorruptBlobError."""
     try:
         return loader(blob)
