@@ -24,7 +24,15 @@ from modelmon.profile import (
 )
 
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "sagemaker_reference"
-NUMERIC = ["linf_simple", "linf_robust", "psi", "jensen_shannon", "wasserstein", "mean_shift"]
+NUMERIC = [
+    "linf_simple",
+    "linf_robust",
+    "psi",
+    "jensen_shannon",
+    "jensen_shannon_robust",
+    "wasserstein",
+    "mean_shift",
+]
 CATEGORICAL = [
     "linf_categorical",
     "linf_categorical_robust",

@@ -30,8 +30,8 @@ from modelmon.sagemaker.constraints import (
 #: The recommended policy: per kind, (registry method, threshold). See docs/statistics.md
 #: for the sensitivity and false-positive figures these were chosen by.
 RECOMMENDED: dict[FeatureKind, tuple[tuple[str, float], ...]] = {
-    "numeric": (("linf_robust", 0.1), ("jensen_shannon", 0.1)),
-    "categorical": (("linf_categorical_robust", 0.1), ("new_category_excess", 0.02)),
+    "numeric": (("linf_robust", 0.1), ("jensen_shannon_robust", 0.05)),
+    "categorical": (("linf_categorical_robust", 0.05), ("new_category_excess", 0.01)),
 }
 
 

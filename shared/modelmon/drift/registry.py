@@ -63,6 +63,8 @@ METHODS: Mapping[str, DriftMethod] = MappingProxyType(
                         "population stability index on baseline deciles"),
             DriftMethod("jensen_shannon", num.jensen_shannon, _N, 0.1, True,
                         "Jensen-Shannon distance (base 2) on baseline deciles"),
+            DriftMethod("jensen_shannon_robust", num.jensen_shannon_robust, _N, 0.05, True,
+                        "Jensen-Shannon distance less its sampling margin (99.9%)"),
             DriftMethod("wasserstein", num.wasserstein, _N, 0.1, True,
                         "Wasserstein-1 distance in baseline standard deviations"),
             DriftMethod("mean_shift", num.mean_shift, _N, 0.25, True,
@@ -76,7 +78,7 @@ METHODS: Mapping[str, DriftMethod] = MappingProxyType(
                         "chi-square goodness-of-fit p-value; SageMaker ChiSquared", True),
             DriftMethod("new_category_rate", cat.new_category_rate, _C, 0.1, True,
                         "share of current values in categories the baseline never saw"),
-            DriftMethod("new_category_excess", cat.new_category_excess, _C, 0.02, True,
+            DriftMethod("new_category_excess", cat.new_category_excess, _C, 0.01, True,
                         "new_category_rate less an unchanged tail's (Good-Turing) share"),
         )
     }

@@ -47,6 +47,10 @@ def _coin(items: FloatArray, height: int, compactions: int) -> int:
     return digest.digest()[0] & 1
 
 
+def _is_sorted(values: FloatArray) -> bool:
+    return len(values) < 2 or bool((values[1:] >= values[:-1]).all())
+
+
 def _merge_sorted(a: FloatArray, b: FloatArray) -> FloatArray:
     """Two sorted arrays as one (the stable sort merges the two runs in linear time)."""
     if not len(a):
@@ -102,7 +106,8 @@ class Kll:
         """Add a batch of finite values."""
         if not len(values):
             return
-        self.levels[0] = _merge_sorted(self.levels[0], np.sort(values))
+        batch = values if _is_sorted(values) else np.sort(values)
+        self.levels[0] = _merge_sorted(self.levels[0], batch)
         self.n += len(values)
         self._compress()
 

@@ -233,8 +233,11 @@ class NumericAccumulator:
         self.integral += col.integral
         self.fractional += col.fractional
         if len(col.values):
-            self.moments = self.moments.merge(Moments.of(col.values, col.total))
-            self.sketch.update(col.values)
+            # sorted first: the moments' float sums then do not depend on the values' order
+            # (the typed and generic decoders order a batch differently), and KLL wants it
+            values = np.sort(col.values)
+            self.moments = self.moments.merge(Moments.of(values))
+            self.sketch.update(values)
 
     def add_missing(self, rows: int) -> None:
         self.missing += rows
