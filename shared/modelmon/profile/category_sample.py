@@ -81,37 +81,38 @@ class CategorySample:
         return self.merge(other)
 
     def merge(self, other: CategorySample) -> CategorySample:
-        """Both samples' categories under the smaller threshold, counts added (symmetric)."""
+        """Both samples' categories under the smaller threshold, counts added (symmetric).
+        Categories are told apart by their 64-bit hash (two of 100k categories share one with
+        probability about 3e-10)."""
         threshold = min(self.threshold, other.threshold)
-        keys = np.concatenate((self.keys, other.keys))
         hashes = np.concatenate((self.hashes, other.hashes))
+        if not len(hashes):
+            return CategorySample(self.keys, hashes, self.counts, threshold)
+        keys = np.concatenate((self.keys, other.keys))
         counts = np.concatenate((self.counts, other.counts))
-        if not len(keys):
-            return CategorySample(keys.astype(str), hashes, counts, threshold)
-        order = np.lexsort((keys, hashes))  # by hash, then text: canonical
-        keys, hashes, counts = keys[order], hashes[order], counts[order]
-        first = np.ones(len(keys), dtype=bool)
-        first[1:] = (hashes[1:] != hashes[:-1]) | (keys[1:] != keys[:-1])
+        order = np.argsort(hashes, kind="stable")
+        hashes = hashes[order]
+        first = np.ones(len(hashes), dtype=bool)
+        first[1:] = hashes[1:] != hashes[:-1]
         starts = np.flatnonzero(first)
-        counts = np.add.reduceat(counts, starts)
-        keys, hashes = keys[starts], hashes[starts]
+        counts = np.add.reduceat(counts[order], starts)
+        hashes, keys = hashes[starts], keys[order[starts]]
         if threshold < FULL:
             below = hashes < np.uint64(threshold)
             keys, hashes, counts = keys[below], hashes[below], counts[below]
         if len(keys) > SAMPLE_SIZE:
-            # the smallest hash left out becomes the threshold; a hash tie leaves both out
-            cut = int(hashes[SAMPLE_SIZE])
-            below = hashes < np.uint64(cut)
-            keys, hashes, counts, threshold = keys[below], hashes[below], counts[below], cut
+            # the smallest hash left out becomes the threshold
+            threshold = int(hashes[SAMPLE_SIZE])
+            keys, hashes, counts = (keys[:SAMPLE_SIZE], hashes[:SAMPLE_SIZE], counts[:SAMPLE_SIZE])
         return CategorySample(keys, hashes, counts, threshold)
 
     def contains(self, keys: npt.NDArray[np.str_]) -> npt.NDArray[np.bool_]:
         """Whether each key is in the sample (exact for keys whose hash is below threshold)."""
         if not len(self.keys) or not len(keys):
             return np.zeros(len(keys), dtype=bool)
-        sorted_keys = np.sort(self.keys)
-        idx = np.clip(np.searchsorted(sorted_keys, keys), 0, len(sorted_keys) - 1)
-        found: npt.NDArray[np.bool_] = sorted_keys[idx] == keys
+        wanted = hash_texts(keys)
+        idx = np.clip(np.searchsorted(self.hashes, wanted), 0, len(self.hashes) - 1)
+        found: npt.NDArray[np.bool_] = self.hashes[idx] == wanted
         return found
 
     def below(self, threshold: int) -> npt.NDArray[np.bool_]:
