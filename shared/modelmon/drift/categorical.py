@@ -26,11 +26,12 @@ def linf_categorical(
     if (undefined := undefined_if_empty(b, c)) is not None:
         return undefined
     tb, tc = b.table, c.table
-    keys = np.union1d(tb.keys, tc.keys)
-    diff = np.abs(tb.lookup(keys) / b.count - tc.lookup(keys) / c.count)
-    i = int(np.argmax(diff)) if len(keys) else 0
-    worst = float(diff[i]) if len(keys) else 0.0
-    details = {"n": b.count, "m": c.count, "category": str(keys[i]) if len(keys) else None}
+    hashes = np.union1d(tb.hashes, tc.hashes)
+    diff = np.abs(tb.lookup_hashes(hashes) / b.count - tc.lookup_hashes(hashes) / c.count)
+    i = int(np.argmax(diff)) if len(hashes) else 0
+    worst = float(diff[i]) if len(hashes) else 0.0
+    category = (tb.key_of(hashes[i]) or tc.key_of(hashes[i])) if len(hashes) else None
+    details = {"n": b.count, "m": c.count, "category": category}
     return DriftResult(worst, b.frequency_error + c.frequency_error, details)
 
 
@@ -85,7 +86,7 @@ def chi_square(b: CategoricalDistribution, c: CategoricalDistribution, **_: Any)
     tb, tc = b.table, c.table
     keep = tb.counts > 0
     keys, base = tb.keys[keep], tb.counts[keep]
-    sample = tc.lookup(keys)  # current categories outside the baseline are left out
+    sample = tc.lookup_hashes(tb.hashes[keep])  # current categories outside the baseline: out
     sample_sum, base_sum = float(sample.sum()), float(base.sum())
     if sample_sum == 0 or base_sum == 0:
         return DriftResult.undefined("no current value falls in a baseline category")

@@ -58,9 +58,8 @@ def _sample(d: CategoricalDistribution) -> CategorySample | None:
 def _all_categories(c: CategoricalDistribution) -> CategorySample | None:
     """Every current category with its count: the exact table, else the sample."""
     if c.is_exact:
-        keys = c.table.keys
-        counts = c.table.counts.astype(np.int64)
-        return CategorySample(keys, hash_texts(keys), counts, FULL)
+        table = c.table
+        return CategorySample(table.keys, table.hashes, table.counts.astype(np.int64), FULL)
     return _sample(c)
 
 
@@ -112,10 +111,11 @@ def estimate_new_share(b: CategoricalDistribution, c: CategoricalDistribution) -
     undecided_mass = float(heavy_counts[new_heavy & ~decided].sum())
     count_error = float(new_heavy.sum()) * c_error
     # light current categories: sampled, not heavy, not in the baseline's tracked list
-    light = current.below(tau) & ~np.isin(current.keys, heavy_keys)
+    light = current.below(tau) & ~np.isin(current.hashes, tc.hashes[heavy_mask])
     keys, counts = current.keys[light], current.counts[light].astype(np.float64)
-    in_table = b.table.lookup(keys) > 0
-    seen_light = in_table if b.is_exact or sb is None else in_table | sb.contains(keys)
+    hashes = current.hashes[light]
+    in_table = b.table.lookup_hashes(hashes) > 0
+    seen_light = in_table if b.is_exact or sb is None else in_table | sb.contains_hashes(hashes)
     new_light = ~seen_light
     light_counts = counts[new_light]
     light_mass = float(light_counts.sum()) / p

@@ -21,7 +21,7 @@ from datasketches import (
 from modelmon.errors import CorruptBlobError
 from modelmon.events import InferredType
 from modelmon.profile import codec
-from modelmon.profile.category_sample import CategorySample
+from modelmon.profile.category_sample import CategorySample, hash_texts
 from modelmon.profile.columns import CategoricalColumn
 from modelmon.profile.constants import DISTINCT_RELATIVE_ERROR, FREQUENT_LG_MAX_K, HLL_LG_K
 from modelmon.profile.numeric import numeric_type
@@ -29,24 +29,35 @@ from modelmon.profile.numeric import numeric_type
 
 @dataclass(frozen=True, slots=True)
 class CountTable:
-    """Categories in sorted order with their counts, as numpy arrays."""
+    """Categories ordered by their 64-bit hash (``category_sample.hash_texts``) with their
+    counts, as numpy arrays: look-ups are integer binary searches, not string comparisons."""
 
     keys: npt.NDArray[np.str_]
     counts: npt.NDArray[np.float64]
+    hashes: npt.NDArray[np.uint64]
 
     @staticmethod
     def of(counts: Mapping[str, int]) -> CountTable:
         keys = np.array(list(counts), dtype=str)
         values = np.array(list(counts.values()), dtype=np.float64)
-        order = np.argsort(keys)
-        return CountTable(keys[order], values[order])
+        hashes = hash_texts(keys)
+        order = np.argsort(hashes, kind="stable")
+        return CountTable(keys[order], values[order], hashes[order])
 
     def lookup(self, keys: npt.NDArray[np.str_]) -> npt.NDArray[np.float64]:
         """Counts of ``keys`` (0 for a category this table does not hold)."""
+        return self.lookup_hashes(hash_texts(keys))
+
+    def lookup_hashes(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.float64]:
+        """Counts of the categories with these hashes (0 where the table has none)."""
         if not len(self.keys):
-            return np.zeros(len(keys))
-        idx = np.clip(np.searchsorted(self.keys, keys), 0, len(self.keys) - 1)
-        return np.where(self.keys[idx] == keys, self.counts[idx], 0.0)
+            return np.zeros(len(hashes))
+        idx = np.clip(np.searchsorted(self.hashes, hashes), 0, len(self.keys) - 1)
+        return np.where(self.hashes[idx] == hashes, self.counts[idx], 0.0)
+
+    def key_of(self, h: np.uint64) -> str | None:
+        i = int(np.searchsorted(self.hashes, h))
+        return str(self.keys[i]) if i < len(self.keys) and self.hashes[i] == h else None
 
 
 class CategoryCountViews:

@@ -110,7 +110,12 @@ class CategorySample:
         """Whether each key is in the sample (exact for keys whose hash is below threshold)."""
         if not len(self.keys) or not len(keys):
             return np.zeros(len(keys), dtype=bool)
-        wanted = hash_texts(keys)
+        return self.contains_hashes(hash_texts(keys))
+
+    def contains_hashes(self, wanted: npt.NDArray[np.uint64]) -> npt.NDArray[np.bool_]:
+        """Whether the sample holds a category with each of these hashes."""
+        if not len(self.keys) or not len(wanted):
+            return np.zeros(len(wanted), dtype=bool)
         idx = np.clip(np.searchsorted(self.hashes, wanted), 0, len(self.hashes) - 1)
         found: npt.NDArray[np.bool_] = self.hashes[idx] == wanted
         return found
@@ -137,20 +142,20 @@ class CategorySample:
         threshold = last + 1
         if not (isinstance(keys, list) and isinstance(counts, list) and len(keys) == len(counts)):
             raise ValueError("category sample: keys and counts differ")
-        if not all(isinstance(k, str) for k in keys) or not all(
-            isinstance(c, int) and not isinstance(c, bool) and c > 0 for c in counts
+        if len(keys) > SAMPLE_SIZE or not all(isinstance(k, str) for k in keys):
+            raise ValueError("category sample: too many entries or a key that is not text")
+        try:
+            values = np.array(counts, dtype=np.int64)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ValueError(f"category sample: bad count ({exc})") from exc
+        if len(values) and (values.min() <= 0 or any(isinstance(c, bool) for c in counts)):
+            raise ValueError("category sample: counts must be positive integers")
+        texts = np.array(keys, dtype=str)
+        hashes = hash_texts(texts)
+        # written in hash order: strictly increasing, all below the threshold
+        if len(hashes) and (
+            (hashes[1:] <= hashes[:-1]).any()
+            or (threshold < FULL and hashes[-1] >= np.uint64(threshold))
         ):
-            raise ValueError("category sample: bad key or count")
-        if len(keys) > SAMPLE_SIZE:
-            raise ValueError("category sample: too many entries")
-        sample = CategorySample.empty().merge(
-            CategorySample(
-                np.array(keys, dtype=str),
-                hash_texts(np.array(keys, dtype=str)),
-                np.array(counts, dtype=np.int64),
-                threshold,
-            )
-        )
-        if len(sample) != len(keys):
-            raise ValueError("category sample: entries above the threshold or repeated")
-        return sample
+            raise ValueError("category sample: entries out of order, repeated or too large")
+        return CategorySample(texts, hashes, values, threshold)
