@@ -143,3 +143,32 @@ def test_streaming_replay_equals_the_batch_run_bit_for_bit(seed: int, batch: int
     blob = typed.snapshot().serialize()
     assert generic.snapshot().serialize() == blob
     assert rows.snapshot().serialize() == blob
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), shift=st.sampled_from([0.0, 0.05, 0.3]))
+def test_merge_order_does_not_change_a_verdict(seed: int, shift: float) -> None:
+    """Three partial profiles merged in every order: distances stay within their bound of each
+    other, and the verdict is the same whenever the value is farther than the bound from the
+    threshold (bit-identical for two operands: see the commutativity test)."""
+    rng = np.random.default_rng(seed)
+    base = ProfileTracker(KINDS)
+    base.update({"x": rng.normal(0, 1, 30_000), "c": rng.choice(list("abcd"), 30_000).tolist()})
+    baseline = base.snapshot()
+    parts = []
+    for _ in range(3):
+        t = ProfileTracker(KINDS)
+        t.update({"x": rng.normal(shift, 1, 8_000), "c": rng.choice(list("abcde"), 8_000).tolist()})
+        parts.append(t.snapshot())
+    orders = [(0, 1, 2), (2, 1, 0), (1, 0, 2)]
+    merged = [parts[a].merge(parts[b]).merge(parts[c]) for a, b, c in orders]
+    for name in ("x", "c"):
+        for method_name in available_methods(baseline.features[name].kind):
+            method = get_method(method_name)
+            results = [method(baseline.features[name], m.features[name]) for m in merged]
+            bound = max(r.error_bound or 0.0 for r in results)
+            values = [r.value for r in results]
+            assert max(values) - min(values) <= 2 * bound + 1e-12, (method_name, values)
+            far = all(abs(v - method.default_threshold) > bound for v in values)
+            if far:
+                assert len({method.drifted(v) for v in values}) == 1
