@@ -107,3 +107,23 @@ def test_corrupt_sample_in_a_blob_is_a_corrupt_blob() -> None:
         body = {**good, "sample": bad}
         with pytest.raises(CorruptBlobError, match="category sample"):
             CategoricalProfile.from_body(body)
+
+
+def test_categorical_values_check_on_a_large_domain_estimates_the_untracked_values() -> None:
+    """20k categories (more than the sketch tracks), all in the domain but 3% of values: the
+    in-domain share reads about 0.97, not the tracked categories' share alone."""
+    from modelmon.checks.evaluate import categorical_values_check
+
+    rng = np.random.default_rng(4)
+    values = long_tail(rng, 100_000, 20_000)
+    outside = rng.random(len(values)) < 0.03
+    values[outside] = [f"x-{i}" for i in rng.integers(0, 50_000, int(outside.sum()))]
+    p = profile(values)
+    assert not p.is_exact
+    domain = frozenset(str(i) for i in range(20_000))
+    exact = 1 - float(outside.mean())
+    outcome = categorical_values_check("c", p, domain, 0.95)
+    assert outcome is not None and outcome.value is not None
+    assert abs(outcome.value - exact) < 0.01 and not outcome.violated
+    tracked_only = sum(c for k, c in p.counts().items() if k in domain) / p.count
+    assert tracked_only < 0.95  # what the check said before: a false violation

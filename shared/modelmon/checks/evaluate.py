@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from modelmon.checks.baseline import Baseline
 from modelmon.checks.policy import (
     DriftRule,
@@ -25,6 +27,7 @@ from modelmon.drift.numeric import prepare
 from modelmon.errors import ConfigurationError
 from modelmon.events import CheckOutcome, CheckType, FeatureMetrics
 from modelmon.profile import CategoricalProfile, DatasetProfile, FeatureProfile, NumericProfile
+from modelmon.profile.category_sample import CategorySample
 from modelmon.sagemaker import violations as wording
 from modelmon.sagemaker.violations import ConstraintViolations, Violation
 
@@ -156,9 +159,31 @@ def categorical_values_check(
     counts = profile.counts()
     unknown = {value for value in counts if value not in domain}
     in_domain = sum(c for v, c in counts.items() if v in domain) / profile.count
+    sample = profile.sample
+    if not profile.is_exact and sample is not None and sample.rate > 0:
+        in_domain, outside = _in_domain_share(profile, sample, domain)
+        unknown |= outside
     violated = in_domain < threshold - _EPS
     text = wording.categorical_values(in_domain, threshold, unknown) if violated else ""
     return _outcome("categorical_values_check", name, violated, in_domain, threshold, text)
+
+
+def _in_domain_share(
+    profile: CategoricalProfile, sample: CategorySample, domain: frozenset[str]
+) -> tuple[float, set[str]]:
+    """More categories than the sketch tracks: heavy categories (count >= 10x the sketch's
+    count error) from the sketch, the rest from the category sample scaled by its rate (an
+    unbiased estimate, as for new_category_rate), instead of counting untracked values out."""
+    table = profile.table
+    heavy = table.counts >= 10 * profile.maximum_error
+    heavy_in = np.isin(table.keys[heavy], np.array(sorted(domain), dtype=str))
+    light = ~np.isin(sample.hashes, table.hashes[heavy])
+    inside = np.isin(sample.keys, np.array(sorted(domain), dtype=str))
+    mass = float(table.counts[heavy][heavy_in].sum())
+    mass += float(sample.counts[light & inside].sum()) / sample.rate
+    outside = set(table.keys[heavy][~heavy_in][:10].tolist())
+    outside |= set(sample.keys[light & ~inside][:10].tolist())
+    return min(mass / profile.count, 1.0), outside
 
 
 def non_negative_check(name: str, profile: NumericProfile) -> CheckOutcome | None:
