@@ -11,10 +11,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from modelmon.events import MODEL_ID_PATTERN, CheckType
+from modelmon.events import MODEL_ID_PATTERN, CheckType, FeatureKind
 from modelmon.names import Name
-
-FeatureKind = Literal["numeric", "categorical"]
 
 #: SageMaker's data-quality checks: every ``CheckType`` but ``non_negative_check`` (ours, opt-in).
 DEFAULT_CHECKS: tuple[CheckType, ...] = tuple(
@@ -53,7 +51,18 @@ class DriftConfig(_Config):
 
     numeric_method: str = "linf_robust"
     categorical_method: str = "linf_categorical_robust"
-    threshold: float = Field(default=0.1, ge=0)
+    threshold: float = Field(
+        default=0.1, ge=0, description="SageMaker's comparison_threshold: for SageMaker's methods"
+    )
+    policy: Literal["sagemaker", "recommended"] = Field(
+        default="sagemaker",
+        description="sagemaker: one method per feature (SageMaker's default); recommended: "
+        "several methods, each with its own threshold (docs/statistics.md)",
+    )
+    method_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="threshold per drift-registry method name, replacing the registry default",
+    )
     datatype_check_threshold: float = Field(default=1.0, ge=0, le=1)
     domain_content_threshold: float = Field(default=1.0, ge=0, le=1)
     min_window_count: int = Field(

@@ -129,6 +129,11 @@ CheckType = Literal[
     "non_negative_check",
 ]
 
+#: How a feature is profiled and compared (one definition for config, profiles and checks).
+FeatureKind = Literal["numeric", "categorical"]
+#: SageMaker's inferred types of a feature (statistics.json ``inferred_type``).
+InferredType = Literal["Integral", "Fractional", "String", "Unknown"]
+
 
 class CheckOutcome(_Event):
     """One check of one feature in one window: passed or violated, with its numbers."""
@@ -140,12 +145,22 @@ class CheckOutcome(_Event):
     threshold: float | None = None
     method: str | None = Field(default=None, description="distance used, for drift checks")
     description: str = ""
+    error_bound: float | None = Field(
+        default=None,
+        ge=0,
+        description="drift checks: bound on |value - value on the exact data| (None: unknown)",
+    )
+    borderline: bool = Field(
+        default=False,
+        description="drift checks: the threshold lies within error_bound of value, so the exact "
+        "data could give the other verdict (the verdict still follows value)",
+    )
 
 
 class FeatureMetrics(_Event):
     """Per-feature figures of a window; distances keyed by registry name."""
 
-    inferred_type: Literal["Integral", "Fractional", "String", "Unknown"]
+    inferred_type: InferredType
     count: int = Field(ge=0)
     missing: int = Field(ge=0)
     completeness: float = Field(ge=0, le=1)

@@ -30,6 +30,7 @@ import numpy.typing as npt
 from modelmon.bias.config import BiasConfig, FacetConfig, value_key
 from modelmon.errors import CorruptBlobError
 from modelmon.profile import codec
+from modelmon.profile.numbers import Numbers
 
 CELLS: Final = 6
 TN, FP, FN, TP, PRED_NEG, PRED_POS = range(CELLS)
@@ -184,7 +185,9 @@ def merge_all(states: Iterable[BiasState]) -> BiasState:
 
 
 def state_from_columns(
-    config: BiasConfig, columns: Mapping[str, Sequence[Any] | npt.NDArray[Any]], joined: bool
+    config: BiasConfig,
+    columns: Mapping[str, Sequence[Any] | npt.NDArray[Any] | Numbers],
+    joined: bool,
 ) -> BiasState:
     """The counts of one batch of rows given as columns (the label-join service's hook).
 
@@ -239,9 +242,11 @@ def state_from_rows(
 
 
 def _column(columns: Mapping[str, Any], name: str) -> Any:
+    """One column; a reader's typed ``Numbers`` goes back to its Python values (ints kept)."""
     if name not in columns:
         raise KeyError(f"column {name!r} is missing from the bias batch")
-    return columns[name]
+    column = columns[name]
+    return column.objects() if isinstance(column, Numbers) else column
 
 
 def _threshold(facet: FacetConfig) -> float | None:
