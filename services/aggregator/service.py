@@ -35,9 +35,11 @@ from modelmon.errors import (
     UnknownModelError,
 )
 from modelmon.keys import Keys
+from modelmon.limits import EventTimeBounds
 from modelmon.registry import ModelCatalog, Registry
 from modelmon.service import DeadLetters, Health, StopFlag
 from modelmon.settings import Settings
+from modelmon.streaming.bounds import reject_out_of_bounds
 from modelmon.streaming.decode import TypedDecoder, decode_batch, take
 from modelmon.streaming.partition import ModelPlan, PartitionAggregate
 from modelmon.streaming.runtime import tune_collector
@@ -127,6 +129,7 @@ class Aggregator:
         self._store = PartitionStore(self._redis, keys, options.topic, options.retention_seconds)
         self._catalog = ModelCatalog(Registry(self._redis, keys))
         self._plans: dict[str, ModelPlan] = {}
+        self._bounds = EventTimeBounds.of(settings.limits)  # issue 19
         self._producer = make_producer(settings.kafka)
         self._dead_letters = DeadLetters(
             self._produce, settings.topics.deadletter, SERVICE, registry
@@ -285,6 +288,8 @@ class Aggregator:
     ) -> None:
         values = list(map(Message.value, chunk))
         batch, rejects = self._decode(chunk, values)
+        now_ms = int(self._clock() * 1000)  # issue 19: out-of-bounds event times -> dead letters
+        batch, rejects = reject_out_of_bounds(batch, rejects, self._bounds, now_ms)
         if not self._plans.keys() >= set(batch.model_ids):
             self._recheck_registry()  # a model registered a moment ago is not a dead letter
         result = agg.add(batch, offsets[-1], self._plans)

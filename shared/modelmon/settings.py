@@ -15,6 +15,8 @@ from typing import Any
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from modelmon.limits import LimitsSettings
+
 
 class KafkaSettings(BaseModel):
     """Connection to Kafka. ``extra`` is passed verbatim to librdkafka (SASL, SSL, tuning)."""
@@ -159,5 +161,6 @@ class Settings(BaseSettings):
     capture: CaptureSettings = Field(default_factory=CaptureSettings)
     archive: ArchiveSettings = Field(default_factory=ArchiveSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)  # issue 19: modelmon/limits.py
     log_level: str = "INFO"
     log_json: bool = True
