@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry
 
 from modelmon import logs
 from modelmon.adapters.kafka import make_producer
+from modelmon.limits import EventTimeBounds
 from modelmon.redaction import RedactionPolicy
 from modelmon.registry import ModelCatalog, Registry
 from modelmon.service import DeadLetters, Health
@@ -39,6 +40,7 @@ def build(settings: Settings) -> tuple[web.Application, Health]:
         redaction=RedactionPolicy.from_settings(settings.capture),
         feature_names=settings.capture.feature_names,
         catalog=_catalog(settings) if ing.require_registered else None,
+        bounds=EventTimeBounds.of(settings.limits),
     )  # fmt: skip
     app = make_app(ingest, health, registry)
 

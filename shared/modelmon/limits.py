@@ -87,11 +87,10 @@ def capture_verdict(
 ) -> str | None:
     """None when ``value`` is a valid capture event dated within bounds, else the reason: the
     check every capture point (SDK, ingest) runs before producing."""
-    problem = check_capture(value, max_bytes)
-    if problem is not None:
-        return problem
+    if max_bytes is not None and len(value) > max_bytes:
+        return check_capture(value, max_bytes)
     try:
         event = decode_capture(value)
-    except DECODE_ERRORS as exc:  # cannot happen: check_capture passed; stay total anyway
-        return reason(reason_code(exc), exc)
+    except DECODE_ERRORS as exc:
+        return reason(reason_code(exc), f"not a valid capture event: {exc}")
     return bounds.problem(epoch_ms(event.event_time), now_ms)
