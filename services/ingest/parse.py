@@ -17,6 +17,7 @@ from modelmon.capture.sagemaker import from_sagemaker_record, is_sagemaker_recor
 from modelmon.errors import InvalidEventError, ModelmonError
 from modelmon.events import CaptureEvent
 from modelmon.limits import EventTimeBounds, epoch_ms
+from modelmon.streaming.poison import DECODE_ERRORS, reason, reason_code
 from modelmon.validation import check_capture
 
 NDJSON_TYPES = (
@@ -141,4 +142,6 @@ def parse_body(
             out.errors.append(LineError(line, f"invalid JSON: {exc}", raw))
         except ModelmonError as exc:
             out.errors.append(LineError(line, str(exc), raw))
+        except DECODE_ERRORS as exc:  # e.g. nesting orjson reads but cannot write (issue 19)
+            out.errors.append(LineError(line, reason(reason_code(exc), exc), raw))
     return out
