@@ -35,11 +35,13 @@ def iso(ms: int) -> str:
 
 
 @st.composite
-def good_docs(draw: st.DrawFn, models: tuple[str, ...] = ("m-a", "m-b")) -> dict[str, Any]:
+def good_docs(
+    draw: st.DrawFn, models: tuple[str, ...] = ("m-a", "m-b"), base_ms: int = BASE_MS
+) -> dict[str, Any]:
     offset = draw(st.integers(0, SPAN_MS - 1))
     doc: dict[str, Any] = {
         "model_id": draw(st.sampled_from(models)),
-        "event_time": iso(BASE_MS + offset),
+        "event_time": iso(base_ms + offset),
         "inputs": draw(st.dictionaries(_names, _scalars, max_size=5)),
     }
     if draw(st.booleans()):
@@ -51,8 +53,34 @@ def good_docs(draw: st.DrawFn, models: tuple[str, ...] = ("m-a", "m-b")) -> dict
     return doc
 
 
-def good(models: tuple[str, ...] = ("m-a", "m-b")) -> st.SearchStrategy[tuple[str, bytes]]:
-    return good_docs(models).map(lambda d: ("good", orjson.dumps(d)))
+def good(
+    models: tuple[str, ...] = ("m-a", "m-b"), base_ms: int = BASE_MS
+) -> st.SearchStrategy[tuple[str, bytes]]:
+    return good_docs(models, base_ms).map(lambda d: ("good", orjson.dumps(d)))
+
+
+#: Every time an RFC 3339 string can hold (years 1-9999).
+any_time = st.datetimes(
+    min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59), timezones=st.just(UTC)
+)
+
+
+@st.composite
+def dated_outside(draw: st.DrawFn, low_ms: int, high_ms: int) -> tuple[str, bytes]:
+    """A valid event dated outside ``[low_ms, high_ms]`` (anywhere from year 1 to 9999)."""
+    when = draw(any_time.filter(lambda t: not low_ms <= t.timestamp() * 1000 <= high_ms))
+    doc = draw(good_docs())
+    doc["event_time"] = when.isoformat().replace("+00:00", "Z")
+    return "out_of_bounds", orjson.dumps(doc)
+
+
+@st.composite
+def feature_flood(draw: st.DrawFn, base_ms: int = BASE_MS) -> tuple[str, bytes]:
+    """A valid event of ``m-b`` with hundreds of new feature names."""
+    doc = draw(good_docs(("m-b",), base_ms))
+    tag = draw(st.integers(0, 10**9))
+    doc["inputs"] = {f"flood_{tag}_{i}": i for i in range(draw(st.integers(100, 600)))}
+    return "good", orjson.dumps(doc)
 
 
 @st.composite
