@@ -41,6 +41,7 @@ from modelmon.service import DeadLetters, Health, StopFlag
 from modelmon.settings import Settings
 from modelmon.streaming.bounds import reject_out_of_bounds
 from modelmon.streaming.decode import TypedDecoder, decode_batch, take
+from modelmon.streaming.feature_cap import DEFAULT_MAX_FEATURES
 from modelmon.streaming.partition import ModelPlan, PartitionAggregate
 from modelmon.streaming.runtime import tune_collector
 from modelmon.streaming.store import PartitionStore, StoredPartition
@@ -64,7 +65,9 @@ class AggregatorOptions:
     retention_seconds: int = 7 * 86400
 
 
-def plans_of(catalog: ModelCatalog) -> dict[str, ModelPlan]:
+def plans_of(
+    catalog: ModelCatalog, max_features: int = DEFAULT_MAX_FEATURES
+) -> dict[str, ModelPlan]:
     """What the aggregator needs of each registered model."""
     plans: dict[str, ModelPlan] = {}
     for model_id, entry in catalog.models.items():
@@ -77,6 +80,7 @@ def plans_of(catalog: ModelCatalog) -> dict[str, ModelPlan]:
             # the typed and the generic path alike
             features=tuple(f.name for f in cfg.features),
             decoder=decoder if cfg.features else None,
+            max_features=max(max_features, len(cfg.features)),  # issue 19
         )
     return plans
 
@@ -130,6 +134,7 @@ class Aggregator:
         self._catalog = ModelCatalog(Registry(self._redis, keys))
         self._plans: dict[str, ModelPlan] = {}
         self._bounds = EventTimeBounds.of(settings.limits)  # issue 19
+        self._max_features = settings.limits.max_features  # issue 19
         self._producer = make_producer(settings.kafka)
         self._dead_letters = DeadLetters(
             self._produce, settings.topics.deadletter, SERVICE, registry
@@ -193,7 +198,7 @@ class Aggregator:
 
     def _refresh_plans(self, force: bool = False) -> None:
         if self._catalog.refresh(force=force) or force:
-            self._plans = plans_of(self._catalog)
+            self._plans = plans_of(self._catalog, self._max_features)
 
     def _refresh_plans_quietly(self, force: bool = False) -> None:
         """Reload the registry if it moved; while Redis is down keep the configs we have
@@ -307,6 +312,9 @@ class Aggregator:
             source = (self.options.topic, p, offsets[i])
             self._dead_letters.send(values[i] or b"", error, model_id=model_id, source=source)
         dead = len(rejects) + len(result.unknown)
+        for model, n in agg.over_cap.items():  # issue 19: values past the feature cap
+            self.metrics.over_cap.labels(model).inc(n)
+        agg.over_cap.clear()
         self.metrics.events.labels("profiled").inc(result.profiled)
         self.metrics.events.labels("late").inc(result.late)
         self.metrics.events.labels("dead_letter").inc(dead)

@@ -36,13 +36,10 @@ class LimitsSettings(BaseModel):
         "aggregator's retention: older windows are gone)",
     )
     max_features: int = Field(
-        default=500, ge=1, description="features profiled per model when its config lists none"
-    )
-    max_categories: int = Field(
-        default=10_000, ge=1, description="distinct values per feature per window kept exactly"
-    )
-    max_string_length: int = Field(
-        default=1024, ge=1, description="longer text values are profiled truncated (counted)"
+        default=500,
+        ge=1,
+        description="features profiled per model and window: the configured ones, then others "
+        "as they come up to this cap (values past it are counted, not profiled)",
     )
 
 

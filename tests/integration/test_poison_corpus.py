@@ -18,7 +18,7 @@ from confluent_kafka import Producer
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from capture_corpus import bad, dated_outside, good
+from capture_corpus import bad, dated_outside, feature_flood, good
 from conftest import wait_until
 from modelmon.archive.store import LocalStore
 from modelmon.config import ModelConfig
@@ -45,7 +45,12 @@ NOW_MS = int(time.time() * 1000)
 BASE_MS = NOW_MS - 600_000 - NOW_MS % SIZE_MS  # good events: ten minutes ago, one minute long
 
 corpus = st.lists(
-    st.one_of(good(base_ms=BASE_MS), bad, dated_outside(NOW_MS - PAST_MS, NOW_MS + 300_000)),
+    st.one_of(
+        good(base_ms=BASE_MS),
+        bad,
+        dated_outside(NOW_MS - PAST_MS, NOW_MS + 300_000),
+        feature_flood(BASE_MS).map(lambda m: ("flood", m[1])),
+    ),
     min_size=200,
     max_size=300,
 )
@@ -87,15 +92,17 @@ def test_corpus_is_counted_archived_or_dead_lettered_exactly_once(
     prefix, group, dest = f"{redis_prefix}-{run}", f"{consumer_group}-{run}", tmp_path / run
     _register(redis_client, prefix)
     _produce(settings, topic, messages)
-    limits = {"MODELMON_LIMITS__PAST_SECONDS": str(PAST_MS // 1000)}
+    limits = {"MODELMON_LIMITS__PAST_SECONDS": str(PAST_MS // 1000),
+              "MODELMON_LIMITS__MAX_FEATURES": "50"}  # fmt: skip
     agg = ServiceProcess("aggregator", service_env(prefix, topic, group, deadletter) | limits,
                          tmp_path / f"agg-{run}.log").start()  # fmt: skip
     arc = ServiceProcess("archiver", archiver_env(topic, deadletter, group + "-arc", str(dest)),
                          tmp_path / f"arc-{run}.log").start()  # fmt: skip
     kinds = Counter(k for k, _ in messages)
     print("corpus:", dict(kinds))  # the figures of the closing note (pytest -s)
-    to_agg_dl = len(messages) - kinds["good"]
-    to_arc_dl = len(messages) - kinds["good"] - kinds["out_of_bounds"]
+    counted = kinds["good"] + kinds["flood"]  # valid and within bounds
+    to_agg_dl = len(messages) - counted
+    to_arc_dl = len(messages) - counted - kinds["out_of_bounds"]
     try:
         offsets = high_watermarks(settings, topic, PARTITIONS)
         wait_until(lambda: caught_up(redis_client, prefix, topic, offsets) or not agg.alive(),
@@ -110,17 +117,18 @@ def test_corpus_is_counted_archived_or_dead_lettered_exactly_once(
         assert arc.terminate() == 0, arc.logs()
     source = {(i % PARTITIONS, i // PARTITIONS): kind for i, (kind, _) in enumerate(messages)}
     records = [DeadLetterRecord.model_validate_json(m.value()) for m in dead]
-    for service, refused in (("aggregator", {"good"}), ("archiver", {"good", "out_of_bounds"})):
+    kept = {"aggregator": {"good", "flood"}, "archiver": {"good", "flood", "out_of_bounds"}}
+    for service, refused in kept.items():
         got = [(r.source_partition, r.source_offset) for r in records if r.service == service]
         assert len(got) == len(set(got)), f"{service} dead-lettered a message twice"
         assert {source[s] for s in got} <= set(kinds) - refused
         assert len(got) == sum(n for k, n in kinds.items() if k not in refused), service
-    assert len(_archived(dest)) == kinds["good"] + kinds["out_of_bounds"]
+    assert len(_archived(dest)) == counted + kinds["out_of_bounds"]
     windows = merged_windows(redis_client, prefix, topic, PARTITIONS)
     got_counts = {(ref.model_id, ref.start_ms): w.profile.row_count for ref, w in windows.items()}
     expected: Counter[tuple[str, int]] = Counter()
     for kind, value in messages:
-        if kind == "good":
+        if kind in ("good", "flood"):
             doc = orjson.loads(value)
             ms = epoch_ms(datetime.fromisoformat(doc["event_time"]))
             expected[(doc["model_id"], ms - ms % SIZE_MS)] += 1

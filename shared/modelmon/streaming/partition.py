@@ -18,6 +18,7 @@ import numpy as np
 from modelmon.keys import WindowRef
 from modelmon.profile import DatasetProfile, FeatureKind, ProfileTracker
 from modelmon.streaming.decode import DecodedBatch, Int64Array, TypedDecoder
+from modelmon.streaming.feature_cap import DEFAULT_MAX_FEATURES, capped_columns
 from modelmon.windows import NO_WATERMARK, WindowSpec, watermarks_before, window_starts
 
 
@@ -29,6 +30,7 @@ class ModelPlan:
     kinds: Mapping[str, FeatureKind] = field(default_factory=dict)
     features: tuple[str, ...] = ()
     decoder: TypedDecoder | None = None  # when the config lists every feature
+    max_features: int = DEFAULT_MAX_FEATURES  # issue 19: streaming/feature_cap.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,7 @@ class PartitionAggregate:
         self._dirty: set[WindowRef] = set()
         self._late: Counter[WindowRef] = Counter()
         self._events = 0
+        self.over_cap: Counter[str] = Counter()  # values past the feature cap, per model
 
     @property
     def open_windows(self) -> int:
@@ -142,7 +145,12 @@ class PartitionAggregate:
             if window is None:
                 window = _OpenWindow(ProfileTracker(plan.kinds), spec.close_of(start))
                 self._windows[ref] = window
-            window.tracker.update(batch.columns_at(on_time[on_time_starts == start], plan.features))
+            cols, over = capped_columns(  # issue 19: bounded features per window
+                batch, on_time[on_time_starts == start], window.tracker.feature_names(),
+                plan.features, plan.max_features,
+            )  # fmt: skip
+            self.over_cap[model_id] += over
+            window.tracker.update(cols)
             self._dirty.add(ref)
         return len(on_time), int(is_late.sum())
 
