@@ -213,7 +213,7 @@ class Aggregator:
         for tp in partitions:
             stored = self._load(tp.partition)
             self.owned[tp.partition] = PartitionAggregate(
-                stored.offset, stored.watermark, stored.open_windows
+                stored.offset, stored.watermark, stored.open_windows, stored.model_watermarks
             )
             tp.offset = stored.offset if stored.offset is not None else OFFSET_BEGINNING
         consumer.assign(partitions)
@@ -389,7 +389,9 @@ class Aggregator:
 
     def _reset_partition(self, p: int) -> None:
         stored = self._load(p)
-        self.owned[p] = PartitionAggregate(stored.offset, stored.watermark, stored.open_windows)
+        self.owned[p] = PartitionAggregate(
+            stored.offset, stored.watermark, stored.open_windows, stored.model_watermarks
+        )
         offset = stored.offset if stored.offset is not None else OFFSET_BEGINNING
         try:
             self._consumer.seek(TopicPartition(self.options.topic, p, offset))

@@ -19,7 +19,8 @@ from modelmon.keys import WindowRef
 from modelmon.profile import DatasetProfile, FeatureKind, ProfileTracker
 from modelmon.streaming.decode import DecodedBatch, Int64Array, TypedDecoder
 from modelmon.streaming.feature_cap import DEFAULT_MAX_FEATURES, capped_columns
-from modelmon.windows import NO_WATERMARK, WindowSpec, watermarks_before, window_starts
+from modelmon.streaming.watermarks import ModelWatermarks
+from modelmon.windows import NO_WATERMARK, WindowSpec, window_starts
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,7 @@ class FlushPlan:
     partials: list[tuple[WindowRef, int, bytes]]  # window, close time ms, serialized profile
     late: list[tuple[WindowRef, int]]  # window, late events since the last flush
     events: int  # events profiled since the last flush
+    model_watermarks: list[tuple[str, int]] = field(default_factory=list)  # issue 19
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,10 +68,12 @@ class PartitionAggregate:
         stored_offset: int | None,
         watermark: int = NO_WATERMARK,
         open_windows: Mapping[WindowRef, tuple[int, DatasetProfile]] | None = None,
+        model_watermarks: Mapping[str, int] | None = None,
     ) -> None:
         self.stored_offset = stored_offset
         self.next_offset = stored_offset
         self.watermark = watermark
+        self.models = ModelWatermarks(watermark, model_watermarks)  # issue 19: per model
         self._windows: dict[WindowRef, _OpenWindow] = {
             ref: _OpenWindow(ProfileTracker.from_profile(profile), close)
             for ref, (close, profile) in (open_windows or {}).items()
@@ -107,7 +111,7 @@ class PartitionAggregate:
         unknown = batch.index[~known].tolist()
         positions = np.flatnonzero(known)
         times = batch.event_ms[positions]
-        marks = watermarks_before(times, self.watermark)
+        marks = self.models.marks_before(names.tolist(), inverse[positions], times)  # per model
         if len(times):
             self.watermark = max(self.watermark, int(times.max()))
         profiled = late = 0
@@ -168,6 +172,7 @@ class PartitionAggregate:
             partials=partials,
             late=sorted(self._late.items(), key=lambda kv: (kv[0].model_id, kv[0].start_ms)),
             events=self._events,
+            model_watermarks=self.models.items(),
         )
 
     def flushed(self, plan: FlushPlan) -> None:
@@ -176,6 +181,6 @@ class PartitionAggregate:
         self._dirty.clear()
         self._late.clear()
         self._events = 0
-        closed = [ref for ref, w in self._windows.items() if w.close_ms <= self.watermark]
+        closed = [r for r, w in self._windows.items() if w.close_ms <= self.models.of(r.model_id)]
         for ref in closed:
             del self._windows[ref]
