@@ -28,6 +28,11 @@ class AggregatorMetrics:
             ["model"],
             registry=registry,
         )
+        self.state_lost = Gauge(
+            "modelmon_aggregator_redis_state_lost",
+            "1 when Redis lost modelmon's state under this process (consumption stopped)",
+            registry=registry,
+        )
         self.flushes = Counter(
             "modelmon_aggregator_flushes",
             "Fenced Redis flushes by outcome (ok, fenced, error)",

@@ -34,6 +34,7 @@ from modelmon.errors import (
     TransientError,
     UnknownModelError,
 )
+from modelmon.generation import GenerationGuard
 from modelmon.keys import Keys
 from modelmon.limits import EventTimeBounds
 from modelmon.registry import ModelCatalog, Registry
@@ -131,7 +132,9 @@ class Aggregator:
         self._redis = make_redis(settings.redis)
         keys = Keys(settings.redis.key_prefix)
         self._store = PartitionStore(self._redis, keys, options.topic, options.retention_seconds)
-        self._catalog = ModelCatalog(Registry(self._redis, keys))
+        self._registry = Registry(self._redis, keys)
+        self._catalog = ModelCatalog(self._registry)
+        self._generation = GenerationGuard(self._registry.generation)  # issue 19: Redis loss
         self._plans: dict[str, ModelPlan] = {}
         self._bounds = EventTimeBounds.of(settings.limits)  # issue 19
         self._max_features = settings.limits.max_features  # issue 19
@@ -165,6 +168,9 @@ class Aggregator:
     def start(self) -> None:
         """Load the registry and join the consumer group."""
         self._retry("load the model registry", lambda: self._refresh_plans(force=True))
+        if self._plans:  # issue 19: the generation this state belongs to (written if missing)
+            self._retry("read the state generation", lambda: self._registry.generation(True))
+        self._generation.intact()
         self._consumer.subscribe(
             [self.options.topic],
             on_assign=self._on_assign,
@@ -185,6 +191,8 @@ class Aggregator:
 
     def step(self) -> int:
         """One batch: consume, fold in, and flush when the size or time cadence says so."""
+        if not self._generation.intact():  # issue 19: Redis lost its state: consume nothing
+            return self._halted(self._generation.lost or "")
         msgs = self._consumer.consume(self.options.batch_size, self.options.poll_timeout)
         if self._readiness.kafka_down:
             self._probe_kafka()
@@ -196,8 +204,17 @@ class Aggregator:
             self._flush_all()
         return len(msgs)
 
+    def _halted(self, reason: str) -> int:
+        self._readiness.blocked = reason
+        self._readiness.changed()
+        self.metrics.state_lost.set(1)
+        self.stop.wait(1.0)
+        return 0
+
     def _refresh_plans(self, force: bool = False) -> None:
         if self._catalog.refresh(force=force) or force:
+            if not self._generation.intact():  # issue 19: an empty registry after a Redis loss
+                return
             self._plans = plans_of(self._catalog, self._max_features)
 
     def _refresh_plans_quietly(self, force: bool = False) -> None:
@@ -346,6 +363,8 @@ class Aggregator:
     # -- flushing -------------------------------------------------------------------------
     def _flush_all(self, only: list[int] | None = None) -> None:
         """Dead letters first (durable before the offsets move past them), then each partition."""
+        if self._generation.lost:  # issue 19: never write into a Redis that lost its state
+            return
         self._retry("deliver dead letters", self._flush_producer)
         flushed: list[TopicPartition] = []
         for p in list(only if only is not None else self.owned):
