@@ -59,6 +59,7 @@ class TopicSettings(BaseModel):
     alerts: str = "modelmon.alerts.v1"
     deadletter: str = "modelmon.deadletter.v1"
     labels: str = "modelmon.labels.v1"
+    registry: str = "modelmon.registry.v1"  # compacted backup of models and baselines
     capture_partitions: int = 6
     alerts_partitions: int = 3
     deadletter_partitions: int = 3
