@@ -8,7 +8,7 @@ for 90,000 messages, and 63 of 70 windows missing after re-registering). So the 
 a *generation* key (a random id, with SET NX) with its first model, and each service remembers
 the generation it started on; when the key vanishes or changes, the service stops consuming,
 reports not-ready with the reason and sets ``modelmon_<service>_redis_state_lost`` to 1, and
-waits for an operator (docs/operations.md "Redis lost its state": rebuild, then restart).
+waits for an operator (docs/streaming.md "Redis lost its state": rebuild, then restart).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 LOST_MESSAGE = (
     "Redis lost modelmon's state (its generation key {was} is now {now}): consumption stopped "
     "so nothing is replayed into an empty registry; restore the registry and baselines "
-    "(modelmon rebuild, docs/operations.md), then restart this service"
+    "(modelmon rebuild, docs/streaming.md "Redis lost its state"), then restart this service"
 )
 
 

@@ -2,7 +2,7 @@
 its compacted Kafka backup (``modelmon.registry.v1``), after Redis lost its state (issue 19).
 
 Then restart the services: with no stored offsets, the aggregator replays the capture topic
-from its start and rebuilds every window still in the topic (docs/operations.md says how much
+from its start and rebuilds every window still in the topic (docs/streaming.md says how much
 capture retention that needs).
 """
 
