@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 LOST_MESSAGE = (
     "Redis lost modelmon's state (its generation key {was} is now {now}): consumption stopped "
     "so nothing is replayed into an empty registry; restore the registry and baselines "
-    "(modelmon rebuild, docs/streaming.md "Redis lost its state"), then restart this service"
+    "(modelmon rebuild, docs/streaming.md 'Redis lost its state'), then restart this service"
 )
 
 
