@@ -21,6 +21,18 @@ class AggregatorMetrics:
             ["model"],
             registry=registry,
         )
+        self.over_cap = Counter(
+            "modelmon_aggregator_values_over_feature_cap",
+            "Feature values not profiled: their name came after the model's feature cap "
+            "(MODELMON_LIMITS__MAX_FEATURES) in its window",
+            ["model"],
+            registry=registry,
+        )
+        self.state_lost = Gauge(
+            "modelmon_aggregator_redis_state_lost",
+            "1 when Redis lost modelmon's state under this process (consumption stopped)",
+            registry=registry,
+        )
         self.flushes = Counter(
             "modelmon_aggregator_flushes",
             "Fenced Redis flushes by outcome (ok, fenced, error)",

@@ -34,12 +34,16 @@ from modelmon.errors import (
     TransientError,
     UnknownModelError,
 )
+from modelmon.generation import GenerationGuard
 from modelmon.keys import Keys
+from modelmon.limits import EventTimeBounds
 from modelmon.redaction import RedactionPolicy, redact_bytes
 from modelmon.registry import ModelCatalog, Registry
 from modelmon.service import DeadLetters, Health, StopFlag
 from modelmon.settings import Settings
+from modelmon.streaming.bounds import reject_out_of_bounds
 from modelmon.streaming.decode import TypedDecoder, decode_batch, take
+from modelmon.streaming.feature_cap import DEFAULT_MAX_FEATURES
 from modelmon.streaming.partition import ModelPlan, PartitionAggregate
 from modelmon.streaming.runtime import tune_collector
 from modelmon.streaming.store import PartitionStore, StoredPartition
@@ -63,7 +67,9 @@ class AggregatorOptions:
     retention_seconds: int = 7 * 86400
 
 
-def plans_of(catalog: ModelCatalog) -> dict[str, ModelPlan]:
+def plans_of(
+    catalog: ModelCatalog, max_features: int = DEFAULT_MAX_FEATURES
+) -> dict[str, ModelPlan]:
     """What the aggregator needs of each registered model."""
     plans: dict[str, ModelPlan] = {}
     for model_id, entry in catalog.models.items():
@@ -76,6 +82,7 @@ def plans_of(catalog: ModelCatalog) -> dict[str, ModelPlan]:
             # the typed and the generic path alike
             features=tuple(f.name for f in cfg.features),
             decoder=decoder if cfg.features else None,
+            max_features=max(max_features, len(cfg.features)),  # issue 19
         )
     return plans
 
@@ -126,8 +133,12 @@ class Aggregator:
         self._redis = make_redis(settings.redis)
         keys = Keys(settings.redis.key_prefix)
         self._store = PartitionStore(self._redis, keys, options.topic, options.retention_seconds)
-        self._catalog = ModelCatalog(Registry(self._redis, keys))
+        self._registry = Registry(self._redis, keys)
+        self._catalog = ModelCatalog(self._registry)
+        self._generation = GenerationGuard(self._registry.generation)  # issue 19: Redis loss
         self._plans: dict[str, ModelPlan] = {}
+        self._bounds = EventTimeBounds.of(settings.limits)  # issue 19
+        self._max_features = settings.limits.max_features  # issue 19
         self._producer = make_producer(settings.kafka)
         redaction = RedactionPolicy.from_settings(settings.capture)
         self._dead_letters = DeadLetters(
@@ -160,6 +171,9 @@ class Aggregator:
     def start(self) -> None:
         """Load the registry and join the consumer group."""
         self._retry("load the model registry", lambda: self._refresh_plans(force=True))
+        if self._plans:  # issue 19: the generation this state belongs to (written if missing)
+            self._retry("read the state generation", lambda: self._registry.generation(True))
+        self._generation.intact()
         self._consumer.subscribe(
             [self.options.topic],
             on_assign=self._on_assign,
@@ -180,6 +194,8 @@ class Aggregator:
 
     def step(self) -> int:
         """One batch: consume, fold in, and flush when the size or time cadence says so."""
+        if not self._generation.intact():  # issue 19: Redis lost its state: consume nothing
+            return self._halted(self._generation.lost or "")
         msgs = self._consumer.consume(self.options.batch_size, self.options.poll_timeout)
         if self._readiness.kafka_down:
             self._probe_kafka()
@@ -191,9 +207,18 @@ class Aggregator:
             self._flush_all()
         return len(msgs)
 
+    def _halted(self, reason: str) -> int:
+        self._readiness.blocked = reason
+        self._readiness.changed()
+        self.metrics.state_lost.set(1)
+        self.stop.wait(1.0)
+        return 0
+
     def _refresh_plans(self, force: bool = False) -> None:
         if self._catalog.refresh(force=force) or force:
-            self._plans = plans_of(self._catalog)
+            if not self._generation.intact():  # issue 19: an empty registry after a Redis loss
+                return
+            self._plans = plans_of(self._catalog, self._max_features)
 
     def _refresh_plans_quietly(self, force: bool = False) -> None:
         """Reload the registry if it moved; while Redis is down keep the configs we have
@@ -208,7 +233,7 @@ class Aggregator:
         for tp in partitions:
             stored = self._load(tp.partition)
             self.owned[tp.partition] = PartitionAggregate(
-                stored.offset, stored.watermark, stored.open_windows
+                stored.offset, stored.watermark, stored.open_windows, stored.model_watermarks
             )
             tp.offset = stored.offset if stored.offset is not None else OFFSET_BEGINNING
         consumer.assign(partitions)
@@ -288,6 +313,8 @@ class Aggregator:
     ) -> None:
         values = list(map(Message.value, chunk))
         batch, rejects = self._decode(chunk, values)
+        now_ms = int(self._clock() * 1000)  # issue 19: out-of-bounds event times -> dead letters
+        batch, rejects = reject_out_of_bounds(batch, rejects, self._bounds, now_ms)
         if not self._plans.keys() >= set(batch.model_ids):
             self._recheck_registry()  # a model registered a moment ago is not a dead letter
         result = agg.add(batch, offsets[-1], self._plans)
@@ -305,6 +332,9 @@ class Aggregator:
             source = (self.options.topic, p, offsets[i])
             self._dead_letters.send(values[i] or b"", error, model_id=model_id, source=source)
         dead = len(rejects) + len(result.unknown)
+        for model, n in agg.over_cap.items():  # issue 19: values past the feature cap
+            self.metrics.over_cap.labels(model).inc(n)
+        agg.over_cap.clear()
         self.metrics.events.labels("profiled").inc(result.profiled)
         self.metrics.events.labels("late").inc(result.late)
         self.metrics.events.labels("dead_letter").inc(dead)
@@ -336,6 +366,8 @@ class Aggregator:
     # -- flushing -------------------------------------------------------------------------
     def _flush_all(self, only: list[int] | None = None) -> None:
         """Dead letters first (durable before the offsets move past them), then each partition."""
+        if self._generation.lost:  # issue 19: never write into a Redis that lost its state
+            return
         self._retry("deliver dead letters", self._flush_producer)
         flushed: list[TopicPartition] = []
         for p in list(only if only is not None else self.owned):
@@ -379,7 +411,9 @@ class Aggregator:
 
     def _reset_partition(self, p: int) -> None:
         stored = self._load(p)
-        self.owned[p] = PartitionAggregate(stored.offset, stored.watermark, stored.open_windows)
+        self.owned[p] = PartitionAggregate(
+            stored.offset, stored.watermark, stored.open_windows, stored.model_watermarks
+        )
         offset = stored.offset if stored.offset is not None else OFFSET_BEGINNING
         try:
             self._consumer.seek(TopicPartition(self.options.topic, p, offset))

@@ -31,6 +31,7 @@ from modelmon.errors import (
 from modelmon.events import CaptureEvent
 from modelmon.redaction import RedactionPolicy, redact_bytes, redact_event
 from modelmon.service import DeadLetters, Health, StopFlag
+from modelmon.validation import check_capture
 
 from .buffers import PartitionBuffer
 
@@ -163,10 +164,9 @@ class Archiver:
 
     def decode(self, value: bytes) -> CaptureEvent:
         """A capture event from message bytes, redacted; bad input raises a PermanentError."""
-        if len(value) > self.max_event_bytes:
-            raise InvalidEventError(
-                f"event of {len(value)} bytes exceeds the limit of {self.max_event_bytes}"
-            )
+        problem = check_capture(value, self.max_event_bytes)  # the one validator (issue 19)
+        if problem is not None:
+            raise InvalidEventError(problem)
         try:
             event = CaptureEvent.model_validate_json(value)
         except ValidationError as exc:

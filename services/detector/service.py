@@ -115,7 +115,9 @@ class Detector:
         if not models or not offsets:
             return 0
         marks = {
-            m: completion_watermark(progress, now_ms, c.window.idle_timeout_seconds * 1000)
+            m: completion_watermark(  # issue 19: each model by its own watermarks
+                [p.for_model(m) for p in progress], now_ms, c.window.idle_timeout_seconds * 1000
+            )
             for m, c in models.items()
         }
         low = self._scan_from(now_ms, progress, models)

@@ -6,6 +6,7 @@ import asyncio
 import hmac
 import logging
 import threading
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -13,13 +14,16 @@ from aiohttp import web
 from confluent_kafka import KafkaException, Producer
 from prometheus_client import CollectorRegistry, Counter
 
-from modelmon.errors import ConfigurationError, InvalidEventError, TransientError, UnknownModelError
+from modelmon.errors import ConfigurationError, TransientError
 from modelmon.http_limits import ClientGone, HttpLimits, gone_quietly, read_body
+from modelmon.limits import EventTimeBounds
+from modelmon.lograte import RateLimitedLog
 from modelmon.redaction import RedactionPolicy, UnredactableError, redact_event
 from modelmon.registry import ModelCatalog
 from modelmon.service import DeadLetters, Health, admin_routes
 
-from .parse import LineError, parse_body
+from .guard import dead_letter_capped, parse_off_loop
+from .parse import LineError
 
 log = logging.getLogger(__name__)
 MAX_ERRORS = 20
@@ -49,12 +53,15 @@ class Ingest:
         ack_timeout: float = 30.0,
         insecure: bool = False,
         limits: HttpLimits | None = None,
+        bounds: EventTimeBounds | None = None,
     ) -> None:
         if not token and not insecure:
             raise ConfigurationError(
                 "ingest needs a bearer token: set MODELMON_INGEST__TOKEN, or run it open on "
                 "purpose with --insecure / MODELMON_INGEST__INSECURE=true"
             )
+        self.bounds = bounds  # issue 19: event-time horizons (main.py: the settings' limits)
+        self._warnings = RateLimitedLog(log)  # issue 19: a repeated warning, not a flood
         self.producer, self.topic, self.dead_letters = producer, topic, dead_letters
         self.token = token.encode() if token else None
         self.max_body_bytes, self.max_event_bytes = max_body_bytes, max_event_bytes
@@ -118,19 +125,19 @@ class Ingest:
         if not body.strip():
             return error(400, "empty body: send one JSON event or NDJSON lines")
         names = await self._feature_names()
-        parsed = parse_body(
+        parsed = await parse_off_loop(  # issue 19: a large body never stalls the event loop
             body, request.headers.get("Content-Type", "application/json"),
             model=request.query.get("model"), variant=request.query.get("variant", "AllTraffic"),
             feature_names=names, max_event_bytes=self.max_event_bytes,
         )  # fmt: skip
         if self.catalog is not None and self.require_registered:
             parsed.reject_unknown(self.catalog.models)
+        if self.bounds is not None:  # issue 19
+            parsed.reject_out_of_bounds(self.bounds, int(time.time() * 1000))
         parsed.events = self._redacted(parsed, names)
         if parsed.errors:
             self.rejected.inc(len(parsed.errors))
-            for err in parsed.errors:
-                kind = UnknownModelError if "is not registered" in err.error else InvalidEventError
-                self.dead_letters.send(err.raw, kind(f"line {err.line}: {err.error}"))
+            dead_letter_capped(self.dead_letters, parsed.errors)  # issue 19: capped per request
             return error(
                 400,
                 f"{len(parsed.errors)} of {parsed.documents} documents invalid; nothing accepted",
@@ -178,7 +185,9 @@ class Ingest:
                 futures.append(fut)
             await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
         except (BufferError, KafkaException, TimeoutError) as exc:
-            log.warning("ingest could not write to Kafka: %s", exc)
+            self._warnings.warn(
+                "kafka", time.monotonic(), "ingest could not write to Kafka: %s", exc
+            )
             resp = error(503, f"Kafka unavailable, retry later: {exc or type(exc).__name__}")
             resp.headers["Retry-After"] = "5"
             return resp

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 from modelmon.adapters.kafka import make_producer
 from modelmon.errors import ConfigurationError
 from modelmon.http_limits import HttpLimits, listener_options
+from modelmon.limits import EventTimeBounds
 from modelmon.redaction import RedactionPolicy, redact_bytes
 from modelmon.registry import ModelCatalog, Registry
 from modelmon.runtime import Listener, Runtime, WebService, service_command
@@ -63,6 +64,7 @@ def make(
         # the registry also names header-less CSV columns, which redaction needs
         catalog=_catalog(settings) if ing.require_registered or not redaction.empty else None,
         require_registered=ing.require_registered,
+        bounds=EventTimeBounds.of(settings.limits),
     )  # fmt: skip
     return make_app(ingest, health, registry), make_admin_app(health, registry)
 

@@ -16,6 +16,9 @@ from pydantic import ValidationError
 from modelmon.capture.sagemaker import from_sagemaker_record, is_sagemaker_record
 from modelmon.errors import InvalidEventError, ModelmonError
 from modelmon.events import CaptureEvent
+from modelmon.limits import EventTimeBounds, epoch_ms
+from modelmon.streaming.poison import DECODE_ERRORS, reason, reason_code
+from modelmon.validation import check_capture
 
 NDJSON_TYPES = (
     "application/x-ndjson",
@@ -52,6 +55,18 @@ class Parsed:
         self.events = [(ln, e) for ln, e in kept if ln not in bad_lines]
         self.errors.sort(key=lambda e: e.line)
 
+    def reject_out_of_bounds(self, bounds: EventTimeBounds, now_ms: int) -> None:
+        """Move events dated outside the horizons to the errors (issue 19: at the edge)."""
+        kept = []
+        for line, event in self.events:
+            problem = bounds.problem(epoch_ms(event.event_time), now_ms)
+            if problem is None:
+                kept.append((line, event))
+            else:
+                self.errors.append(LineError(line, problem, self.raw.get(line, b"")))
+        self.events = kept
+        self.errors.sort(key=lambda e: e.line)
+
 
 def split_documents(body: bytes, content_type: str) -> list[tuple[int, bytes]]:
     """(line number, bytes) of each document: NDJSON by line, else one JSON document."""
@@ -84,6 +99,9 @@ def _event(
         return from_sagemaker_record(doc, model_id=model, variant=variant, feature_names=names)
     if not isinstance(doc, dict):
         raise InvalidEventError(f"expected a JSON object, got {type(doc).__name__}")
+    problem = check_capture(orjson.dumps({"source": "ingest", **doc}))  # the one validator
+    if problem is not None:
+        raise InvalidEventError(problem)
     try:
         event = CaptureEvent.model_validate({"source": "ingest", **doc})
     except ValidationError as exc:
@@ -124,4 +142,6 @@ def parse_body(
             out.errors.append(LineError(line, f"invalid JSON: {exc}", raw))
         except ModelmonError as exc:
             out.errors.append(LineError(line, str(exc), raw))
+        except DECODE_ERRORS as exc:  # e.g. nesting orjson reads but cannot write (issue 19)
+            out.errors.append(LineError(line, reason(reason_code(exc), exc), raw))
     return out

@@ -53,6 +53,10 @@ class Keys:
         """Counter bumped on every registry change; services poll it to reload configs."""
         return f"{self.prefix}:registry:version"
 
+    def generation(self) -> str:
+        """Random id written with the first model: its loss means Redis lost its state."""
+        return f"{self.prefix}:generation"
+
     def registry_channel(self) -> str:
         """Pub/sub channel announcing registry changes (the version key is the source of truth)."""
         return f"{self.prefix}:registry:changed"

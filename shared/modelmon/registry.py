@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +107,17 @@ class Registry:
     def _bump(self, pipe: redis.client.Pipeline, model_id: str) -> None:
         pipe.incr(self._keys.registry_version())
         pipe.publish(self._keys.registry_channel(), model_id)
+        pipe.set(self._keys.generation(), uuid.uuid4().hex, nx=True)  # issue 19: generation.py
+
+    def generation(self, create: bool = False) -> bytes | None:
+        """The state's generation id (``create``: write one first if there is none)."""
+        try:
+            if create:
+                self._r.set(self._keys.generation(), uuid.uuid4().hex, nx=True)
+            raw: bytes | None = self._r.get(self._keys.generation())  # type: ignore[assignment]
+        except redis.RedisError as exc:
+            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        return raw
 
     def register(self, config: ModelConfig, now_ms: int | None = None) -> int:
         """Store (or replace) a model's config; returns the new registry version."""

@@ -18,6 +18,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from modelmon.limits import LimitsSettings
+
 
 class KafkaSettings(BaseModel):
     """Connection to Kafka. ``extra`` is passed verbatim to librdkafka (SASL, SSL, tuning)."""
@@ -60,6 +62,7 @@ class TopicSettings(BaseModel):
     alerts: str = "modelmon.alerts.v1"
     deadletter: str = "modelmon.deadletter.v1"
     labels: str = "modelmon.labels.v1"
+    registry: str = "modelmon.registry.v1"  # compacted backup of models and baselines
     capture_partitions: int = 6
     alerts_partitions: int = 3
     deadletter_partitions: int = 3
@@ -302,5 +305,6 @@ class Settings(BaseSettings):
     archiver: ArchiverSettings = Field(default_factory=ArchiverSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     capture_proxy: CaptureProxySettings = Field(default_factory=CaptureProxySettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)  # issue 19: modelmon/limits.py
     log_level: str = "INFO"
     log_json: bool = True

@@ -11,8 +11,8 @@ caller supplies "now" (pure code never reads the clock).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -91,6 +91,13 @@ class PartitionProgress:
     updated_ms: int | None  # wall-clock time of the last flush
     low_offset: int  # Kafka's log start offset
     high_offset: int  # Kafka's high watermark (end of the log)
+    model_watermarks: Mapping[str, int] | None = None  # issue 19: per model, when stored
+
+    def for_model(self, model_id: str) -> PartitionProgress:
+        """This partition as one model sees it: that model's watermark when the partition
+        carries it, else the partition's (a partition that never carried the model)."""
+        mark = (self.model_watermarks or {}).get(model_id)
+        return self if mark is None else replace(self, watermark_ms=mark)
 
     def caught_up(self) -> bool:
         consumed = self.next_offset if self.next_offset is not None else self.low_offset

@@ -25,7 +25,8 @@ from modelmon.streaming.decode import (
 
 
 def _msg(model: str, t: str, **inputs: object) -> bytes:
-    return orjson.dumps({"model_id": model, "event_time": t, "inputs": inputs, "extra": [1]})
+    doc = {"model_id": model, "event_time": t, "inputs": inputs, "metadata": {"k": "v"}}
+    return orjson.dumps(doc)
 
 
 def test_good_messages_decode_to_columns_in_order() -> None:

@@ -31,6 +31,7 @@ from modelmon.adapters.kafka import producer_config
 from modelmon.capture.sagemaker import from_sagemaker_record
 from modelmon.errors import ConfigurationError, ModelmonError
 from modelmon.events import MODEL_ID_PATTERN, CaptureEvent
+from modelmon.limits import EventTimeBounds, capture_verdict
 from modelmon.redaction import (
     RedactionPolicy,
     UnredactableError,
@@ -154,6 +155,7 @@ class CaptureClient:
         )
         self.feature_names = list(feature_names or cap.feature_names.get(model_id, []))
         self.redaction = RedactionPolicy.from_settings(cap)
+        self._bounds = EventTimeBounds.of(settings.limits)
         self.on_drop = on_drop
         self._key = model_id.encode()
         self._lock = threading.Lock()
@@ -294,6 +296,11 @@ class CaptureClient:
     def _send(self, value: bytes) -> bool:
         if self._closed.is_set():
             self._drop("closed")
+            return False
+        problem = capture_verdict(value, self._bounds, time.time_ns() // 1_000_000)
+        if problem is not None:  # the one validator and the event-time bounds (issue 19)
+            log.debug("capture dropped: %s", problem)
+            self._drop(problem.split(":", 1)[0])
             return False
         try:
             self._producer.produce(self.topic, value, self._key)

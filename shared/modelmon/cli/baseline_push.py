@@ -31,6 +31,11 @@ def push(model_id: str, directory: Path) -> None:
     except ModelmonError as exc:
         click.echo(f"modelmon baseline push: {exc}", err=True)
         sys.exit(2 if isinstance(exc, ConfigurationError) else 1)
+    from modelmon.cli.rebuild import backup
+    from modelmon.registry_log import baseline_record
+
+    source = str(directory.resolve())
+    backup(settings, [baseline_record(model_id, files, source)])  # issue 19: modelmon rebuild
     click.echo(
         f"stored baseline of {model_id} ({', '.join(sorted(files))}; registry version {version})"
     )

@@ -55,6 +55,11 @@ def register(config_path: Path) -> None:
     except ModelmonError as exc:
         _fail(exc)
         return
+    from modelmon.cli.rebuild import backup
+    from modelmon.registry_log import config_record
+    from modelmon.settings import Settings
+
+    backup(Settings(), [config_record(config)])  # issue 19: for `modelmon rebuild`
     click.echo(f"registered {config.model_id} (registry version {version})")
 
 

@@ -116,6 +116,10 @@ class ProfileTracker:
         self._pending: dict[str, int] = {}  # features seen without a value yet: rows so far
         self.row_count = 0
 
+    def feature_names(self) -> set[str]:
+        """Every feature this tracker profiles (with values or only missing so far)."""
+        return self._acc.keys() | self._pending.keys()
+
     @staticmethod
     def from_profile(
         profile: DatasetProfile, kinds: Mapping[str, FeatureKind] | None = None

@@ -22,15 +22,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from modelmon.names import NAME_PATTERN_PY
 from modelmon.profile.numbers import Numbers
+from modelmon.streaming.poison import DECODE_ERRORS, reason, reason_code
 from modelmon.streaming.timestamps import epoch_millis
+from modelmon.validation import OTHER_FIELDS, CaptureStruct, Int64
 
 Int64Array = npt.NDArray[np.int64]
 Column = npt.NDArray[Any]
@@ -51,16 +52,11 @@ def _all_fit(values: Sequence[bytes | None]) -> bool:
         return False
 
 
-class _Capture(msgspec.Struct, frozen=True, gc=False):
-    """The fields of a CaptureEvent the aggregator needs (others are ignored, not validated)."""
-
-    model_id: Annotated[str, msgspec.Meta(pattern=NAME_PATTERN_PY)]
-    event_time: Annotated[datetime, msgspec.Meta(tz=True)]
-    inputs: Inputs
-    schema_version: Literal[1] = 1
+#: The aggregator decodes with the one validator's struct: its verdicts are every consumer's.
+_Capture = Any  # a CaptureStruct (built by msgspec.defstruct: not a static type)
 
 
-_DECODER = msgspec.json.Decoder(_Capture)
+_DECODER = msgspec.json.Decoder(CaptureStruct)
 _MODEL_ONLY = msgspec.json.Decoder(dict[str, Any])
 _model_id = operator.attrgetter("model_id")
 _event_time = operator.attrgetter("event_time")
@@ -118,7 +114,7 @@ def decode_batch(values: Sequence[bytes | None]) -> tuple[DecodedBatch, list[Rej
         events: list[_Capture] = list(map(_DECODER.decode, values))  # type: ignore[arg-type]
         index = np.arange(len(values), dtype=np.int64)
         rejects: list[Rejected] = []
-    except (msgspec.DecodeError, ValueError):
+    except DECODE_ERRORS:  # any bad message: isolate it (streaming/poison.py)
         events, kept, rejects = _decode_one_by_one(values)
         index = np.asarray(kept, dtype=np.int64)
     return _columns_of(events, index), rejects
@@ -132,24 +128,27 @@ def _decode_one_by_one(
     rejects: list[Rejected] = []
     for i, value in enumerate(values):
         if value is None:
-            rejects.append(Rejected(i, "message has no value", "InvalidEventError"))
+            rejects.append(Rejected(i, reason("no_value", "message has no value"), _INVALID))
         elif len(value) > MAX_MESSAGE_BYTES:
-            reason = f"message of {len(value)} bytes exceeds {MAX_MESSAGE_BYTES}"
-            rejects.append(Rejected(i, reason, "InvalidEventError"))
+            text = f"message of {len(value)} bytes exceeds {MAX_MESSAGE_BYTES}"
+            rejects.append(Rejected(i, reason("oversize", text), _INVALID))
         else:
             try:
                 events.append(_DECODER.decode(value))
                 kept.append(i)
-            except msgspec.DecodeError as exc:
-                reason = f"not a valid capture event: {exc}"
-                rejects.append(Rejected(i, reason, "InvalidEventError", _sniff_model(value)))
+            except DECODE_ERRORS as exc:
+                text = reason(reason_code(exc), f"not a valid capture event: {exc}")
+                rejects.append(Rejected(i, text, _INVALID, _sniff_model(value)))
     return events, kept, rejects
+
+
+_INVALID = "InvalidEventError"
 
 
 def _sniff_model(value: bytes) -> str | None:
     try:
         model = _MODEL_ONLY.decode(value).get("model_id")
-    except msgspec.DecodeError:
+    except DECODE_ERRORS:
         return None
     return model if isinstance(model, str) and len(model) <= 128 else None
 
@@ -227,9 +226,9 @@ def columns(inputs: Sequence[Inputs], names: Iterable[str]) -> dict[str, Column 
 
 
 _KIND_TYPES: dict[str | None, Any] = {
-    "numeric": int | float | None,
-    "categorical": str | int | float | bool | None,
-    None: Scalar,
+    "numeric": Int64 | float | None,  # the one validator's integers (validation.py)
+    "categorical": str | Int64 | float | bool | None,
+    None: str | Int64 | float | bool | None,
 }
 
 
@@ -262,7 +261,8 @@ class TypedDecoder:
         capture = msgspec.defstruct(
             "TypedCapture",
             [("model_id", str), ("event_time", str),  # parsed per batch: epoch_millis
-             ("inputs", inputs), ("schema_version", Literal[1], 1)],
+             ("inputs", inputs), *OTHER_FIELDS],  # the one validator's rules (validation.py)
+            forbid_unknown_fields=True,
             gc=False,  # no reference cycles possible: keep the collector away from them
         )  # fmt: skip
         self.struct_type: type[Any] = capture
@@ -276,7 +276,7 @@ class TypedDecoder:
             return None
         try:
             batch = self._decode(values)
-        except (msgspec.DecodeError, TypeError, ValueError, OverflowError):
+        except DECODE_ERRORS:
             self._declined += 1
             if self._declined >= 3:  # e.g. inputs the config does not list: stop trying a while
                 self._declined, self._resting = 0, 100

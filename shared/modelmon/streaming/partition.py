@@ -18,7 +18,9 @@ import numpy as np
 from modelmon.keys import WindowRef
 from modelmon.profile import DatasetProfile, FeatureKind, ProfileTracker
 from modelmon.streaming.decode import DecodedBatch, Int64Array, TypedDecoder
-from modelmon.windows import NO_WATERMARK, WindowSpec, watermarks_before, window_starts
+from modelmon.streaming.feature_cap import DEFAULT_MAX_FEATURES, capped_columns
+from modelmon.streaming.watermarks import ModelWatermarks
+from modelmon.windows import NO_WATERMARK, WindowSpec, window_starts
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,7 @@ class ModelPlan:
     kinds: Mapping[str, FeatureKind] = field(default_factory=dict)
     features: tuple[str, ...] = ()
     decoder: TypedDecoder | None = None  # when the config lists every feature
+    max_features: int = DEFAULT_MAX_FEATURES  # issue 19: streaming/feature_cap.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,7 @@ class FlushPlan:
     partials: list[tuple[WindowRef, int, bytes]]  # window, close time ms, serialized profile
     late: list[tuple[WindowRef, int]]  # window, late events since the last flush
     events: int  # events profiled since the last flush
+    model_watermarks: list[tuple[str, int]] = field(default_factory=list)  # issue 19
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,10 +68,12 @@ class PartitionAggregate:
         stored_offset: int | None,
         watermark: int = NO_WATERMARK,
         open_windows: Mapping[WindowRef, tuple[int, DatasetProfile]] | None = None,
+        model_watermarks: Mapping[str, int] | None = None,
     ) -> None:
         self.stored_offset = stored_offset
         self.next_offset = stored_offset
         self.watermark = watermark
+        self.models = ModelWatermarks(watermark, model_watermarks)  # issue 19: per model
         self._windows: dict[WindowRef, _OpenWindow] = {
             ref: _OpenWindow(ProfileTracker.from_profile(profile), close)
             for ref, (close, profile) in (open_windows or {}).items()
@@ -75,6 +81,7 @@ class PartitionAggregate:
         self._dirty: set[WindowRef] = set()
         self._late: Counter[WindowRef] = Counter()
         self._events = 0
+        self.over_cap: Counter[str] = Counter()  # values past the feature cap, per model
 
     @property
     def open_windows(self) -> int:
@@ -104,7 +111,7 @@ class PartitionAggregate:
         unknown = batch.index[~known].tolist()
         positions = np.flatnonzero(known)
         times = batch.event_ms[positions]
-        marks = watermarks_before(times, self.watermark)
+        marks = self.models.marks_before(names.tolist(), inverse[positions], times)  # per model
         if len(times):
             self.watermark = max(self.watermark, int(times.max()))
         profiled = late = 0
@@ -142,7 +149,12 @@ class PartitionAggregate:
             if window is None:
                 window = _OpenWindow(ProfileTracker(plan.kinds), spec.close_of(start))
                 self._windows[ref] = window
-            window.tracker.update(batch.columns_at(on_time[on_time_starts == start], plan.features))
+            cols, over = capped_columns(  # issue 19: bounded features per window
+                batch, on_time[on_time_starts == start], window.tracker.feature_names(),
+                plan.features, plan.max_features,
+            )  # fmt: skip
+            self.over_cap[model_id] += over
+            window.tracker.update(cols)
             self._dirty.add(ref)
         return len(on_time), int(is_late.sum())
 
@@ -160,6 +172,7 @@ class PartitionAggregate:
             partials=partials,
             late=sorted(self._late.items(), key=lambda kv: (kv[0].model_id, kv[0].start_ms)),
             events=self._events,
+            model_watermarks=self.models.items(),
         )
 
     def flushed(self, plan: FlushPlan) -> None:
@@ -168,6 +181,6 @@ class PartitionAggregate:
         self._dirty.clear()
         self._late.clear()
         self._events = 0
-        closed = [ref for ref, w in self._windows.items() if w.close_ms <= self.watermark]
+        closed = [r for r, w in self._windows.items() if w.close_ms <= self.models.of(r.model_id)]
         for ref in closed:
             del self._windows[ref]

@@ -14,6 +14,7 @@ import redis
 from modelmon.errors import DependencyUnavailableError
 from modelmon.keys import Keys, WindowRef
 from modelmon.profile import DatasetProfile
+from modelmon.streaming.watermarks import parse_fields
 from modelmon.windows import PartitionProgress
 
 
@@ -59,6 +60,7 @@ class StateReader:
                     updated_ms=_int(state.get(b"updated")),
                     low_offset=low,
                     high_offset=high,
+                    model_watermarks=parse_fields(state),  # issue 19
                 )
             )
         return out

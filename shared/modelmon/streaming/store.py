@@ -20,14 +20,15 @@ from modelmon.errors import DependencyUnavailableError, FencedWriteError
 from modelmon.keys import Keys, WindowRef
 from modelmon.profile import DatasetProfile
 from modelmon.streaming.partition import FlushPlan
+from modelmon.streaming.watermarks import parse_fields
 from modelmon.windows import NO_WATERMARK
 
 log = logging.getLogger(__name__)
 
 #: KEYS: state hash, window index, late hash, then one partial key per window.
 #: ARGV: from ('' = nothing stored), next offset, watermark, updated ms, partial TTL seconds,
-#:       index trim score, #partials, #late, then (member, close, blob) per partial and
-#:       (member, count) per late entry.
+#:       index trim score, #partials, #late, then (member, close, blob) per partial,
+#:       (member, count) per late entry, then #models and (model, watermark) per model.
 FLUSH_SCRIPT = """
 local stored = redis.call('HGET', KEYS[1], 'offset')
 if not stored then stored = '' end
@@ -46,6 +47,12 @@ for i = 1, npart do
 end
 for i = 1, nlate do
   redis.call('HINCRBY', KEYS[3], ARGV[a], ARGV[a + 1])
+  a = a + 2
+end
+local nmodels = tonumber(ARGV[a] or '0')
+a = a + 1
+for i = 1, nmodels do
+  redis.call('HSET', KEYS[1], 'wm:' .. ARGV[a], ARGV[a + 1])
   a = a + 2
 end
 local old = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[6])
@@ -67,6 +74,7 @@ class StoredPartition:
     watermark: int
     updated_ms: int | None
     open_windows: dict[WindowRef, tuple[int, DatasetProfile]]
+    model_watermarks: dict[str, int] | None = None  # None: stored before they existed
 
 
 class PartitionStore:
@@ -105,6 +113,9 @@ class PartitionStore:
             args += [ref.member(), close, blob]
         for ref, count in plan.late:
             args += [ref.member(), count]
+        args.append(len(plan.model_watermarks))  # issue 19: then (model, watermark) pairs
+        for model_id, mark in plan.model_watermarks:
+            args += [model_id, mark]
         try:
             ok, stored = self._script(keys=keys, args=args)
         except redis.RedisError as exc:
@@ -122,8 +133,10 @@ class PartitionStore:
             state_key = k.partition_state(self.topic, partition)
             state = cast(dict[bytes, bytes], self._r.hgetall(state_key))
             watermark = int(state.get(b"watermark", NO_WATERMARK))
+            models = parse_fields(state)  # issue 19: a model's windows stay open to its own mark
+            lowest = min([watermark, *(models or {}).values()])
             index: list[Any] = self._r.zrangebyscore(
-                k.partition_windows(self.topic, partition), f"({watermark}", "+inf", withscores=True
+                k.partition_windows(self.topic, partition), f"({lowest}", "+inf", withscores=True
             )
             refs = [(WindowRef.from_member(m), int(score)) for m, score in index]
             partial_keys = [k.partial(self.topic, partition, r) for r, _ in refs]
@@ -142,6 +155,7 @@ class PartitionStore:
             watermark=watermark,
             updated_ms=int(updated) if updated is not None else None,
             open_windows=open_windows,
+            model_watermarks=models,
         )
 
     def stored_offset(self, partition: int) -> int | None:

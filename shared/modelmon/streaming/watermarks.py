@@ -1,0 +1,59 @@
+"""Watermarks per (model, partition) (pure; issue 19).
+
+A partition carries many models; each model's watermark on it is the largest event time of that
+model seen there, so one model's clock or backlog never makes another model's events late
+(issue 19 found a 10-second backlog of one model counting another's events late). The
+partition's own watermark (the largest of them) is still kept: it trims the window index and is
+what a partition that never carried a model counts as for that model. Stored beside the
+partition's offset as ``wm:<model>`` fields of its state hash, in the same fenced flush.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from modelmon.windows import NO_WATERMARK, watermarks_before
+
+#: Field-name prefix of a model's watermark in a partition's state hash.
+FIELD_PREFIX = "wm:"
+
+
+class ModelWatermarks:
+    """The watermark of each model on one partition."""
+
+    def __init__(self, partition_watermark: int, marks: Mapping[str, int] | None = None) -> None:
+        # state written before per-model watermarks existed: every model starts at the
+        # partition's watermark (the old rule, never more permissive); else unseen = none yet
+        self._unseen = partition_watermark if marks is None else NO_WATERMARK
+        self._marks: dict[str, int] = dict(marks or {})
+
+    def of(self, model_id: str) -> int:
+        return self._marks.get(model_id, self._unseen)
+
+    def items(self) -> list[tuple[str, int]]:
+        return sorted(self._marks.items())
+
+    def marks_before(
+        self, names: Sequence[str], codes: npt.NDArray[np.intp], event_ms: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        """Each event's model watermark just before it (events in offset order; ``codes``
+        index ``names``), advancing each model's watermark past its events."""
+        marks = np.empty(len(event_ms), dtype=np.int64)
+        for code, model_id in enumerate(names):
+            sel = np.flatnonzero(codes == code)
+            if not len(sel):
+                continue
+            times = event_ms[sel]
+            marks[sel] = watermarks_before(times, self.of(model_id))
+            self._marks[model_id] = max(self.of(model_id), int(times.max()))
+        return marks
+
+
+def parse_fields(state: Mapping[bytes, bytes]) -> dict[str, int] | None:
+    """The per-model watermarks of a stored state hash (None: written before they existed)."""
+    prefix = FIELD_PREFIX.encode()
+    marks = {k[len(prefix) :].decode(): int(v) for k, v in state.items() if k.startswith(prefix)}
+    return marks or None
