@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "alarms": ("modelmon.cli.alarms", "alarms", "Create CloudWatch alarms for a model."),
     "alerts": ("modelmon.cli.alerts", "alerts", "Follow the alerts topic."),
     "demo": ("modelmon.cli.demo", "demo", "Run the end-to-end demo."),
+    "topics": ("modelmon.cli.topics", "topics", "Create modelmon's Kafka topics on your cluster."),
     "report": ("modelmon.cli.report", "report", "report.html of past streaming windows."),
 }
 
