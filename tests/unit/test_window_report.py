@@ -154,3 +154,18 @@ def test_report_says_which_windows_exist(stored: tuple[Path, Path, Path], tmp_pa
     assert "stored windows start 2026-01-01T00:00:00Z .. 2026-01-01T00:00:20Z" in output
     code, output = _report(stored, tmp_path, "--window", "2026-01-01T00:00:30Z")
     assert code == 2  # after the last window's end: not in any window
+
+
+def test_report_lists_the_stored_windows(stored: tuple[Path, Path, Path]) -> None:
+    reports, _, config = stored
+    argv = ["report", "--model", "churn", "--from", str(reports), "--config", str(config), "--list"]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [
+        "2026-01-01T00:00:00Z", "2026-01-01T00:00:10Z", "2026-01-01T00:00:20Z",
+    ]  # fmt: skip
+    assert lines[1].endswith("churn/modelmon/2026/01/01/00/0010/")
+    argv[4] = str(reports / "nowhere")
+    empty = CliRunner().invoke(cli, argv)
+    assert empty.exit_code == 0 and "0 window(s)" in empty.output

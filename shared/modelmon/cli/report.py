@@ -57,15 +57,10 @@ def _model(
     config = load_config(config_path, None, False) if config_path else None
     if baseline_dir is not None:
         return load_baseline(baseline_dir), config
-    from modelmon.adapters.redis import make_redis
     from modelmon.checks import Baseline
     from modelmon.errors import BaselineError
-    from modelmon.keys import Keys
-    from modelmon.registry import Registry
-    from modelmon.settings import Settings
 
-    settings = Settings()
-    registry = Registry(make_redis(settings.redis), Keys(settings.redis.key_prefix))
+    registry = _registry()
     files = registry.baseline_files(model_id)
     if files is None:
         raise BaselineError(
@@ -83,7 +78,7 @@ def _model(
     "--window",
     "start",
     type=IsoTime(),
-    required=True,
+    default=None,
     help="A time in the window to report (UTC), or with --end the range's start.",
 )
 @click.option(
@@ -112,6 +107,12 @@ def _model(
     help="Model config (default: the registered one).",
 )
 @click.option(
+    "--list",
+    "list_only",
+    is_flag=True,
+    help="List the stored windows (start and folder) instead of rendering one.",
+)
+@click.option(
     "--out",
     "out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -119,20 +120,23 @@ def _model(
     help="The report file (default: report-MODEL-START.html here).",
 )
 def report(
-    model_id: str, start: datetime, end: datetime | None, location: str,
-    baseline_dir: str | None, config_path: Path | None, out: Path | None,
+    model_id: str, start: datetime | None, end: datetime | None, location: str,
+    baseline_dir: str | None, config_path: Path | None, list_only: bool, out: Path | None,
 ) -> None:  # fmt: skip
     """Render report.html of a past streaming window (or a range of windows, merged)."""
-    from modelmon.readers.sources import list_sources
     from modelmon.streaming.window_report import parse_window, render_range
 
+    if list_only:
+        _list(model_id, location, config_path)
+        return
+    if start is None:
+        raise click.UsageError("give --window START (or --list to see the stored windows)")
     if end is not None and end <= start:
         raise click.BadParameter("--end must be after --window", param_hint="--end")
     try:
         base, config = _model(model_id, baseline_dir, config_path)
         root = _model_root(location, model_id, config)
-        sources = list_sources([root], s3_client_factory())
-        found = {t: s for s in sources if (t := window_start_of(s.name)) is not None}
+        found = _stored(root)
         stored = [parse_window(s.read_bytes(), s.name) for s in pick(found, start, end)]
         stored = [
             w for w in stored if w.model_id == model_id and (end is not None or w.end > start)
@@ -148,6 +152,47 @@ def report(
     target.write_text(page, encoding="utf-8")
     events = sum(w.profile.row_count for w in stored)
     click.echo(f"wrote {target} ({len(stored)} window(s), {events} events)")
+
+
+def _registry() -> Any:
+    from modelmon.adapters.redis import make_redis
+    from modelmon.keys import Keys
+    from modelmon.registry import Registry
+    from modelmon.settings import Settings
+
+    settings = Settings()
+    return Registry(make_redis(settings.redis), Keys(settings.redis.key_prefix))
+
+
+def _stored(root: str) -> dict[datetime, Source]:
+    """Every single window's file under ``root``, by window start."""
+    from modelmon.readers.sources import DataSourceError, list_sources
+
+    try:
+        sources = list_sources([root], s3_client_factory())
+    except DataSourceError:
+        return {}  # nothing written there yet: said by the caller
+    return {t: s for s in sources if (t := window_start_of(s.name)) is not None}
+
+
+def _list(model_id: str, location: str, config_path: Path | None) -> None:
+    """Print each stored window's start and folder (the config only names the folder)."""
+    from modelmon.cli.monitor import load_config
+
+    try:
+        config = load_config(config_path, None, False) if config_path else None
+        if config is None:
+            entry = _registry().get(model_id)
+            config = entry.config if entry is not None else None
+    except DependencyUnavailableError:
+        _redis_down()
+    except ModelmonError as exc:
+        fail("report", exc)
+    root = _model_root(location, model_id, config)
+    found = _stored(root)
+    for start in sorted(found):
+        click.echo(f"{start:%Y-%m-%dT%H:%M:%SZ}\t{found[start].name.rsplit('/', 1)[0]}/")
+    click.echo(f"{len(found)} window(s) under {root}", err=True)
 
 
 def _model_root(location: str, model_id: str, config: ModelConfig | None) -> str:
