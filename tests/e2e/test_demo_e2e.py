@@ -245,7 +245,9 @@ def probe_printed(output: str, cwd: Path) -> dict[str, str]:
         line = next(ln for ln in output.splitlines() if ln.startswith(label))
         words = shlex.split(line[len(label) :])
         first = next(i for i, w in enumerate(words) if w == "modelmon")
-        env = dict(_env(), **dict(w.split("=", 1) for w in words[:first]))
+        # a new shell: only what the demo printed (PATH to find Python, HOME for boto3)
+        shell = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
+        env = dict(shell, **dict(w.split("=", 1) for w in words[:first]))
         args = words[first + 1 :]
         if label == "tail alerts":
             args += ["--from-beginning", "--max", "1", "--idle-exit", "30"]

@@ -169,3 +169,17 @@ def test_report_lists_the_stored_windows(stored: tuple[Path, Path, Path]) -> Non
     argv[4] = str(reports / "nowhere")
     empty = CliRunner().invoke(cli, argv)
     assert empty.exit_code == 0 and "0 window(s)" in empty.output
+
+
+def test_an_unreadable_location_is_an_error_not_an_empty_list(
+    stored: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, _, config = stored
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    argv = ["report", "--model", "churn", "--from", "s3://b/r", "--config", str(config), "--list"]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 2
+    assert "cannot reach S3" in result.output

@@ -170,8 +170,10 @@ def _stored(root: str) -> dict[datetime, Source]:
 
     try:
         sources = list_sources([root], s3_client_factory())
-    except DataSourceError:
-        return {}  # nothing written there yet: said by the caller
+    except DataSourceError as exc:
+        if "no data files found" in str(exc) or "does not exist" in str(exc):
+            return {}  # nothing written there yet: said by the caller
+        raise  # S3 unreachable, no credentials, no bucket: said as it is
     return {t: s for s in sources if (t := window_start_of(s.name)) is not None}
 
 
@@ -184,12 +186,12 @@ def _list(model_id: str, location: str, config_path: Path | None) -> None:
         if config is None:
             entry = _registry().get(model_id)
             config = entry.config if entry is not None else None
+        root = _model_root(location, model_id, config)
+        found = _stored(root)
     except DependencyUnavailableError:
         _redis_down()
     except ModelmonError as exc:
         fail("report", exc)
-    root = _model_root(location, model_id, config)
-    found = _stored(root)
     for start in sorted(found):
         click.echo(f"{start:%Y-%m-%dT%H:%M:%SZ}\t{found[start].name.rsplit('/', 1)[0]}/")
     click.echo(f"{len(found)} window(s) under {root}", err=True)

@@ -9,6 +9,7 @@ directory and prints the addresses and commands that work while the demo stays u
 from __future__ import annotations
 
 import shlex
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -124,8 +125,16 @@ def look_here(run: DemoRun, echo: Echo) -> None:
 
 
 def _env_prefix(run: DemoRun) -> str:
-    """The settings a command in another shell needs to see the demo's topics and keys."""
-    keys = ("MODELMON_TOPICS__ALERTS", "MODELMON_REDIS__KEY_PREFIX", "AWS_ENDPOINT_URL")
+    """The settings a command in another shell needs to see the demo's topics, keys and the
+    AWS emulator. Credentials are shown only when they are the stack's dummy ones for the
+    emulator: a user's own are never printed."""
+    from modelmon.stack import StackConfig, env_vars
+
+    keys = ["MODELMON_TOPICS__ALERTS", "MODELMON_REDIS__KEY_PREFIX", "AWS_ENDPOINT_URL"]
+    dummy = env_vars(StackConfig())
+    keys += [
+        k for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if run.env.get(k) == dummy[k]
+    ]
     pairs = [f"{k}={shlex.quote(run.env[k])}" for k in keys if run.env.get(k)]
     return " ".join(pairs) + " " if pairs else ""
 
@@ -133,6 +142,7 @@ def _env_prefix(run: DemoRun) -> str:
 def stay_up(run: DemoRun, echo: Echo) -> None:
     """Keep everything running until Ctrl-C (or SIGTERM); say when a service dies."""
     echo("\neverything stays up: press Ctrl-C to stop the services (and a stack this demo started)")
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
     try:
         while True:
             time.sleep(1.0)
