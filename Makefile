@@ -7,7 +7,7 @@ MODELMON := $(VENV)/bin/modelmon
 .PHONY: help venv test demo bench lint docs stack-up stack-down stack-status
 
 help:
-	@echo "make demo        start the local stack and run the demo"
+	@echo "make demo        start the local stack and run the demo (DURATION=60: seconds of traffic)"
 	@echo "make test        lint, types, unit + integration + e2e tests on the real stack"
 	@echo "make venv        create .venv from requirements/lock.txt (instant when unchanged)"
 	@echo "make lint        ruff check, ruff format --check, mypy, bandit (medium and up)"
@@ -21,8 +21,9 @@ venv:
 test:
 	@bash scripts/test.sh
 
+# DURATION: seconds of traffic (default 180); DEMO_ARGS: any other `modelmon demo run` option.
 demo: venv
-	$(MODELMON) demo run $(DEMO_ARGS)
+	$(MODELMON) demo run $(if $(DURATION),--duration $(DURATION)) $(DEMO_ARGS)
 
 bench: venv
 	$(MODELMON) stack up

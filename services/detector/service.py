@@ -35,6 +35,7 @@ from modelmon.settings import Settings
 from modelmon.streaming import detection
 from modelmon.streaming.reader import StateReader
 from modelmon.streaming.results import ResultStore
+from modelmon.streaming.window_report import window_files
 from modelmon.windows import PartitionProgress, completion_watermark
 
 from .metrics import DetectorMetrics
@@ -224,7 +225,7 @@ class Detector:
         uri = self._report_uri(config, view, ref.size_ms)
         found = detection.detect(view, config, baseline, now, uri)
         if uri is not None:
-            self._write_reports(uri, detection.report_files(view, found, baseline))
+            self._write_reports(uri, window_files(view, found, baseline, config))
         retention_ms = self.options.retention_seconds * 1000
         self._results.save_result(found.result, view.windows > 1, retention_ms)
         alerts = detection.alert_events(view, found, config, now)

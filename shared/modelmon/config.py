@@ -143,6 +143,11 @@ class ModelConfig(_Config):
     checks: list[CheckType] = Field(default_factory=lambda: list(DEFAULT_CHECKS))
     alerts: AlertRoutes = Field(default_factory=AlertRoutes)
     schedule_name: Name = Field(default="modelmon", description="report path segment")
+    html_report: bool = Field(
+        default=True,
+        description="the detector writes report.html beside each window's statistics.json "
+        "(when it has --out); false: the JSON files only",
+    )
     endpoint_name: str | None = Field(
         default=None,
         pattern=ENDPOINT_NAME_PATTERN,

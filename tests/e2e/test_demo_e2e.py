@@ -44,7 +44,13 @@ WRONG_TYPE_FEATURES = {"age"}
 # (2 s), then the detector and alerting each take a poll or two. 2 windows + 20 s is generous.
 LATENCY_BOUND_S = 2 * WINDOW_S + 20.0
 RUN_TIMEOUT_S = 600
-REPORT_FILES = ("statistics.json", "constraint_violations.json")
+REPORT_FILES = (
+    "statistics.json",
+    "constraint_violations.json",
+    "report.html",
+    "modelmon-window.json",
+)
+STAYS_UP = "everything stays up"
 
 
 @dataclass
@@ -59,6 +65,7 @@ class DemoOutcome:
     notifications: list[dict[str, Any]]
     inference_ids: set[str]
     sqs_messages: list[dict[str, Any]]
+    live: dict[str, str]  # every address and command the demo printed -> "ok" or what failed
 
     def phase(self, name: str) -> dict[str, Any]:
         return next(p for p in self.record["phases"] if p["name"] == name)
@@ -153,10 +160,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, kafka_admin: Any) -> Iterator
         "--drain", str(DRAIN_S), "--runs-dir", str(runs_dir),
     ]  # fmt: skip
     try:
-        done = subprocess.run(
-            argv, env=_env(), capture_output=True, text=True,
-            timeout=RUN_TIMEOUT_S, check=False,
-        )  # fmt: skip
+        done, live = _run_and_probe(argv, tmp_path_factory.mktemp("probe"))
         run_dir = next(runs_dir.iterdir())
         ids_file = run_dir / "inference-ids.tsv"  # absent if the demo failed before traffic
         ids = ids_file.read_text().splitlines() if ids_file.exists() else []
@@ -171,6 +175,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory, kafka_admin: Any) -> Iterator
             notifications=_jsonl(run_dir / "notifications.jsonl"),
             inference_ids={line.split("\t")[0] for line in ids},
             sqs_messages=_receive_all(boto("sqs"), queue_url),
+            live=live,
         )
     finally:
         _cleanup(boto, kafka_admin, name, topic_arn)
@@ -181,8 +186,100 @@ def demo(tmp_path_factory: pytest.TempPathFactory, kafka_admin: Any) -> Iterator
         redis.close()
 
 
+def _run_and_probe(argv: list[str], cwd: Path) -> tuple[Any, dict[str, str]]:
+    """Run the demo until it says everything stays up; probe what it printed; Ctrl-C it."""
+    import signal
+    import threading
+
+    proc = subprocess.Popen(
+        argv, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    watchdog = threading.Timer(RUN_TIMEOUT_S, proc.kill)
+    watchdog.start()
+    lines: list[str] = []
+    live: dict[str, str] = {}
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith(STAYS_UP):
+                try:
+                    live = probe_printed("".join(lines), cwd)
+                finally:
+                    proc.send_signal(signal.SIGINT)  # the user's Ctrl-C
+                break
+        rest, _ = proc.communicate(timeout=180)
+    finally:
+        watchdog.cancel()
+    output = "".join(lines) + (rest or "")
+    return subprocess.CompletedProcess(argv, proc.returncode, output, ""), live
+
+
+def probe_printed(output: str, cwd: Path) -> dict[str, str]:
+    """Every http(s):// and s3:// address and file:// path in the output, and the commands of
+    the closing "look here" block, each tried now: "ok" or what went wrong."""
+    import re
+    import shlex
+    import urllib.error
+    import urllib.request
+
+    from modelmon.adapters.aws import boto_client
+
+    got: dict[str, str] = {}
+    for url in set(re.findall(r"https?://[^\s),]+", output)):
+        try:
+            urllib.request.urlopen(url, timeout=5).close()
+            got[url] = "ok"
+        except urllib.error.HTTPError:
+            got[url] = "ok"  # an HTTP answer (e.g. 405 to a GET of /invocations) is an answer
+        except OSError as exc:
+            got[url] = f"no answer: {exc}"
+    s3 = boto_client(Settings().aws, "s3")
+    for uri in set(re.findall(r"s3://[^\s),]+", output)):
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        found = s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0)
+        got[uri] = "ok" if found else "empty"
+    for path in set(re.findall(r"file://(\S+)", output)):
+        got[path] = "ok" if Path(path).is_file() else "missing"
+    for label in ("tail alerts", "list reports", "any window"):
+        line = next(ln for ln in output.splitlines() if ln.startswith(label))
+        words = shlex.split(line[len(label) :])
+        first = next(i for i, w in enumerate(words) if w == "modelmon")
+        # a new shell: only what the demo printed (PATH to find Python, HOME for boto3)
+        shell = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
+        env = dict(shell, **dict(w.split("=", 1) for w in words[:first]))
+        args = words[first + 1 :]
+        if label == "tail alerts":
+            args += ["--from-beginning", "--max", "1", "--idle-exit", "30"]
+        done = subprocess.run(
+            [sys.executable, "-c", "from modelmon.cli import main; main()", *args],
+            env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        got[label] = "ok" if done.returncode == 0 and done.stdout else done.stdout + done.stderr
+    return got
+
+
 def _alarms(alerts: list[dict[str, Any]], check: str) -> set[str]:
     return {a["feature"] for a in alerts if a["check_type"] == check and a["state"] == "ALARM"}
+
+
+def test_every_address_the_demo_prints_answers_while_it_runs(demo: DemoOutcome) -> None:
+    assert demo.live, demo.output[-4000:]  # the demo reached "everything stays up"
+    assert {k: v for k, v in demo.live.items() if v != "ok"} == {}
+    assert {"tail alerts", "list reports", "any window"} <= set(demo.live)
+    assert any(k.startswith("http://127.0.0.1") for k in demo.live)
+
+
+def test_the_incident_report_is_in_the_run_directory(demo: DemoOutcome) -> None:
+    page = (demo.run_dir / "incident-report.html").read_text()
+    assert "violation(s)" in page
+    assert any(f in page for f in DRIFTED | NEW_CATEGORY_FEATURES)
+
+
+def test_something_moves_during_the_normal_phase(demo: DemoOutcome) -> None:
+    ticks = [ln for ln in demo.output.splitlines() if "windows evaluated" in ln and "normal" in ln]
+    assert len(ticks) >= 2  # one line every 5 s of the 18 s normal phase
+    assert any("requests (" in ln for ln in ticks)
 
 
 def test_demo_ran_every_service(demo: DemoOutcome) -> None:

@@ -166,6 +166,9 @@ def test_only_drifted_features_flag_and_each_window_is_evaluated_once(
         ).read_bytes()
     )
     assert sorted(v["feature_name"] for v in violations["violations"]) == ["color", "x"]
+    drifted_dir = tmp_path / "reports/churn/modelmon/2026/01/01/00/0010"
+    assert "2 violation(s)" in (drifted_dir / "report.html").read_text()  # issue 17
+    assert (drifted_dir / "modelmon-window.json").is_file()
     rolling = store.results("churn", rolling=True)
     assert [r.event_count for r in rolling] == [3000, 3000]  # windows 0+1 and 1+2
     _assert_streaming_equals_batch(store.results("churn"), events, tmp_path / "baseline")

@@ -309,3 +309,31 @@ def test_progress_printer_lines() -> None:
         "monitor: 0/2 files (0.0/2.0 MB), 10 rows",
         "monitor: 2/2 files (2.0/2.0 MB), 20 rows",
     ]
+
+
+class _Terminal(__import__("io").StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere() -> None:
+    import io
+
+    from modelmon.readers import ReadProgress
+    from modelmon.readers.progress import ProgressPrinter
+
+    steps = [ReadProgress(0, 2, 0, 4_000_000, 0), ReadProgress(1, 2, 2_000_000, 4_000_000, 500),
+             ReadProgress(2, 2, 4_000_000, 4_000_000, 1000)]  # fmt: skip
+    terminal = _Terminal()
+    bar = ProgressPrinter(terminal, "monitor", interval=0)
+    for step in steps:
+        bar(step)
+    drawn = terminal.getvalue()
+    assert "\r" in drawn and "100%" in drawn and "2/2 files, 1,000 rows" in drawn
+    assert "4.00M/4.00M" in drawn and drawn.endswith("\n")
+    log = io.StringIO()
+    plain = ProgressPrinter(log, "monitor", interval=0)
+    for step in steps:
+        plain(step)
+    assert "\r" not in log.getvalue() and "%" not in log.getvalue()
+    assert log.getvalue().splitlines()[-1] == "monitor: 2/2 files (4.0/4.0 MB), 1,000 rows"

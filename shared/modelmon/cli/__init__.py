@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "alerts": ("modelmon.cli.alerts", "alerts", "Follow the alerts topic."),
     "demo": ("modelmon.cli.demo", "demo", "Run the end-to-end demo."),
     "rebuild": ("modelmon.cli.rebuild", "rebuild", "Restore models and baselines into Redis."),
+    "topics": ("modelmon.cli.topics", "topics", "Create modelmon's Kafka topics on your cluster."),
+    "report": ("modelmon.cli.report", "report", "report.html of past streaming windows."),
 }
 
 

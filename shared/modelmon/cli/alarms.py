@@ -27,14 +27,19 @@ def _model(model_id: str) -> tuple[Any, list[str]]:
     """The model's config (registered, else defaults) and the features known for it."""
     from modelmon.adapters.redis import make_redis
     from modelmon.alerting.alarms import baseline_features
+    from modelmon.cli.reach import fail, redis_down
     from modelmon.config import ModelConfig
+    from modelmon.errors import DependencyUnavailableError
     from modelmon.keys import Keys
     from modelmon.registry import Registry
     from modelmon.settings import Settings
 
     settings = Settings()
     registry = Registry(make_redis(settings.redis), Keys(settings.redis.key_prefix))
-    entry = registry.get(model_id)
+    try:
+        entry = registry.get(model_id)
+    except DependencyUnavailableError:
+        fail("alarms", redis_down(settings.redis.url))
     config = entry.config if entry else ModelConfig(model_id=model_id)
     features = [f.name for f in config.features if f.monitored]
     if not features and entry is not None and entry.has_baseline:

@@ -181,6 +181,7 @@ def create(
     from modelmon.checks import Baseline
     from modelmon.readers import DataReader, ReadOptions, read_profile
     from modelmon.readers.progress import ProgressPrinter
+    from modelmon.required_columns import require_columns
     from modelmon.sagemaker.build import build_statistics, suggest_constraints
 
     try:
@@ -191,7 +192,8 @@ def create(
         profile, order = read_profile(reader, exclude=skip)
         if profile.row_count == 0:
             raise click.ClickException("no rows read: " + "; ".join(reader.stats.summary_lines()))
-        for name in skip:
+        require_columns(order, {"--label": label})  # a misspelt label is an error (exit 2)
+        for name in exclude:
             if name not in order:
                 click.echo(f"modelmon baseline create: note: column {name!r} not found", err=True)
         statistics = build_statistics(profile, order)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from modelmon.errors import ConfigurationError, ModelmonError
+from modelmon.errors import ConfigurationError, DependencyUnavailableError, ModelmonError
 
 
 @click.command()
@@ -28,6 +28,10 @@ def push(model_id: str, directory: Path) -> None:
     try:
         files = read_baseline_dir(directory)
         version = registry.push_baseline(model_id, files, source=str(directory.resolve()))
+    except DependencyUnavailableError:
+        from modelmon.cli.reach import fail, redis_down
+
+        fail("baseline push", redis_down(settings.redis.url))
     except ModelmonError as exc:
         click.echo(f"modelmon baseline push: {exc}", err=True)
         sys.exit(2 if isinstance(exc, ConfigurationError) else 1)

@@ -93,10 +93,20 @@ def demo(ctx: click.Context) -> None:
 )
 @click.option("--keep-stack", is_flag=True, help="Leave a stack this demo started running.")
 @click.option("--drain", type=float, help="Seconds to wait after traffic (default ~2 windows).")
+@click.option(
+    "--exit-when-done",
+    is_flag=True,
+    help="Stop everything after the summary (CI); by default it all stays up until Ctrl-C.",
+)
 def run(**options: Any) -> None:
     """Start everything, send traffic with drift and faults, print alerts; Ctrl-C stops it."""
     from modelmon.demo.runner import DemoOptions, DemoRun
 
+    if not options["manage_stack"]:  # --no-stack: the running Kafka must answer
+        from modelmon.cli.reach import require_kafka
+        from modelmon.settings import Settings
+
+        require_kafka("demo", Settings().kafka)
     phases = _schedule(options.pop("schedule"), options.pop("duration"), options["window"])
     drain = options.pop("drain")
     opts = DemoOptions(

@@ -60,10 +60,12 @@ def count_objects(
 
 
 def metric_names(aws: AwsSettings, namespace: str, endpoint: str) -> list[str]:
-    """CloudWatch metric names in ``namespace`` with any dimension equal to ``endpoint``."""
+    """CloudWatch metric names in ``namespace`` with the dimension ``Endpoint=endpoint``
+    (filtered by the service: a namespace shared by many models lists slowly otherwise)."""
     cw = boto_client(aws, "cloudwatch")
     names: set[str] = set()
-    for page in cw.get_paginator("list_metrics").paginate(Namespace=namespace):
+    only = [{"Name": "Endpoint", "Value": endpoint}]
+    for page in cw.get_paginator("list_metrics").paginate(Namespace=namespace, Dimensions=only):
         for metric in page.get("Metrics", []):
             if any(d.get("Value") == endpoint for d in metric.get("Dimensions", [])):
                 names.add(metric["MetricName"])

@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from modelmon.demo import resources
+from modelmon.demo.explore import Ticker, look_here, stay_up
 from modelmon.demo.phases import Phase
 from modelmon.demo.receiver import WebhookReceiver
 from modelmon.demo.services import ServiceSpec, free_port, service_specs
@@ -56,6 +57,7 @@ class DemoOptions:
     keep_stack: bool = False
     drain_s: float | None = None
     seed: int = 11
+    exit_when_done: bool = False  # else everything stays up until Ctrl-C
 
 
 @dataclass
@@ -91,6 +93,8 @@ def namespace_env(namespace: str) -> dict[str, str]:
 
 
 TOPIC_KINDS = ("capture", "alerts", "deadletter", "labels")
+#: Seconds between the progress lines printed while traffic runs.
+TICK_SECONDS = 5.0
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -112,6 +116,7 @@ class DemoRun:
         self.watcher: AlertsTopicWatcher | None = None
         self.alerting_up = False
         self.proxy_port = 0
+        self.ticker = Ticker(self, every=TICK_SECONDS)
 
     def _child_env(self) -> dict[str, str]:
         from modelmon.stack import StackConfig, env_vars
@@ -136,6 +141,9 @@ class DemoRun:
             self._traffic()
             self._drain()
             print_summary(self, self.echo)
+            look_here(self, self.echo)
+            if not self.o.exit_when_done:
+                stay_up(self, self.echo)
             return 1 if "failed" in self.state.services.values() else 0
         except KeyboardInterrupt:
             self.echo("\ninterrupted: stopping what this demo started")
@@ -329,6 +337,7 @@ class DemoRun:
         )
         self.echo(f"traffic -> {self.state.traffic_url}")
         self.state.phases = generator.reports
+        self.ticker.start()
         asyncio.run(generator.run())
 
     def _check_children(self) -> None:
@@ -347,10 +356,12 @@ class DemoRun:
             drain = 2 * self.o.window_s + max(2, self.o.window_s // 2) + 10
         self.echo(f"traffic done; waiting {drain:.0f}s for the last windows to close...")
         time.sleep(drain)
+        self.ticker.stop()
         self._check_children()
 
     def _tear_down(self) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        self.ticker.stop()
         self.echo("stopping:")
         self.children.stop_all(report=self.echo)
         if self.watcher:

@@ -7,6 +7,10 @@ versioned blob. docs/statistics.md lists what each profile holds and the error b
 
 from __future__ import annotations
 
+import sys as _sys
+import types as _types
+from typing import Any as _Any
+
 from modelmon.events import FeatureKind, InferredType
 from modelmon.profile.categorical import CategoricalProfile
 from modelmon.profile.constants import (
@@ -45,3 +49,16 @@ __all__ = [
     "SortedView",
     "WeightedSample",
 ]
+
+
+class _CallableModule(_types.ModuleType):
+    """``modelmon.profile`` is this package and, for notebooks, ``mm.profile(df)``: calling the
+    package profiles a DataFrame (:func:`modelmon.notebook.profile`)."""
+
+    def __call__(self, frame: _Any, **options: _Any) -> _Any:
+        from modelmon.notebook import profile
+
+        return profile(frame, **options)
+
+
+_sys.modules[__name__].__class__ = _CallableModule
