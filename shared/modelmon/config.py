@@ -103,8 +103,10 @@ def _get(obj: Any, key: str) -> Any:
     return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
 
 
-#: SageMaker's own rule for an endpoint name (CreateEndpoint ``EndpointName``).
+#: SageMaker's own rule for an endpoint name (CreateEndpoint ``EndpointName``): the pattern
+#: and at most 63 characters (the pattern alone allows any run of hyphens).
 ENDPOINT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+ENDPOINT_NAME_MAX_LENGTH = 63
 
 
 class CloudWatchRoute(_Config):
@@ -113,6 +115,7 @@ class CloudWatchRoute(_Config):
     endpoint_name: str | None = Field(
         default=None,
         pattern=ENDPOINT_NAME_PATTERN,
+        max_length=ENDPOINT_NAME_MAX_LENGTH,
         description="deprecated spelling of the model's endpoint_name (read into it)",
     )
     schedule_name: Name = "modelmon"
@@ -151,6 +154,7 @@ class ModelConfig(_Config):
     endpoint_name: str | None = Field(
         default=None,
         pattern=ENDPOINT_NAME_PATTERN,
+        max_length=ENDPOINT_NAME_MAX_LENGTH,
         description="SageMaker endpoint name: capture archive folder, report folder and the "
         "CloudWatch Endpoint dimension; defaults to the model id (docs/sagemaker-compatibility.md)",
     )

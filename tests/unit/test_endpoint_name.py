@@ -13,7 +13,12 @@ from pydantic import ValidationError
 from modelmon.alerting.alarms import alarm_specs
 from modelmon.alerting.cloudwatch import dimensions
 from modelmon.archive.layout import object_key, parse_key
-from modelmon.config import ENDPOINT_NAME_PATTERN, ModelConfig, endpoint_name
+from modelmon.config import (
+    ENDPOINT_NAME_MAX_LENGTH,
+    ENDPOINT_NAME_PATTERN,
+    ModelConfig,
+    endpoint_name,
+)
 from modelmon.events import MODEL_ID_PATTERN
 from modelmon.keys import WindowRef
 from modelmon.profile import ProfileTracker
@@ -21,7 +26,9 @@ from modelmon.streaming import detection
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 model_ids = st.from_regex(MODEL_ID_PATTERN, fullmatch=True)
-endpoints = st.none() | st.from_regex(ENDPOINT_NAME_PATTERN, fullmatch=True)
+endpoints = st.none() | st.from_regex(ENDPOINT_NAME_PATTERN, fullmatch=True).filter(
+    lambda name: len(name) <= ENDPOINT_NAME_MAX_LENGTH
+)
 
 
 def _view(model: str) -> detection.WindowView:
