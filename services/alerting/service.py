@@ -111,7 +111,9 @@ class AlertingService:
         )
 
     def _dead_letter(self, original: bytes, error: Exception, model_id: str) -> None:
-        self._dead_letters.send(original, error, model_id=model_id, source=self._source)
+        self._dead_letters.send(
+            original, error, model_id=model_id, source=self._source, code="delivery_failed"
+        )
 
     def _sleep(self, seconds: float) -> None:
         self.stop.wait(seconds)  # SIGTERM cuts a backoff short

@@ -94,6 +94,10 @@ class Keys:
         """Marker: the window has been evaluated (value: the result's evaluated_at)."""
         return f"{self.prefix}:done:{window.model_id}:{window.size_ms}:{window.start_ms}"
 
+    def failed(self, window: WindowRef) -> str:
+        """JSON: the window's evaluation failed (reason, attempts, when to retry)."""
+        return f"{self.prefix}:failed:{window.model_id}:{window.size_ms}:{window.start_ms}"
+
     def merged(self, window: WindowRef) -> str:
         """The window's merged profile, kept for the rolling view of the next windows."""
         return f"{self.prefix}:merged:{window.model_id}:{window.size_ms}:{window.start_ms}"

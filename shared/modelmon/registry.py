@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import msgspec
 import redis
@@ -87,6 +87,16 @@ class ModelEntry:
     version: int
     changed_at_ms: int
     has_baseline: bool
+
+
+class RegistryReader(Protocol):
+    """What services read of the registry (``Registry`` on Redis; ``MemoryRegistry`` in tests)."""
+
+    def version(self) -> int: ...
+
+    def all(self) -> dict[str, ModelEntry]: ...
+
+    def baseline_files(self, model_id: str) -> dict[str, bytes] | None: ...
 
 
 class Registry:
@@ -197,7 +207,7 @@ class ModelCatalog:
     polls Redis at most every ``poll_seconds``.
     """
 
-    def __init__(self, registry: Registry, poll_seconds: float = 1.0) -> None:
+    def __init__(self, registry: RegistryReader, poll_seconds: float = 1.0) -> None:
         self._registry = registry
         self._poll = poll_seconds
         self._version = -1
