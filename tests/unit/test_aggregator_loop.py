@@ -69,7 +69,8 @@ class Rig:
         self.registry = MemoryRegistry()
         self.registry.register(
             ModelConfig.model_validate(
-                {"model_id": "m1", "window": {"size_seconds": SIZE_MS // 1000},
+                {"model_id": "m1",
+                 "window": {"size_seconds": SIZE_MS // 1000, "idle_timeout_seconds": 86400},
                  "features": [{"name": "x", "kind": "numeric"},
                               {"name": "color", "kind": "categorical"}]}
             )
