@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 
 from modelmon.adapters.kafka import ConsumerPort
-from modelmon.errors import FencedWriteError
+from modelmon.errors import CorruptBlobError, FencedWriteError
 from modelmon.streaming.partition import FlushPlan, PartitionAggregate
 from modelmon.streaming.store import StoredPartition
 
@@ -40,6 +40,12 @@ class PartitionStorePort(Protocol):
 
     def load(self, partition: int) -> StoredPartition: ...
 
+    def clear(self, partition: int) -> None: ...
+
+
+#: Dead-letters an input: ``dead_letter(original, error, model_id=..., source=...)``.
+DeadLetter = Callable[..., Any]
+
 
 class Ownership:
     """The partitions this process owns, each with its in-memory aggregate."""
@@ -53,11 +59,13 @@ class Ownership:
         *,
         retry: Retry,
         flush_dead_letters: Callable[[], None],
+        dead_letter: DeadLetter,
         joined: Callable[[], None],
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.topic, self._consumer, self._store, self.metrics = topic, consumer, store, metrics
         self._retry, self._flush_dead_letters, self._joined = retry, flush_dead_letters, joined
+        self._dead_letter = dead_letter
         self._clock = clock
         self.owned: dict[int, PartitionAggregate] = {}
         self.pending_events = 0
@@ -143,8 +151,27 @@ class Ownership:
             self.owned.pop(p, None)
 
     def _load(self, p: int) -> StoredPartition:
-        result: StoredPartition = self._retry(f"load partition {p}", lambda: self._store.load(p))
-        return result
+        """The stored state; a partition with unreadable partials is rebuilt from the topic:
+        each is dead-lettered (``corrupt_state``), then the state is cleared (never a crash
+        loop on the same blob)."""
+        stored: StoredPartition = self._retry(f"load partition {p}", lambda: self._store.load(p))
+        if not stored.corrupt:
+            return stored
+        for ref, blob in stored.corrupt:
+            error = CorruptBlobError(
+                f"stored partial of window {ref.member()} on partition {p} is unreadable; "
+                "the partition is rebuilt from the topic"
+            )
+            source = (self.topic, p, stored.offset if stored.offset is not None else -1)
+            self._dead_letter(blob, error, model_id=ref.model_id, source=source)
+        self._flush_dead_letters()  # durable before the state goes
+        self._retry(f"clear partition {p}", lambda: self._store.clear(p))
+        self.metrics.rebuilds.inc()
+        log.error(
+            "partition state was corrupt; rebuilding it from the topic", extra={"partition": p}
+        )
+        rebuilt: StoredPartition = self._retry(f"load partition {p}", lambda: self._store.load(p))
+        return rebuilt
 
     def _commit(self, offsets: list[TopicPartition]) -> None:
         try:

@@ -110,7 +110,7 @@ class Aggregator:
         self.ownership = Ownership(
             options.topic, ports.consumer, ports.store, self.metrics, retry=self._retry,
             flush_dead_letters=lambda: self._retry("deliver dead letters", self._flush_producer),
-            joined=self._joined, clock=clock,
+            dead_letter=self._dead.send, joined=self._joined, clock=clock,
         )  # fmt: skip
         self._last_probe = float("-inf")
 

@@ -21,11 +21,12 @@ def build(rt: Runtime) -> Detector:
     from modelmon.adapters.redis import make_redis
     from modelmon.keys import Keys
     from modelmon.registry import Registry
+    from modelmon.retry import RetryPolicy
     from modelmon.streaming.reader import StateReader
     from modelmon.streaming.results import ResultStore
 
     from .reports import ReportWriter
-    from .service import Detector, DetectorOptions, DetectorPorts
+    from .service import FAILED_RETRY, Detector, DetectorOptions, DetectorPorts
 
     s, opts = rt.settings, rt.settings.detector
     options = DetectorOptions(
@@ -33,7 +34,11 @@ def build(rt: Runtime) -> Detector:
         alerts_topic=opts.alerts_topic or s.topics.alerts,
         out=opts.out,
         interval_seconds=opts.interval,
-    )
+        failed_retry=RetryPolicy(
+            attempts=FAILED_RETRY.attempts, base_seconds=opts.failed_retry_seconds,
+            max_seconds=max(opts.failed_retry_seconds, 3600.0),
+        ),
+    )  # fmt: skip
     redis, keys = make_redis(s.redis), Keys(s.redis.key_prefix)
     ports = DetectorPorts(
         consumer=make_consumer(s.kafka, "modelmon-detector-offsets"),

@@ -41,8 +41,9 @@ from .metrics import DetectorMetrics
 
 log = logging.getLogger(__name__)
 
-#: A window whose evaluation failed is tried again after 1-2 min, doubling, at most every 1-2 h.
-FAILED_RETRY = RetryPolicy(attempts=2**31, base_seconds=120.0, max_seconds=7200.0)
+#: A window whose evaluation failed is tried again after 1-2 min, doubling, at most every
+#: 30-60 min (``MODELMON_DETECTOR__FAILED_RETRY_SECONDS`` sets the first delay).
+FAILED_RETRY = RetryPolicy(attempts=2**31, base_seconds=120.0, max_seconds=3600.0)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class DetectorOptions:
     claim_seconds: int = 120
     partial_ttl_seconds: int = 3600  # partials of evaluated windows linger this long
     retention_seconds: int = 7 * 86400  # done markers and result series
+    failed_retry: RetryPolicy = FAILED_RETRY  # when a window that failed is tried again
 
 
 class StateReaderPort(Protocol):
@@ -216,7 +218,8 @@ class Detector:
         now_ms = int(self._clock() * 1000)
         attempts = (previous.attempts if previous else 0) + 1
         reason = f"{type(error).__name__}: {error}"[:2000]
-        retry_at = now_ms + int(FAILED_RETRY.delay(attempts, self._rand()) * 1000)
+        delay = self.options.failed_retry.delay(attempts, self._rand())
+        retry_at = now_ms + int(delay * 1000)
         failure = WindowFailure(ref, reason, attempts, now_ms, retry_at)
         self._results.record_failure(failure, self.options.retention_seconds)
         result, alert = detection.evaluation_failed(ref, reason, attempts, _utc(now_ms))

@@ -330,3 +330,24 @@ def test_a_dead_letter_whose_delivery_failed_is_sent_again_before_any_offset_mov
     assert record.code == "invalid_event" and record.source_offset == 0
     assert len(producer.values(DEAD)[-1]) < 100_000
     assert rig.store.partitions[0].offset == 1
+
+
+def test_a_corrupt_stored_partial_is_dead_lettered_and_the_partition_rebuilt() -> None:
+    rig = Rig(partitions=1)
+    rig.produce(20)
+    first, consumer, _ = rig.aggregator()
+    consumer.rebalance(assign=[0])
+    drain(first, consumer)
+    first.ownership.flush()
+    [ref] = rig.store.partitions[0].partials
+    close, _ = rig.store.partitions[0].partials[ref]
+    rig.store.partitions[0].partials[ref] = (close, b"\x00garbage")  # a corrupt blob
+    rig.produce(5)
+    second, consumer2, producer2 = rig.aggregator()
+    consumer2.rebalance(assign=[0])  # no crash: dead letter, clear, replay from the beginning
+    assert consumer2.positions == {0: 0}
+    assert second.metrics.rebuilds._value.get() == 1
+    [record] = [DeadLetterRecord.model_validate_json(v) for v in producer2.values(DEAD)]
+    assert (record.code, record.source_partition, record.source_offset) == ("corrupt_state", 0, 20)
+    settle(second, consumer2)
+    assert rig.stored_rows() == 25 and rig.store.partitions[0].offset == 25

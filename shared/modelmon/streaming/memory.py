@@ -23,7 +23,7 @@ from modelmon.registry import ModelEntry
 from modelmon.streaming.partition import FlushPlan
 from modelmon.streaming.reader import MergedWindow
 from modelmon.streaming.results import WindowFailure
-from modelmon.streaming.store import StoredPartition
+from modelmon.streaming.store import StoredPartition, open_windows_of
 from modelmon.windows import NO_WATERMARK, PartitionProgress
 
 
@@ -66,16 +66,19 @@ class MemoryPartitionStore:
     def load(self, partition: int) -> StoredPartition:
         self._check()
         state = self.partitions.get(partition, _Partition())
+        refs = [(r, c) for r, (c, _) in state.partials.items() if c > state.watermark]
+        windows, corrupt = open_windows_of(refs, [state.partials[r][1] for r, _ in refs])
         return StoredPartition(
             offset=state.offset,
             watermark=state.watermark,
             updated_ms=state.updated_ms,
-            open_windows={
-                ref: (close, DatasetProfile.deserialize(blob))
-                for ref, (close, blob) in state.partials.items()
-                if close > state.watermark
-            },
+            open_windows=windows,
+            corrupt=corrupt,
         )
+
+    def clear(self, partition: int) -> None:
+        self._check()
+        self.partitions.pop(partition, None)
 
     def profile(self, partition: int, ref: WindowRef) -> DatasetProfile | None:
         """The stored partial of a window (tests read what was written)."""

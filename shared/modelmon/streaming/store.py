@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import redis
 
-from modelmon.errors import DependencyUnavailableError, FencedWriteError
+from modelmon.errors import CorruptBlobError, DependencyUnavailableError, FencedWriteError
 from modelmon.keys import Keys, WindowRef
 from modelmon.profile import DatasetProfile
 from modelmon.streaming.partition import FlushPlan
@@ -67,6 +67,25 @@ class StoredPartition:
     watermark: int
     updated_ms: int | None
     open_windows: dict[WindowRef, tuple[int, DatasetProfile]]
+    #: stored partials that cannot be read (window, the stored bytes): the owner dead-letters
+    #: them and rebuilds the partition from the topic (``clear``)
+    corrupt: tuple[tuple[WindowRef, bytes], ...] = ()
+
+
+def open_windows_of(
+    refs: list[tuple[WindowRef, int]], blobs: list[bytes | None]
+) -> tuple[dict[WindowRef, tuple[int, DatasetProfile]], tuple[tuple[WindowRef, bytes], ...]]:
+    """The readable partials of the open windows, and the unreadable ones apart."""
+    windows: dict[WindowRef, tuple[int, DatasetProfile]] = {}
+    corrupt: list[tuple[WindowRef, bytes]] = []
+    for (ref, close), blob in zip(refs, blobs, strict=True):
+        if blob is None:
+            continue
+        try:
+            windows[ref] = (close, DatasetProfile.deserialize(blob))
+        except CorruptBlobError:
+            corrupt.append((ref, blob))
+    return windows, tuple(corrupt)
 
 
 class PartitionStore:
@@ -130,11 +149,7 @@ class PartitionStore:
             blobs: list[Any] = self._r.mget(partial_keys) if refs else []
         except redis.RedisError as exc:
             raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
-        open_windows = {
-            ref: (close, DatasetProfile.deserialize(blob))
-            for (ref, close), blob in zip(refs, blobs, strict=True)
-            if blob is not None
-        }
+        open_windows, corrupt = open_windows_of(refs, blobs)
         offset = state.get(b"offset")
         updated = state.get(b"updated")
         return StoredPartition(
@@ -142,7 +157,23 @@ class PartitionStore:
             watermark=watermark,
             updated_ms=int(updated) if updated is not None else None,
             open_windows=open_windows,
+            corrupt=corrupt,
         )
+
+    def clear(self, partition: int) -> None:
+        """Forget the partition's state (offset, windows, late counts, partials): its owner
+        rebuilds it from the topic. Only the partition's owner calls it."""
+        k = self._keys
+        index = k.partition_windows(self.topic, partition)
+        try:
+            members: list[Any] = self._r.zrange(index, 0, -1)
+            partials = [k.partial(self.topic, partition, WindowRef.from_member(m)) for m in members]
+            self._r.delete(
+                k.partition_state(self.topic, partition), index,
+                k.partition_late(self.topic, partition), *partials,
+            )  # fmt: skip
+        except redis.RedisError as exc:
+            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
 
     def stored_offset(self, partition: int) -> int | None:
         try:
