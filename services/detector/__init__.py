@@ -25,8 +25,9 @@ def build(rt: Runtime) -> Detector:
     from modelmon.streaming.reader import StateReader
     from modelmon.streaming.results import ResultStore
 
+    from .ports import DetectorPorts
     from .reports import ReportWriter
-    from .service import FAILED_RETRY, Detector, DetectorOptions, DetectorPorts
+    from .service import FAILED_RETRY, Detector, DetectorOptions
 
     s, opts = rt.settings, rt.settings.detector
     options = DetectorOptions(

@@ -14,30 +14,27 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from modelmon.adapters.kafka import ConsumerPort, ProducerPort
 from modelmon.checks import Baseline
 from modelmon.config import ModelConfig
 from modelmon.errors import DependencyUnavailableError, ModelmonError, TransientError
-from modelmon.events import WindowResult
 from modelmon.keys import WindowRef
-from modelmon.profile import DatasetProfile
-from modelmon.registry import ModelCatalog, RegistryReader
+from modelmon.registry import ModelCatalog
 from modelmon.retry import Backoff, RetryPolicy
 from modelmon.service import Health, StopFlag
 from modelmon.streaming import detection
-from modelmon.streaming.reader import MergedWindow
 from modelmon.streaming.results import WindowFailure
 from modelmon.windows import PartitionProgress, completion_watermark
 
 from .metrics import DetectorMetrics
+from .ports import DetectorPorts
 
 log = logging.getLogger(__name__)
 
@@ -56,61 +53,6 @@ class DetectorOptions:
     partial_ttl_seconds: int = 3600  # partials of evaluated windows linger this long
     retention_seconds: int = 7 * 86400  # done markers and result series
     failed_retry: RetryPolicy = FAILED_RETRY  # when a window that failed is tried again
-
-
-class StateReaderPort(Protocol):
-    """``streaming.reader.StateReader`` (``MemoryStateReader`` in tests)."""
-
-    def progress(self, kafka_offsets: Mapping[int, tuple[int, int]]) -> list[PartitionProgress]: ...
-
-    def windows(
-        self, partitions: Iterable[int], max_close_ms: int, min_close_ms: int | None = None
-    ) -> dict[WindowRef, int]: ...
-
-    def merged(self, window: WindowRef, partitions: Iterable[int]) -> MergedWindow: ...
-
-    def expire_partials(
-        self, window: WindowRef, partitions: Iterable[int], seconds: int
-    ) -> None: ...
-
-
-class ResultStorePort(Protocol):
-    """``streaming.results.ResultStore`` (``MemoryResultStore`` in tests)."""
-
-    def done(self, windows: Iterable[WindowRef]) -> set[WindowRef]: ...
-
-    def claim(self, ref: WindowRef, ttl_seconds: int) -> bool: ...
-
-    def release(self, ref: WindowRef) -> None: ...
-
-    def finish(self, ref: WindowRef, evaluated_at_ms: int, ttl_seconds: int) -> None: ...
-
-    def save_merged(self, ref: WindowRef, profile: DatasetProfile, ttl_seconds: int) -> None: ...
-
-    def merged_profiles(self, refs: list[WindowRef]) -> list[DatasetProfile]: ...
-
-    def save_result(self, result: WindowResult, rolling: bool, retention_ms: int) -> None: ...
-
-    def record_failure(self, failure: WindowFailure, ttl_seconds: int) -> None: ...
-
-    def failures(self, windows: Iterable[WindowRef]) -> dict[WindowRef, WindowFailure]: ...
-
-
-#: Writes one window's report files under a directory or s3:// URI.
-WriteReports = Callable[[str, dict[str, str]], None]
-
-
-@dataclass(frozen=True)
-class DetectorPorts:
-    """The detector's clients."""
-
-    consumer: ConsumerPort  # offsets only (no group membership)
-    producer: ProducerPort
-    reader: StateReaderPort
-    results: ResultStorePort
-    registry: RegistryReader
-    write_reports: WriteReports
-    close: Callable[[], None] = lambda: None
 
 
 class Detector:

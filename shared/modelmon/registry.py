@@ -21,7 +21,7 @@ import redis
 from pydantic import ValidationError
 
 from modelmon.config import ModelConfig
-from modelmon.errors import BaselineError, ConfigurationError, DependencyUnavailableError
+from modelmon.errors import BaselineError, ConfigurationError
 from modelmon.keys import Keys
 
 log = logging.getLogger(__name__)
@@ -107,10 +107,7 @@ class Registry:
         self._keys = keys
 
     def version(self) -> int:
-        try:
-            raw = self._r.get(self._keys.registry_version())
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        raw = self._r.get(self._keys.registry_version())
         return int(raw) if raw else 0
 
     def _bump(self, pipe: redis.client.Pipeline, model_id: str) -> None:
@@ -126,10 +123,7 @@ class Registry:
         pipe.hincrby(key, "version", 1)
         pipe.sadd(self._keys.models(), config.model_id)
         self._bump(pipe, config.model_id)
-        try:
-            results = pipe.execute()
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        results = pipe.execute()
         return int(results[3])
 
     def push_baseline(
@@ -146,25 +140,16 @@ class Registry:
         pipe.hset(key, mapping={"blob": pack_baseline(files), "source": source, "changed_at": now})
         pipe.hincrby(key, "version", 1)
         self._bump(pipe, model_id)
-        try:
-            results = pipe.execute()
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        results = pipe.execute()
         return int(results[2])
 
     def get(self, model_id: str) -> ModelEntry | None:
-        try:
-            raw = cast(dict[bytes, bytes], self._r.hgetall(self._keys.model_config(model_id)))
-            has_baseline = bool(self._r.exists(self._keys.baseline(model_id)))
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        raw = cast(dict[bytes, bytes], self._r.hgetall(self._keys.model_config(model_id)))
+        has_baseline = bool(self._r.exists(self._keys.baseline(model_id)))
         return _entry(raw, has_baseline) if raw else None
 
     def model_ids(self) -> list[str]:
-        try:
-            members = cast(set[bytes], self._r.smembers(self._keys.models()))
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        members = cast(set[bytes], self._r.smembers(self._keys.models()))
         return sorted(m.decode() for m in members)
 
     def all(self) -> dict[str, ModelEntry]:
@@ -173,10 +158,7 @@ class Registry:
         for model_id in ids:
             pipe.hgetall(self._keys.model_config(model_id))
             pipe.exists(self._keys.baseline(model_id))
-        try:
-            raw: list[Any] = pipe.execute()
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        raw: list[Any] = pipe.execute()
         out: dict[str, ModelEntry] = {}
         for model_id, cfg, has in zip(ids, raw[0::2], raw[1::2], strict=True):
             if cfg:
@@ -184,10 +166,7 @@ class Registry:
         return out
 
     def baseline_files(self, model_id: str) -> dict[str, bytes] | None:
-        try:
-            blob = cast(bytes | None, self._r.hget(self._keys.baseline(model_id), "blob"))
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        blob = cast(bytes | None, self._r.hget(self._keys.baseline(model_id), "blob"))
         return unpack_baseline(blob) if blob else None
 
 

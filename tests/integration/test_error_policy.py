@@ -18,12 +18,11 @@ from modelmon.keys import Keys, WindowRef
 from modelmon.settings import Settings
 from modelmon.streaming.results import ResultStore
 
+from .test_aggregator import _run_until_caught_up
 from .test_aggregator_support import (
     Event,
     ServiceProcess,
     assert_exact_windows,
-    caught_up,
-    high_watermarks,
     make_events,
     produce,
     register,
@@ -48,26 +47,16 @@ def test_a_corrupt_partial_is_dead_lettered_and_the_partition_rebuilt_from_the_t
     register(redis_client, redis_prefix, "m1", size_seconds=10, allowed_lateness_seconds=3600)
     first = _window_events("m1", 0, 200, seed=1)
     produce(settings, topic, first)
-    env = service_env(redis_prefix, topic, consumer_group, deadletter=dead)
-    agg = ServiceProcess("aggregator", env, tmp_path / "agg.log").start()
-    try:
-        offsets = high_watermarks(settings, topic, 1)
-        wait_for(lambda: caught_up(redis_client, redis_prefix, topic, offsets), 60, "200 in")
-    finally:
-        assert agg.terminate() == 0, agg.logs()
+    env = {"MODELMON_TOPICS__DEADLETTER": dead}
+    run = (settings, redis_client, redis_prefix, topic, consumer_group, 1, tmp_path, env)
+    _run_until_caught_up(*run)
     keys = Keys(redis_prefix)
     partial = keys.partial(topic, 0, WindowRef("m1", SIZE, T0))
     assert redis_client.get(partial) is not None  # the window is still open: loaded on assign
     redis_client.set(partial, b"\x00not a profile blob")
     second = _window_events("m1", 0, 100, seed=2)
     produce(settings, topic, second)
-    agg = ServiceProcess("aggregator", env, tmp_path / "agg2.log").start()
-    try:
-        offsets = high_watermarks(settings, topic, 1)
-        wait_for(lambda: caught_up(redis_client, redis_prefix, topic, offsets), 60, "rebuilt")
-        assert agg.alive(), agg.logs()
-    finally:
-        assert agg.terminate() == 0, agg.logs()
+    _run_until_caught_up(*run)  # alive throughout, caught up: rebuilt from the topic
     assert_exact_windows(redis_client, redis_prefix, topic, 1, first + second, SIZE)
     records = [DeadLetterRecord.model_validate(r) for r in _evaluated(settings, dead)]
     [record] = records
@@ -90,19 +79,13 @@ def test_a_window_that_cannot_be_evaluated_is_recorded_and_retried_until_it_can(
     )  # fmt: skip
     events = [e for w in range(3) for e in _window_events("m1", w, 100, seed=w)]
     produce(settings, capture, events)
-    env = service_env(redis_prefix, capture, consumer_group)
-    agg = ServiceProcess("aggregator", env, tmp_path / "agg.log").start()
-    try:
-        offsets = high_watermarks(settings, capture, 1)
-        wait_for(lambda: caught_up(redis_client, redis_prefix, capture, offsets), 60, "all in")
-    finally:
-        assert agg.terminate() == 0, agg.logs()
+    _run_until_caught_up(settings, redis_client, redis_prefix, capture, consumer_group, 1, tmp_path)
     keys = Keys(redis_prefix)
     ref = WindowRef("m1", SIZE, T0)
     partial = keys.partial(capture, 0, ref)
     good = redis_client.get(partial)
     redis_client.set(partial, b"\x00not a profile blob")
-    env |= {
+    env = service_env(redis_prefix, capture, consumer_group) | {
         "MODELMON_DETECTOR__TOPIC": capture, "MODELMON_DETECTOR__ALERTS_TOPIC": alerts,
         "MODELMON_DETECTOR__FAILED_RETRY_SECONDS": "2",
     }  # fmt: skip

@@ -107,6 +107,14 @@ class Rig:
         return total
 
 
+def started(rig: Rig, partitions: list[int]) -> tuple[Aggregator, FakeConsumer, FakeProducer]:
+    """An aggregator assigned ``partitions`` that consumed everything there is."""
+    agg, consumer, producer = rig.aggregator()
+    consumer.rebalance(assign=partitions)
+    drain(agg, consumer)
+    return agg, consumer, producer
+
+
 def drain(agg: Aggregator, consumer: FakeConsumer) -> None:
     while agg.step():
         pass
@@ -144,9 +152,7 @@ def test_assignment_resumes_each_partition_at_its_stored_offset() -> None:
 def test_revoke_flushes_before_letting_go_and_the_next_owner_counts_on() -> None:
     rig = Rig()
     rig.produce(60)
-    a, ca, _ = rig.aggregator()
-    ca.rebalance(assign=[0, 1, 2])
-    drain(a, ca)
+    a, ca, _ = started(rig, [0, 1, 2])
     ca.rebalance(revoke=[1])  # pending state of partition 1 is written before it goes
     assert rig.store.partitions[1].offset == 20
     assert 1 not in a.owned
@@ -163,9 +169,7 @@ def test_revoke_flushes_before_letting_go_and_the_next_owner_counts_on() -> None
 def test_a_zombie_write_is_fenced_and_the_zombie_resumes_from_the_store() -> None:
     rig = Rig(partitions=1)
     rig.produce(10)
-    zombie, cz, _ = rig.aggregator()
-    cz.rebalance(assign=[0])
-    drain(zombie, cz)  # 10 events pending, not flushed
+    zombie, cz, _ = started(rig, [0])  # 10 events pending, not flushed
     owner, co, _ = rig.aggregator()  # the group moved the partition; the zombie was not told
     co.rebalance(assign=[0])
     rig.produce(5)
@@ -183,9 +187,7 @@ def test_a_zombie_write_is_fenced_and_the_zombie_resumes_from_the_store() -> Non
 def test_lost_partitions_are_dropped_without_writing() -> None:
     rig = Rig()
     rig.produce(30)
-    agg, consumer, _ = rig.aggregator()
-    consumer.rebalance(assign=[0, 1, 2])
-    drain(agg, consumer)
+    agg, consumer, _ = started(rig, [0, 1, 2])
     consumer.rebalance(lose=[0, 2])
     assert rig.store.flushes == 0
     assert set(agg.owned) == {1}
@@ -196,9 +198,7 @@ def test_lost_partitions_are_dropped_without_writing() -> None:
 def test_a_store_outage_blocks_the_flush_without_committing_then_it_goes_through() -> None:
     rig = Rig(partitions=1)
     rig.produce(10)
-    agg, consumer, _ = rig.aggregator()
-    consumer.rebalance(assign=[0])
-    drain(agg, consumer)
+    agg, consumer, _ = started(rig, [0])
     rig.store.down = True
     stop = agg.stop
     assert isinstance(stop, InstantStop)
@@ -335,9 +335,7 @@ def test_a_dead_letter_whose_delivery_failed_is_sent_again_before_any_offset_mov
 def test_a_corrupt_stored_partial_is_dead_lettered_and_the_partition_rebuilt() -> None:
     rig = Rig(partitions=1)
     rig.produce(20)
-    first, consumer, _ = rig.aggregator()
-    consumer.rebalance(assign=[0])
-    drain(first, consumer)
+    first, _, _ = started(rig, [0])
     first.ownership.flush()
     [ref] = rig.store.partitions[0].partials
     close, _ = rig.store.partitions[0].partials[ref]

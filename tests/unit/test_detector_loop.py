@@ -18,11 +18,11 @@ from modelmon.events import AlertEvent, WindowEvaluated
 from modelmon.keys import WindowRef
 from modelmon.service import Health
 from modelmon.streaming.memory import MemoryResultStore, MemoryStateReader
+from modelmon_services.detector.ports import DetectorPorts
 from modelmon_services.detector.service import (
     FAILED_RETRY,
     Detector,
     DetectorOptions,
-    DetectorPorts,
 )
 
 ALERTS = "alerts"

@@ -21,10 +21,10 @@ from modelmon.keys import WindowRef
 from modelmon.profile import DatasetProfile
 from modelmon.registry import ModelEntry
 from modelmon.streaming.partition import FlushPlan
-from modelmon.streaming.reader import MergedWindow
+from modelmon.streaming.reader import MergedWindow, progress_of
 from modelmon.streaming.results import WindowFailure
 from modelmon.streaming.store import StoredPartition, open_windows_of
-from modelmon.windows import NO_WATERMARK, PartitionProgress
+from modelmon.windows import NO_WATERMARK, PartitionProgress, evicted
 
 
 @dataclass
@@ -34,6 +34,11 @@ class _Partition:
     updated_ms: int | None = None
     partials: dict[WindowRef, tuple[int, bytes]] = field(default_factory=dict)
     late: dict[WindowRef, int] = field(default_factory=dict)
+
+    def state_hash(self) -> dict[bytes, bytes]:
+        """The partition's state as the Redis hash holds it (``Keys.partition_state``)."""
+        fields = {b"offset": self.offset, b"watermark": self.watermark, b"updated": self.updated_ms}
+        return {k: str(v).encode() for k, v in fields.items() if v is not None}
 
 
 class MemoryPartitionStore:
@@ -66,7 +71,7 @@ class MemoryPartitionStore:
     def load(self, partition: int) -> StoredPartition:
         self._check()
         state = self.partitions.get(partition, _Partition())
-        refs = [(r, c) for r, (c, _) in state.partials.items() if c > state.watermark]
+        refs = [(r, c) for r, (c, _) in state.partials.items() if not evicted(c, state.watermark)]
         windows, corrupt = open_windows_of(refs, [state.partials[r][1] for r, _ in refs])
         return StoredPartition(
             offset=state.offset,
@@ -129,21 +134,11 @@ class MemoryStateReader:
 
     def progress(self, kafka_offsets: Mapping[int, tuple[int, int]]) -> list[PartitionProgress]:
         self.store._check()
-        out = []
-        for p in sorted(kafka_offsets):
-            state = self.store.partitions.get(p)
-            low, high = kafka_offsets[p]
-            out.append(
-                PartitionProgress(
-                    partition=p,
-                    watermark_ms=state.watermark if state else None,
-                    next_offset=state.offset if state else None,
-                    updated_ms=state.updated_ms if state else None,
-                    low_offset=low,
-                    high_offset=high,
-                )
-            )
-        return out
+        parts = self.store.partitions
+        return [
+            progress_of(p, parts[p].state_hash() if p in parts else {}, kafka_offsets[p])
+            for p in sorted(kafka_offsets)
+        ]
 
     def windows(
         self, partitions: Iterable[int], max_close_ms: int, min_close_ms: int | None = None

@@ -15,7 +15,6 @@ from typing import Any, cast
 import orjson
 import redis
 
-from modelmon.errors import DependencyUnavailableError
 from modelmon.events import WindowResult
 from modelmon.keys import Keys, WindowRef
 from modelmon.profile import DatasetProfile
@@ -60,10 +59,8 @@ class ResultStore:
         self._release = client.register_script(_RELEASE)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        """Errors are translated by the client (``adapters.redis``)."""
+        return fn(*args, **kwargs)
 
     def done(self, windows: Iterable[WindowRef]) -> set[WindowRef]:
         refs = list(windows)

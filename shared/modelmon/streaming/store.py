@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import redis
 
-from modelmon.errors import CorruptBlobError, DependencyUnavailableError, FencedWriteError
+from modelmon.errors import CorruptBlobError, FencedWriteError
 from modelmon.keys import Keys, WindowRef
 from modelmon.profile import DatasetProfile
 from modelmon.streaming.partition import FlushPlan
@@ -124,10 +124,7 @@ class PartitionStore:
             args += [ref.member(), close, blob]
         for ref, count in plan.late:
             args += [ref.member(), count]
-        try:
-            ok, stored = self._script(keys=keys, args=args)
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis flush failed: {exc}") from exc
+        ok, stored = self._script(keys=keys, args=args)
         if not ok:
             raise FencedWriteError(
                 f"flush of {self.topic}[{partition}] from offset {plan.from_offset} refused: "
@@ -137,18 +134,15 @@ class PartitionStore:
     def load(self, partition: int) -> StoredPartition:
         """The stored offset, watermark and the partials of windows still open."""
         k = self._keys
-        try:
-            state_key = k.partition_state(self.topic, partition)
-            state = cast(dict[bytes, bytes], self._r.hgetall(state_key))
-            watermark = int(state.get(b"watermark", NO_WATERMARK))
-            index: list[Any] = self._r.zrangebyscore(
-                k.partition_windows(self.topic, partition), f"({watermark}", "+inf", withscores=True
-            )
-            refs = [(WindowRef.from_member(m), int(score)) for m, score in index]
-            partial_keys = [k.partial(self.topic, partition, r) for r, _ in refs]
-            blobs: list[Any] = self._r.mget(partial_keys) if refs else []
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        state_key = k.partition_state(self.topic, partition)
+        state = cast(dict[bytes, bytes], self._r.hgetall(state_key))
+        watermark = int(state.get(b"watermark", NO_WATERMARK))
+        index: list[Any] = self._r.zrangebyscore(
+            k.partition_windows(self.topic, partition), f"({watermark}", "+inf", withscores=True
+        )
+        refs = [(WindowRef.from_member(m), int(score)) for m, score in index]
+        partial_keys = [k.partial(self.topic, partition, r) for r, _ in refs]
+        blobs: list[Any] = self._r.mget(partial_keys) if refs else []
         open_windows, corrupt = open_windows_of(refs, blobs)
         offset = state.get(b"offset")
         updated = state.get(b"updated")
@@ -165,19 +159,13 @@ class PartitionStore:
         rebuilds it from the topic. Only the partition's owner calls it."""
         k = self._keys
         index = k.partition_windows(self.topic, partition)
-        try:
-            members: list[Any] = self._r.zrange(index, 0, -1)
-            partials = [k.partial(self.topic, partition, WindowRef.from_member(m)) for m in members]
-            self._r.delete(
-                k.partition_state(self.topic, partition), index,
-                k.partition_late(self.topic, partition), *partials,
-            )  # fmt: skip
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        members: list[Any] = self._r.zrange(index, 0, -1)
+        partials = [k.partial(self.topic, partition, WindowRef.from_member(m)) for m in members]
+        self._r.delete(
+            k.partition_state(self.topic, partition), index,
+            k.partition_late(self.topic, partition), *partials,
+        )  # fmt: skip
 
     def stored_offset(self, partition: int) -> int | None:
-        try:
-            raw = self._r.hget(self._keys.partition_state(self.topic, partition), "offset")
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        raw = self._r.hget(self._keys.partition_state(self.topic, partition), "offset")
         return int(raw) if raw is not None else None
