@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from confluent_kafka import KafkaError, Message
 from modelmon.errors import InvalidEventError, TransientError, UnknownModelError
 from modelmon.registry import ModelCatalog
 from modelmon.service import DeadLetters
-from modelmon.streaming.decode import TypedDecoder, decode_batch, take
+from modelmon.streaming.decode import DecodedBatch, Rejected, TypedDecoder, decode_batch, take
 from modelmon.streaming.partition import ModelPlan, PartitionAggregate
 from modelmon.windows import WindowSpec
 
@@ -113,7 +114,7 @@ class Intake:
         self, p: int, agg: PartitionAggregate, chunk: list[Message], offsets: list[int]
     ) -> None:
         values = list(map(Message.value, chunk))
-        batch, rejects = self._decode(chunk, values)
+        batch, rejects = self._decode_safely(chunk, values)
         if not self.plans.keys() >= set(batch.model_ids):
             self._recheck()  # a model registered a moment ago is not a dead letter
         result = agg.add(batch, offsets[-1], self.plans)
@@ -134,6 +135,30 @@ class Intake:
         self.metrics.events.labels("profiled").inc(result.profiled)
         self.metrics.events.labels("late").inc(result.late)
         self.metrics.events.labels("dead_letter").inc(dead)
+
+    def _decode_safely(
+        self, chunk: list[Message], values: list[bytes | None]
+    ) -> tuple[DecodedBatch, list[Rejected]]:
+        """``_decode``; should a decoder raise on some input class it does not handle, the
+        messages that make it raise are rejected one by one and the others decoded: input
+        never stops the aggregator (the error policy)."""
+        try:
+            return self._decode(chunk, values)
+        except Exception:
+            log.exception("decoder failed on a batch; isolating the messages that break it")
+        bad: list[Rejected] = []
+        for i, value in enumerate(values):
+            try:
+                decode_batch([value])
+            except Exception as exc:  # noqa: BLE001 (whatever the error, this input is the cause)
+                reason = f"undecodable ({type(exc).__name__}: {exc})"[:1000]
+                bad.append(Rejected(i, reason, type(exc).__name__))
+        skip = {r.index for r in bad}
+        kept = np.asarray([i for i in range(len(values)) if i not in skip], dtype=np.int64)
+        batch, rejects = decode_batch([values[i] for i in kept.tolist()])
+        batch = replace(batch, index=kept[batch.index])
+        rejects = [replace(r, index=int(kept[r.index])) for r in rejects]
+        return batch, sorted([*rejects, *bad], key=lambda r: r.index)
 
     def _decode(self, chunk: list[Message], values: list[bytes | None]) -> tuple[Any, list[Any]]:
         """The model's typed decoder when the batch is one model's (by Kafka key, checked

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import pytest
@@ -349,3 +350,36 @@ def test_a_corrupt_stored_partial_is_dead_lettered_and_the_partition_rebuilt() -
     assert (record.code, record.source_partition, record.source_offset) == ("corrupt_state", 0, 20)
     settle(second, consumer2)
     assert rig.stored_rows() == 25 and rig.store.partitions[0].offset == 25
+
+
+@given(st.lists(st.booleans(), min_size=1, max_size=30))
+@settings(max_examples=20, deadline=None)
+def test_input_a_decoder_cannot_handle_is_a_dead_letter_and_the_rest_is_counted(
+    poison: list[bool],
+) -> None:
+    """Whatever error a decoder raises on some input class, those messages (and only they)
+    are dead letters; the aggregator goes on and counts every other event."""
+    import modelmon_services.aggregator.intake as intake
+
+    real = intake.decode_batch
+
+    def breaks_on_poison(values: Any) -> Any:
+        if any(v is not None and b"POISON" in v for v in values):
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "a class of input nobody caught")
+        return real(values)
+
+    rig = Rig(partitions=1)
+    for i, bad in enumerate(poison):
+        payload = event("m1", i).replace(b'"outputs"', b'"POISON":1,"outputs"', 1 if bad else 0)
+        rig.kafka.append(TOPIC, 0, payload)  # unkeyed: the generic decoder
+    original, intake.decode_batch = intake.decode_batch, breaks_on_poison
+    try:
+        agg, consumer, producer = started(rig, [0])
+        settle(agg, consumer)
+    finally:
+        intake.decode_batch = original
+    records = [DeadLetterRecord.model_validate_json(v) for v in producer.values(DEAD)]
+    assert sorted(r.source_offset for r in records) == [i for i, b in enumerate(poison) if b]
+    assert {r.code for r in records} <= {"invalid_event"}
+    assert rig.stored_rows() == poison.count(False)
+    assert rig.store.partitions[0].offset == len(poison)
