@@ -9,6 +9,8 @@ its time, and evaluated once it can be.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import orjson
 from prometheus_client import CollectorRegistry
 from test_aggregator_loop import SIZE_MS, T0, TOPIC, InstantStop, Rig, drain, event
@@ -142,3 +144,16 @@ def test_a_window_that_cannot_be_evaluated_is_recorded_and_retried_on_schedule()
     assert ref not in results.failed and ref in results.done_at and written
     [result] = results.results("m1")  # the evaluated result replaced the failed one
     assert result.status == "evaluated" and result.event_count == 30
+
+
+def test_alerting_takes_an_evaluation_failed_alert_like_any_other() -> None:
+    """The detector's evaluation_failed alert is routed (one notification), not dead-lettered."""
+    from modelmon.alerting.state import decide, observations
+    from modelmon.config import AlertRoutes
+    from modelmon.streaming.detection import evaluation_failed
+
+    ref = WindowRef("m1", SIZE_MS, T0)
+    _, alert = evaluation_failed(ref, "CorruptBlobError: bad magic", 1, datetime.now(UTC))
+    decision = decide({}, observations(alert, AlertRoutes()), 0)
+    [note] = decision.notifications
+    assert (note.check_type, note.feature, note.state) == ("evaluation_failed", "*", "ALARM")
