@@ -140,7 +140,7 @@ class Detector:
         candidates: dict[WindowRef, int], failed: WindowFailure | None,
     ) -> int:  # fmt: skip
         try:
-            self._evaluate(ref, config, list(offsets), candidates[ref])
+            self._evaluate(ref, config, list(offsets), candidates[ref], failed)
         except TransientError:
             self._results.release(ref)
             raise  # the run loop backs off and retries
@@ -206,7 +206,10 @@ class Detector:
             raise DependencyUnavailableError(f"Kafka did not answer: {exc}") from exc
 
     # -- one window -----------------------------------------------------------------------
-    def _evaluate(self, ref: WindowRef, config: ModelConfig, parts: list[int], close: int) -> None:
+    def _evaluate(
+        self, ref: WindowRef, config: ModelConfig, parts: list[int], close: int,
+        failed: WindowFailure | None = None,
+    ) -> None:  # fmt: skip
         started = time.perf_counter()
         merged = self._reader.merged(ref, parts)
         if not merged.partitions:  # partials expired long ago: nothing left to evaluate
@@ -225,6 +228,9 @@ class Detector:
                 views.append(detection.rolling(ref, profiles))
         for view in views:
             self._publish(view, config, baseline, ref, now)
+        if failed is not None:  # clears the evaluation_failed alarm
+            recovered = detection.evaluation_recovered(ref, failed.attempts, now)
+            self._produce_all(ref.model_id, [recovered.model_dump_json().encode()])
         self._results.finish(ref, int(now.timestamp() * 1000), self.options.retention_seconds)
         self._reader.expire_partials(ref, merged.partitions, self.options.partial_ttl_seconds)
         self.metrics.evaluated.labels(ref.model_id).inc()

@@ -144,16 +144,22 @@ def test_a_window_that_cannot_be_evaluated_is_recorded_and_retried_on_schedule()
     assert ref not in results.failed and ref in results.done_at and written
     [result] = results.results("m1")  # the evaluated result replaced the failed one
     assert result.status == "evaluated" and result.event_count == 30
+    kinds = [(e.get("check_type"), e.get("state")) for e in _events(producer)]
+    assert kinds.count(("evaluation_failed", "ALARM")) == 2
+    assert kinds[-2:] == [(None, None), ("evaluation_failed", "OK")]  # evaluated, then cleared
 
 
 def test_alerting_takes_an_evaluation_failed_alert_like_any_other() -> None:
     """The detector's evaluation_failed alert is routed (one notification), not dead-lettered."""
     from modelmon.alerting.state import decide, observations
     from modelmon.config import AlertRoutes
-    from modelmon.streaming.detection import evaluation_failed
+    from modelmon.streaming.detection import evaluation_failed, evaluation_recovered
 
     ref = WindowRef("m1", SIZE_MS, T0)
     _, alert = evaluation_failed(ref, "CorruptBlobError: bad magic", 1, datetime.now(UTC))
     decision = decide({}, observations(alert, AlertRoutes()), 0)
     [note] = decision.notifications
     assert (note.check_type, note.feature, note.state) == ("evaluation_failed", "*", "ALARM")
+    cleared = evaluation_recovered(ref, 1, datetime.now(UTC))
+    [resolved] = decide(decision.states, observations(cleared, AlertRoutes()), 0).notifications
+    assert (resolved.alert_key, resolved.state) == (note.alert_key, "OK")

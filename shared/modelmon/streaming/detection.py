@@ -163,6 +163,17 @@ def report_files(
     return files
 
 
+def evaluation_recovered(ref: WindowRef, attempts: int, now: datetime) -> AlertEvent:
+    """The ``OK`` that clears a window's ``evaluation_failed`` alarm once it evaluated."""
+    return AlertEvent(
+        event_id=event_id(ref.model_id, ref.start_ms, ref.end_ms, "evaluation_recovered"),
+        alert_key=alert_key(ref.model_id, "AllTraffic", "evaluation_failed", "*"),
+        model_id=ref.model_id, window_start=utc(ref.start_ms), window_end=utc(ref.end_ms),
+        check_type="evaluation_failed", feature="*", severity="critical", state="OK",
+        description=f"window evaluated after {attempts} failed attempt(s)", detected_at=now,
+    )  # fmt: skip
+
+
 def evaluation_failed(
     ref: WindowRef, reason: str, attempts: int, now: datetime
 ) -> tuple[WindowResult, AlertEvent]:
