@@ -56,6 +56,11 @@ class AggregatorMetrics:
             "Windows held in memory across the partitions this process owns",
             registry=registry,
         )
+        self.rebuilds = Counter(
+            "modelmon_aggregator_partition_rebuilds",
+            "Partitions whose stored state was unreadable and was rebuilt from the topic",
+            registry=registry,
+        )
         self.partitions = Gauge(
             "modelmon_aggregator_partitions",
             "Capture partitions this process owns",

@@ -1,8 +1,12 @@
 """The aggregator loop: capture topic -> per (model, window, partition) profiles -> Redis.
 
-Exactly-once: a partition's state is written only by the fenced flush script, with the offset
-the state covers; on assignment the consumer resumes from the offset stored in Redis (Kafka's
+Exactly-once: a partition's state is written only by the fenced flush, with the offset the
+state covers; on assignment the consumer resumes from the offset stored in Redis (Kafka's
 committed offsets are written after each flush only so lag tools work). See docs/streaming.md.
+
+The loop is this file; partition ownership (assign/revoke/lost/flush/fence/reset) is
+``ownership.py``, decode routing and dead letters ``intake.py``. Every client is handed in
+(``build`` in ``__init__.py`` makes the real ones; unit tests give in-memory fakes).
 """
 
 from __future__ import annotations
@@ -14,46 +18,28 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    Consumer,
-    KafkaError,
-    KafkaException,
-    Message,
-    TopicPartition,
-)
+from confluent_kafka import KafkaError, KafkaException, Message
 from prometheus_client import CollectorRegistry
 
-from modelmon.adapters.kafka import make_consumer, make_producer
-from modelmon.adapters.redis import make_redis
-from modelmon.errors import (
-    DependencyUnavailableError,
-    FencedWriteError,
-    InvalidEventError,
-    TransientError,
-    UnknownModelError,
-)
+from modelmon.adapters.kafka import ConsumerPort, ProducerPort
+from modelmon.errors import DependencyUnavailableError
 from modelmon.generation import GenerationGuard
-from modelmon.keys import Keys
 from modelmon.limits import EventTimeBounds
-from modelmon.redaction import RedactionPolicy, redact_bytes
-from modelmon.registry import ModelCatalog, Registry
-from modelmon.service import DeadLetters, Health, StopFlag
-from modelmon.settings import Settings
-from modelmon.streaming.bounds import reject_out_of_bounds
-from modelmon.streaming.decode import TypedDecoder, decode_batch, take
+from modelmon.registry import ModelCatalog
+from modelmon.retry import retry_transient
+from modelmon.service import DeadLetters, Health, RedactFn, StopFlag
 from modelmon.streaming.feature_cap import DEFAULT_MAX_FEATURES
-from modelmon.streaming.partition import ModelPlan, PartitionAggregate
 from modelmon.streaming.runtime import tune_collector
-from modelmon.streaming.store import PartitionStore, StoredPartition
-from modelmon.windows import WindowSpec
 
+from .intake import Intake, plans_of
 from .metrics import AggregatorMetrics
+from .ownership import Ownership, PartitionStorePort
 
 log = logging.getLogger(__name__)
 
 SERVICE = "aggregator"
+
+__all__ = ["Aggregator", "AggregatorOptions", "Readiness", "plans_of"]
 
 
 @dataclass(frozen=True)
@@ -65,38 +51,8 @@ class AggregatorOptions:
     flush_events: int = 100_000
     flush_seconds: float = 1.0
     retention_seconds: int = 7 * 86400
-
-
-def plans_of(
-    catalog: ModelCatalog, max_features: int = DEFAULT_MAX_FEATURES
-) -> dict[str, ModelPlan]:
-    """What the aggregator needs of each registered model."""
-    plans: dict[str, ModelPlan] = {}
-    for model_id, entry in catalog.models.items():
-        cfg = entry.config
-        decoder = TypedDecoder(model_id, {f.name: f.kind for f in cfg.features})
-        plans[model_id] = ModelPlan(
-            spec=WindowSpec.from_config(cfg.window),
-            kinds={f.name: f.kind for f in cfg.features if f.kind is not None},
-            # every configured feature (monitored or not): absent from a window = missing, on
-            # the typed and the generic path alike
-            features=tuple(f.name for f in cfg.features),
-            decoder=decoder if cfg.features else None,
-            max_features=max(max_features, len(cfg.features)),  # issue 19
-        )
-    return plans
-
-
-#: librdkafka's pre-fetch queue (default 64 MiB): 16 MiB holds ~6 batches of 5,000 capture
-#: events and keeps the aggregator's RSS ~50 MiB lower and steadier (bench/bench_memory.py).
-PREFETCH_KBYTES = 16384
-
-
-def _prefetch_limit(settings: Settings) -> dict[str, Any]:
-    """Our pre-fetch limit, unless the deployment set its own (MODELMON_KAFKA__EXTRA)."""
-    if "queued.max.messages.kbytes" in settings.kafka.librdkafka_config():
-        return {}
-    return {"queued.max.messages.kbytes": PREFETCH_KBYTES}
+    max_features: int = DEFAULT_MAX_FEATURES  # per model and window (issue 19)
+    bounds: EventTimeBounds | None = None  # event-time horizons (issue 19); None: unbounded
 
 
 @dataclass
@@ -115,48 +71,72 @@ class Readiness:
             problem = "joining the consumer group"
         self.health.set_ready(problem is None, problem or "consuming")
 
+    def on_kafka_error(self, error: KafkaError) -> None:
+        """librdkafka's own errors (it reconnects by itself): readiness follows the brokers."""
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self.kafka_down = f"Kafka unreachable: {error.str()}"
+            self.changed()
+            log.warning("kafka: %s", error.str())
+        else:
+            log.debug("kafka: %s", error.str())
+
+
+@dataclass(frozen=True)
+class AggregatorPorts:
+    """The aggregator's clients: Kafka in and out, the partition store, the registry."""
+
+    consumer: ConsumerPort
+    producer: ProducerPort
+    store: PartitionStorePort
+    catalog: ModelCatalog
+    deadletter_topic: str
+    close: Callable[[], None] = lambda: None  # releases what the clients hold (Redis)
+    #: reads the state generation (``Registry.generation``; write=True writes it if missing);
+    #: None: no Redis-loss guard (issue 19)
+    generation: Callable[..., bytes | None] | None = None
+    redact: RedactFn | None = None  # what a dead letter may carry of a capture (issue 21)
+
 
 class Aggregator:
-    """Owns the consumer, the per-partition aggregates and the fenced store."""
+    """The loop: consume, fold in, flush on size or time; clients handed in."""
 
     def __init__(
         self,
-        settings: Settings,
         options: AggregatorOptions,
+        ports: AggregatorPorts,
         stop: StopFlag,
         registry: CollectorRegistry,
+        readiness: Readiness,
         clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
     ) -> None:
-        self.options, self.stop, self._clock = options, stop, clock
-        self.health = Health()
+        self.options, self.stop, self._ports, self._rand = options, stop, ports, rand
+        self._readiness = readiness
         self.metrics = AggregatorMetrics(registry)
-        self._redis = make_redis(settings.redis)
-        keys = Keys(settings.redis.key_prefix)
-        self._store = PartitionStore(self._redis, keys, options.topic, options.retention_seconds)
-        self._registry = Registry(self._redis, keys)
-        self._catalog = ModelCatalog(self._registry)
-        self._generation = GenerationGuard(self._registry.generation)  # issue 19: Redis loss
-        self._plans: dict[str, ModelPlan] = {}
-        self._bounds = EventTimeBounds.of(settings.limits)  # issue 19
-        self._max_features = settings.limits.max_features  # issue 19
-        self._producer = make_producer(settings.kafka)
-        redaction = RedactionPolicy.from_settings(settings.capture)
-        self._dead_letters = DeadLetters(
-            self._produce, settings.topics.deadletter, SERVICE, registry,
-            redact=lambda raw: redact_bytes(raw, redaction),
-        )  # fmt: skip
-        self._consumer: Consumer = make_consumer(
-            settings.kafka,
-            options.group,
-            **{"enable.partition.eof": False, "error_cb": self._on_kafka_error},
-            **_prefetch_limit(settings),
+        self._consumer, self._producer = ports.consumer, ports.producer
+        self._dead = DeadLetters(
+            self._produce, ports.deadletter_topic, SERVICE, registry, redact=ports.redact
         )
-        self.owned: dict[int, PartitionAggregate] = {}
-        self._pending_events = 0
-        self._last_flush = time.monotonic()
-        self._last_recheck = float("-inf")
+        self._generation = GenerationGuard(ports.generation or (lambda: None))  # issue 19
+        self.intake = Intake(
+            options.topic, ports.catalog, self._dead, self.metrics, bounds=options.bounds,
+            max_features=options.max_features, clock=clock, may_refresh=self._intact,
+        )  # fmt: skip
+        self.ownership = Ownership(
+            options.topic, ports.consumer, ports.store, self.metrics, retry=self._retry,
+            flush_dead_letters=lambda: self._retry("deliver dead letters", self._flush_producer),
+            dead_letter=self._dead.send, joined=self._joined, clock=clock,
+            writable=lambda: self._generation.lost is None,
+        )  # fmt: skip
         self._last_probe = float("-inf")
-        self._readiness = Readiness(self.health)
+
+    @property
+    def health(self) -> Health:
+        return self._readiness.health
+
+    @property
+    def owned(self) -> dict[int, Any]:
+        return self.ownership.owned
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> None:
@@ -170,42 +150,49 @@ class Aggregator:
 
     def start(self) -> None:
         """Load the registry and join the consumer group."""
-        self._retry("load the model registry", lambda: self._refresh_plans(force=True))
-        if self._plans:  # issue 19: the generation this state belongs to (written if missing)
-            self._retry("read the state generation", lambda: self._registry.generation(True))
+        self._retry("load the model registry", lambda: self.intake.refresh(force=True))
+        generation = self._ports.generation
+        if generation is not None and self.intake.plans:  # issue 19: the state's generation
+            self._retry("read the state generation", lambda: generation(True))
         self._generation.intact()
+        own = self.ownership
         self._consumer.subscribe(
-            [self.options.topic],
-            on_assign=self._on_assign,
-            on_revoke=self._on_revoke,
-            on_lost=self._on_lost,
-        )
+            [self.options.topic], on_assign=own.on_assign, on_revoke=own.on_revoke,
+            on_lost=own.on_lost,
+        )  # fmt: skip
         self._readiness.changed()  # "joining the consumer group" until partitions are assigned
         log.info("aggregator started", extra={"topic": self.options.topic})
 
     def close(self) -> None:
         """Flush what is pending, leave the group, release the clients."""
         self.health.set_ready(False, "stopping")
-        self._flush_all()
+        self.ownership.flush()
         self._consumer.close()  # leaves the group (revocation flushes nothing new)
         self._producer.flush(10)
-        self._redis.close()
+        self._ports.close()
         log.info("aggregator stopped")
 
     def step(self) -> int:
         """One batch: consume, fold in, and flush when the size or time cadence says so."""
-        if not self._generation.intact():  # issue 19: Redis lost its state: consume nothing
+        if not self._intact():  # issue 19: Redis lost its state: consume nothing
             return self._halted(self._generation.lost or "")
         msgs = self._consumer.consume(self.options.batch_size, self.options.poll_timeout)
         if self._readiness.kafka_down:
             self._probe_kafka()
         if msgs:
-            self._refresh_plans_quietly()
+            self.intake.refresh_quietly()
             self.process(msgs)
-        due = time.monotonic() - self._last_flush >= self.options.flush_seconds
-        if self._pending_events >= self.options.flush_events or due:
-            self._flush_all()
+        own = self.ownership
+        due = time.monotonic() - own.last_flush >= self.options.flush_seconds
+        if own.pending_events >= self.options.flush_events or due:
+            own.flush()
         return len(msgs)
+
+    def process(self, msgs: list[Message]) -> None:
+        self.ownership.pending_events += self.intake.process(msgs, self.ownership.owned)
+
+    def _intact(self) -> bool:
+        return self._ports.generation is None or self._generation.intact()
 
     def _halted(self, reason: str) -> int:
         self._readiness.blocked = reason
@@ -214,53 +201,9 @@ class Aggregator:
         self.stop.wait(1.0)
         return 0
 
-    def _refresh_plans(self, force: bool = False) -> None:
-        if self._catalog.refresh(force=force) or force:
-            if not self._generation.intact():  # issue 19: an empty registry after a Redis loss
-                return
-            self._plans = plans_of(self._catalog, self._max_features)
-
-    def _refresh_plans_quietly(self, force: bool = False) -> None:
-        """Reload the registry if it moved; while Redis is down keep the configs we have
-        (the next flush will wait for Redis anyway, without committing)."""
-        try:
-            self._refresh_plans(force)
-        except TransientError as exc:
-            log.warning("cannot reload the model registry, keeping the loaded one: %s", exc)
-
-    # -- rebalance ------------------------------------------------------------------------
-    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            stored = self._load(tp.partition)
-            self.owned[tp.partition] = PartitionAggregate(
-                stored.offset, stored.watermark, stored.open_windows, stored.model_watermarks
-            )
-            tp.offset = stored.offset if stored.offset is not None else OFFSET_BEGINNING
-        consumer.assign(partitions)
+    def _joined(self) -> None:
         self._readiness.joined = True
         self._readiness.changed()
-        self.metrics.partitions.set(len(self.owned))
-        log.info(
-            "partitions assigned",
-            extra={"partitions": {str(tp.partition): tp.offset for tp in partitions}},
-        )
-
-    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        revoked = [tp.partition for tp in partitions]
-        self._flush_all(only=revoked)
-        for p in revoked:
-            self.owned.pop(p, None)
-        self.metrics.partitions.set(len(self.owned))
-        log.info("partitions revoked", extra={"partitions": revoked})
-
-    def _on_kafka_error(self, error: KafkaError) -> None:
-        """librdkafka's own errors (it reconnects by itself): readiness follows the brokers."""
-        if error.code() == KafkaError._ALL_BROKERS_DOWN:
-            self._readiness.kafka_down = f"Kafka unreachable: {error.str()}"
-            self._readiness.changed()
-            log.warning("kafka: %s", error.str())
-        else:
-            log.debug("kafka: %s", error.str())
 
     def _probe_kafka(self) -> None:
         """After librdkafka reported every broker down (it never reports them back): ask for
@@ -277,188 +220,22 @@ class Aggregator:
         self._readiness.changed()
         log.info("kafka reachable again")
 
-    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:  # someone else owns them now: our state is stale, drop it
-            self.owned.pop(tp.partition, None)
-        self.metrics.partitions.set(len(self.owned))
-        log.warning("partitions lost", extra={"partitions": [tp.partition for tp in partitions]})
-
-    # -- batches --------------------------------------------------------------------------
-    def process(self, msgs: list[Message]) -> None:
-        errors = list(map(Message.error, msgs))
-        good = msgs
-        if errors.count(None) != len(errors):  # rare: keep the messages, log the errors
-            good = [m for m, err in zip(msgs, errors, strict=True) if err is None]
-            for err in errors:
-                if err is not None and err.code() != KafkaError._PARTITION_EOF:
-                    log.warning("consumer error: %s", err)
-        if not good:
-            return
-        parts = np.fromiter(map(Message.partition, good), dtype=np.int64, count=len(good))
-        for p in np.unique(parts).tolist():
-            agg = self.owned.get(p)
-            if agg is None:
-                continue
-            chunk = take(good, np.flatnonzero(parts == p))
-            offsets: list[int] = list(map(Message.offset, chunk))  # type: ignore[arg-type]
-            if not agg.accepts(offsets[0]):  # re-delivered after a seek: skip what we hold
-                chunk = [m for m, o in zip(chunk, offsets, strict=True) if agg.accepts(o)]
-                offsets = [o for o in offsets if agg.accepts(o)]
-                if not chunk:
-                    continue
-            self._process_partition(p, agg, chunk, offsets)
-
-    def _process_partition(
-        self, p: int, agg: PartitionAggregate, chunk: list[Message], offsets: list[int]
-    ) -> None:
-        values = list(map(Message.value, chunk))
-        batch, rejects = self._decode(chunk, values)
-        now_ms = int(self._clock() * 1000)  # issue 19: out-of-bounds event times -> dead letters
-        batch, rejects = reject_out_of_bounds(batch, rejects, self._bounds, now_ms)
-        if not self._plans.keys() >= set(batch.model_ids):
-            self._recheck_registry()  # a model registered a moment ago is not a dead letter
-        result = agg.add(batch, offsets[-1], self._plans)
-        for r in rejects:
-            source = (self.options.topic, p, offsets[r.index])
-            self._dead_letters.send(
-                values[r.index] or b"", InvalidEventError(r.reason), model_id=r.model_id,
-                source=source,
-            )  # fmt: skip
-        for i in result.unknown:
-            model_id = batch.model_ids[int(np.searchsorted(batch.index, i))]
-            error = UnknownModelError(
-                f"model {model_id!r} is not registered (modelmon model register)"
-            )
-            source = (self.options.topic, p, offsets[i])
-            self._dead_letters.send(values[i] or b"", error, model_id=model_id, source=source)
-        dead = len(rejects) + len(result.unknown)
-        for model, n in agg.over_cap.items():  # issue 19: values past the feature cap
-            self.metrics.over_cap.labels(model).inc(n)
-        agg.over_cap.clear()
-        self.metrics.events.labels("profiled").inc(result.profiled)
-        self.metrics.events.labels("late").inc(result.late)
-        self.metrics.events.labels("dead_letter").inc(dead)
-        self._pending_events += len(chunk)
-
-    def _decode(self, chunk: list[Message], values: list[bytes | None]) -> tuple[Any, list[Any]]:
-        """The model's typed decoder when the batch is one model's (by Kafka key, checked
-        against the payload); otherwise, or when it declines, the generic decoder."""
-        keys = set(map(Message.key, chunk))
-        key = keys.pop() if len(keys) == 1 else None
-        plan = self._plans.get(key.decode(errors="replace")) if isinstance(key, bytes) else None
-        if plan is not None and plan.decoder is not None:
-            batch = plan.decoder.decode(values)
-            if batch is not None:
-                return batch, []
-        return decode_batch(values)
-
-    def _recheck_registry(self) -> None:
-        """Reload the registry now (at most once a second) when a batch names unknown models."""
-        now = time.monotonic()
-        if now - self._last_recheck >= 1.0:
-            self._last_recheck = now
-            self._refresh_plans_quietly(force=True)
-
     def _produce(self, topic: str, key: bytes | None, value: bytes) -> None:
-        self._producer.produce(topic, key=key, value=value)
+        self._producer.produce(topic, key=key, value=value, on_delivery=self._dead.delivered)
         self._producer.poll(0)
 
-    # -- flushing -------------------------------------------------------------------------
-    def _flush_all(self, only: list[int] | None = None) -> None:
-        """Dead letters first (durable before the offsets move past them), then each partition."""
-        if self._generation.lost:  # issue 19: never write into a Redis that lost its state
-            return
-        self._retry("deliver dead letters", self._flush_producer)
-        flushed: list[TopicPartition] = []
-        for p in list(only if only is not None else self.owned):
-            agg = self.owned.get(p)
-            if agg is None or not agg.pending:
-                continue
-            if self._flush_partition(p, agg) and agg.stored_offset is not None:
-                flushed.append(TopicPartition(self.options.topic, p, agg.stored_offset))
-        if flushed:
-            self._commit(flushed)
-        self._pending_events = 0 if only is None else self._pending_events
-        self._last_flush = time.monotonic()
-        self.metrics.open_windows.set(sum(a.open_windows for a in self.owned.values()))
-
     def _flush_producer(self) -> None:
+        """Every dead letter acknowledged, or TransientError (the offsets wait for them)."""
         if self._producer.flush(30):
             raise DependencyUnavailableError("dead letters not delivered within 30s")
-
-    def _flush_partition(self, p: int, agg: PartitionAggregate) -> bool:
-        started = time.perf_counter()
-        plan = agg.flush_plan()
-        try:
-            self._retry(
-                f"flush partition {p}",
-                lambda: self._store.flush(p, plan, int(self._clock() * 1000)),
-            )
-        except FencedWriteError as exc:
-            self.metrics.flushes.labels("fenced").inc()
-            log.warning(
-                "%s; dropping its state and resuming from Redis", exc, extra={"partition": p}
-            )
-            self._reset_partition(p)
-            return False
-        agg.flushed(plan)
-        self.metrics.flushes.labels("ok").inc()
-        self.metrics.flush_seconds.observe(time.perf_counter() - started)
-        for ref, count in plan.late:
-            self.metrics.late.labels(ref.model_id).inc(count)
-        self._observe_lag(p, agg)
-        return True
-
-    def _reset_partition(self, p: int) -> None:
-        stored = self._load(p)
-        self.owned[p] = PartitionAggregate(
-            stored.offset, stored.watermark, stored.open_windows, stored.model_watermarks
-        )
-        offset = stored.offset if stored.offset is not None else OFFSET_BEGINNING
-        try:
-            self._consumer.seek(TopicPartition(self.options.topic, p, offset))
-        except KafkaException as exc:  # revoked meanwhile: the new owner resumes from Redis
-            log.warning("could not seek: %s", exc, extra={"partition": p})
-            self.owned.pop(p, None)
-
-    def _load(self, p: int) -> StoredPartition:
-        result: StoredPartition = self._retry(f"load partition {p}", lambda: self._store.load(p))
-        return result
-
-    def _commit(self, offsets: list[TopicPartition]) -> None:
-        try:
-            self._consumer.commit(offsets=offsets, asynchronous=True)
-        except KafkaException as exc:  # informational only: Redis holds the real offsets
-            log.warning("kafka commit failed: %s", exc)
-
-    def _observe_lag(self, p: int, agg: PartitionAggregate) -> None:
-        try:
-            _, high = self._consumer.get_watermark_offsets(
-                TopicPartition(self.options.topic, p), cached=True
-            )
-        except KafkaException:
-            return
-        if high >= 0 and agg.stored_offset is not None:
-            self.metrics.lag.labels(str(p)).set(max(0, high - agg.stored_offset))
+        self._dead.redeliver()
 
     def _retry(self, what: str, action: Callable[[], Any]) -> Any:
-        """Run ``action``, retrying transient failures with capped, jittered backoff."""
-        attempt = 0
-        while True:
-            try:
-                result = action()
-            except TransientError as exc:
-                attempt += 1
-                delay = min(30.0, 0.25 * 2 ** min(attempt, 7)) * (0.5 + random.random() / 2)
-                self._readiness.blocked = f"cannot {what}: {exc}"
-                self._readiness.changed()
-                log.warning(
-                    "cannot %s (attempt %d), retrying in %.1fs: %s", what, attempt, delay, exc
-                )
-                if self.stop.wait(delay) and attempt > 3:
-                    raise
-                continue
-            if attempt:
-                self._readiness.blocked = None
-                self._readiness.changed()
-            return result
+        """Run ``action``, retrying transient failures on the one backoff (modelmon.retry)."""
+        return retry_transient(
+            what, action, wait=self.stop.wait, rand=self._rand, blocked=self._blocked
+        )
+
+    def _blocked(self, reason: str | None) -> None:
+        self._readiness.blocked = reason
+        self._readiness.changed()

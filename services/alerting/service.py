@@ -36,6 +36,7 @@ from modelmon.errors import (
 from modelmon.events import AlertEvent, AlertsTopicEvent, WindowEvaluated
 from modelmon.keys import Keys
 from modelmon.registry import ModelCatalog, Registry
+from modelmon.retry import OUTAGE
 from modelmon.service import DeadLetters, Health, StopFlag
 from modelmon.settings import Settings
 
@@ -43,8 +44,6 @@ log = logging.getLogger(__name__)
 
 SERVICE = "alerting"
 _DECODE: TypeAdapter[AlertEvent | WindowEvaluated] = TypeAdapter(AlertsTopicEvent)
-#: Backoff between retries of an event whose dependency (Redis, Kafka) is down.
-_OUTAGE_BACKOFF = RetryPolicy(attempts=1_000_000, base_seconds=0.5, max_seconds=30.0)
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,9 @@ class AlertingService:
         )
 
     def _dead_letter(self, original: bytes, error: Exception, model_id: str) -> None:
-        self._dead_letters.send(original, error, model_id=model_id, source=self._source)
+        self._dead_letters.send(
+            original, error, model_id=model_id, source=self._source, code="delivery_failed"
+        )
 
     def _sleep(self, seconds: float) -> None:
         self.stop.wait(seconds)  # SIGTERM cuts a backoff short
@@ -189,7 +190,7 @@ class AlertingService:
         """A dependency is down: put the event back and wait before trying it again."""
         self._outages += 1
         self.metrics.event_retries.inc()
-        delay = _OUTAGE_BACKOFF.delay(min(self._outages, 30), random.random())
+        delay = OUTAGE.delay(min(self._outages, 30), random.random())
         log.warning("dependency down, retrying the event in %.1fs: %s", delay, exc,
                     extra=self._where(msg))  # fmt: skip
         self.health.set_ready(False, f"dependency down: {exc}")

@@ -8,6 +8,7 @@ so the replay after a crash rewrites the same keys instead of adding copies.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -30,6 +31,7 @@ from modelmon.errors import (
 )
 from modelmon.events import CaptureEvent
 from modelmon.redaction import RedactionPolicy, redact_bytes, redact_event
+from modelmon.retry import Backoff
 from modelmon.service import DeadLetters, Health, StopFlag
 from modelmon.validation import check_capture
 
@@ -90,7 +92,9 @@ class Archiver:
         self.clock = clock
         self.partitions: dict[int, PartitionBuffer] = {}
         self.dead_letters = DeadLetters(
-            lambda t, k, v: producer.produce(t, key=k, value=v),
+            lambda t, k, v: producer.produce(
+                t, key=k, value=v, on_delivery=self.dead_letters.delivered
+            ),
             deadletter_topic,
             "archiver",
             self.registry,
@@ -107,17 +111,17 @@ class Archiver:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
-        backoff = 0.5
+        backoff = Backoff(random.random)
         try:
             while not stop.is_set():
                 try:
                     self.flush_due()
-                    backoff = 0.5
+                    backoff.succeeded()
                 except TransientError as exc:
                     self.metrics.write_errors.inc()
-                    log.warning("archive write failed, retrying in %.1fs: %s", backoff, exc)
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, 30.0)
+                    delay = backoff.failed()
+                    log.warning("archive write failed, retrying in %.1fs: %s", delay, exc)
+                    stop.wait(delay)
                     continue
                 self.handle(self.consumer.consume(batch, timeout))
             self._final_flush()
@@ -201,6 +205,7 @@ class Archiver:
             return
         if self.producer.flush(30) > 0:  # dead letters must be durable before we move on
             raise DependencyUnavailableError("dead-letter records not delivered")
+        self.dead_letters.redeliver()  # any the broker refused: sent again, no commit yet
         self.consumer.commit(offsets=offsets, asynchronous=False)
         for tp in offsets:
             self.partitions[tp.partition].reset()

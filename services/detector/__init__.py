@@ -15,16 +15,42 @@ if TYPE_CHECKING:
 
 
 def build(rt: Runtime) -> Detector:
-    from .service import Detector, DetectorOptions
+    import uuid
 
-    opts = rt.settings.detector
+    from modelmon.adapters.kafka import make_consumer, make_producer
+    from modelmon.adapters.redis import make_redis
+    from modelmon.keys import Keys
+    from modelmon.registry import Registry
+    from modelmon.retry import RetryPolicy
+    from modelmon.streaming.reader import StateReader
+    from modelmon.streaming.results import ResultStore
+
+    from .ports import DetectorPorts
+    from .reports import ReportWriter
+    from .service import FAILED_RETRY, Detector, DetectorOptions
+
+    s, opts = rt.settings, rt.settings.detector
     options = DetectorOptions(
-        topic=opts.topic or rt.settings.topics.capture,
-        alerts_topic=opts.alerts_topic or rt.settings.topics.alerts,
+        topic=opts.topic or s.topics.capture,
+        alerts_topic=opts.alerts_topic or s.topics.alerts,
         out=opts.out,
         interval_seconds=opts.interval,
+        failed_retry=RetryPolicy(
+            attempts=FAILED_RETRY.attempts, base_seconds=opts.failed_retry_seconds,
+            max_seconds=max(opts.failed_retry_seconds, 3600.0),
+        ),
+    )  # fmt: skip
+    redis, keys = make_redis(s.redis), Keys(s.redis.key_prefix)
+    ports = DetectorPorts(
+        consumer=make_consumer(s.kafka, "modelmon-detector-offsets"),
+        producer=make_producer(s.kafka),
+        reader=StateReader(redis, keys, options.topic),
+        results=ResultStore(redis, keys, f"detector-{uuid.uuid4().hex[:12]}"),
+        registry=Registry(redis, keys),
+        write_reports=ReportWriter(s.aws, options.out).write,
+        close=redis.close,
     )
-    return Detector(rt.settings, options, rt.stop, rt.registry)
+    return Detector(options, ports, rt.stop, rt.registry, rt.health)
 
 
 command = service_command(

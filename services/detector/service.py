@@ -3,7 +3,10 @@
 Each pass: read every capture partition's progress (Redis) beside Kafka's offsets, find the
 windows whose close time every partition is past (idle partitions count as past), claim each
 window, merge its partials, evaluate it (and the rolling view), write the reports, the Redis
-time series and the alert events, then mark it done. See docs/streaming.md.
+time series and the alert events, then mark it done. A window that cannot be evaluated is
+recorded durably (a failed result with the reason, an ``evaluation_failed`` alert, a metric)
+and tried again on a schedule (``FAILED_RETRY``). Every client is handed in (``build`` in
+``__init__.py``; unit tests give in-memory fakes). See docs/streaming.md.
 """
 
 from __future__ import annotations
@@ -11,36 +14,34 @@ from __future__ import annotations
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from modelmon.adapters.aws import boto_client, s3_encryption
-from modelmon.adapters.kafka import make_consumer, make_producer
-from modelmon.adapters.redis import make_redis
 from modelmon.checks import Baseline
 from modelmon.config import ModelConfig
 from modelmon.errors import DependencyUnavailableError, ModelmonError, TransientError
-from modelmon.keys import Keys, WindowRef
-from modelmon.names import contained
-from modelmon.registry import ModelCatalog, Registry
+from modelmon.keys import WindowRef
+from modelmon.registry import ModelCatalog
+from modelmon.retry import Backoff, RetryPolicy
 from modelmon.service import Health, StopFlag
-from modelmon.settings import Settings
 from modelmon.streaming import detection
-from modelmon.streaming.reader import StateReader
-from modelmon.streaming.results import ResultStore
+from modelmon.streaming.results import WindowFailure
 from modelmon.streaming.window_report import window_files
 from modelmon.windows import PartitionProgress, completion_watermark
 
 from .metrics import DetectorMetrics
+from .ports import DetectorPorts
 
 log = logging.getLogger(__name__)
+
+#: A window whose evaluation failed is tried again after 1-2 min, doubling, at most every
+#: 30-60 min (``MODELMON_DETECTOR__FAILED_RETRY_SECONDS`` sets the first delay).
+FAILED_RETRY = RetryPolicy(attempts=2**31, base_seconds=120.0, max_seconds=3600.0)
 
 
 @dataclass(frozen=True)
@@ -52,48 +53,44 @@ class DetectorOptions:
     claim_seconds: int = 120
     partial_ttl_seconds: int = 3600  # partials of evaluated windows linger this long
     retention_seconds: int = 7 * 86400  # done markers and result series
+    failed_retry: RetryPolicy = FAILED_RETRY  # when a window that failed is tried again
 
 
 class Detector:
     def __init__(
         self,
-        settings: Settings,
         options: DetectorOptions,
+        ports: DetectorPorts,
         stop: StopFlag,
         registry: CollectorRegistry,
+        health: Health,
         clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
     ) -> None:
-        self.options, self.stop, self._clock = options, stop, clock
-        self.health = Health()
+        self.options, self.stop, self._clock, self._rand = options, stop, clock, rand
+        self.health = health
         self.metrics = DetectorMetrics(registry)
-        self._settings = settings
-        self._redis = make_redis(settings.redis)
-        keys = Keys(settings.redis.key_prefix)
-        self._registry = Registry(self._redis, keys)
-        self._catalog = ModelCatalog(self._registry)
-        self._reader = StateReader(self._redis, keys, options.topic)
-        self._results = ResultStore(self._redis, keys, f"detector-{uuid.uuid4().hex[:12]}")
-        self._producer = make_producer(settings.kafka)
-        self._consumer: Consumer = make_consumer(settings.kafka, "modelmon-detector-offsets")
+        self._ports = ports
+        self._registry = ports.registry
+        self._catalog = ModelCatalog(ports.registry)
+        self._reader, self._results = ports.reader, ports.results
+        self._producer, self._consumer = ports.producer, ports.consumer
         self._baselines: dict[str, Baseline | None] = {}
         self._baselines_version = -1
-        self._s3: Any = None
         self._full_scan_ms = -(2**62)
-        self._broken: set[WindowRef] = set()  # windows whose evaluation failed (not transient)
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> None:
         log.info("detector started", extra={"topic": self.options.topic})
-        failures = 0
+        backoff = Backoff(self._rand)
         try:
             while not self.stop.is_set():
                 try:
                     self.step()
-                    failures = 0
+                    backoff.succeeded()
                     self.health.set_ready(True, "evaluating")
                 except TransientError as exc:
-                    failures += 1
-                    delay = min(30.0, 0.25 * 2 ** min(failures, 7)) * (0.5 + random.random() / 2)
+                    delay = backoff.failed()
                     self.health.set_ready(False, f"dependency down: {exc}")
                     log.warning("dependency down, retrying in %.1fs: %s", delay, exc)
                     self.stop.wait(delay)
@@ -103,7 +100,7 @@ class Detector:
             self.health.set_ready(False, "stopping")
             self._producer.flush(10)
             self._consumer.close()
-            self._redis.close()
+            self._ports.close()
             log.info("detector stopped")
 
     def step(self) -> int:
@@ -129,30 +126,55 @@ class Detector:
             if ref.model_id in models and close <= marks[ref.model_id]
         ]
         fresh = set(ready) - self._results.done(ready)
+        failed = self._results.failures(fresh)
+        waiting = {ref for ref, f in failed.items() if f.retry_at_ms > now_ms}
         evaluated = 0
-        for ref in sorted(fresh - self._broken, key=lambda r: (r.start_ms, r.model_id)):
+        for ref in sorted(fresh - waiting, key=lambda r: (r.start_ms, r.model_id)):
             if self.stop.is_set():
                 break
             if self._results.claim(ref, self.options.claim_seconds):
-                evaluated += self._evaluate_claimed(ref, models[ref.model_id], offsets, candidates)
+                evaluated += self._evaluate_claimed(
+                    ref, models[ref.model_id], offsets, candidates, failed.get(ref)
+                )
         return evaluated
 
     def _evaluate_claimed(
         self, ref: WindowRef, config: ModelConfig, offsets: dict[int, tuple[int, int]],
-        candidates: dict[WindowRef, int],
+        candidates: dict[WindowRef, int], failed: WindowFailure | None,
     ) -> int:  # fmt: skip
         try:
-            self._evaluate(ref, config, list(offsets), candidates[ref])
+            self._evaluate(ref, config, list(offsets), candidates[ref], failed)
         except TransientError:
             self._results.release(ref)
             raise  # the run loop backs off and retries
-        except Exception:
-            self._results.release(ref)
-            self._broken.add(ref)
-            self.metrics.failures.labels(ref.model_id).inc()
-            log.exception("window evaluation failed; skipped", extra={"model": ref.model_id})
+        except Exception as exc:
+            log.exception("window evaluation failed", extra={"model": ref.model_id})
+            try:
+                self._record_failure(ref, exc, failed)
+            finally:
+                self._results.release(ref)
             return 0
         return 1
+
+    def _record_failure(
+        self, ref: WindowRef, error: Exception, previous: WindowFailure | None
+    ) -> None:
+        """Durably: the failure (when to retry), a failed result, an evaluation_failed alert."""
+        now_ms = int(self._clock() * 1000)
+        attempts = (previous.attempts if previous else 0) + 1
+        reason = f"{type(error).__name__}: {error}"[:2000]
+        delay = self.options.failed_retry.delay(attempts, self._rand())
+        retry_at = now_ms + int(delay * 1000)
+        failure = WindowFailure(ref, reason, attempts, now_ms, retry_at)
+        self._results.record_failure(failure, self.options.retention_seconds)
+        result, alert = detection.evaluation_failed(ref, reason, attempts, _utc(now_ms))
+        self._results.save_result(result, False, self.options.retention_seconds * 1000)
+        self._produce_all(ref.model_id, [alert.model_dump_json().encode()])
+        self.metrics.failures.labels(ref.model_id).inc()
+        log.warning(
+            "window evaluation failed (attempt %d); retrying at %s: %s",
+            attempts, _utc(retry_at).isoformat(), reason, extra={"model": ref.model_id},
+        )  # fmt: skip
 
     def _scan_from(
         self, now_ms: int, progress: list[PartitionProgress], models: dict[str, ModelConfig]
@@ -187,7 +209,10 @@ class Detector:
             raise DependencyUnavailableError(f"Kafka did not answer: {exc}") from exc
 
     # -- one window -----------------------------------------------------------------------
-    def _evaluate(self, ref: WindowRef, config: ModelConfig, parts: list[int], close: int) -> None:
+    def _evaluate(
+        self, ref: WindowRef, config: ModelConfig, parts: list[int], close: int,
+        failed: WindowFailure | None = None,
+    ) -> None:  # fmt: skip
         started = time.perf_counter()
         merged = self._reader.merged(ref, parts)
         if not merged.partitions:  # partials expired long ago: nothing left to evaluate
@@ -206,6 +231,9 @@ class Detector:
                 views.append(detection.rolling(ref, profiles))
         for view in views:
             self._publish(view, config, baseline, ref, now)
+        if failed is not None:  # clears the evaluation_failed alarm
+            recovered = detection.evaluation_recovered(ref, failed.attempts, now)
+            self._produce_all(ref.model_id, [recovered.model_dump_json().encode()])
         self._results.finish(ref, int(now.timestamp() * 1000), self.options.retention_seconds)
         self._reader.expire_partials(ref, merged.partitions, self.options.partial_ttl_seconds)
         self.metrics.evaluated.labels(ref.model_id).inc()
@@ -225,7 +253,7 @@ class Detector:
         uri = self._report_uri(config, view, ref.size_ms)
         found = detection.detect(view, config, baseline, now, uri)
         if uri is not None:
-            self._write_reports(uri, window_files(view, found, baseline, config))
+            self._ports.write_reports(uri, window_files(view, found, baseline, config))
         retention_ms = self.options.retention_seconds * 1000
         self._results.save_result(found.result, view.windows > 1, retention_ms)
         alerts = detection.alert_events(view, found, config, now)
@@ -275,30 +303,6 @@ class Detector:
             return None
         return self.options.out.rstrip("/") + "/" + detection.report_path(config, view, size)
 
-    def _write_reports(self, uri: str, files: dict[str, str]) -> None:
-        if not uri.startswith("s3://"):
-            root = self.options.out or "."
-            directory = contained(root, str(Path(uri).relative_to(root)))
-            directory.mkdir(parents=True, exist_ok=True)
-            for name, text in files.items():
-                tmp = directory / (name + ".tmp")
-                tmp.write_text(text, encoding="utf-8")
-                tmp.replace(directory / name)
-            return
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        if self._s3 is None:
-            self._s3 = boto_client(self._settings.aws, "s3")
-        bucket, _, prefix = uri[len("s3://") :].partition("/")
-        for name, text in files.items():
-            try:
-                self._s3.put_object(
-                    Bucket=bucket, Key=prefix + name, Body=text.encode(),
-                    **s3_encryption(self._settings.aws),
-                )  # fmt: skip
-            except (BotoCoreError, ClientError) as exc:
-                raise DependencyUnavailableError(f"cannot write {uri}{name}: {exc}") from exc
-
     def _produce_all(self, model_id: str, values: list[bytes]) -> None:
         """Produce and wait for every delivery: the window is marked done only after."""
         errors: list[Any] = []
@@ -314,3 +318,7 @@ class Detector:
             )  # fmt: skip
         if self._producer.flush(30) or errors:
             raise DependencyUnavailableError(f"alert events not delivered: {errors[:3]}")
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)

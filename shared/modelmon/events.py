@@ -103,6 +103,25 @@ class CaptureEvent(_Event):
         return self
 
 
+#: Why an input was dead-lettered: a closed set (``reason`` adds the details, for a human).
+DeadLetterCode = Literal[
+    "invalid_event",  # undecodable, or not valid against its schema
+    "unknown_model",  # names a model that is not registered
+    "oversize",  # larger than the configured limit
+    "corrupt_state",  # a stored partial/result/baseline blob that cannot be read
+    "delivery_failed",  # an alert route refused it or kept failing
+    "unhandled",  # anything else that made the consumer give up on the input
+    # the input classes a decoder names (modelmon.streaming.poison): each an invalid_event
+    "no_value",  # a Kafka message without a value
+    "invalid_utf8",  # bytes that are not UTF-8 inside a valid JSON event
+    "too_deep",  # nesting past the decoder's depth
+    "number_out_of_range",  # past float64, or an integer past 64 bits
+    "invalid_json",  # not JSON at all
+    "schema_violation",  # JSON, but not a valid capture event
+    "event_time_out_of_bounds",  # dated past the configured future/past horizons
+]
+
+
 class DeadLetterRecord(_Event):
     """Input that could not be processed (topic ``modelmon.deadletter.v1``)."""
 
@@ -110,12 +129,21 @@ class DeadLetterRecord(_Event):
     event_id: str = Field(default_factory=new_event_id)
     model_id: str | None = Field(default=None, description="when it could be read from the input")
     service: str = Field(description="the service that gave up, e.g. aggregator")
+    code: DeadLetterCode = Field(default="unhandled", description="why, as a closed set of codes")
     reason: str = Field(description="what was wrong, for a human")
     error_type: str = Field(description="the exception class, e.g. InvalidEventError")
     source_topic: str | None = None
     source_partition: int | None = None
     source_offset: int | None = None
-    original: str = Field(description="the original bytes, base64-encoded")
+    original: str = Field(
+        description="the original bytes, base64-encoded (the first original_cap bytes)"
+    )
+    original_size: int | None = Field(
+        default=None, ge=0, description="size of the whole original in bytes"
+    )
+    original_truncated: bool = Field(
+        default=False, description="original holds only a prefix: fetch it by topic/offset"
+    )
     failed_at: UtcDatetime
 
 
@@ -128,6 +156,9 @@ CheckType = Literal[
     "categorical_values_check",
     "non_negative_check",
 ]
+#: What an alert is about: a check, or ``evaluation_failed`` (the detector could not evaluate
+#: the window; feature ``*``, the reason in the description).
+AlertKind = CheckType | Literal["evaluation_failed"]
 
 #: How a feature is profiled and compared (one definition for config, profiles and checks).
 FeatureKind = Literal["numeric", "categorical"]
@@ -189,6 +220,10 @@ class WindowResult(_Event):
     features: dict[str, FeatureMetrics]
     checks: list[CheckOutcome]
     report_uri: str | None = None
+    status: Literal["evaluated", "failed"] = Field(
+        default="evaluated", description="failed: the window could not be evaluated (reason)"
+    )
+    failure_reason: str | None = None
 
     @property
     def violations(self) -> list[CheckOutcome]:
@@ -206,7 +241,7 @@ class AlertEvent(_Event):
     variant: Name = "AllTraffic"
     window_start: UtcDatetime
     window_end: UtcDatetime
-    check_type: CheckType
+    check_type: AlertKind
     feature: str
     value: float | None = None
     threshold: float | None = None

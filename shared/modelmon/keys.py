@@ -11,31 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Separator inside members of the per-partition window index: ``model|size|start``.
-WINDOW_MEMBER_SEP = "|"
+from modelmon.windows import WINDOW_MEMBER_SEP, WindowRef
 
-
-@dataclass(frozen=True, slots=True)
-class WindowRef:
-    """One tumbling window of one model: its size and epoch-aligned start, in milliseconds."""
-
-    model_id: str
-    size_ms: int
-    start_ms: int
-
-    @property
-    def end_ms(self) -> int:
-        return self.start_ms + self.size_ms
-
-    def member(self) -> str:
-        """The window as a member of a partition's window index."""
-        return WINDOW_MEMBER_SEP.join((self.model_id, str(self.size_ms), str(self.start_ms)))
-
-    @classmethod
-    def from_member(cls, member: str | bytes) -> WindowRef:
-        text = member.decode() if isinstance(member, bytes) else member
-        model_id, size, start = text.rsplit(WINDOW_MEMBER_SEP, 2)
-        return cls(model_id, int(size), int(start))
+__all__ = ["WINDOW_MEMBER_SEP", "Keys", "WindowRef"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +75,10 @@ class Keys:
     def done(self, window: WindowRef) -> str:
         """Marker: the window has been evaluated (value: the result's evaluated_at)."""
         return f"{self.prefix}:done:{window.model_id}:{window.size_ms}:{window.start_ms}"
+
+    def failed(self, window: WindowRef) -> str:
+        """JSON: the window's evaluation failed (reason, attempts, when to retry)."""
+        return f"{self.prefix}:failed:{window.model_id}:{window.size_ms}:{window.start_ms}"
 
     def merged(self, window: WindowRef) -> str:
         """The window's merged profile, kept for the rolling view of the next windows."""

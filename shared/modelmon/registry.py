@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import msgspec
 import redis
@@ -90,6 +90,16 @@ class ModelEntry:
     has_baseline: bool
 
 
+class RegistryReader(Protocol):
+    """What services read of the registry (``Registry`` on Redis; ``MemoryRegistry`` in tests)."""
+
+    def version(self) -> int: ...
+
+    def all(self) -> dict[str, ModelEntry]: ...
+
+    def baseline_files(self, model_id: str) -> dict[str, bytes] | None: ...
+
+
 class Registry:
     """Reads and writes models and baselines in Redis."""
 
@@ -98,10 +108,7 @@ class Registry:
         self._keys = keys
 
     def version(self) -> int:
-        try:
-            raw = self._r.get(self._keys.registry_version())
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        raw = self._r.get(self._keys.registry_version())
         return int(raw) if raw else 0
 
     def _bump(self, pipe: redis.client.Pipeline, model_id: str) -> None:
@@ -128,10 +135,7 @@ class Registry:
         pipe.hincrby(key, "version", 1)
         pipe.sadd(self._keys.models(), config.model_id)
         self._bump(pipe, config.model_id)
-        try:
-            results = pipe.execute()
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        results = pipe.execute()
         return int(results[3])
 
     def push_baseline(
@@ -148,25 +152,16 @@ class Registry:
         pipe.hset(key, mapping={"blob": pack_baseline(files), "source": source, "changed_at": now})
         pipe.hincrby(key, "version", 1)
         self._bump(pipe, model_id)
-        try:
-            results = pipe.execute()
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        results = pipe.execute()
         return int(results[2])
 
     def get(self, model_id: str) -> ModelEntry | None:
-        try:
-            raw = cast(dict[bytes, bytes], self._r.hgetall(self._keys.model_config(model_id)))
-            has_baseline = bool(self._r.exists(self._keys.baseline(model_id)))
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        raw = cast(dict[bytes, bytes], self._r.hgetall(self._keys.model_config(model_id)))
+        has_baseline = bool(self._r.exists(self._keys.baseline(model_id)))
         return _entry(raw, has_baseline) if raw else None
 
     def model_ids(self) -> list[str]:
-        try:
-            members = cast(set[bytes], self._r.smembers(self._keys.models()))
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        members = cast(set[bytes], self._r.smembers(self._keys.models()))
         return sorted(m.decode() for m in members)
 
     def all(self) -> dict[str, ModelEntry]:
@@ -175,10 +170,7 @@ class Registry:
         for model_id in ids:
             pipe.hgetall(self._keys.model_config(model_id))
             pipe.exists(self._keys.baseline(model_id))
-        try:
-            raw: list[Any] = pipe.execute()
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        raw: list[Any] = pipe.execute()
         out: dict[str, ModelEntry] = {}
         for model_id, cfg, has in zip(ids, raw[0::2], raw[1::2], strict=True):
             if cfg:
@@ -186,10 +178,7 @@ class Registry:
         return out
 
     def baseline_files(self, model_id: str) -> dict[str, bytes] | None:
-        try:
-            blob = cast(bytes | None, self._r.hget(self._keys.baseline(model_id), "blob"))
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        blob = cast(bytes | None, self._r.hget(self._keys.baseline(model_id), "blob"))
         return unpack_baseline(blob) if blob else None
 
 
@@ -209,7 +198,7 @@ class ModelCatalog:
     polls Redis at most every ``poll_seconds``.
     """
 
-    def __init__(self, registry: Registry, poll_seconds: float = 1.0) -> None:
+    def __init__(self, registry: RegistryReader, poll_seconds: float = 1.0) -> None:
         self._registry = registry
         self._poll = poll_seconds
         self._version = -1

@@ -5,7 +5,10 @@
   in a daemon thread, for services with a blocking loop (archiver, aggregator, detector).
   Async services mount the same handlers in aiohttp with ``admin_routes``.
 - ``StopFlag``: SIGTERM/SIGINT set a flag the run loop polls; it never raises in the loop.
-- ``DeadLetters``: produces ``DeadLetterRecord``s to ``modelmon.deadletter.v1`` and counts them.
+- ``DeadLetters``: produces ``DeadLetterRecord``s to ``modelmon.deadletter.v1`` and counts them;
+  every record carries a code from a closed set (``DeadLetterCode``) and at most
+  ``original_cap`` bytes of the original (with its size and topic/partition/offset), so it
+  always fits in a Kafka message; failed deliveries are kept for ``redeliver()``.
 
 Metrics go to a ``CollectorRegistry`` owned by the service instance (never the global one),
 so several services or test instances can live in one process.
@@ -21,11 +24,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
-from typing import Any
+from typing import Any, cast, get_args
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
-from modelmon.events import DeadLetterRecord
+from modelmon.errors import (
+    CorruptBlobError,
+    InvalidEventError,
+    TransientError,
+    UnknownModelError,
+)
+from modelmon.events import DeadLetterCode, DeadLetterRecord
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +147,26 @@ class StopFlag:
         return self._event.wait(timeout)
 
 
+#: Bytes of the original a dead letter carries (base64: ~87 KB), far below Kafka's 1 MB.
+ORIGINAL_CAP = 64 * 1024
+#: Errors -> dead-letter codes, most specific first (a service may also pass a code).
+_CODES: tuple[tuple[type[BaseException], DeadLetterCode], ...] = (
+    (CorruptBlobError, "corrupt_state"),
+    (UnknownModelError, "unknown_model"),
+    (InvalidEventError, "invalid_event"),
+)
+
+
+def code_of(error: BaseException) -> DeadLetterCode:
+    """The dead-letter code of an error: the input class a decoder named as the first word of
+    its message (``invalid_utf8: ...``, modelmon.streaming.poison), else by the error's branch
+    (``unhandled`` when no branch says more)."""
+    named = str(error).partition(":")[0]
+    if named in get_args(DeadLetterCode):
+        return cast(DeadLetterCode, named)
+    return next((code for kind, code in _CODES if isinstance(error, kind)), "unhandled")
+
+
 def dead_letter_record(
     *,
     service: str,
@@ -146,18 +175,24 @@ def dead_letter_record(
     failed_at: datetime,
     model_id: str | None = None,
     source: tuple[str, int, int] | None = None,
+    code: DeadLetterCode | None = None,
+    original_cap: int = ORIGINAL_CAP,
 ) -> DeadLetterRecord:
-    """A dead-letter record (pure): the reason is the error's message, bytes kept as base64."""
+    """A dead-letter record (pure): the reason is the error's message, and the first
+    ``original_cap`` bytes of the original as base64 (its full size beside them)."""
     topic, partition, offset = source if source else (None, None, None)
     return DeadLetterRecord(
         model_id=model_id,
         service=service,
-        reason=str(error) or type(error).__name__,
+        code=code or code_of(error),
+        reason=(str(error) or type(error).__name__)[:4096],
         error_type=type(error).__name__,
         source_topic=topic,
         source_partition=partition,
         source_offset=offset,
-        original=base64.b64encode(original).decode("ascii"),
+        original=base64.b64encode(original[:original_cap]).decode("ascii"),
+        original_size=len(original),
+        original_truncated=len(original) > original_cap,
         failed_at=failed_at,
     )
 
@@ -173,7 +208,12 @@ ProduceFn = Callable[[str, bytes | None, bytes], None]
 
 
 class DeadLetters:
-    """Sends bad input to the dead-letter topic and counts it per service and error type."""
+    """Sends bad input to the dead-letter topic and counts it per service and error type.
+
+    A producer's delivery callback can report to ``delivered``; records whose delivery failed
+    are kept, and ``redeliver()`` sends them again and raises ``TransientError`` until none
+    is left, so a caller never stores an offset past an unacknowledged dead letter.
+    """
 
     def __init__(
         self,
@@ -181,6 +221,7 @@ class DeadLetters:
         topic: str,
         service: str,
         registry: CollectorRegistry,
+        original_cap: int = ORIGINAL_CAP,
         *,
         redact: RedactFn | None = None,
     ) -> None:
@@ -188,6 +229,8 @@ class DeadLetters:
         self._redact = redact
         self.topic = topic
         self.service = service
+        self.original_cap = original_cap
+        self.failed: list[tuple[bytes | None, bytes]] = []
         self.counter = Counter(
             "modelmon_dead_letters",
             "Inputs sent to the dead-letter topic",
@@ -202,16 +245,14 @@ class DeadLetters:
         *,
         model_id: str | None = None,
         source: tuple[str, int, int] | None = None,
+        code: DeadLetterCode | None = None,
     ) -> DeadLetterRecord:
         redacted = original if self._redact is None else self._redact(original)
         record = dead_letter_record(
-            service=self.service,
-            original=redacted or b"",
-            error=error,
-            failed_at=datetime.now(UTC),
-            model_id=model_id,
-            source=source,
-        )
+            service=self.service, original=redacted or b"", error=error,
+            failed_at=datetime.now(UTC), model_id=model_id, source=source, code=code,
+            original_cap=self.original_cap,
+        )  # fmt: skip
         if redacted is None:
             record = record.model_copy(update={"reason": record.reason + WITHHELD})
         key = model_id.encode() if model_id else None
@@ -220,9 +261,25 @@ class DeadLetters:
         log.warning(
             "dead-lettered input: %s",
             record.reason,
-            extra={"model": model_id, "error_type": record.error_type, "source": source},
-        )
+            extra={"model": model_id, "error_type": record.error_type, "code": record.code,
+                   "source": source},
+        )  # fmt: skip
         return record
+
+    def delivered(self, error: Any, message: Any) -> None:
+        """A producer delivery callback (``on_delivery=``): keep what was not acknowledged."""
+        if error is not None:
+            self.failed.append((message.key(), message.value()))
+            log.warning("dead letter not delivered: %s", error)
+
+    def redeliver(self) -> None:
+        """Send the failed dead letters again; TransientError while any had failed."""
+        if not self.failed:
+            return
+        again, self.failed = self.failed, []
+        for key, value in again:
+            self._produce(self.topic, key, value)
+        raise TransientError(f"{len(again)} dead letter(s) not acknowledged; sent again")
 
 
 def admin_routes(health: Health, registry: CollectorRegistry, prefix: str = "") -> list[Any]:

@@ -229,6 +229,11 @@ class DetectorSettings(BaseModel):
         "constraint_violations.json",
     )
     interval: float = Field(default=0.5, gt=0, description="seconds between passes")
+    failed_retry_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="first retry of a window that could not be evaluated (doubles, to 1 h)",
+    )
 
 
 class AlertingSettings(BaseModel):

@@ -1,12 +1,14 @@
 """Event-time tumbling windows, watermarks, lateness and completion (pure, columnar).
 
+The one place of the window rule; the partition aggregate, the store and the detector call it.
 Windows are aligned to the epoch: a window of ``size`` ms starts at every multiple of ``size``.
 A partition's watermark is the largest event time it has seen. An event is *late* when the
 watermark of its partition, just before the event, is already at or past its window's close
-time (``end + allowed_lateness``); a window is *complete* when every partition of the topic
-has a watermark at or past its close time, or is idle (caught up with Kafka and quiet for
-longer than the model's idle timeout). Times are integer milliseconds since the epoch; the
-caller supplies "now" (pure code never reads the clock).
+time (``end + allowed_lateness``); a window leaves a partition's memory (is *evicted*) once
+the partition's watermark is at or past its close time; a window is *complete* when every
+partition of the topic has a watermark at or past its close time, or is idle (caught up with
+Kafka and quiet for longer than the model's idle timeout). Times are integer milliseconds
+since the epoch; the caller supplies "now" (pure code never reads the clock).
 """
 
 from __future__ import annotations
@@ -25,6 +27,33 @@ Int64Array = npt.NDArray[np.int64]
 NO_WATERMARK = -(2**62)
 #: Effective watermark of an idle partition: past every window.
 IDLE_WATERMARK = 2**62
+
+
+#: Separator inside members of the per-partition window index: ``model|size|start``.
+WINDOW_MEMBER_SEP = "|"
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRef:
+    """One tumbling window of one model: its size and epoch-aligned start, in milliseconds."""
+
+    model_id: str
+    size_ms: int
+    start_ms: int
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + self.size_ms
+
+    def member(self) -> str:
+        """The window as a member of a partition's window index."""
+        return WINDOW_MEMBER_SEP.join((self.model_id, str(self.size_ms), str(self.start_ms)))
+
+    @classmethod
+    def from_member(cls, member: str | bytes) -> WindowRef:
+        text = member.decode() if isinstance(member, bytes) else member
+        model_id, size, start = text.rsplit(WINDOW_MEMBER_SEP, 2)
+        return cls(model_id, int(size), int(start))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +99,20 @@ def watermarks_before(event_ms: Int64Array, watermark: int) -> Int64Array:
     return shifted
 
 
+def is_late(starts: Int64Array, marks: Int64Array, spec: WindowSpec) -> npt.NDArray[np.bool_]:
+    """True where a window (by its start) had closed at the watermark ``marks`` beside it."""
+    return starts + spec.size_ms + spec.lateness_ms <= marks
+
+
 def late_mask(event_ms: Int64Array, watermark: int, spec: WindowSpec) -> npt.NDArray[np.bool_]:
     """True for events whose window had already closed on this partition when they arrived."""
-    closes = window_starts(event_ms, spec.size_ms) + spec.size_ms + spec.lateness_ms
-    return closes <= watermarks_before(event_ms, watermark)
+    starts = window_starts(event_ms, spec.size_ms)
+    return is_late(starts, watermarks_before(event_ms, watermark), spec)
+
+
+def evicted(close_ms: int, watermark: int) -> bool:
+    """A window leaves the partition's memory once the watermark reaches its close time."""
+    return close_ms <= watermark
 
 
 def batch_watermark(event_ms: Int64Array, watermark: int) -> int:

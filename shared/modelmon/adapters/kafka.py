@@ -7,9 +7,10 @@ know what a failure means to them.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from confluent_kafka import Consumer, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from modelmon.errors import DependencyUnavailableError
@@ -19,6 +20,49 @@ from modelmon.settings import KafkaSettings, TopicSettings
 #: partition count); librdkafka's own default is crc32. With this, a key lands on the same
 #: partition whichever client produced it (docs/streaming.md, "Partitioning").
 PARTITIONER = "murmur2_random"
+
+RebalanceCallback = Callable[[Any, list[TopicPartition]], None]
+
+
+class ConsumerPort(Protocol):
+    """The part of a confluent-kafka ``Consumer`` the streaming services use (the seam their
+    unit tests fill with ``modelmon.adapters.fakes.FakeConsumer``)."""
+
+    def subscribe(
+        self,
+        topics: list[str],
+        on_assign: RebalanceCallback = ...,
+        on_revoke: RebalanceCallback = ...,
+        on_lost: RebalanceCallback = ...,
+    ) -> None: ...
+
+    def consume(self, num_messages: int = 1, timeout: float = -1) -> list[Message]: ...
+
+    def assign(self, partitions: list[TopicPartition]) -> None: ...
+
+    def seek(self, partition: TopicPartition) -> None: ...
+
+    def commit(self, *args: Any, **kwargs: Any) -> Any:
+        """``commit(offsets=[...], asynchronous=True)``."""
+
+    def get_watermark_offsets(
+        self, partition: TopicPartition, timeout: float = ..., cached: bool = False
+    ) -> tuple[int, int]: ...
+
+    def list_topics(self, topic: str | None = None, timeout: float = -1) -> Any: ...
+
+    def close(self) -> None: ...
+
+
+class ProducerPort(Protocol):
+    """The part of a confluent-kafka ``Producer`` the streaming services use."""
+
+    def produce(self, *args: Any, **kwargs: Any) -> None:
+        """``produce(topic, value=..., key=..., on_delivery=...)``."""
+
+    def poll(self, timeout: float = -1) -> int: ...
+
+    def flush(self, timeout: float = -1) -> int: ...
 
 
 def producer_config(kafka: KafkaSettings, **overrides: Any) -> dict[str, Any]:

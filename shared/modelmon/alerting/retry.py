@@ -1,4 +1,5 @@
-"""Retries with exponential backoff and jitter; the sleep and the randomness are handed in.
+"""Delivery retries on the one backoff (``modelmon.retry.RetryPolicy``); sleep and randomness
+are handed in.
 
 ``RetryableDeliveryError`` (timeouts, 5xx, throttling, connection refused) is retried;
 ``RejectedDeliveryError`` (a 4xx, a missing secret, a topic that does not exist) is not: no
@@ -12,6 +13,9 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from modelmon.errors import PermanentError, TransientError
+from modelmon.retry import RetryPolicy
+
+__all__ = ["Attempts", "RejectedDeliveryError", "RetryPolicy", "RetryableDeliveryError"]
 
 T = TypeVar("T")
 
@@ -29,21 +33,6 @@ class RetryableDeliveryError(TransientError):
 
 class RejectedDeliveryError(PermanentError):
     """A route refused the delivery for good: dead-letter it without retrying."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """``attempts`` tries in all; delay before retry n (1-based) is equal-jitter backoff."""
-
-    attempts: int = 5
-    base_seconds: float = 0.5
-    factor: float = 2.0
-    max_seconds: float = 30.0
-
-    def delay(self, retry: int, rand: float) -> float:
-        """Seconds to wait before retry ``retry`` (1, 2, ...); ``rand`` is uniform in [0, 1)."""
-        ceiling = min(self.max_seconds, self.base_seconds * self.factor ** (retry - 1))
-        return ceiling / 2 + rand * ceiling / 2
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from modelmon.config import AlertRoutes
-from modelmon.events import AlertEvent, CheckType, WindowEvaluated, alert_key
+from modelmon.events import AlertEvent, AlertKind, WindowEvaluated, alert_key
 
 AlertState = Literal["ALARM", "OK"]
 Severity = Literal["info", "warning", "critical"]
@@ -36,7 +36,7 @@ class Observation(BaseModel):
     alert_key: str
     model_id: str
     variant: str
-    check_type: CheckType
+    check_type: AlertKind
     feature: str
     violated: bool
     value: float | None

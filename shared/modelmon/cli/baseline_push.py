@@ -27,6 +27,12 @@ def push(model_id: str, directory: Path) -> None:
     registry = Registry(make_redis(settings.redis), Keys(settings.redis.key_prefix))
     try:
         files = read_baseline_dir(directory)
+        entry = registry.get(model_id)
+        if entry is not None:  # (push_baseline says so when it is not registered)
+            from modelmon.checks import Baseline
+            from modelmon.config_check import check_config
+
+            check_config(entry.config, Baseline.from_files(files, str(directory)))
         version = registry.push_baseline(model_id, files, source=str(directory.resolve()))
     except DependencyUnavailableError:
         from modelmon.cli.reach import fail, redis_down

@@ -32,6 +32,12 @@ def _fail(exc: ModelmonError) -> None:
     sys.exit(2 if isinstance(exc, ConfigurationError) else 1)
 
 
+def _baseline(files: dict[str, bytes], model_id: str) -> Any:
+    from modelmon.checks import Baseline
+
+    return Baseline.from_files(files, f"registry:{model_id}")
+
+
 @click.group()
 def model() -> None:
     """Register and inspect monitored models (stored in Redis; services reload them live)."""
@@ -47,11 +53,15 @@ def model() -> None:
 )
 def register(config_path: Path) -> None:
     """Validate a model config and store it (replacing any previous one)."""
+    from modelmon.config_check import check_config
     from modelmon.registry import parse_config
 
     try:
         config = parse_config(config_path.read_bytes())
-        version = _registry().register(config)
+        registry = _registry()
+        files = registry.baseline_files(config.model_id)
+        check_config(config, _baseline(files, config.model_id) if files else None)
+        version = registry.register(config)
     except ModelmonError as exc:
         _fail(exc)
         return

@@ -164,3 +164,35 @@ def report_files(
         violations = detection.evaluation.constraint_violations().to_dict()
         files["constraint_violations.json"] = dumps(violations)
     return files
+
+
+def evaluation_recovered(ref: WindowRef, attempts: int, now: datetime) -> AlertEvent:
+    """The ``OK`` that clears a window's ``evaluation_failed`` alarm once it evaluated."""
+    return AlertEvent(
+        event_id=event_id(ref.model_id, ref.start_ms, ref.end_ms, "evaluation_recovered"),
+        alert_key=alert_key(ref.model_id, "AllTraffic", "evaluation_failed", "*"),
+        model_id=ref.model_id, window_start=utc(ref.start_ms), window_end=utc(ref.end_ms),
+        check_type="evaluation_failed", feature="*", severity="critical", state="OK",
+        description=f"window evaluated after {attempts} failed attempt(s)", detected_at=now,
+    )  # fmt: skip
+
+
+def evaluation_failed(
+    ref: WindowRef, reason: str, attempts: int, now: datetime
+) -> tuple[WindowResult, AlertEvent]:
+    """The failed result of a window the detector could not evaluate, and its alert (kind
+    ``evaluation_failed``, feature ``*``); ids repeat for the same window and attempt."""
+    start, end = utc(ref.start_ms), utc(ref.end_ms)
+    result = WindowResult(
+        model_id=ref.model_id, window_start=start, window_end=end, evaluated_at=now,
+        event_count=0, features={}, checks=[], status="failed", failure_reason=reason,
+    )  # fmt: skip
+    alert = AlertEvent(
+        event_id=event_id(ref.model_id, ref.start_ms, ref.end_ms, "evaluation_failed", attempts),
+        alert_key=alert_key(ref.model_id, result.variant, "evaluation_failed", "*"),
+        model_id=ref.model_id, window_start=start, window_end=end,
+        check_type="evaluation_failed", feature="*", severity="critical",
+        description=f"window could not be evaluated (attempt {attempts}): {reason}",
+        detected_at=now,
+    )  # fmt: skip
+    return result, alert

@@ -20,7 +20,13 @@ from modelmon.profile import DatasetProfile, FeatureKind, ProfileTracker
 from modelmon.streaming.decode import DecodedBatch, Int64Array, TypedDecoder
 from modelmon.streaming.feature_cap import DEFAULT_MAX_FEATURES, capped_columns
 from modelmon.streaming.watermarks import ModelWatermarks
-from modelmon.windows import NO_WATERMARK, WindowSpec, window_starts
+from modelmon.windows import (
+    NO_WATERMARK,
+    WindowSpec,
+    evicted,
+    is_late,
+    window_starts,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,13 +142,13 @@ class PartitionAggregate:
     ) -> tuple[int, int]:
         spec = plan.spec
         starts = window_starts(batch.event_ms[positions], spec.size_ms)
-        is_late = starts + spec.size_ms + spec.lateness_ms <= marks
-        if is_late.any():
-            late_starts, counts = np.unique(starts[is_late], return_counts=True)
+        late = is_late(starts, marks, spec)
+        if late.any():
+            late_starts, counts = np.unique(starts[late], return_counts=True)
             for start, count in zip(late_starts.tolist(), counts.tolist(), strict=True):
                 self._late[WindowRef(model_id, spec.size_ms, start)] += count
-        on_time = positions[~is_late]
-        on_time_starts = starts[~is_late]
+        on_time = positions[~late]
+        on_time_starts = starts[~late]
         for start in np.unique(on_time_starts).tolist():
             ref = WindowRef(model_id, spec.size_ms, start)
             window = self._windows.get(ref)
@@ -156,7 +162,7 @@ class PartitionAggregate:
             self.over_cap[model_id] += over
             window.tracker.update(cols)
             self._dirty.add(ref)
-        return len(on_time), int(is_late.sum())
+        return len(on_time), int(late.sum())
 
     def flush_plan(self) -> FlushPlan:
         """What to write now (call only when ``pending``)."""
@@ -181,6 +187,10 @@ class PartitionAggregate:
         self._dirty.clear()
         self._late.clear()
         self._events = 0
-        closed = [r for r, w in self._windows.items() if w.close_ms <= self.models.of(r.model_id)]
+        closed = [
+            ref
+            for ref, w in self._windows.items()
+            if evicted(w.close_ms, self.models.of(ref.model_id))  # issue 19: per-model marks
+        ]
         for ref in closed:
             del self._windows[ref]

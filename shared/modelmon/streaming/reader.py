@@ -11,7 +11,6 @@ from typing import Any, cast
 
 import redis
 
-from modelmon.errors import DependencyUnavailableError
 from modelmon.keys import Keys, WindowRef
 from modelmon.profile import DatasetProfile
 from modelmon.streaming.watermarks import parse_fields
@@ -37,10 +36,8 @@ class StateReader:
         self.topic = topic
 
     def _execute(self, pipe: Any) -> list[Any]:
-        try:
-            return cast(list[Any], pipe.execute())
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        """Errors are translated by the client (``adapters.redis``)."""
+        return cast(list[Any], pipe.execute())
 
     def progress(self, kafka_offsets: Mapping[int, tuple[int, int]]) -> list[PartitionProgress]:
         """Each partition's stored watermark/offset beside Kafka's (low, high) offsets."""
@@ -49,21 +46,9 @@ class StateReader:
         for p in parts:
             pipe.hgetall(self._keys.partition_state(self.topic, p))
         states = self._execute(pipe)
-        out = []
-        for p, state in zip(parts, states, strict=True):
-            low, high = kafka_offsets[p]
-            out.append(
-                PartitionProgress(
-                    partition=p,
-                    watermark_ms=_int(state.get(b"watermark")),
-                    next_offset=_int(state.get(b"offset")),
-                    updated_ms=_int(state.get(b"updated")),
-                    low_offset=low,
-                    high_offset=high,
-                    model_watermarks=parse_fields(state),  # issue 19
-                )
-            )
-        return out
+        return [
+            progress_of(p, state, kafka_offsets[p]) for p, state in zip(parts, states, strict=True)
+        ]
 
     def windows(
         self, partitions: Iterable[int], max_close_ms: int, min_close_ms: int | None = None
@@ -104,6 +89,22 @@ class StateReader:
         for p in partitions:
             pipe.expire(self._keys.partial(self.topic, p, window), seconds)
         self._execute(pipe)
+
+
+def progress_of(
+    partition: int, state: Mapping[bytes, bytes], offsets: tuple[int, int]
+) -> PartitionProgress:
+    """A partition's progress from its state hash (``Keys.partition_state``) and Kafka's
+    (low, high) offsets."""
+    return PartitionProgress(
+        partition=partition,
+        watermark_ms=_int(state.get(b"watermark")),
+        next_offset=_int(state.get(b"offset")),
+        updated_ms=_int(state.get(b"updated")),
+        low_offset=offsets[0],
+        high_offset=offsets[1],
+        model_watermarks=parse_fields(state),  # issue 19: watermarks per (model, partition)
+    )
 
 
 def _int(raw: bytes | None) -> int | None:

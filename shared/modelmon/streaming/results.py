@@ -9,12 +9,12 @@ re-evaluation with the same deterministic event ids, never a lost window.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
 import redis
 
-from modelmon.errors import DependencyUnavailableError
 from modelmon.events import WindowResult
 from modelmon.keys import Keys, WindowRef
 from modelmon.profile import DatasetProfile
@@ -25,6 +25,32 @@ return 0
 """
 
 
+@dataclass(frozen=True, slots=True)
+class WindowFailure:
+    """A window the detector could not evaluate: why, how often, and when to try again."""
+
+    window: WindowRef
+    reason: str
+    attempts: int
+    failed_at_ms: int
+    retry_at_ms: int
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {"window": self.window.member(), "reason": self.reason,
+             "attempts": self.attempts, "failed_at_ms": self.failed_at_ms,
+             "retry_at_ms": self.retry_at_ms}
+        )  # fmt: skip
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> WindowFailure:
+        doc = orjson.loads(raw)
+        return cls(
+            WindowRef.from_member(doc["window"]), str(doc["reason"]),
+            int(doc["attempts"]), int(doc["failed_at_ms"]), int(doc["retry_at_ms"]),
+        )  # fmt: skip
+
+
 class ResultStore:
     def __init__(self, client: redis.Redis, keys: Keys, owner: str) -> None:
         self._r = client
@@ -33,10 +59,8 @@ class ResultStore:
         self._release = client.register_script(_RELEASE)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        """Errors are translated by the client (``adapters.redis``)."""
+        return fn(*args, **kwargs)
 
     def done(self, windows: Iterable[WindowRef]) -> set[WindowRef]:
         refs = list(windows)
@@ -62,8 +86,22 @@ class ResultStore:
     def finish(self, ref: WindowRef, evaluated_at_ms: int, ttl_seconds: int) -> None:
         pipe = self._r.pipeline(transaction=True)
         pipe.set(self._keys.done(ref), evaluated_at_ms, ex=ttl_seconds)
+        pipe.delete(self._keys.failed(ref))
         self._call(pipe.execute)
         self.release(ref)
+
+    def record_failure(self, failure: WindowFailure, ttl_seconds: int) -> None:
+        """Remember (durably) that the window failed, until it is evaluated or expires."""
+        key = self._keys.failed(failure.window)
+        self._call(self._r.set, key, failure.to_json(), ex=ttl_seconds)
+
+    def failures(self, windows: Iterable[WindowRef]) -> dict[WindowRef, WindowFailure]:
+        """The recorded failures among ``windows``."""
+        refs = list(windows)
+        if not refs:
+            return {}
+        raw = cast(list[Any], self._call(self._r.mget, [self._keys.failed(r) for r in refs]))
+        return {r: WindowFailure.from_json(b) for r, b in zip(refs, raw, strict=True) if b}
 
     def save_merged(self, ref: WindowRef, profile: DatasetProfile, ttl_seconds: int) -> None:
         self._call(self._r.set, self._keys.merged(ref), profile.serialize(), ex=ttl_seconds)

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import redis
 
-from modelmon.errors import DependencyUnavailableError, FencedWriteError
+from modelmon.errors import CorruptBlobError, FencedWriteError
 from modelmon.keys import Keys, WindowRef
 from modelmon.profile import DatasetProfile
 from modelmon.streaming.partition import FlushPlan
@@ -75,6 +75,25 @@ class StoredPartition:
     updated_ms: int | None
     open_windows: dict[WindowRef, tuple[int, DatasetProfile]]
     model_watermarks: dict[str, int] | None = None  # None: stored before they existed
+    #: stored partials that cannot be read (window, the stored bytes): the owner dead-letters
+    #: them and rebuilds the partition from the topic (``clear``)
+    corrupt: tuple[tuple[WindowRef, bytes], ...] = ()
+
+
+def open_windows_of(
+    refs: list[tuple[WindowRef, int]], blobs: list[bytes | None]
+) -> tuple[dict[WindowRef, tuple[int, DatasetProfile]], tuple[tuple[WindowRef, bytes], ...]]:
+    """The readable partials of the open windows, and the unreadable ones apart."""
+    windows: dict[WindowRef, tuple[int, DatasetProfile]] = {}
+    corrupt: list[tuple[WindowRef, bytes]] = []
+    for (ref, close), blob in zip(refs, blobs, strict=True):
+        if blob is None:
+            continue
+        try:
+            windows[ref] = (close, DatasetProfile.deserialize(blob))
+        except CorruptBlobError:
+            corrupt.append((ref, blob))
+    return windows, tuple(corrupt)
 
 
 class PartitionStore:
@@ -116,10 +135,7 @@ class PartitionStore:
         args.append(len(plan.model_watermarks))  # issue 19: then (model, watermark) pairs
         for model_id, mark in plan.model_watermarks:
             args += [model_id, mark]
-        try:
-            ok, stored = self._script(keys=keys, args=args)
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis flush failed: {exc}") from exc
+        ok, stored = self._script(keys=keys, args=args)
         if not ok:
             raise FencedWriteError(
                 f"flush of {self.topic}[{partition}] from offset {plan.from_offset} refused: "
@@ -129,25 +145,18 @@ class PartitionStore:
     def load(self, partition: int) -> StoredPartition:
         """The stored offset, watermark and the partials of windows still open."""
         k = self._keys
-        try:
-            state_key = k.partition_state(self.topic, partition)
-            state = cast(dict[bytes, bytes], self._r.hgetall(state_key))
-            watermark = int(state.get(b"watermark", NO_WATERMARK))
-            models = parse_fields(state)  # issue 19: a model's windows stay open to its own mark
-            lowest = min([watermark, *(models or {}).values()])
-            index: list[Any] = self._r.zrangebyscore(
-                k.partition_windows(self.topic, partition), f"({lowest}", "+inf", withscores=True
-            )
-            refs = [(WindowRef.from_member(m), int(score)) for m, score in index]
-            partial_keys = [k.partial(self.topic, partition, r) for r, _ in refs]
-            blobs: list[Any] = self._r.mget(partial_keys) if refs else []
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
-        open_windows = {
-            ref: (close, DatasetProfile.deserialize(blob))
-            for (ref, close), blob in zip(refs, blobs, strict=True)
-            if blob is not None
-        }
+        state_key = k.partition_state(self.topic, partition)
+        state = cast(dict[bytes, bytes], self._r.hgetall(state_key))
+        watermark = int(state.get(b"watermark", NO_WATERMARK))
+        models = parse_fields(state)  # issue 19: a model's windows stay open to its own mark
+        lowest = min([watermark, *(models or {}).values()])
+        index: list[Any] = self._r.zrangebyscore(
+            k.partition_windows(self.topic, partition), f"({lowest}", "+inf", withscores=True
+        )
+        refs = [(WindowRef.from_member(m), int(score)) for m, score in index]
+        partial_keys = [k.partial(self.topic, partition, r) for r, _ in refs]
+        blobs: list[Any] = self._r.mget(partial_keys) if refs else []
+        open_windows, corrupt = open_windows_of(refs, blobs)
         offset = state.get(b"offset")
         updated = state.get(b"updated")
         return StoredPartition(
@@ -156,11 +165,21 @@ class PartitionStore:
             updated_ms=int(updated) if updated is not None else None,
             open_windows=open_windows,
             model_watermarks=models,
+            corrupt=corrupt,
         )
 
+    def clear(self, partition: int) -> None:
+        """Forget the partition's state (offset, windows, late counts, partials): its owner
+        rebuilds it from the topic. Only the partition's owner calls it."""
+        k = self._keys
+        index = k.partition_windows(self.topic, partition)
+        members: list[Any] = self._r.zrange(index, 0, -1)
+        partials = [k.partial(self.topic, partition, WindowRef.from_member(m)) for m in members]
+        self._r.delete(
+            k.partition_state(self.topic, partition), index,
+            k.partition_late(self.topic, partition), *partials,
+        )  # fmt: skip
+
     def stored_offset(self, partition: int) -> int | None:
-        try:
-            raw = self._r.hget(self._keys.partition_state(self.topic, partition), "offset")
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        raw = self._r.hget(self._keys.partition_state(self.topic, partition), "offset")
         return int(raw) if raw is not None else None
