@@ -120,6 +120,11 @@ DeadLetterCode = Literal[
     "schema_violation",  # JSON, but not a valid capture event
     "event_time_out_of_bounds",  # dated past the configured future/past horizons
 ]
+#: The codes of input that is not a valid event: ``invalid_event`` or the class a decoder named.
+INVALID_EVENT_CODES: frozenset[str] = frozenset(
+    {"invalid_event", "no_value", "invalid_utf8", "too_deep", "number_out_of_range"}
+    | {"invalid_json", "schema_violation", "event_time_out_of_bounds"}
+)
 
 
 class DeadLetterRecord(_Event):
