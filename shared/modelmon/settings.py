@@ -244,6 +244,27 @@ class CaptureProxySettings(BaseModel):
     port: int = Field(default=8080, ge=0, le=65535, description="proxy listen port")
 
 
+class ApiSettings(BaseModel):
+    """The HTTP API and dashboard (``modelmon run api``).
+
+    Tokens are bearer tokens: ``read_tokens`` may read everything, ``admin_tokens`` may also
+    register models and push baselines. With no token configured the API refuses to start
+    unless ``insecure`` is set (every request then counts as admin).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    read_tokens: list[SecretStr] = Field(default_factory=list)
+    admin_tokens: list[SecretStr] = Field(default_factory=list)
+    insecure: bool = Field(default=False, description="serve without tokens (local use only)")
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    cors_origins: list[str] = Field(
+        default_factory=list, description="origins allowed cross-site (empty: CORS off)"
+    )
+    poll_seconds: float = Field(default=5.0, gt=0, description="dashboard refresh interval")
+    heatmap_windows: int = Field(default=60, ge=1, le=1440)
+
+
 class Settings(BaseSettings):
     """Everything a modelmon process needs to reach its dependencies."""
 
@@ -263,5 +284,6 @@ class Settings(BaseSettings):
     archiver: ArchiverSettings = Field(default_factory=ArchiverSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     capture_proxy: CaptureProxySettings = Field(default_factory=CaptureProxySettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     log_level: str = "INFO"
     log_json: bool = True
