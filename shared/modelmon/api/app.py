@@ -54,9 +54,34 @@ async def _http(request: Request, exc: Exception) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else "request refused"
     field = (exc.headers or {}).get("X-Problem-Field")
     headers = {k: v for k, v in (exc.headers or {}).items() if k != "X-Problem-Field"}
+    if exc.status_code == 400 and not field:
+        field = "body"
     errors = [{"field": field, "detail": detail}] if field else []
-    title = {401: "Unauthorized", 403: "Forbidden", 404: "Not found"}.get(exc.status_code, "Error")
-    return problem(exc.status_code, title, detail, errors, headers or None)
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed(request))
+    return problem(exc.status_code, _TITLES.get(exc.status_code, "Error"), detail, errors,
+                   headers or None)  # fmt: skip
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+}
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette's 405 names only one route's)."""
+    from starlette.routing import Match
+
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _modelmon(request: Request, exc: Exception) -> Response:
@@ -138,6 +163,7 @@ def create_app(
     )
     app.state.ctx = Context(store, auth, heatmap_windows)
     app.include_router(router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(HTTPException, _http)
     app.add_exception_handler(ModelmonError, _modelmon)
@@ -166,6 +192,28 @@ def _probes(app: FastAPI, store: MonitorStore) -> None:
         if store.ping():
             return Response(b"ok\n", media_type="text/plain")
         return Response(b"redis unreachable\n", status_code=503, media_type="text/plain")
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with every error response declared as a problem body."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    doc = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for item in doc.get("paths", {}).values():
+        for operation in item.values():
+            for code, response in operation.get("responses", {}).items():
+                if code[:1] in "45":
+                    response["content"] = {PROBLEM: {"schema": problem_ref}}
+    schemas = doc.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    app.openapi_schema = doc
+    return doc
 
 
 def plotly_js() -> Path:

@@ -67,6 +67,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _ADMIN_ERRORS = {
     **_ERRORS,
+    400: {"model": s.Problem, "description": "the body is not JSON"},
     403: {"model": s.Problem, "description": "a read token on an admin endpoint"},
     413: {"model": s.Problem, "description": "request body too large"},
 }
@@ -111,7 +112,27 @@ End = Annotated[datetime | None, Query(description="until this time (exclusive, 
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 
-router = APIRouter(prefix="/api/v1", responses=_ERRORS)
+
+def known_query(request: Request) -> None:
+    """Refuse query parameters the operation does not take (a typo such as ``?limt=`` would
+    otherwise be ignored silently)."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None:
+        return
+    allowed = _query_names(dependant)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise _bad(f"query.{unknown[0]}", f"unknown query parameter {unknown[0]!r}")
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {str(p.alias) for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+router = APIRouter(prefix="/api/v1", responses=_ERRORS, dependencies=[Depends(known_query)])
 
 
 def _ms(moment: datetime | None, name: str) -> int | None:
@@ -219,7 +240,12 @@ def get_baseline(ctx: Read, model_id: ModelIdPath) -> Any:
 @router.get(
     "/models/{model_id}/baseline/files/{name}",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        200: {
+            "description": "the file's bytes (JSON for the .json files)",
+            "content": {"application/octet-stream": {}, "application/json": {}},
+        }
+    },
     summary="Download one baseline file",
 )
 def get_baseline_file(

@@ -55,8 +55,12 @@ def window_results(spec: HistorySpec) -> Iterator[WindowResult]:
             )  # fmt: skip
             checks.append(
                 CheckOutcome(
-                    check_type="baseline_drift_check", feature=name, violated=drifted,
-                    value=value, threshold=THRESHOLD, method=METHOD,
+                    check_type="baseline_drift_check",
+                    feature=name,
+                    violated=drifted,
+                    value=value,
+                    threshold=THRESHOLD,
+                    method=METHOD,
                     description=f"{METHOD} {value:.3f} exceeds {THRESHOLD}" if drifted else "",
                 )  # fmt: skip
             )
