@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import schemathesis
-from conftest import unique_name
 from hypothesis import HealthCheck, settings
 
+from conftest import unique_name
 from modelmon.adapters.redis import make_redis
 from modelmon.settings import Settings
 
