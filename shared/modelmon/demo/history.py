@@ -53,17 +53,12 @@ def window_results(spec: HistorySpec) -> Iterator[WindowResult]:
                 mean=float(i), std=1.0, min=float(i) - 3, max=float(i) + 3,
                 sum=float(i) * spec.rows, distances={METHOD: value, "psi": value * 2},
             )  # fmt: skip
-            checks.append(
-                CheckOutcome(
-                    check_type="baseline_drift_check",
-                    feature=name,
-                    violated=drifted,
-                    value=value,
-                    threshold=THRESHOLD,
-                    method=METHOD,
-                    description=f"{METHOD} {value:.3f} exceeds {THRESHOLD}" if drifted else "",
-                )  # fmt: skip
-            )
+            text = f"{METHOD} {value:.3f} exceeds {THRESHOLD}" if drifted else ""
+            outcome = CheckOutcome(
+                check_type="baseline_drift_check", feature=name, violated=drifted,
+                value=value, threshold=THRESHOLD, method=METHOD, description=text,
+            )  # fmt: skip
+            checks.append(outcome)
         yield WindowResult(
             model_id=spec.model_id, window_start=_utc(start), window_end=_utc(start + size),
             evaluated_at=_utc(start + size + 1000), event_count=spec.rows,
