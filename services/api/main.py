@@ -14,6 +14,7 @@ from modelmon.api.auth import TokenAuth
 from modelmon.api.store import MonitorStore
 from modelmon.errors import ConfigurationError
 from modelmon.keys import Keys
+from modelmon.service import StopFlag
 from modelmon.settings import Settings
 
 
@@ -56,7 +57,10 @@ def command(host: str | None, port: int | None, insecure: bool) -> None:
     except ConfigurationError as exc:
         click.echo(f"modelmon run api: {exc}", err=True)
         sys.exit(2)
-    uvicorn.run(
+    # uvicorn re-raises SIGTERM/SIGINT to the previous handlers after its graceful shutdown:
+    # with a StopFlag there, a stopped API exits 0 like every other service.
+    StopFlag().install()
+    config = uvicorn.Config(
         app,
         host=host or settings.api.host,
         port=settings.api.port if port is None else port,
@@ -64,3 +68,4 @@ def command(host: str | None, port: int | None, insecure: bool) -> None:
         access_log=False,
         timeout_graceful_shutdown=5,
     )
+    uvicorn.Server(config).run()

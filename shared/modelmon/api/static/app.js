@@ -58,8 +58,10 @@ function show(id) {
 
 function route() {
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
-  if (parts[0] === "models" && parts[1]) return { model: parts[1], feature: parts[3] || null };
-  return { model: null, feature: null };
+  if (parts[0] === "models" && parts[1]) {
+    return { model: parts[1], feature: parts[3] || null, window: parts[4] || null };
+  }
+  return { model: null, feature: null, window: null };
 }
 
 function crumbs(where) {
@@ -116,11 +118,13 @@ function drawHeatmap(map, model) {
     el.on("plotly_click", (event) => {
       const point = event.points && event.points[0];
       if (point) location.hash = "#/models/" + encodeURIComponent(el.dataset.model) +
-        "/features/" + encodeURIComponent(point.y);
+        "/features/" + encodeURIComponent(point.y) + "/" +
+        encodeURIComponent(state.heatWindows[point.pointIndex[1]]);
     });
     el.dataset.bound = "1";
   }
   el.dataset.model = model;
+  state.heatWindows = map.windows;
   const drifted = new Set();
   map.cells.forEach((row, i) => { if (row.some((c) => c && c.violated)) drifted.add(map.features[i]); });
   el.dataset.drifted = JSON.stringify([...drifted].sort());
@@ -166,16 +170,18 @@ async function renderModel(where) {
   drawHeatmap(map, where.model);
   drawTimeline(alerts);
   $("feature").hidden = !where.feature;
-  if (where.feature) await renderFeature(where.model, where.feature);
+  if (where.feature) await renderFeature(where.model, where.feature, where.window);
 }
 
-async function renderFeature(model, feature) {
+async function renderFeature(model, feature, window) {
   const base = "/models/" + encodeURIComponent(model) + "/features/" + encodeURIComponent(feature);
   $("feature-title").textContent = "Feature " + feature;
   const series = await api(base + "/series?limit=1440");
   drawDistance(series);
   try {
-    drawDistribution(await api(base + "/distribution"));
+    const at = window ? "?window_start=" + encodeURIComponent(window) : "";
+    drawDistribution(await api(base + "/distribution" + at));
+    $("distribution-note").dataset.window = window || "";
   } catch (err) {
     if (!(err instanceof ApiError) || err.status !== 404) throw err;
     Plotly.purge($("distribution"));
