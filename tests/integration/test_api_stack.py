@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from conftest import unique_name, wait_until
 
+from conftest import unique_name, wait_until
 from modelmon.keys import Keys
 from modelmon.settings import Settings
 from modelmon.streaming.results import ResultStore
@@ -178,7 +178,7 @@ def test_the_api_returns_what_the_detector_wrote(incident: Incident) -> None:
     summary = _get(incident, "/models")["items"][0]
     assert summary["model_id"] == "churn" and summary["violations_last_day"] == 2
     assert summary["last_window"]["window_start"].startswith("2026-01-01T00:00:20")
-    assert T0 + 2 * SIZE == int(incident.results[2].window_start.timestamp() * 1000)
+    assert int(incident.results[2].window_start.timestamp() * 1000) == T0 + 2 * SIZE
 
 
 def test_tokens_and_roles(incident: Incident) -> None:
@@ -217,6 +217,13 @@ def test_dashboard_in_chromium(incident: Incident) -> None:
             row.wait_for(timeout=30_000)
             assert "alarm" not in row.inner_text()  # resolved: health of the last window
             page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
+            # live: a model registered now appears without a reload (the page polls)
+            live = httpx.post(
+                incident.url + "/api/v1/models", json={"model_id": "live-model"},
+                headers=bearer(ADMIN_TOKEN), timeout=10,
+            )  # fmt: skip
+            assert live.status_code == 201, live.text
+            page.locator("#models-table tbody tr[data-model='live-model']").wait_for(timeout=30_000)
 
             row.get_by_role("link", name="churn").click()
             page.locator("#feature-buttons a.feature").first.wait_for(timeout=30_000)
