@@ -24,7 +24,7 @@ from modelmon.settings import Settings, TopicSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every modelmon service DESIGN.md names; a services/<dir> not in here fails the test below.
-SERVICES = ("aggregator", "detector", "archiver", "capture-proxy", "ingest", "alerting")
+SERVICES = ("aggregator", "detector", "archiver", "capture-proxy", "ingest", "alerting", "api")
 INFRA = {"kafka", "kafka-init", "redis", "moto"}
 # Where each service's /healthz /readyz /metrics listen: (address variable, port variable,
 # name of the container port): the shared admin section. Ingest serves them on its own listener.
@@ -301,7 +301,7 @@ def test_admin_servers_listen_on_loopback_unless_told_otherwise(name: str) -> No
     assert _env_problem(host_env, name) is None
     assert _env_problem(port_env, name) is None
     assert _default_of(host_env, name) == "127.0.0.1"
-    if name != "ingest":  # ingest's admin endpoints share its listener (--host)
+    if name not in ("ingest", "api"):  # their admin endpoints share their listener (--host)
         assert "--admin-host" in {o for p in _command(name).params for o in p.opts}
 
 

@@ -7,6 +7,7 @@ test), so the whole application runs in-process against a real Redis in the test
 from __future__ import annotations
 
 import logging
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -181,7 +182,29 @@ def create_app(
 
 
 def _probes(app: FastAPI, store: MonitorStore) -> None:
-    """``/healthz`` (the process answers) and ``/readyz`` (Redis answers), without a token."""
+    """``/healthz`` (the process answers), ``/readyz`` (Redis answers) and ``/metrics``
+    (requests and latency per route, Prometheus), without a token, like every service's."""
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram
+
+    from modelmon.service import render_metrics
+
+    registry = CollectorRegistry()
+    latency = Histogram(
+        "modelmon_api_request_seconds", "API requests by route and status",
+        ["route", "status"], registry=registry,
+    )  # fmt: skip
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
+        response: Response = await call_next(request)
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        latency.labels(route, str(response.status_code)).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(render_metrics(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
