@@ -142,3 +142,23 @@ def test_alarm_states_split_the_alert_key() -> None:
     assert [(a.state, a.variant, a.check_type, a.feature) for a in found] == [
         ("ALARM", "V", "c", "x"), ("OK", "AllTraffic", "baseline_drift_check", "f/g"),
     ]  # fmt: skip
+
+
+@given(st.lists(st.integers(0, 4_000_000_000_000), max_size=20), st.booleans())
+def test_series_points_spliced_from_storage_equal_the_parsed_ones(
+    starts: list[int], foreign: bool
+) -> None:
+    import orjson
+
+    from modelmon.api.store import feature_point, feature_points_json
+
+    raws = [
+        orjson.dumps({"window_start": t, "count": 3, "distances": {"psi": 0.5}}) for t in starts
+    ]
+    if foreign and raws:  # a point laid out otherwise: the whole page is parsed instead
+        raws[-1] = orjson.dumps({"count": 3, "window_start": starts[-1]})
+    spliced = orjson.loads(feature_points_json(raws))
+    assert spliced == [feature_point(r) for r in raws]
+    assert [p["window_start"][:19] for p in spliced] == [
+        datetime.fromtimestamp(t // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S") for t in starts
+    ]
