@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
@@ -102,14 +103,23 @@ def overlay(baseline: Any, current: NumericProfile | CategoricalProfile) -> Over
 def figure(over: Overlay, title: str) -> dict[str, Any]:
     """A plotly figure (as JSON-able dict) of an overlay: grouped bars, baseline first."""
     colors = [BASE_COLOR, CURRENT_COLOR]
+    edges = over.edges
+    # numeric: bars at bin centres on a numeric axis; the bin's range shows on hover
+    x: list[Any] = (
+        [(lo + hi) / 2 for lo, hi in pairwise(edges)]
+        if over.kind == "numeric"
+        else list(over.labels)
+    )
     data = [
         {
             "type": "bar",
             "name": name,
-            "x": over.labels,
+            "x": x,
             "y": values,
+            "text": over.labels,
+            "textposition": "none",
             "marker": {"color": colors[i % 2]},
-            "hovertemplate": "%{x}: %{y:.2%}<extra>" + name + "</extra>",
+            "hovertemplate": "%{text}: %{y:.2%}<extra>" + name + "</extra>",
         }
         for i, (name, values) in enumerate(over.shares.items())
     ]
