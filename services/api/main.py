@@ -1,71 +1,81 @@
-"""``modelmon run api``: wiring (settings, Redis, tokens) and the HTTP listener (uvicorn)."""
+"""``modelmon run api``: wiring on the service runtime (settings, Redis, tokens) and uvicorn.
+
+The API serves ``/healthz`` ``/readyz`` ``/metrics`` on its own listener (as ingest does), with
+the runtime's metrics registry; SIGTERM sets the runtime's stop flag and uvicorn then shuts
+down gracefully.
+"""
 
 from __future__ import annotations
 
-import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-import click
+import uvicorn
 from fastapi import FastAPI
 
-from modelmon import logs
 from modelmon.adapters.redis import make_redis
 from modelmon.api.app import create_app
 from modelmon.api.auth import TokenAuth
 from modelmon.api.store import MonitorStore
-from modelmon.errors import ConfigurationError
 from modelmon.keys import Keys
-from modelmon.service import StopFlag
-from modelmon.settings import Settings
+from modelmon.runtime import Runtime, service_command
+from modelmon.service import Health, StopFlag
 
 
-def build(settings: Settings) -> FastAPI:
-    """The application for these settings; ConfigurationError when it must not start."""
-    api = settings.api
+class _Server(uvicorn.Server):
+    """uvicorn without signal handlers of its own: the runtime's stop flag ends it."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class ApiService:
+    """The ASGI application under uvicorn until the stop flag is set."""
+
+    def __init__(self, app: FastAPI, host: str, port: int, health: Health, stop: StopFlag):
+        config = uvicorn.Config(
+            app, host=host, port=port, log_config=None, access_log=False,
+            timeout_graceful_shutdown=5,
+        )  # fmt: skip
+        self.server = _Server(config)
+        self.health, self.stop = health, stop
+
+    def run(self) -> None:
+        watcher = threading.Thread(target=self._watch, name="api-stop", daemon=True)
+        watcher.start()
+        self.server.run()
+
+    def _watch(self) -> None:
+        while not self.stop.wait(0.2):
+            if self.server.started and not self.health.ready:
+                self.health.set_ready(True)
+        self.health.set_ready(False, "stopping")
+        self.server.should_exit = True
+
+
+def build(rt: Runtime) -> ApiService:
+    """The API for these settings; ConfigurationError (no tokens, not --insecure) stops it."""
+    api, settings = rt.settings.api, rt.settings
     auth = TokenAuth.of(
         [t.get_secret_value() for t in api.read_tokens],
         [t.get_secret_value() for t in api.admin_tokens],
         insecure=api.insecure,
     )
     store = MonitorStore(
-        make_redis(settings.redis),
-        Keys(settings.redis.key_prefix),
-        settings.topics.capture,
-        settings.topics.capture_partitions,
-    )
-    return create_app(
+        make_redis(settings.redis), Keys(settings.redis.key_prefix),
+        settings.topics.capture, settings.topics.capture_partitions,
+    )  # fmt: skip
+    app = create_app(
         store, auth, max_body_bytes=api.max_body_bytes, cors_origins=api.cors_origins,
         poll_seconds=api.poll_seconds, heatmap_windows=api.heatmap_windows,
+        registry=rt.registry,
     )  # fmt: skip
+    return ApiService(app, api.host, api.port, rt.health, rt.stop)
 
 
-@click.command("api")
-@click.option("--host", default=None, help="listen address (api.host; 0.0.0.0 in a pod)")
-@click.option("--port", type=int, default=None, help="listen port (api.port)")
-@click.option(
-    "--insecure", is_flag=True, help="serve without tokens (local use only; api.insecure)"
-)
-def command(host: str | None, port: int | None, insecure: bool) -> None:
-    """HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json) and the dashboard at /."""
-    import uvicorn
-
-    settings = Settings()
-    if insecure:
-        settings.api.insecure = True
-    logs.configure(settings.log_level, settings.log_json)
-    try:
-        app = build(settings)
-    except ConfigurationError as exc:
-        click.echo(f"modelmon run api: {exc}", err=True)
-        sys.exit(2)
-    # uvicorn re-raises SIGTERM/SIGINT to the previous handlers after its graceful shutdown:
-    # with a StopFlag there, a stopped API exits 0 like every other service.
-    StopFlag().install()
-    config = uvicorn.Config(
-        app,
-        host=host or settings.api.host,
-        port=settings.api.port if port is None else port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
-    uvicorn.Server(config).run()
+command = service_command(
+    "api", build, admin_server=False,
+    help="HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json) and the dashboard at /.",
+)  # fmt: skip

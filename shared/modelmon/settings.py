@@ -252,17 +252,25 @@ class ApiSettings(BaseModel):
     unless ``insecure`` is set (every request then counts as admin).
     """
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
-    read_tokens: list[SecretStr] = Field(default_factory=list)
-    admin_tokens: list[SecretStr] = Field(default_factory=list)
+    host: str = Field(default="127.0.0.1", description="listen address (0.0.0.0 in a pod)")
+    port: int = Field(default=8000, ge=0, le=65535, description="listen port (0: any free one)")
+    read_tokens: list[SecretStr] = Field(
+        default_factory=list, description="bearer tokens that may read (16+ characters each)"
+    )
+    admin_tokens: list[SecretStr] = Field(
+        default_factory=list, description="bearer tokens that may also register and push"
+    )
     insecure: bool = Field(default=False, description="serve without tokens (local use only)")
-    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="larger request bodies get 413"
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="origins allowed cross-site (empty: CORS off)"
     )
     poll_seconds: float = Field(default=5.0, gt=0, description="dashboard refresh interval")
-    heatmap_windows: int = Field(default=60, ge=1, le=1440)
+    heatmap_windows: int = Field(
+        default=60, ge=1, le=1440, description="windows in the dashboard's heat map"
+    )
 
 
 class Settings(BaseSettings):

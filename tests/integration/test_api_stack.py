@@ -76,11 +76,10 @@ def incident(
     _push_baseline(client, prefix, "churn", tmp)
     produce(settings, capture, _stream("churn", 3))
     env = service_env(prefix, capture, unique_name("test-api-group")) | {
-        "MODELMON_DETECTOR_TOPIC": capture,
-        "MODELMON_DETECTOR_ALERTS_TOPIC": alerts,
-        "MODELMON_ALERTING_TOPIC": alerts,
-        "MODELMON_ALERTING_GROUP": unique_name("test-api-alerting"),
-        "MODELMON_ALERTING_ADMIN_PORT": "0",
+        "MODELMON_DETECTOR__TOPIC": capture,
+        "MODELMON_DETECTOR__ALERTS_TOPIC": alerts,
+        "MODELMON_ALERTING__TOPIC": alerts,
+        "MODELMON_ALERTING__GROUP": unique_name("test-api-alerting"),
     }
     pipeline = [
         ServiceProcess(name, env, tmp / f"{name}.log").start()

@@ -29,8 +29,9 @@ INFRA = {"kafka", "kafka-init", "redis", "moto"}
 # Where each service's /healthz /readyz /metrics listen: (address variable, port variable,
 # name of the container port): the shared admin section. Ingest serves them on its own listener.
 _SHARED = ("MODELMON_ADMIN__HOST", "MODELMON_ADMIN__PORT", "admin")
-ADMIN = {name: _SHARED for name in SERVICES if name != "ingest"} | {
+ADMIN = {name: _SHARED for name in SERVICES if name not in ("ingest", "api")} | {
     "ingest": ("MODELMON_INGEST__HOST", "MODELMON_INGEST__PORT", "http"),
+    "api": ("MODELMON_API__HOST", "MODELMON_API__PORT", "http"),
 }
 
 

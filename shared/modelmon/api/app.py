@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from prometheus_client import CollectorRegistry
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -152,6 +153,7 @@ def create_app(
     cors_origins: list[str] | None = None,
     poll_seconds: float = 5.0,
     heatmap_windows: int = 60,
+    registry: CollectorRegistry | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="modelmon API",
@@ -176,19 +178,18 @@ def create_app(
             CORSMiddleware, allow_origins=cors_origins, allow_headers=["Authorization"]
         )
     app.add_middleware(BodyLimit, limit=max_body_bytes)
-    _probes(app, store)
+    _probes(app, store, registry or CollectorRegistry())
     _dashboard(app, poll_seconds)
     return app
 
 
-def _probes(app: FastAPI, store: MonitorStore) -> None:
+def _probes(app: FastAPI, store: MonitorStore, registry: CollectorRegistry) -> None:
     """``/healthz`` (the process answers), ``/readyz`` (Redis answers) and ``/metrics``
     (requests and latency per route, Prometheus), without a token, like every service's."""
-    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram
+    from prometheus_client import CONTENT_TYPE_LATEST, Histogram
 
     from modelmon.service import render_metrics
 
-    registry = CollectorRegistry()
     latency = Histogram(
         "modelmon_api_request_seconds", "API requests by route and status",
         ["route", "status"], registry=registry,
