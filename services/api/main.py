@@ -17,10 +17,14 @@ from fastapi import FastAPI
 from modelmon.adapters.redis import make_redis
 from modelmon.api.app import create_app
 from modelmon.api.auth import TokenAuth
+from modelmon.api.captures import CaptureSource
 from modelmon.api.store import MonitorStore
+from modelmon.archive.codec import load_key
+from modelmon.archive.store import open_store
 from modelmon.keys import Keys
 from modelmon.runtime import Runtime, service_command
 from modelmon.service import Health, StopFlag
+from modelmon.settings import Settings
 
 
 class _Server(uvicorn.Server):
@@ -55,6 +59,14 @@ class ApiService:
         self.server.should_exit = True
 
 
+def _captures(settings: Settings) -> CaptureSource:
+    """The archive the archiver writes (``archiver.destination``), read with its key."""
+    store, prefix = open_store(settings, settings.archiver.destination)
+    enc = settings.archiver.encryption_key
+    key = load_key(enc.get_secret_value()) if enc else None
+    return CaptureSource(store, prefix, key, settings.capture.feature_names)
+
+
 def build(rt: Runtime) -> ApiService:
     """The API for these settings; ConfigurationError (no tokens, not --insecure) stops it."""
     api, settings = rt.settings.api, rt.settings
@@ -70,7 +82,7 @@ def build(rt: Runtime) -> ApiService:
     app = create_app(
         store, auth, max_body_bytes=api.max_body_bytes, cors_origins=api.cors_origins,
         poll_seconds=api.poll_seconds, heatmap_windows=api.heatmap_windows,
-        registry=rt.registry,
+        registry=rt.registry, captures=_captures(settings),
     )  # fmt: skip
     return ApiService(app, api.host, api.port, rt.health, rt.stop)
 

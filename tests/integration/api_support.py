@@ -11,7 +11,9 @@ import numpy as np
 
 from modelmon.api.app import create_app
 from modelmon.api.auth import TokenAuth
+from modelmon.api.captures import CaptureSource
 from modelmon.api.store import MonitorStore
+from modelmon.archive.store import LocalStore
 from modelmon.checks import Baseline
 from modelmon.config import ModelConfig
 from modelmon.demo.history import HistorySpec, window_results
@@ -75,9 +77,11 @@ def seed(client: Any, prefix: str, tmp: Path, windows: int = 30) -> Seeded:
     return Seeded("churn", spec, drifted)
 
 
-def make_app(client: Any, prefix: str) -> Any:
+def make_app(client: Any, prefix: str, archive: Path | None = None) -> Any:
     store = MonitorStore(client, Keys(prefix), "modelmon.capture.v1", 6)
-    return create_app(store, TokenAuth.of([READ_TOKEN], [ADMIN_TOKEN]), max_body_bytes=65_536)
+    captures = CaptureSource(LocalStore(archive), "") if archive is not None else None
+    auth = TokenAuth.of([READ_TOKEN], [ADMIN_TOKEN])
+    return create_app(store, auth, max_body_bytes=65_536, captures=captures)
 
 
 def bearer(token: str) -> dict[str, str]:

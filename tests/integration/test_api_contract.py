@@ -9,6 +9,8 @@ the state before the first case runs and deletes it after the last.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,8 @@ pytestmark = pytest.mark.integration
 
 CLIENT = make_redis(Settings().redis)
 PREFIX = unique_name("test-api-contract")
-schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", make_app(CLIENT, PREFIX))
+ARCHIVE = Path(tempfile.mkdtemp(prefix="modelmon-api-contract-"))  # an empty capture archive
+schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", make_app(CLIENT, PREFIX, ARCHIVE))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -37,6 +40,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory, stack_endpoints: Any) -> It
     keys = list(CLIENT.scan_iter(match=f"{PREFIX}*", count=1000))
     if keys:
         CLIENT.delete(*keys)
+    shutil.rmtree(ARCHIVE, ignore_errors=True)
 
 
 @schema.parametrize()

@@ -80,14 +80,17 @@ def incident(
         "MODELMON_DETECTOR__ALERTS_TOPIC": alerts,
         "MODELMON_ALERTING__TOPIC": alerts,
         "MODELMON_ALERTING__GROUP": unique_name("test-api-alerting"),
+        "MODELMON_TOPICS__CAPTURE": capture,  # the archiver reads topics.capture
+        "MODELMON_ARCHIVER__DESTINATION": str(tmp / "archive"),
+        "MODELMON_ARCHIVER__GROUP_ID": unique_name("test-api-archiver"),
+        "MODELMON_ARCHIVER__ROLL_SECONDS": "1",
     }
     pipeline = [
         ServiceProcess(name, env, tmp / f"{name}.log").start()
-        for name in ("aggregator", "detector", "alerting")
+        for name in ("aggregator", "detector", "alerting", "archiver")
     ]
     port = _free_port()
     api_env = env | {
-        "MODELMON_TOPICS__CAPTURE": capture,
         "MODELMON_TOPICS__CAPTURE_PARTITIONS": "3",
         "MODELMON_API__READ_TOKENS": orjson.dumps([READ_TOKEN]).decode(),
         "MODELMON_API__ADMIN_TOKENS": orjson.dumps([ADMIN_TOKEN]).decode(),
@@ -178,6 +181,17 @@ def test_the_api_returns_what_the_detector_wrote(incident: Incident) -> None:
     assert summary["model_id"] == "churn" and summary["violations_last_day"] == 2
     assert summary["last_window"]["window_start"].startswith("2026-01-01T00:00:20")
     assert int(incident.results[2].window_start.timestamp() * 1000) == T0 + 2 * SIZE
+
+
+def test_recent_captures_come_from_the_archive(incident: Incident) -> None:
+    events = _stream("churn", 3)
+    page = wait_until(
+        lambda: (p := _get(incident, "/models/churn/captures?limit=25"))["total"] == 25 and p,
+        60, "the archiver's files",
+    )  # fmt: skip
+    got = page["items"]
+    assert [e["inputs"] for e in got] == [e.inputs for e in events[-25:]]  # the newest, in order
+    assert {e["model_id"] for e in got} == {"churn"}
 
 
 def test_tokens_and_roles(incident: Incident) -> None:

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelmon import __version__
 from modelmon.api.auth import TokenAuth
+from modelmon.api.captures import CaptureSource
 from modelmon.api.routes import Context, router
 from modelmon.api.store import MonitorStore
 from modelmon.errors import ConfigurationError, DependencyUnavailableError, ModelmonError
@@ -154,6 +155,7 @@ def create_app(
     poll_seconds: float = 5.0,
     heatmap_windows: int = 60,
     registry: CollectorRegistry | None = None,
+    captures: CaptureSource | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="modelmon API",
@@ -164,7 +166,7 @@ def create_app(
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
-    app.state.ctx = Context(store, auth, heatmap_windows)
+    app.state.ctx = Context(store, auth, heatmap_windows, captures)
     app.include_router(router)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.add_exception_handler(RequestValidationError, _validation)

@@ -19,11 +19,13 @@ from starlette.exceptions import HTTPException
 from modelmon.api import schema as s
 from modelmon.api import views
 from modelmon.api.auth import Role, TokenAuth
+from modelmon.api.captures import CaptureSource, recent_captures
 from modelmon.api.store import DAY_MS, MonitorStore, Span, feature_points_json
 from modelmon.checks import Baseline
 from modelmon.checks.baseline import BASELINE_FILES
+from modelmon.config import endpoint_name
 from modelmon.errors import BaselineError
-from modelmon.events import MODEL_ID_PATTERN, WindowResult
+from modelmon.events import MODEL_ID_PATTERN, CaptureEvent, WindowResult
 from modelmon.keys import WindowRef
 from modelmon.plots import overlay
 from modelmon.registry import check_baseline_files, config_from_mapping
@@ -38,6 +40,7 @@ class Context:
     store: MonitorStore
     auth: TokenAuth
     heatmap_windows: int = 60
+    captures: CaptureSource | None = None
     baselines: dict[tuple[str, int], Baseline] = field(default_factory=dict)
 
     def baseline(self, model_id: str) -> Baseline | None:
@@ -423,3 +426,22 @@ def list_alarms(ctx: Read, model_id: ModelIdPath, offset: Offset = 0, limit: Lim
     _entry(ctx, model_id)
     found = views.alarm_states(ctx.store.alarm_states(model_id))
     return _page(found[offset : offset + limit], len(found), Span(offset=offset, limit=limit))
+
+
+@router.get(
+    "/models/{model_id}/captures", response_model=s.Page[CaptureEvent],
+    summary="A sample of recent captures, read from the archive (redacted as archived)",
+)  # fmt: skip
+def list_captures(
+    ctx: Read, model_id: ModelIdPath, start: Start = None, end: End = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Any:  # fmt: skip
+    span = _span(start, end, 0, limit)
+    entry = _entry(ctx, model_id)
+    if ctx.captures is None:
+        raise _missing("path.model_id", "the API has no capture archive configured")
+    folder = endpoint_name(model_id, entry.config)
+    lo = views.utc(span.start_ms) if span.start_ms is not None else None
+    hi = views.utc(span.end_ms) if span.end_ms is not None else None
+    found = recent_captures(ctx.captures, model_id, folder, lo, hi, limit)
+    return _page(found, len(found), span)
