@@ -276,7 +276,7 @@ class DemoRun:
             f"s3://{aws.bucket}/reports",
         )
         started = []
-        for spec in [self.dashboard.spec(), *specs]:
+        for spec in [self.dashboard.spec(f"s3://{aws.bucket}/capture"), *specs]:
             if not spec.available:
                 self.state.services[spec.name] = "missing"
                 self._note(f"NOT AVAILABLE YET: service {spec.name} ({spec.role})")

@@ -107,7 +107,8 @@ class Dashboard:
         """The address to open: the token rides in the fragment (never sent to a server)."""
         return f"http://127.0.0.1:{self.port}/#token={self.token}"
 
-    def spec(self) -> ServiceSpec:
+    def spec(self, archive_destination: str) -> ServiceSpec:
+        """The API, reading captures back from where the demo's archiver writes them."""
         import json
 
         return ServiceSpec(
@@ -115,7 +116,8 @@ class Dashboard:
             ["--port", str(self.port)],
             self.port,
             {"MODELMON_API__ADMIN_TOKENS": json.dumps([self.token]),
-             "MODELMON_API__POLL_SECONDS": "2"},
+             "MODELMON_API__POLL_SECONDS": "2",
+             "MODELMON_ARCHIVER__DESTINATION": archive_destination},
             "HTTP API (/api/v1) and the live dashboard (/)",
         )  # fmt: skip
 
