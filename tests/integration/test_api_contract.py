@@ -63,3 +63,24 @@ def test_every_operation_honours_its_contract(case: Any) -> None:
         # the case may have been generated as invalid only in its path: no longer so
         excluded.append(schemathesis.checks.negative_data_rejection)
         case.call_and_validate(headers=bearer(ADMIN_TOKEN), excluded_checks=excluded)
+
+
+def test_concurrent_requests_agree(seeded: None) -> None:
+    """Requests run on a thread pool: the overview's violation cache and the baseline cache
+    are shared, and concurrent readers must neither fail nor see different answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from fastapi.testclient import TestClient
+
+    app = make_app(CLIENT, PREFIX, ARCHIVE)
+    paths = ["/api/v1/models", "/api/v1/models/churn/features/x/distribution"] * 40
+
+    def get(path: str) -> tuple[int, bytes]:
+        with TestClient(app) as client:
+            response = client.get(path, headers=bearer(ADMIN_TOKEN))
+            return response.status_code, response.content
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(get, paths))
+    assert {status for status, _ in answers} == {200}
+    assert len(set(answers)) == 2  # one answer per path, whatever the interleaving

@@ -41,20 +41,22 @@ class Context:
     auth: TokenAuth
     heatmap_windows: int = 60
     captures: CaptureSource | None = None
-    baselines: dict[tuple[str, int], Baseline] = field(default_factory=dict)
+    baselines: dict[str, tuple[int, Baseline]] = field(default_factory=dict)
 
     def baseline(self, model_id: str) -> Baseline | None:
         """The model's stored baseline, parsed once per baseline version."""
         meta = self.store.baseline_meta(model_id)
         if meta is None:
             return None
-        key = (model_id, meta.version)
-        if key not in self.baselines:
-            files = self.store.registry.baseline_files(model_id)
-            if files is None:
-                return None
-            self.baselines = {key: Baseline.from_files(files, f"registry:{model_id}")}
-        return self.baselines[key]
+        cached = self.baselines.get(model_id)  # one read: other threads may replace it
+        if cached is not None and cached[0] == meta.version:
+            return cached[1]
+        files = self.store.registry.baseline_files(model_id)
+        if files is None:
+            return None
+        baseline = Baseline.from_files(files, f"registry:{model_id}")
+        self.baselines[model_id] = (meta.version, baseline)
+        return baseline
 
 
 _bearer = HTTPBearer(auto_error=False, description="a read or admin token")

@@ -7,6 +7,7 @@ Key names come from ``modelmon.keys``; Redis errors become ``DependencyUnavailab
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ class MonitorStore:
         # model -> (window start -> violated checks): violations per window, filled
         # incrementally from the newest window seen, so the overview never re-reads a day.
         self._violations: dict[str, dict[int, int]] = {}
+        self._lock = threading.Lock()
 
     def ping(self) -> bool:
         try:
@@ -110,16 +112,19 @@ class MonitorStore:
     def violations_per_window(self, model_id: str, since_ms: int) -> dict[int, int]:
         """Violated checks per window start from ``since_ms`` on (read once, then only the
         windows newer than the newest seen; older entries are dropped)."""
-        seen = self._violations.setdefault(model_id, {})
-        low = f"({max(seen)}" if seen else since_ms
-        with _redis_errors():
-            raw = self._r.zrangebyscore(self._keys.results(model_id), low, "+inf", withscores=True)
-        for blob, score in cast(list[tuple[bytes, float]], raw):
-            checks = orjson.loads(blob).get("checks", [])
-            seen[int(score)] = sum(1 for c in checks if c.get("violated"))
-        for start in [s for s in seen if s < since_ms]:
-            del seen[start]
-        return {s: n for s, n in seen.items() if s >= since_ms}
+        with self._lock:  # requests run on a thread pool: one reader updates at a time
+            seen = self._violations.setdefault(model_id, {})
+            low = f"({max(seen)}" if seen else since_ms
+            with _redis_errors():
+                raw = self._r.zrangebyscore(
+                    self._keys.results(model_id), low, "+inf", withscores=True
+                )
+            for blob, score in cast(list[tuple[bytes, float]], raw):
+                checks = orjson.loads(blob).get("checks", [])
+                seen[int(score)] = sum(1 for c in checks if c.get("violated"))
+            for start in [s for s in seen if s < since_ms]:
+                del seen[start]
+            return {s: n for s, n in seen.items() if s >= since_ms}
 
     # -- profiles -------------------------------------------------------------------------
     def window_profile(self, ref: WindowRef) -> DatasetProfile | None:
