@@ -74,6 +74,21 @@ function crumbs(where) {
   nav.innerHTML = html;
 }
 
+// plotly.min.js (4.8 MB) loads on the first chart, so the overview renders without it.
+function loadPlotly() {
+  if (window.Plotly) return Promise.resolve();
+  if (!state.plotly) {
+    state.plotly = new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = "/static/plotly.min.js";
+      script.onload = resolve;
+      script.onerror = () => { state.plotly = null; reject(new Error("plotly.min.js did not load")); };
+      document.head.appendChild(script);
+    });
+  }
+  return state.plotly;
+}
+
 // ----- overview --------------------------------------------------------------------------
 async function renderOverview() {
   const page = await api("/models?limit=1000");
@@ -159,6 +174,7 @@ async function renderModel(where) {
   const id = encodeURIComponent(where.model);
   const [detail, map, alerts] = await Promise.all([
     api("/models/" + id), api("/models/" + id + "/heatmap"), api("/models/" + id + "/alerts?limit=1000"),
+    loadPlotly(),
   ]);
   const s = detail.summary;
   $("model-title").textContent = where.model;
