@@ -10,7 +10,7 @@ help:
 	@echo "make demo        start the local stack and run the demo"
 	@echo "make test        lint, types, unit + integration + e2e tests on the real stack"
 	@echo "make venv        create .venv from requirements/lock.txt (instant when unchanged)"
-	@echo "make lint        ruff check, ruff format --check, mypy"
+	@echo "make lint        ruff check, ruff format --check, mypy, bandit (medium and up)"
 	@echo "make bench       run the benchmarks (bench/run_all.py)"
 	@echo "make docs        regenerate docs/configuration.md's settings and docs/api.md from OpenAPI"
 	@echo "make stack-up | stack-down | stack-status   the local Kafka, Redis and AWS emulator"
@@ -32,6 +32,7 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check --extend-exclude "*.md" .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/bandit -q -r shared services -ll
 
 docs: venv
 	$(VENV)/bin/python scripts/gen_config_docs.py

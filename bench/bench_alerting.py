@@ -169,7 +169,9 @@ def run(alerts: int, rate: float) -> dict[str, list[float]]:
     model = f"bench-{fx.run}"
     routes = AlertRoutes(
         sns_topic_arn=fx.topic_arn,
-        webhooks=[WebhookRoute(url=f"http://127.0.0.1:{server.server_address[1]}/hook")],
+        webhooks=[
+            WebhookRoute(url=f"http://127.0.0.1:{server.server_address[1]}/hook", allow_http=True)
+        ],
         cloudwatch=CloudWatchRoute(enabled=False),
     )
     Registry(fx.redis, Keys(fx.prefix)).register(ModelConfig(model_id=model, alerts=routes))

@@ -95,6 +95,7 @@ def main() -> int:
         "MODELMON_REDIS__KEY_PREFIX": prefix,
         "MODELMON_API__READ_TOKENS": json.dumps([TOKEN]),
         "MODELMON_LOG_LEVEL": "WARNING",
+        "MODELMON_ADMIN__PORT": "0",
     }
     api = None
     try:

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from modelmon.bias.config import BiasConfig
 from modelmon.capture.sagemaker import SageMakerCaptureRecord
 from modelmon.config import ModelConfig
 from modelmon.events import (
@@ -59,6 +60,7 @@ MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "window-result": (WindowResult, ""),
     "model-config": (ModelConfig, ""),
     "sagemaker-capture-record": (SageMakerCaptureRecord, ""),
+    "bias-config": (BiasConfig, ""),
 }
 
 

@@ -44,6 +44,8 @@ echo "== ruff"
 .venv/bin/ruff format --check --extend-exclude "*.md" .  # docs code samples are not gated
 echo "== mypy"
 .venv/bin/mypy
+echo "== bandit"
+.venv/bin/bandit -q -r shared services -ll
 
 echo "== pytest (${SECONDS}s)"
 suites=()

@@ -35,6 +35,7 @@ from modelmon.errors import (
     UnknownModelError,
 )
 from modelmon.keys import Keys
+from modelmon.redaction import RedactionPolicy, redact_bytes
 from modelmon.registry import ModelCatalog, Registry
 from modelmon.service import DeadLetters, Health, StopFlag
 from modelmon.settings import Settings
@@ -128,9 +129,11 @@ class Aggregator:
         self._catalog = ModelCatalog(Registry(self._redis, keys))
         self._plans: dict[str, ModelPlan] = {}
         self._producer = make_producer(settings.kafka)
+        redaction = RedactionPolicy.from_settings(settings.capture)
         self._dead_letters = DeadLetters(
-            self._produce, settings.topics.deadletter, SERVICE, registry
-        )
+            self._produce, settings.topics.deadletter, SERVICE, registry,
+            redact=lambda raw: redact_bytes(raw, redaction),
+        )  # fmt: skip
         self._consumer: Consumer = make_consumer(
             settings.kafka,
             options.group,

@@ -1,13 +1,14 @@
 """``modelmon run api``: wiring on the service runtime (settings, Redis, tokens) and uvicorn.
 
-The API serves ``/healthz`` ``/readyz`` ``/metrics`` on its own listener (as ingest does), with
-the runtime's metrics registry; SIGTERM sets the runtime's stop flag and uvicorn then shuts
-down gracefully.
+The runtime's admin server (``admin.host``:``admin.port``, 9104 by default) serves
+``/healthz`` ``/readyz`` ``/metrics``: ready while uvicorn listens and Redis answers. SIGTERM
+sets the runtime's stop flag and uvicorn then shuts down gracefully.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -38,7 +39,11 @@ class _Server(uvicorn.Server):
 class ApiService:
     """The ASGI application under uvicorn until the stop flag is set."""
 
-    def __init__(self, app: FastAPI, host: str, port: int, health: Health, stop: StopFlag):
+    def __init__(
+        self, app: FastAPI, host: str, port: int, health: Health, stop: StopFlag,
+        store: MonitorStore,
+    ) -> None:  # fmt: skip
+        self.store = store
         config = uvicorn.Config(
             app, host=host, port=port, log_config=None, access_log=False,
             timeout_graceful_shutdown=5,
@@ -52,9 +57,16 @@ class ApiService:
         self.server.run()
 
     def _watch(self) -> None:
+        """Readiness: uvicorn listens and Redis answers (checked every 2 s); then the stop."""
+        checked = 0.0
         while not self.stop.wait(0.2):
-            if self.server.started and not self.health.ready:
-                self.health.set_ready(True)
+            now = time.monotonic()
+            if self.server.started and now - checked >= 2.0:
+                checked = now
+                if self.store.ping():
+                    self.health.set_ready(True)
+                else:
+                    self.health.set_ready(False, "redis unreachable")
         self.health.set_ready(False, "stopping")
         self.server.should_exit = True
 
@@ -84,10 +96,10 @@ def build(rt: Runtime) -> ApiService:
         poll_seconds=api.poll_seconds, heatmap_windows=api.heatmap_windows,
         registry=rt.registry, captures=_captures(settings),
     )  # fmt: skip
-    return ApiService(app, api.host, api.port, rt.health, rt.stop)
+    return ApiService(app, api.host, api.port, rt.health, rt.stop, store)
 
 
 command = service_command(
-    "api", build, admin_server=False,
+    "api", build,
     help="HTTP API (/api/v1, OpenAPI at /api/v1/openapi.json) and the dashboard at /.",
 )  # fmt: skip

@@ -29,7 +29,7 @@ from modelmon.errors import (
     TransientError,
 )
 from modelmon.events import CaptureEvent
-from modelmon.redaction import RedactionPolicy, redact_event
+from modelmon.redaction import RedactionPolicy, redact_bytes, redact_event
 from modelmon.service import DeadLetters, Health, StopFlag
 
 from .buffers import PartitionBuffer
@@ -93,6 +93,7 @@ class Archiver:
             deadletter_topic,
             "archiver",
             self.registry,
+            redact=lambda raw: redact_bytes(raw, self.redaction),
         )
 
     # ---------------------------------------------------------------- loop

@@ -17,9 +17,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from modelmon.capture.client import CaptureClient
 from modelmon.capture.metrics import register_drop_counter
 from modelmon.errors import PermanentError
+from modelmon.http_limits import ClientGone, HttpLimits, gone_quietly, read_body
+from modelmon.redaction import redact_event
 from modelmon.service import DeadLetters, Health, admin_routes
 
-from .capture import ContentTypes, Exchange, exchange_events
+from .capture import MAX_DECOMPRESSED, ContentTypes, Exchange, exchange_events
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,6 @@ HOP_BY_HOP = frozenset(
     )
 )  # fmt: skip
 _AUTO = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
-MAX_BODY = 1024 * 1024 * 1024
 
 
 def forwardable(headers: Any) -> CIMultiDict[str]:
@@ -81,6 +82,8 @@ class CaptureProxy:
         inference_id_header: str = "X-Inference-Id",
         feature_names: Sequence[str] | None = None,
         timeout: float = 60.0,
+        limits: HttpLimits | None = None,
+        max_decompressed_bytes: int = MAX_DECOMPRESSED,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.client, self.dead_letters = client, dead_letters
@@ -88,6 +91,8 @@ class CaptureProxy:
         self.inference_id_header = inference_id_header
         self.feature_names = list(feature_names or [])
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.limits = limits or HttpLimits()
+        self.max_decompressed_bytes = max_decompressed_bytes
         self.metrics = ProxyMetrics(registry, client)
         self.session: aiohttp.ClientSession | None = None
 
@@ -104,7 +109,13 @@ class CaptureProxy:
         await asyncio.get_running_loop().run_in_executor(None, self.client.close)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
+        try:
+            body = await read_body(request, self.limits)
+        except ClientGone as exc:
+            return gone_quietly(exc)
+        if isinstance(body, web.Response):
+            self.metrics.requests.labels(str(body.status)).inc()
+            return body
         headers = forwardable(request.headers)
         skip = [h for h in _AUTO if h not in request.headers]
         assert self.session is not None
@@ -115,7 +126,7 @@ class CaptureProxy:
                 headers=headers, data=body if body else None, allow_redirects=False,
                 skip_auto_headers=skip,
             ) as upstream:  # fmt: skip
-                answer = await upstream.read()
+                answer = await self._read_answer(upstream)
                 status, reason, up_headers = upstream.status, upstream.reason, upstream.headers
         except (aiohttp.ClientError, TimeoutError) as exc:
             self.metrics.unreachable.inc()
@@ -139,16 +150,29 @@ class CaptureProxy:
         )
         return response
 
+    async def _read_answer(self, upstream: aiohttp.ClientResponse) -> bytes:
+        """The upstream body within the body cap (a bigger one is a ClientError: 502)."""
+        limit = self.limits.max_body_bytes
+        chunks, size = [], 0
+        async for chunk in upstream.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                raise aiohttp.ClientPayloadError(f"upstream response exceeds {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
     def capture(self, exchange: Exchange) -> None:
         """Runs after the response is handed back; never raises."""
         try:
             events = exchange_events(
                 exchange, model_id=self.client.model_id, variant=self.client.variant,
                 types=self.types, feature_names=self.feature_names,
+                max_decompressed=self.max_decompressed_bytes,
             )  # fmt: skip
             if not events:
                 self.metrics.skipped.inc()
             for event in events:
+                event = redact_event(event, self.client.redaction, self.feature_names)
                 if self.client.capture_event(event):
                     self.metrics.captured.inc()
         except PermanentError as exc:
@@ -170,7 +194,7 @@ def make_apps(
     proxy: CaptureProxy, health: Health, registry: CollectorRegistry
 ) -> tuple[web.Application, web.Application]:
     """(proxy app: every path forwarded, admin app: /healthz /readyz /metrics)."""
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=proxy.limits.max_body_bytes)
     app.on_startup.append(proxy.start)
     app.on_cleanup.append(proxy.stop)
     app.router.add_route("*", "/{tail:.*}", proxy.handle)

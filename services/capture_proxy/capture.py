@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import uuid
 import zlib
 from collections.abc import Sequence
@@ -48,14 +47,31 @@ class Exchange:
     response_encoding: str | None = None
 
 
-def _plain(body: bytes, content_encoding: str | None) -> bytes:
-    """A body as the model saw it: gzip/deflate content-encoding undone (for capture only)."""
+#: Largest body the proxy inflates for capture (``capture.max_decompressed_bytes``).
+MAX_DECOMPRESSED = 8 * 1024 * 1024
+
+
+def _plain(body: bytes, content_encoding: str | None, limit: int = MAX_DECOMPRESSED) -> bytes:
+    """A body as the model saw it: gzip/deflate undone (for capture only), within ``limit``.
+
+    Inflates at most ``limit + 1`` bytes (never the whole of a bomb): a body that would
+    grow beyond ``limit`` raises ``InvalidEventError`` and is not captured.
+    """
     enc = (content_encoding or "").strip().lower()
     if enc in ("gzip", "x-gzip"):
-        return gzip.decompress(body)
-    if enc == "deflate":
-        return zlib.decompress(body)
-    return body
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif enc == "deflate":
+        inflater = zlib.decompressobj(zlib.MAX_WBITS if body[:1] == b"x" else -zlib.MAX_WBITS)
+    else:
+        return body
+    out = inflater.decompress(body, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise InvalidEventError(
+            f"{enc} body inflates beyond {limit} bytes (capture.max_decompressed_bytes)"
+        )
+    if not inflater.eof:
+        raise InvalidEventError(f"{enc} body is truncated")
+    return out
 
 
 def _part(mode: str, ctype: str | None, body: bytes, encoding: str) -> dict[str, Any]:
@@ -74,6 +90,7 @@ def exchange_events(
     variant: str,
     types: ContentTypes,
     feature_names: Sequence[str] | None = None,
+    max_decompressed: int = MAX_DECOMPRESSED,
 ) -> list[CaptureEvent]:
     """The capture events of an exchange; [] when its request type is not captured.
 
@@ -84,8 +101,8 @@ def exchange_events(
     if req_enc is None:
         return []
     try:
-        request_body = _plain(ex.request_body, ex.request_encoding)
-        response_body = _plain(ex.response_body, ex.response_encoding)
+        request_body = _plain(ex.request_body, ex.request_encoding, max_decompressed)
+        response_body = _plain(ex.response_body, ex.response_encoding, max_decompressed)
         capture_data: dict[str, Any] = {
             "endpointInput": _part("INPUT", ex.request_type, request_body, req_enc)
         }

@@ -21,13 +21,14 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 from prometheus_client import CollectorRegistry
 
-from modelmon.adapters.aws import boto_client
+from modelmon.adapters.aws import boto_client, s3_encryption
 from modelmon.adapters.kafka import make_consumer, make_producer
 from modelmon.adapters.redis import make_redis
 from modelmon.checks import Baseline
 from modelmon.config import ModelConfig
 from modelmon.errors import DependencyUnavailableError, ModelmonError, TransientError
 from modelmon.keys import Keys, WindowRef
+from modelmon.names import contained
 from modelmon.registry import ModelCatalog, Registry
 from modelmon.service import Health, StopFlag
 from modelmon.settings import Settings
@@ -273,7 +274,8 @@ class Detector:
 
     def _write_reports(self, uri: str, files: dict[str, str]) -> None:
         if not uri.startswith("s3://"):
-            directory = Path(uri)
+            root = self.options.out or "."
+            directory = contained(root, str(Path(uri).relative_to(root)))
             directory.mkdir(parents=True, exist_ok=True)
             for name, text in files.items():
                 tmp = directory / (name + ".tmp")
@@ -287,7 +289,10 @@ class Detector:
         bucket, _, prefix = uri[len("s3://") :].partition("/")
         for name, text in files.items():
             try:
-                self._s3.put_object(Bucket=bucket, Key=prefix + name, Body=text.encode())
+                self._s3.put_object(
+                    Bucket=bucket, Key=prefix + name, Body=text.encode(),
+                    **s3_encryption(self._settings.aws),
+                )  # fmt: skip
             except (BotoCoreError, ClientError) as exc:
                 raise DependencyUnavailableError(f"cannot write {uri}{name}: {exc}") from exc
 

@@ -6,18 +6,20 @@ import asyncio
 import hmac
 import logging
 import threading
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
 from confluent_kafka import KafkaException, Producer
 from prometheus_client import CollectorRegistry, Counter
 
-from modelmon.errors import InvalidEventError, TransientError, UnknownModelError
-from modelmon.redaction import RedactionPolicy, redact_event
+from modelmon.errors import ConfigurationError, InvalidEventError, TransientError, UnknownModelError
+from modelmon.http_limits import ClientGone, HttpLimits, gone_quietly, read_body
+from modelmon.redaction import RedactionPolicy, UnredactableError, redact_event
 from modelmon.registry import ModelCatalog
 from modelmon.service import DeadLetters, Health, admin_routes
 
-from .parse import parse_body
+from .parse import LineError, parse_body
 
 log = logging.getLogger(__name__)
 MAX_ERRORS = 20
@@ -43,14 +45,24 @@ class Ingest:
         redaction: RedactionPolicy,
         feature_names: dict[str, list[str]] | None = None,
         catalog: ModelCatalog | None = None,
+        require_registered: bool = True,
         ack_timeout: float = 30.0,
+        insecure: bool = False,
+        limits: HttpLimits | None = None,
     ) -> None:
+        if not token and not insecure:
+            raise ConfigurationError(
+                "ingest needs a bearer token: set MODELMON_INGEST__TOKEN, or run it open on "
+                "purpose with --insecure / MODELMON_INGEST__INSECURE=true"
+            )
         self.producer, self.topic, self.dead_letters = producer, topic, dead_letters
         self.token = token.encode() if token else None
         self.max_body_bytes, self.max_event_bytes = max_body_bytes, max_event_bytes
+        self.limits = replace(limits or HttpLimits(), max_body_bytes=max_body_bytes)
         self.redaction = redaction
         self.feature_names = feature_names or {}
         self.catalog = catalog
+        self.require_registered = require_registered and catalog is not None
         self.ack_timeout = ack_timeout
         self.requests = Counter(
             "modelmon_ingest_requests", "Ingest requests", ["status"], registry=registry
@@ -69,7 +81,10 @@ class Ingest:
     async def start(self, app: web.Application) -> None:
         self._poller.start()
         if self.token is None:
-            log.warning("ingest authentication is OFF: set MODELMON_INGEST__TOKEN to require it")
+            log.warning(
+                "INSECURE: ingest authentication is OFF (--insecure): anyone who reaches this "
+                "port can write capture events; set MODELMON_INGEST__TOKEN to require a token"
+            )
 
     async def stop(self, app: web.Application) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.producer.flush, 10)
@@ -94,12 +109,12 @@ class Ingest:
             resp = error(401, "missing or wrong bearer token (Authorization: Bearer <token>)")
             resp.headers["WWW-Authenticate"] = 'Bearer realm="modelmon"'
             return resp
-        if (request.content_length or 0) > self.max_body_bytes:
-            return error(413, f"body exceeds the limit of {self.max_body_bytes} bytes")
         try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
-            return error(413, f"body exceeds the limit of {self.max_body_bytes} bytes")
+            body = await read_body(request, self.limits)
+        except ClientGone as exc:
+            return gone_quietly(exc)
+        if isinstance(body, web.Response):
+            return body
         if not body.strip():
             return error(400, "empty body: send one JSON event or NDJSON lines")
         names = await self._feature_names()
@@ -108,8 +123,9 @@ class Ingest:
             model=request.query.get("model"), variant=request.query.get("variant", "AllTraffic"),
             feature_names=names, max_event_bytes=self.max_event_bytes,
         )  # fmt: skip
-        if self.catalog is not None:
+        if self.catalog is not None and self.require_registered:
             parsed.reject_unknown(self.catalog.models)
+        parsed.events = self._redacted(parsed, names)
         if parsed.errors:
             self.rejected.inc(len(parsed.errors))
             for err in parsed.errors:
@@ -121,6 +137,18 @@ class Ingest:
                 errors=[{"line": e.line, "error": e.error} for e in parsed.errors[:MAX_ERRORS]],
             )
         return await self._produce([e for _, e in parsed.events], parsed.documents)
+
+    def _redacted(self, parsed: Any, names: dict[str, list[str]]) -> list[Any]:
+        """The parsed events redacted; an event that cannot be becomes its line's error."""
+        kept = []
+        for line, event in parsed.events:
+            try:
+                kept.append((line, redact_event(event, self.redaction, names.get(event.model_id))))
+            except UnredactableError as exc:
+                parsed.errors.append(LineError(line, str(exc), parsed.raw.get(line, b"")))
+        bad = {e.line for e in parsed.errors}
+        parsed.errors.sort(key=lambda e: e.line)
+        return [(ln, e) for ln, e in kept if ln not in bad]
 
     async def _feature_names(self) -> dict[str, list[str]]:
         """CSV column names: settings first, else the registered config's feature list."""
@@ -142,7 +170,6 @@ class Ingest:
         futures: list[asyncio.Future[None]] = []
         try:
             for event in events:
-                event = redact_event(event, self.redaction)
                 fut: asyncio.Future[None] = loop.create_future()
                 self.producer.produce(
                     self.topic, event.model_dump_json(exclude_none=True).encode(),
@@ -184,5 +211,17 @@ def make_app(ingest: Ingest, health: Health, registry: CollectorRegistry) -> web
     app.on_startup.append(ingest.start)
     app.on_cleanup.append(ingest.stop)
     app.router.add_post("/v1/capture", ingest.handle)
-    app.add_routes(admin_routes(health, registry))
+    app.add_routes(probe_routes(health, registry))
     return app
+
+
+def probe_routes(health: Health, registry: CollectorRegistry) -> list[Any]:
+    """/healthz and /readyz (unauthenticated, no data): /metrics is on the admin port only."""
+    return [r for r in admin_routes(health, registry) if r.path != "/metrics"]
+
+
+def make_admin_app(health: Health, registry: CollectorRegistry) -> web.Application:
+    """/healthz /readyz /metrics on their own port (``ingest.admin_port``)."""
+    admin = web.Application()
+    admin.add_routes(admin_routes(health, registry))
+    return admin

@@ -11,9 +11,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from modelmon.events import MODEL_ID_PATTERN, CheckType
-
-FeatureKind = Literal["numeric", "categorical"]
+from modelmon.events import MODEL_ID_PATTERN, CheckType, FeatureKind
+from modelmon.names import Name
 
 #: SageMaker's data-quality checks: every ``CheckType`` but ``non_negative_check`` (ours, opt-in).
 DEFAULT_CHECKS: tuple[CheckType, ...] = tuple(
@@ -52,7 +51,18 @@ class DriftConfig(_Config):
 
     numeric_method: str = "linf_robust"
     categorical_method: str = "linf_categorical_robust"
-    threshold: float = Field(default=0.1, ge=0)
+    threshold: float = Field(
+        default=0.1, ge=0, description="SageMaker's comparison_threshold: for SageMaker's methods"
+    )
+    policy: Literal["sagemaker", "recommended"] = Field(
+        default="sagemaker",
+        description="sagemaker: one method per feature (SageMaker's default); recommended: "
+        "several methods, each with its own threshold (docs/statistics.md)",
+    )
+    method_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="threshold per drift-registry method name, replacing the registry default",
+    )
     datatype_check_threshold: float = Field(default=1.0, ge=0, le=1)
     domain_content_threshold: float = Field(default=1.0, ge=0, le=1)
     min_window_count: int = Field(
@@ -60,13 +70,32 @@ class DriftConfig(_Config):
     )
 
 
+#: Signing secrets come from the alerting service's environment, from this namespace only
+#: (a model config cannot make it read, say, AWS_SECRET_ACCESS_KEY).
+SECRET_ENV_PATTERN = r"^MODELMON_[A-Z0-9_]{1,120}$"
+
+
 class WebhookRoute(_Config):
-    url: str
+    url: str = Field(description="https:// (http:// only with allow_http)")
     format: Literal["json", "slack"] = "json"
     secret_env: str | None = Field(
-        default=None, description="name of the env var holding the HMAC-SHA256 signing secret"
+        default=None,
+        pattern=SECRET_ENV_PATTERN,
+        description="name of the env var (MODELMON_...) holding the HMAC-SHA256 signing secret",
     )
     timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    allow_http: bool = Field(
+        default=False, description="allow a plain http:// URL (e.g. a receiver on loopback)"
+    )
+
+    @model_validator(mode="after")
+    def _https_only(self) -> WebhookRoute:
+        if self.url[:7].lower() == "http://" and not self.allow_http:
+            raise ValueError(
+                f"webhook url {self.url!r} is plain http: use https:// "
+                "(or set allow_http: true on this route)"
+            )
+        return self
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -86,7 +115,7 @@ class CloudWatchRoute(_Config):
         pattern=ENDPOINT_NAME_PATTERN,
         description="deprecated spelling of the model's endpoint_name (read into it)",
     )
-    schedule_name: str = "modelmon"
+    schedule_name: Name = "modelmon"
 
 
 class AlertRoutes(_Config):
@@ -113,7 +142,7 @@ class ModelConfig(_Config):
     drift: DriftConfig = Field(default_factory=DriftConfig)
     checks: list[CheckType] = Field(default_factory=lambda: list(DEFAULT_CHECKS))
     alerts: AlertRoutes = Field(default_factory=AlertRoutes)
-    schedule_name: str = Field(default="modelmon", description="report path segment")
+    schedule_name: Name = Field(default="modelmon", description="report path segment")
     endpoint_name: str | None = Field(
         default=None,
         pattern=ENDPOINT_NAME_PATTERN,

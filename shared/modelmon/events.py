@@ -19,11 +19,14 @@ from pydantic import (
     model_validator,
 )
 
+from modelmon.names import NAME_PATTERN, Name
+
 SCHEMA_VERSION: Literal[1] = 1
 
-#: Model ids become Kafka keys, Redis key parts and S3 path segments: keep them plain.
-MODEL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
-ModelId = Annotated[str, Field(pattern=MODEL_ID_PATTERN)]
+#: Model ids become Kafka keys, Redis key parts and S3 path segments: keep them plain
+#: (the one pattern of every such name, ``modelmon.names``).
+MODEL_ID_PATTERN = NAME_PATTERN
+ModelId = Name
 
 #: A feature value as captured: JSON scalars only. Lists/objects are not features.
 Scalar = str | int | float | bool | None
@@ -75,7 +78,7 @@ class CaptureEvent(_Event):
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: str = Field(default_factory=new_event_id, min_length=1, max_length=128)
     model_id: ModelId
-    variant: str = Field(default="AllTraffic", min_length=1, max_length=128)
+    variant: Name = Field(default="AllTraffic", min_length=1, max_length=128)
     inference_id: str | None = Field(
         default=None,
         max_length=256,
@@ -126,6 +129,11 @@ CheckType = Literal[
     "non_negative_check",
 ]
 
+#: How a feature is profiled and compared (one definition for config, profiles and checks).
+FeatureKind = Literal["numeric", "categorical"]
+#: SageMaker's inferred types of a feature (statistics.json ``inferred_type``).
+InferredType = Literal["Integral", "Fractional", "String", "Unknown"]
+
 
 class CheckOutcome(_Event):
     """One check of one feature in one window: passed or violated, with its numbers."""
@@ -137,12 +145,22 @@ class CheckOutcome(_Event):
     threshold: float | None = None
     method: str | None = Field(default=None, description="distance used, for drift checks")
     description: str = ""
+    error_bound: float | None = Field(
+        default=None,
+        ge=0,
+        description="drift checks: bound on |value - value on the exact data| (None: unknown)",
+    )
+    borderline: bool = Field(
+        default=False,
+        description="drift checks: the threshold lies within error_bound of value, so the exact "
+        "data could give the other verdict (the verdict still follows value)",
+    )
 
 
 class FeatureMetrics(_Event):
     """Per-feature figures of a window; distances keyed by registry name."""
 
-    inferred_type: Literal["Integral", "Fractional", "String", "Unknown"]
+    inferred_type: InferredType
     count: int = Field(ge=0)
     missing: int = Field(ge=0)
     completeness: float = Field(ge=0, le=1)
@@ -161,7 +179,7 @@ class WindowResult(_Event):
 
     schema_version: Literal[1] = SCHEMA_VERSION
     model_id: ModelId
-    variant: str = "AllTraffic"
+    variant: Name = "AllTraffic"
     window_start: UtcDatetime
     window_end: UtcDatetime
     rolling_windows: int = Field(default=1, ge=1, description="windows merged (rolling view)")
@@ -185,7 +203,7 @@ class AlertEvent(_Event):
     event_id: str = Field(description="idempotency key: same alert, same id")
     alert_key: str = Field(description="stable per model/variant/check/feature, e.g. for dedup")
     model_id: ModelId
-    variant: str = "AllTraffic"
+    variant: Name = "AllTraffic"
     window_start: UtcDatetime
     window_end: UtcDatetime
     check_type: CheckType

@@ -130,6 +130,7 @@ class Listener:
     port: int
     runner_options: dict[str, Any] = field(default_factory=dict)
     name: str = "http"
+    max_connections: int | None = None  # more are closed at once (modelmon.http_limits)
 
 
 class WebService:
@@ -148,6 +149,10 @@ class WebService:
         try:
             for runner, spec in zip(runners, self.listeners, strict=True):
                 await runner.setup()
+                if spec.max_connections is not None and runner.server is not None:
+                    from modelmon.http_limits import limit_connections
+
+                    limit_connections(runner.server, spec.max_connections)
                 site = web.TCPSite(runner, spec.host, spec.port)
                 await site.start()
                 bound = site._server.sockets[0].getsockname()  # type: ignore[union-attr]

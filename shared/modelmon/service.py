@@ -162,6 +162,11 @@ def dead_letter_record(
     )
 
 
+#: Redacts dead-lettered bytes (``modelmon.redaction.redact_bytes`` with a policy); None
+#: when they cannot be redacted, and then the record carries none of them.
+RedactFn = Callable[[bytes], bytes | None]
+WITHHELD = " [original withheld: it could not be redacted]"
+
 #: Produces one message: (topic, key, value). A confluent-kafka Producer's bound ``produce``
 #: fits (``lambda t, k, v: producer.produce(t, key=k, value=v)``).
 ProduceFn = Callable[[str, bytes | None, bytes], None]
@@ -171,9 +176,16 @@ class DeadLetters:
     """Sends bad input to the dead-letter topic and counts it per service and error type."""
 
     def __init__(
-        self, produce: ProduceFn, topic: str, service: str, registry: CollectorRegistry
+        self,
+        produce: ProduceFn,
+        topic: str,
+        service: str,
+        registry: CollectorRegistry,
+        *,
+        redact: RedactFn | None = None,
     ) -> None:
         self._produce = produce
+        self._redact = redact
         self.topic = topic
         self.service = service
         self.counter = Counter(
@@ -191,14 +203,17 @@ class DeadLetters:
         model_id: str | None = None,
         source: tuple[str, int, int] | None = None,
     ) -> DeadLetterRecord:
+        redacted = original if self._redact is None else self._redact(original)
         record = dead_letter_record(
             service=self.service,
-            original=original,
+            original=redacted or b"",
             error=error,
             failed_at=datetime.now(UTC),
             model_id=model_id,
             source=source,
         )
+        if redacted is None:
+            record = record.model_copy(update={"reason": record.reason + WITHHELD})
         key = model_id.encode() if model_id else None
         self._produce(self.topic, key, record.model_dump_json().encode())
         self.counter.labels(self.service, record.error_type).inc()

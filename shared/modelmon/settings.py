@@ -13,7 +13,7 @@ modelmon agree.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,8 +70,15 @@ class TopicSettings(BaseModel):
 class RedisSettings(BaseModel):
     """Connection to Redis and the prefix every modelmon key starts with."""
 
-    url: str = "redis://127.0.0.1:6379/0"
+    url: str = Field(
+        default="redis://127.0.0.1:6379/0", description="rediss://host:port/db for TLS"
+    )
     key_prefix: str = "modelmon"
+    username: str | None = Field(default=None, description="ACL user (else the URL's)")
+    password: SecretStr | None = Field(default=None, description="ACL password (else the URL's)")
+    ssl_ca_certs: str | None = Field(default=None, description="CA bundle for rediss:// URLs")
+    ssl_certfile: str | None = Field(default=None, description="client certificate (mutual TLS)")
+    ssl_keyfile: str | None = None
 
 
 def _default_aws_endpoint() -> str | None:
@@ -87,6 +94,12 @@ class AwsSettings(BaseModel):
 
     region: str = Field(default_factory=_default_aws_region)
     endpoint_url: str | None = Field(default_factory=_default_aws_endpoint)
+    s3_encryption: Literal["AES256", "aws:kms"] = Field(
+        default="AES256", description="server-side encryption of every object modelmon writes"
+    )
+    s3_kms_key_id: str | None = Field(
+        default=None, description="SSE-KMS key for every S3 write (implies aws:kms)"
+    )
 
 
 class CaptureSettings(BaseModel):
@@ -128,11 +141,23 @@ class ArchiverSettings(BaseModel):
 
 
 class IngestSettings(BaseModel):
-    """``modelmon run ingest``: ``POST /v1/capture`` (admin endpoints on this listener too)."""
+    """``modelmon run ingest``: ``POST /v1/capture`` (/metrics on the admin port only)."""
 
     host: str = "127.0.0.1"
     port: int = 8090
-    token: SecretStr | None = Field(default=None, description="bearer token; unset = no auth")
+    token: SecretStr | None = Field(
+        default=None, description="bearer token; required unless insecure"
+    )
+    insecure: bool = Field(
+        default=False, description="start without a token: anyone may POST (demo and tests)"
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="a request body not read by then is a 408"
+    )
+    header_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="a connection without a whole request head is closed"
+    )
+    max_connections: int = Field(default=1000, ge=1, description="open client connections")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     max_event_bytes: int = Field(default=1_048_576, ge=1)
     require_registered: bool = Field(
@@ -141,18 +166,20 @@ class IngestSettings(BaseModel):
 
 
 #: Each service's admin port when ``admin.port`` is unset (they differ so that all of them can
-#: run on one host, as in ``modelmon demo``). Ingest serves the endpoints on its own listener.
+#: run on one host, as in ``modelmon demo``).
 ADMIN_PORTS = {
     "aggregator": 9110,
     "detector": 9111,
     "alerting": 9108,
     "archiver": 9102,
     "capture-proxy": 9101,
+    "ingest": 9103,
+    "api": 9104,
 }
 
 
 class AdminSettings(BaseModel):
-    """``/healthz`` ``/readyz`` ``/metrics`` of every service (ingest: on its own listener).
+    """``/healthz`` ``/readyz`` ``/metrics`` of every service (``/metrics`` only there).
 
     The container image sets ``MODELMON_ADMIN__HOST=0.0.0.0`` so that kubelet probes and
     Prometheus reach it inside a pod; outside a container it stays on loopback.
@@ -242,6 +269,19 @@ class CaptureProxySettings(BaseModel):
     variant: str = Field(default="AllTraffic", description="variant of the captured events")
     host: str = Field(default="127.0.0.1", description="proxy listen address")
     port: int = Field(default=8080, ge=0, le=65535, description="proxy listen port")
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1, description="request and response bodies (413 / 502)"
+    )
+    body_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="a request body not read by then is a 408"
+    )
+    header_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="a connection without a whole request head is closed"
+    )
+    max_connections: int = Field(default=1000, ge=1, description="open client connections")
+    max_decompressed_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1, description="gzip/deflate bodies inflate at most this"
+    )
 
 
 class ApiSettings(BaseModel):

@@ -372,8 +372,8 @@ def test_webhooks_get_signed_json_and_slack_bodies(
     model = unique_model()
     routes = AlertRoutes(
         webhooks=[
-            WebhookRoute(url=plain.url, secret_env=SECRET_ENV),
-            WebhookRoute(url=slack.url, format="slack", secret_env=SECRET_ENV),
+            WebhookRoute(url=plain.url, allow_http=True, secret_env=SECRET_ENV),
+            WebhookRoute(url=slack.url, allow_http=True, format="slack", secret_env=SECRET_ENV),
         ],
         cloudwatch=CloudWatchRoute(enabled=False),
     )
@@ -407,7 +407,10 @@ def test_a_window_with_several_state_changes_is_one_slack_digest_after_a_429(
     slack, plain = Receiver(throttle_first=True).start(), Receiver().start()
     model = unique_model()
     routes = AlertRoutes(
-        webhooks=[WebhookRoute(url=slack.url, format="slack"), WebhookRoute(url=plain.url)],
+        webhooks=[
+            WebhookRoute(url=slack.url, allow_http=True, format="slack"),
+            WebhookRoute(url=plain.url, allow_http=True),
+        ],
         cloudwatch=CloudWatchRoute(enabled=False),
     )
     register(harness.settings, redis_client, ModelConfig(model_id=model, alerts=routes))
@@ -436,7 +439,7 @@ def test_webhook_down_retries_then_dead_letters_and_later_alerts_flow(
     model = unique_model()
     receiver = Receiver(port=port)
     routes = AlertRoutes(
-        webhooks=[WebhookRoute(url=receiver.url, timeout_seconds=2)],
+        webhooks=[WebhookRoute(url=receiver.url, allow_http=True, timeout_seconds=2)],
         cloudwatch=CloudWatchRoute(enabled=False),
     )
     register(harness.settings, redis_client, ModelConfig(model_id=model, alerts=routes))
@@ -474,7 +477,7 @@ def test_bad_input_and_a_bad_route_are_dead_lettered_and_the_service_goes_on(
     receiver = Receiver().start()
     model = unique_model()
     routes = AlertRoutes(
-        webhooks=[WebhookRoute(url="not-a-url"), WebhookRoute(url=receiver.url)],
+        webhooks=[WebhookRoute(url="not-a-url"), WebhookRoute(url=receiver.url, allow_http=True)],
         cloudwatch=CloudWatchRoute(enabled=False),
     )
     register(harness.settings, redis_client, ModelConfig(model_id=model, alerts=routes))
@@ -498,7 +501,7 @@ def test_bad_input_and_a_bad_route_are_dead_lettered_and_the_service_goes_on(
     assert [r.source_offset for r in records] == [0, 1, 2]
     assert all(r.reason.startswith("not an alerts-topic event") for r in records[:2])
     assert "after 1 attempt(s)" in records[2].reason
-    assert "unexpected ValueError: unknown url type: 'not-a-url'" in records[2].reason
+    assert "URL scheme 'none' refused (https only; http with allow_http)" in records[2].reason
     assert harness.sample("modelmon_alerting_retries_total", route="webhook") == 0
 
 
@@ -533,8 +536,8 @@ def test_persistent_violation_is_one_alarm_and_one_resolved_across_a_sigkill(
     routes = AlertRoutes(
         sns_topic_arn=sns_sqs.topic_arn,
         webhooks=[
-            WebhookRoute(url=first.url, secret_env=SECRET_ENV),
-            WebhookRoute(url=second.url, timeout_seconds=60),
+            WebhookRoute(url=first.url, allow_http=True, secret_env=SECRET_ENV),
+            WebhookRoute(url=second.url, allow_http=True, timeout_seconds=60),
         ],
         cloudwatch=CloudWatchRoute(enabled=False),
     )

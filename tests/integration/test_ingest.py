@@ -151,24 +151,35 @@ def test_ingested_events_are_archived_exactly_once(
     assert back.inputs["city"] == "Paris"
 
 
-def test_ingest_command_serves_health(tmp_path: Path) -> None:
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return int(s.getsockname()[1])
+
+
+def test_ingest_command_refuses_to_run_open_unless_told_and_serves_metrics_on_admin_only(
+    tmp_path: Path,
+) -> None:
+    port, admin = _free_port(), _free_port()
+    cmd = [str(ROOT / ".venv/bin/modelmon"), "run", "ingest", "--port", str(port)]
+    env = {**os.environ, "MODELMON_INGEST__TOKEN": "", "MODELMON_ADMIN__PORT": str(admin)}
+    env.pop("MODELMON_INGEST__INSECURE", None)
+    refused = subprocess.run(cmd, env=env, capture_output=True, timeout=60)
+    assert refused.returncode != 0
+    assert b"MODELMON_INGEST__INSECURE=true" in refused.stderr
     log = (tmp_path / "ingest.log").open("wb")
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/modelmon"), "run", "ingest", "--port", str(port)],
-        stdout=log, stderr=log, env={**os.environ, "MODELMON_INGEST__TOKEN": ""},
-    )  # fmt: skip
+    proc = subprocess.Popen([*cmd, "--insecure"], stdout=log, stderr=log, env=env)
     try:
         from conftest import wait_until
 
-        wait_until(lambda: _status(port, "/readyz") == 200, 60, "ingest ready")
-        assert b"modelmon_ingest_events_total 0.0" in call(port, "GET", "/metrics")[3]
+        wait_until(lambda: _status(admin, "/readyz") == 200, 60, "ingest ready")
+        assert b"modelmon_ingest_events_total 0.0" in call(admin, "GET", "/metrics")[3]
+        assert _status(port, "/metrics") == 404  # never on the ingest listener
+        assert _status(port, "/healthz") == 200
     finally:
         proc.terminate()
         assert proc.wait(30) == 0
-    assert "authentication is OFF" in (tmp_path / "ingest.log").read_text()
+    assert "INSECURE: ingest authentication is OFF" in (tmp_path / "ingest.log").read_text()
 
 
 def _status(port: int, path: str) -> int:
@@ -198,6 +209,7 @@ def test_registered_models_only_when_required_and_csv_named_from_the_config(
     ingest = Ingest(
         producer, topic, dead, reg, token=None, max_body_bytes=200_000, max_event_bytes=20_000,
         redaction=RedactionPolicy(), catalog=ModelCatalog(registry, poll_seconds=0.0),
+        insecure=True,
     )  # fmt: skip
     port = loop_thread.serve(make_app(ingest, Health(), reg))
     unknown = json.dumps(event(1))  # model "ing-model" is not registered

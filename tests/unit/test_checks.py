@@ -66,7 +66,8 @@ def test_same_distribution_has_no_violations(baseline: Baseline) -> None:
     }
     assert result.features["a"].count == 2000
     assert set(result.features["a"].distances) == {
-        "linf_simple", "linf_robust", "psi", "jensen_shannon", "wasserstein", "mean_shift",
+        "linf_simple", "linf_robust", "psi", "jensen_shannon", "jensen_shannon_robust",
+        "wasserstein", "mean_shift",
     }  # fmt: skip
 
 
@@ -83,7 +84,9 @@ def test_drift_flags_exactly_the_drifted_features(baseline: Baseline) -> None:
     b = next(v for v in result.violations if v.feature == "b")
     assert b.method == "linf_robust" and b.threshold == 0.1
     assert b.description.startswith("Numerical distance: ")
-    assert b.description.endswith(" exceeds numerical threshold: 0.1 (method: linf_robust)")
+    # SageMaker's wording exactly: the method is in its own field, not in the text
+    assert b.description == f"Numerical distance: {b.value!r} exceeds numerical threshold: 0.1"
+    assert b.error_bound is not None and b.error_bound > 0 and not b.borderline
     color = next(v for v in result.violations if v.feature == "color")
     assert color.method == "linf_categorical_robust"
     assert color.description.startswith("Categorical distance: ")
@@ -168,7 +171,7 @@ def test_per_feature_overrides_and_methods(baseline: Baseline) -> None:
     psi = ModelConfig(model_id="m", features=[FeatureConfig(name="b", drift_method="psi")])
     result = check(baseline, drifted, psi)
     b = next(v for v in result.violations if v.feature == "b")
-    assert b.method == "psi" and b.threshold == 0.1
+    assert b.method == "psi" and b.threshold == 0.2  # PSI is judged on its own scale
     with pytest.raises(ConfigurationError, match="method 'nope' does not apply"):
         check(baseline, drifted, ModelConfig(model_id="m", features=[
             FeatureConfig(name="b", drift_method="nope")]))  # fmt: skip
@@ -377,3 +380,65 @@ def test_validate_fails_early_on_a_bad_method(baseline: Baseline) -> None:
     bad = ModelConfig(model_id="m", drift=DriftConfig(categorical_method="nope"))
     with pytest.raises(ConfigurationError, match="'nope' does not apply to categorical"):
         validate(baseline, bad)
+
+
+def test_each_method_is_judged_against_its_own_threshold(baseline: Baseline) -> None:
+    rng = np.random.default_rng(10)
+    drifted = dataset(2000, seed=11, b=rng.normal(0.35, 1, 2000))
+    own = ModelConfig(
+        model_id="m",
+        features=[FeatureConfig(name="b", drift_method="psi")],
+        drift=DriftConfig(method_thresholds={"psi": 5.0}),
+    )
+    b = next(
+        c
+        for c in check(baseline, drifted, own).checks
+        if c.feature == "b" and c.check_type == "baseline_drift_check"
+    )
+    assert (b.method, b.threshold, b.violated) == ("psi", 5.0, False)
+    with pytest.raises(ConfigurationError, match="unknown drift method 'nope'"):
+        check(
+            baseline,
+            drifted,
+            ModelConfig(model_id="m", drift=DriftConfig(method_thresholds={"nope": 1})),
+        )
+
+
+def test_recommended_policy_uses_several_methods_each_with_its_threshold(
+    baseline: Baseline,
+) -> None:
+    rng = np.random.default_rng(10)
+    shifted = dataset(2000, seed=11, b=rng.normal(0.3, 1, 2000))
+    sagemaker = check(baseline, shifted)
+    recommended = check(
+        baseline, shifted, ModelConfig(model_id="m", drift=DriftConfig(policy="recommended"))
+    )
+    b_sm = next(
+        c for c in sagemaker.checks if c.feature == "b" and c.check_type == "baseline_drift_check"
+    )
+    b_rec = next(c for c in recommended.violations if c.feature == "b")
+    assert b_sm.method == "linf_robust"
+    rules = {"linf_robust": 0.1, "jensen_shannon_robust": 0.05}
+    assert rules[b_rec.method or ""] == b_rec.threshold
+    same = check(
+        baseline,
+        dataset(2000, seed=12),
+        ModelConfig(model_id="m", drift=DriftConfig(policy="recommended")),
+    )
+    assert flagged(same) == set()
+
+
+@pytest.mark.parametrize(
+    ("value", "bound", "violated", "borderline"),
+    [(0.101, 0.007, True, True), (0.095, 0.007, False, True), (0.2, 0.007, True, False),
+     (0.05, 0.0, False, False), (0.12, None, True, False)],
+)  # fmt: skip
+def test_borderline_when_the_bound_straddles_the_threshold(
+    value: float, bound: float | None, violated: bool, borderline: bool
+) -> None:
+    from modelmon.checks.evaluate import _drift_outcome
+    from modelmon.checks.policy import DriftRule
+    from modelmon.drift import DriftResult
+
+    out = _drift_outcome("x", "numeric", DriftRule("linf_robust", 0.1), DriftResult(value, bound))
+    assert (out.violated, out.borderline, out.error_bound) == (violated, borderline, bound)

@@ -27,12 +27,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("aggregator", "detector", "archiver", "capture-proxy", "ingest", "alerting", "api")
 INFRA = {"kafka", "kafka-init", "redis", "moto"}
 # Where each service's /healthz /readyz /metrics listen: (address variable, port variable,
-# name of the container port): the shared admin section. Ingest serves them on its own listener.
+# name of the container port): the shared admin section (/metrics never on a service port).
 _SHARED = ("MODELMON_ADMIN__HOST", "MODELMON_ADMIN__PORT", "admin")
-ADMIN = {name: _SHARED for name in SERVICES if name not in ("ingest", "api")} | {
-    "ingest": ("MODELMON_INGEST__HOST", "MODELMON_INGEST__PORT", "http"),
-    "api": ("MODELMON_API__HOST", "MODELMON_API__PORT", "http"),
-}
+ADMIN = {name: _SHARED for name in SERVICES}
 
 
 def _version() -> str:
@@ -270,6 +267,9 @@ def test_k8s_deployment_runs_the_service_with_probes(
     assert set(container["resources"]["requests"]) == {"cpu", "memory"}
     refs = {(next(iter(r)), next(iter(r.values()))["name"]) for r in container["envFrom"]}
     assert refs == {("configMapRef", "modelmon-config"), ("secretRef", "modelmon-secrets")}
+    assert not any(next(iter(r.values())).get("optional") for r in container["envFrom"]), (
+        "a missing Secret must stop the pod, not run it without credentials"
+    )
     env = {e["name"]: e["value"] for e in container.get("env", [])}
     assert _check_env(env, name) == []
     assert ports <= set(env.values()), "container ports and the service's settings disagree"
@@ -302,8 +302,7 @@ def test_admin_servers_listen_on_loopback_unless_told_otherwise(name: str) -> No
     assert _env_problem(host_env, name) is None
     assert _env_problem(port_env, name) is None
     assert _default_of(host_env, name) == "127.0.0.1"
-    if name not in ("ingest", "api"):  # their admin endpoints share their listener (--host)
-        assert "--admin-host" in {o for p in _command(name).params for o in p.opts}
+    assert "--admin-host" in {o for p in _command(name).params for o in p.opts}
 
 
 def test_k8s_services_select_a_deployment(k8s_docs: list[dict[str, Any]]) -> None:

@@ -24,8 +24,22 @@ from modelmon.profile import (
 )
 
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "sagemaker_reference"
-NUMERIC = ["linf_simple", "linf_robust", "psi", "jensen_shannon", "wasserstein", "mean_shift"]
-CATEGORICAL = ["linf_categorical", "linf_categorical_robust", "chi_square", "new_category_rate"]
+NUMERIC = [
+    "linf_simple",
+    "linf_robust",
+    "psi",
+    "jensen_shannon",
+    "jensen_shannon_robust",
+    "wasserstein",
+    "mean_shift",
+]
+CATEGORICAL = [
+    "linf_categorical",
+    "linf_categorical_robust",
+    "chi_square",
+    "new_category_rate",
+    "new_category_excess",
+]
 
 
 def numeric(values: Any) -> NumericProfile:
@@ -182,7 +196,7 @@ def load_features(name: str) -> dict[str, dict[str, Any]]:
 def test_weighted_sample_from_sagemaker_sketch_reproduces_its_buckets() -> None:
     for name, feature in load_features("churn_baseline_statistics_partial.json").items():
         stats_ = feature["numerical_statistics"]
-        sample = NumericProfile.from_sagemaker(stats_)
+        sample = WeightedSample.from_sagemaker(stats_)
         assert isinstance(sample, WeightedSample)
         assert sample.view.total == stats_["common"]["num_present"] == 2333, name
         want = stats_["distribution"]["kll"]["buckets"]

@@ -8,6 +8,7 @@ import zlib
 import msgspec
 import numpy as np
 import pytest
+from datasketches import kll_doubles_sketch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -78,14 +79,33 @@ def test_valid_crc_but_malformed_body() -> None:
             DatasetProfile.deserialize(reheader(body))
 
 
-def test_valid_crc_but_garbage_sketch() -> None:
+@pytest.mark.parametrize(("version", "key"), [(FORMAT_VERSION, "kll2"), (1, "kll")])
+def test_valid_crc_but_garbage_sketch(version: int, key: str) -> None:
     good = NumericProfile().to_body()
-    good["kll"] = b"\x05\x01\x0f\x00garbage-garbage-garbage"
-    blob = struct.pack("<4sBBI", MAGIC, FORMAT_VERSION, 2, 0)  # placeholder to get the layout
+    del good["kll2"]
+    good[key] = b"\x05\x01\x0f\x00garbage-garbage-garbage"
     body = msgspec.msgpack.encode(good)
-    blob = struct.pack("<4sBBI", MAGIC, FORMAT_VERSION, 2, zlib.crc32(body)) + body
+    blob = struct.pack("<4sBBI", MAGIC, version, 2, zlib.crc32(body)) + body
     with pytest.raises(CorruptBlobError, match="KLL sketch"):
         NumericProfile.deserialize(blob)
+
+
+def test_format_1_blob_with_datasketches_kll_still_reads() -> None:
+    """A profile stored by the previous format (DataSketches' KLL bytes) keeps its values."""
+    values = np.random.default_rng(3).normal(size=20_000)
+    old = kll_doubles_sketch(1024)
+    old.update(values)
+    profile = ProfileTracker({"x": "numeric"})
+    profile.update({"x": values})
+    body = profile.snapshot().features["x"].to_body()
+    del body["kll2"]
+    body["kll"] = old.serialize()
+    payload = msgspec.msgpack.encode(body)
+    blob = struct.pack("<4sBBI", MAGIC, 1, 2, zlib.crc32(payload)) + payload
+    restored = NumericProfile.deserialize(blob)
+    assert restored.sketch.n == 20_000
+    for q in (0.1, 0.5, 0.9):
+        assert abs(restored.quantiles([q])[0] - old.get_quantile(q)) <= 0.05
 
 
 def test_not_bytes() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -191,3 +193,84 @@ def test_very_long_text_is_profiled_by_its_first_characters_without_a_huge_array
     assert int(col.counts.sum()) == 5000
     num = numeric_column(np.array([1.0, "x" * 1_000_000, *["2"] * 4998], dtype=object))
     assert (num.type_mismatches, len(num.values)) == (1, 4999)
+
+
+# ---- per-value types, as SageMaker's analyzer (Deequ's DataType regexes) types text ----------
+
+_SM_INTEGRAL = re.compile(r"(-|\+)? ?\d+", re.ASCII)
+_SM_FRACTIONAL = re.compile(r"(-|\+)? ?\d+((\.\d+)|((?:\.\d+)?[Ee][-+]?\d+))", re.ASCII)
+
+
+def sagemaker_type(value: Any) -> str:
+    """The reference: a value's own type, as the analyzer reads its text form."""
+    if isinstance(value, bool):
+        return "Integral"
+    if isinstance(value, int):
+        return "Integral"
+    if isinstance(value, float):
+        return "Fractional"
+    text = str(value).strip()
+    if _SM_INTEGRAL.fullmatch(text):
+        return "Integral"
+    if _SM_FRACTIONAL.fullmatch(text):
+        return "Fractional"
+    return "String"
+
+
+texts = st.one_of(
+    st.integers(-(10**6), 10**6).map(str),
+    st.builds(lambda a, b: f"{a}.{b}", st.integers(-999, 999), st.integers(0, 99)),
+    st.builds(lambda a, b: f"{a}_{b}", st.integers(0, 99), st.integers(0, 9)),  # labels "5_0"
+    st.sampled_from(["\uff11\uff12", "abc", "1e3", "-2.5E-3", "x.5", "N/A"]),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(texts, min_size=1, max_size=60))
+def test_text_type_shares_are_counted_per_value(values: list[str]) -> None:
+    expected = Counter(sagemaker_type(v) for v in values)
+    f = feature(values)
+    counts = f.type_counts()
+    assert {k: v for k, v in counts.items() if v} == dict(expected)
+    if expected["String"]:
+        assert f.kind == "categorical"  # a column with labels stays categorical
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    values=st.lists(texts.filter(lambda t: sagemaker_type(t) != "String"), min_size=1, max_size=60)
+)
+def test_csv_reader_keeps_each_values_type(values: list[str]) -> None:
+    from modelmon.readers.tabular import csv_lines_to_columns
+
+    columns = csv_lines_to_columns(values, ["x"])
+    f = feature(columns["x"], "numeric")
+    expected = Counter(sagemaker_type(v) for v in values)
+    assert f.type_counts()["Integral"] == expected["Integral"]
+    assert f.type_counts()["Fractional"] == expected["Fractional"]
+
+
+json_values = st.one_of(st.integers(-1000, 1000), st.floats(-1e3, 1e3, allow_nan=False), texts)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(json_values, min_size=1, max_size=60))
+def test_mixed_json_types_are_counted_per_value(values: list[Any]) -> None:
+    expected = Counter(sagemaker_type(v) for v in values)
+    f = feature(values)
+    if f.kind == "numeric":
+        assert f.type_counts()["String"] == expected["String"] == 0
+    got = f.type_counts()
+    assert (got["Integral"], got["Fractional"]) == (expected["Integral"], expected["Fractional"])
+
+
+def test_integral_column_with_a_few_decimals_reports_the_integral_share() -> None:
+    """The audit's case: 95% integer text, 5% "x.5": SageMaker says 95% Integral, not 0%."""
+    from modelmon.checks.evaluate import data_type_check
+    from modelmon.readers.tabular import csv_lines_to_columns
+
+    lines = [f"{i}.5" if i % 20 == 0 else str(i) for i in range(2000)]
+    f = feature(csv_lines_to_columns(lines, ["x"])["x"], "numeric")
+    outcome = data_type_check("x", "Integral", f, 1.0)
+    assert outcome is not None and outcome.value == pytest.approx(0.95)
+    assert outcome.description.endswith("Observed: Only 95.0% of data is Integral.")

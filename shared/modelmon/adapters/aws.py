@@ -19,3 +19,15 @@ def boto_client(aws: AwsSettings, service: str) -> Any:
     return boto3.client(  # type: ignore[call-overload]
         service, region_name=aws.region, endpoint_url=aws.endpoint_url, config=_RETRIES
     )
+
+
+def s3_encryption(aws: AwsSettings, kms_key_id: str | None = None) -> dict[str, str]:
+    """``put_object`` arguments for server-side encryption: every S3 write passes them.
+
+    SSE-KMS with ``kms_key_id`` (e.g. the archive's) or ``aws.s3_kms_key_id`` when set,
+    SSE-KMS with the AWS managed key for ``aws.s3_encryption=aws:kms``, else SSE-S3 (AES256).
+    """
+    key = kms_key_id or aws.s3_kms_key_id
+    if key:
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key}
+    return {"ServerSideEncryption": aws.s3_encryption}

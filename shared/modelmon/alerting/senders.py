@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -114,6 +115,12 @@ class WebhookSender:
         hook = delivery.webhook
         if hook is None:
             raise RejectedDeliveryError(f"delivery {delivery.id} has no webhook route")
+        scheme = urllib.parse.urlsplit(hook.url).scheme.lower()
+        if scheme != "https" and not (scheme == "http" and hook.allow_http):
+            raise RejectedDeliveryError(
+                f"{delivery.route}: URL scheme {scheme or 'none'!r} refused "
+                "(https only; http with allow_http)"
+            )
         if delivery.digest:
             body, delivery_id = orjson.dumps(slack_digest(delivery.digest)), delivery.id
         else:
@@ -131,6 +138,7 @@ class WebhookSender:
         headers = signed_headers(secret, int(self._clock()), body, delivery_id)
         request = urllib.request.Request(hook.url, data=body, headers=headers, method="POST")
         try:
+            # the scheme is https (or http when the route allows it), checked above
             with self._opener.open(request, timeout=hook.timeout_seconds) as response:
                 response.read()
         except urllib.error.HTTPError as exc:

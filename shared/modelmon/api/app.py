@@ -186,11 +186,10 @@ def create_app(
 
 
 def _probes(app: FastAPI, store: MonitorStore, registry: CollectorRegistry) -> None:
-    """``/healthz`` (the process answers), ``/readyz`` (Redis answers) and ``/metrics``
-    (requests and latency per route, Prometheus), without a token, like every service's."""
-    from prometheus_client import CONTENT_TYPE_LATEST, Histogram
-
-    from modelmon.service import render_metrics
+    """``/healthz`` (the process answers) and ``/readyz`` (Redis answers) without a token, for
+    load balancers in front of the API; request latency per route goes to ``registry``, which
+    the runtime's admin server exposes on ``/metrics`` (never on the API's own port)."""
+    from prometheus_client import Histogram
 
     latency = Histogram(
         "modelmon_api_request_seconds", "API requests by route and status",
@@ -204,10 +203,6 @@ def _probes(app: FastAPI, store: MonitorStore, registry: CollectorRegistry) -> N
         route = getattr(request.scope.get("route"), "path", "unmatched")
         latency.labels(route, str(response.status_code)).observe(time.perf_counter() - started)
         return response
-
-    @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
-        return Response(render_metrics(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:

@@ -13,6 +13,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from modelmon.names import check_name
+
 _NAMESPACE = uuid.UUID("6f1c3f7e-4a55-4b8e-9a53-3c1d2b7e0c11")
 _KEY = re.compile(
     r"(?:^|/)(?P<model>[^/]+)/(?P<variant>[^/]+)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})/"
@@ -30,7 +32,12 @@ def suffix(gzip: bool, encrypted: bool) -> str:
 
 def hour_prefix(prefix: str, model: str, variant: str, hour: datetime) -> str:
     hour = hour.astimezone(UTC)
-    parts = [prefix.strip("/"), model, variant, hour.strftime("%Y/%m/%d/%H")]
+    parts = [
+        prefix.strip("/"),
+        check_name(model, "model id"),
+        check_name(variant, "variant"),
+        hour.strftime("%Y/%m/%d/%H"),
+    ]
     return "/".join(p for p in parts if p)
 
 

@@ -12,6 +12,7 @@ from modelmon.archive.layout import parse_key
 from modelmon.archive.store import ArchiveStore
 from modelmon.capture.sagemaker import from_sagemaker_record, parse_time
 from modelmon.events import CaptureEvent
+from modelmon.names import check_name
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,11 @@ class ArchiveQuery:
     @property
     def folder(self) -> str:
         return self.endpoint or self.model
+
+    def __post_init__(self) -> None:
+        check_name(self.model, "model id")
+        if self.variant is not None:
+            check_name(self.variant, "variant")
 
 
 def _hour(t: datetime) -> datetime:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from modelmon.errors import DependencyUnavailableError
+from modelmon.names import contained
 from modelmon.settings import Settings
 
 
@@ -42,13 +43,22 @@ def parse_destination(destination: str) -> tuple[str | None, str]:
 class S3Store:
     """Capture files in S3 (or its emulator), SSE-KMS when a key id is given."""
 
-    def __init__(self, client: Any, bucket: str, kms_key_id: str | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        kms_key_id: str | None = None,
+        encryption: dict[str, str] | None = None,
+    ) -> None:
         self.client, self.bucket, self.kms_key_id = client, bucket, kms_key_id
+        if encryption is None:
+            encryption = {"ServerSideEncryption": "AES256"}
+            if kms_key_id:
+                encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key_id}
+        self.encryption = encryption
 
     def put(self, key: str, body: bytes) -> None:
-        extra: dict[str, Any] = {}
-        if self.kms_key_id:
-            extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
+        extra = self.encryption
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=body, **extra)
         except (BotoCoreError, ClientError) as exc:
@@ -75,7 +85,7 @@ class LocalStore:
         self.root = Path(root)
 
     def put(self, key: str, body: bytes) -> None:
-        path = self.root / key
+        path = contained(self.root, key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
@@ -93,15 +103,16 @@ class LocalStore:
             raise DependencyUnavailableError(f"writing {path}: {exc}") from exc
 
     def list(self, prefix: str) -> Iterator[str]:
-        base = self.root / prefix
+        base = contained(self.root, prefix)
         if not base.exists():
             return
+        root = self.root.resolve()
         for path in sorted(base.rglob("*")):
             if path.is_file() and not path.name.startswith(".tmp-"):
-                yield path.relative_to(self.root).as_posix()
+                yield path.relative_to(root).as_posix()
 
     def get(self, key: str) -> bytes:
-        return (self.root / key).read_bytes()
+        return contained(self.root, key).read_bytes()
 
     def describe(self) -> str:
         return str(self.root)
@@ -109,10 +120,11 @@ class LocalStore:
 
 def open_store(settings: Settings, destination: str) -> tuple[ArchiveStore, str]:
     """The store and key prefix of ``s3://bucket/prefix`` or of a local directory."""
-    from modelmon.adapters.aws import boto_client
+    from modelmon.adapters.aws import boto_client, s3_encryption
 
     bucket, prefix = parse_destination(destination)
     if bucket is not None:
         s3 = boto_client(settings.aws, "s3")
-        return S3Store(s3, bucket, settings.archiver.kms_key_id), prefix
+        sse = s3_encryption(settings.aws, settings.archiver.kms_key_id)
+        return S3Store(s3, bucket, settings.archiver.kms_key_id, sse), prefix
     return LocalStore(prefix), ""

@@ -31,7 +31,12 @@ from modelmon.adapters.kafka import producer_config
 from modelmon.capture.sagemaker import from_sagemaker_record
 from modelmon.errors import ConfigurationError, ModelmonError
 from modelmon.events import MODEL_ID_PATTERN, CaptureEvent
-from modelmon.redaction import RedactionPolicy, redact_event, redact_inputs
+from modelmon.redaction import (
+    RedactionPolicy,
+    UnredactableError,
+    redact_event,
+    redact_event_doc,
+)
 from modelmon.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -246,6 +251,10 @@ class CaptureClient:
                 metadata,
             )
             return event_id if self._send(orjson.dumps(doc, option=_NUMPY)) else None
+        except UnredactableError as exc:
+            log.debug("capture dropped: %s", exc)
+            self._drop("unredactable")
+            return None
         except Exception as exc:  # noqa: BLE001 - never raise into the inference call
             log.debug("capture dropped: %s", exc)
             self._drop("invalid")
@@ -263,8 +272,6 @@ class CaptureClient:
         metadata: Mapping[str, str] | None,
     ) -> dict[str, Any]:
         named = _named(inputs, self.feature_names)
-        if not self.redaction.empty:
-            named = redact_inputs(named, self.redaction)
         doc: dict[str, Any] = {
             "schema_version": 1,
             "event_id": event_id,
@@ -282,7 +289,7 @@ class CaptureClient:
             doc["attributions"] = {str(k): float(v) for k, v in attributions.items()}
         if metadata:
             doc["metadata"] = {str(k): str(v) for k, v in metadata.items()}
-        return doc
+        return doc if self.redaction.empty else redact_event_doc(doc, self.redaction)
 
     def _send(self, value: bytes) -> bool:
         if self._closed.is_set():
@@ -362,7 +369,12 @@ class CaptureClient:
         if not sampled(event.inference_id or event.event_id, self.sampling_percentage):
             self.sampled_out += 1
             return False
-        event = redact_event(event, self.redaction)
+        try:
+            event = redact_event(event, self.redaction, self.feature_names)
+        except UnredactableError as exc:
+            log.debug("capture dropped: %s", exc)
+            self._drop("unredactable")
+            return False
         return self._send(event.model_dump_json(exclude_none=True).encode())
 
     # ------------------------------------------------------------------ lifecycle

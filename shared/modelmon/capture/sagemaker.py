@@ -13,6 +13,7 @@ import binascii
 import csv
 import io
 import math
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -71,18 +72,22 @@ def is_sagemaker_record(doc: Any) -> bool:
 # ---------------------------------------------------------------------------- parsing
 
 
+#: Numbers as SageMaker's analyzer reads them: ASCII digits, optional sign, point and exponent.
+#: Python's int()/float() also take "5_0" (50) and non-ASCII digits: those stay text.
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+_DECIMAL_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 def _scalar(text: str) -> Scalar:
     """A CSV cell as SageMaker's analyzer would type it: int, float, else string; '' is None."""
     if text == "":
         return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-    except ValueError:
+    stripped = text.strip()
+    if _INTEGER_TEXT.fullmatch(stripped):
+        return int(stripped)
+    if not _DECIMAL_TEXT.fullmatch(stripped):
         return text
+    value = float(stripped)
     return value if math.isfinite(value) else text
 
 

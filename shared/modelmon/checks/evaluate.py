@@ -9,14 +9,25 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from modelmon.checks.baseline import Baseline
-from modelmon.checks.policy import FeaturePolicy, enabled_checks, feature_policy, min_rows
+from modelmon.checks.policy import (
+    DriftRule,
+    FeaturePolicy,
+    enabled_checks,
+    feature_policy,
+    min_rows,
+)
 from modelmon.config import ModelConfig
-from modelmon.drift import available_methods, get_method
+from modelmon.drift import DriftResult, available_methods, get_method
+from modelmon.drift.numeric import prepare
 from modelmon.errors import ConfigurationError
 from modelmon.events import CheckOutcome, CheckType, FeatureMetrics
 from modelmon.profile import CategoricalProfile, DatasetProfile, FeatureProfile, NumericProfile
+from modelmon.profile.category_sample import CategorySample
 from modelmon.sagemaker import violations as wording
 from modelmon.sagemaker.violations import ConstraintViolations, Violation
 
@@ -86,15 +97,24 @@ def _outcome(
     threshold: float | None,
     description: str,
     method: str | None = None,
+    error_bound: float | None = None,
 ) -> CheckOutcome:
+    finite = value is not None and math.isfinite(value)
+    bound = error_bound if error_bound is not None and math.isfinite(error_bound) else None
+    borderline = (
+        finite and bound is not None and threshold is not None
+        and abs(value - threshold) <= bound  # type: ignore[operator]
+    )  # fmt: skip
     return CheckOutcome(
         check_type=check,
         feature=name,
         violated=violated,
-        value=value if value is None or math.isfinite(value) else None,
+        value=value if finite else None,
         threshold=threshold,
         method=method,
         description=description,
+        error_bound=bound,
+        borderline=bool(borderline),
     )
 
 
@@ -139,9 +159,31 @@ def categorical_values_check(
     counts = profile.counts()
     unknown = {value for value in counts if value not in domain}
     in_domain = sum(c for v, c in counts.items() if v in domain) / profile.count
+    sample = profile.sample
+    if not profile.is_exact and sample is not None and sample.rate > 0:
+        in_domain, outside = _in_domain_share(profile, sample, domain)
+        unknown |= outside
     violated = in_domain < threshold - _EPS
     text = wording.categorical_values(in_domain, threshold, unknown) if violated else ""
     return _outcome("categorical_values_check", name, violated, in_domain, threshold, text)
+
+
+def _in_domain_share(
+    profile: CategoricalProfile, sample: CategorySample, domain: frozenset[str]
+) -> tuple[float, set[str]]:
+    """More categories than the sketch tracks: heavy categories (count >= 10x the sketch's
+    count error) from the sketch, the rest from the category sample scaled by its rate (an
+    unbiased estimate, as for new_category_rate), instead of counting untracked values out."""
+    table = profile.table
+    heavy = table.counts >= 10 * profile.maximum_error
+    heavy_in = np.isin(table.keys[heavy], np.array(sorted(domain), dtype=str))
+    light = ~np.isin(sample.hashes, table.hashes[heavy])
+    inside = np.isin(sample.keys, np.array(sorted(domain), dtype=str))
+    mass = float(table.counts[heavy][heavy_in].sum())
+    mass += float(sample.counts[light & inside].sum()) / sample.rate
+    outside = set(table.keys[heavy][~heavy_in][:10].tolist())
+    outside |= set(sample.keys[light & ~inside][:10].tolist())
+    return min(mass / profile.count, 1.0), outside
 
 
 def non_negative_check(name: str, profile: NumericProfile) -> CheckOutcome | None:
@@ -160,48 +202,71 @@ class _Drift:
     note: str | None = None
 
 
+def _distances(base: Any, profile: FeatureProfile, first: list[str]) -> dict[str, DriftResult]:
+    """Every applicable method's result (the policy's first); the aligned CDFs of a numeric
+    pair are computed once and shared by the methods that need them."""
+    shared = prepare(base, profile)
+    results = {}
+    for method_name in dict.fromkeys([*first, *available_methods(profile.kind)]):
+        try:
+            results[method_name] = get_method(method_name)(base, profile, **shared)
+        except (ConfigurationError, ValueError, ZeroDivisionError):
+            continue
+    return results
+
+
+def _drift_outcome(name: str, kind: str, rule: DriftRule, result: DriftResult) -> CheckOutcome:
+    method = get_method(rule.method)
+    value, threshold = result.value, rule.threshold
+    violated = method.drifted(value, threshold)
+    text = ""
+    if violated:
+        numeric = kind == "numeric"
+        text = (
+            wording.baseline_drift(numeric, value, threshold)
+            if method.higher_is_worse
+            else wording.baseline_drift_p_value(numeric, value, threshold)
+        )
+    return _outcome(
+        "baseline_drift_check", name, violated, value, threshold, text, method.name,
+        result.error_bound,
+    )  # fmt: skip
+
+
 def drift_check(
     name: str, baseline: Baseline, profile: FeatureProfile, policy: FeaturePolicy, min_count: int
 ) -> _Drift:
-    """All applicable distances; the check itself uses the policy's method and threshold."""
+    """All applicable distances; the check itself uses the policy's rules (method and threshold
+    each): the first violated rule is the outcome, else the first rule's pass."""
     base = baseline.distribution(name)
     if base is None:
         return _Drift({}, None, {}, "drift not checked: the baseline has no distribution")
     if base.kind != profile.kind:
         return _Drift({}, None, {}, f"drift not checked: baseline is {base.kind}, data is not")
-    results = {}
-    for method_name in dict.fromkeys([policy.drift_method, *available_methods(profile.kind)]):
-        try:
-            results[method_name] = get_method(method_name)(base, profile)
-        except (ConfigurationError, ValueError, ZeroDivisionError):
-            continue
+    results = _distances(base, profile, [r.method for r in policy.drift_rules])
     distances = {m: r.value for m, r in results.items() if math.isfinite(r.value)}
     details: dict[str, object] = {m: r.details for m, r in results.items()}
     if not policy.compare:
         return _Drift(distances, None, details)
-    method = get_method(policy.drift_method)
-    threshold = policy.drift_threshold
+    first = policy.drift_rules[0]
     if profile.count < min_count:
         text = (
             f"skipped: {profile.count} value(s) in the data, fewer than the "
             f"{min_count} needed for a drift check (min_window_count)"
         )
-        skipped = _outcome("baseline_drift_check", name, False, None, threshold, text, method.name)
+        skipped = _outcome(
+            "baseline_drift_check", name, False, None, first.threshold, text, first.method
+        )
         note = f"drift not checked: fewer than {min_count} values (min_window_count)"
         return _Drift(distances, skipped, details, note)
-    if method.name not in results:
-        return _Drift(distances, None, details, f"drift not checked: {method.name} failed")
-    value = results[method.name].value
-    violated = method.drifted(value, threshold)
-    text = ""
-    if violated:
-        numeric = profile.kind == "numeric"
-        text = (
-            wording.baseline_drift(numeric, value, threshold, method.name)
-            if method.higher_is_worse
-            else wording.baseline_drift_p_value(numeric, value, threshold, method.name)
-        )
-    outcome = _outcome("baseline_drift_check", name, violated, value, threshold, text, method.name)
+    outcomes = [
+        _drift_outcome(name, profile.kind, rule, results[rule.method])
+        for rule in policy.drift_rules
+        if rule.method in results
+    ]
+    if not outcomes:
+        return _Drift(distances, None, details, f"drift not checked: {first.method} failed")
+    outcome = next((o for o in outcomes if o.violated), outcomes[0])
     return _Drift(distances, outcome, details)
 
 

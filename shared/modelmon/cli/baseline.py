@@ -110,7 +110,10 @@ def output_dir(location: str) -> Iterator[Path]:
         return
     with tempfile.TemporaryDirectory(prefix="modelmon-") as tmp:
         yield Path(tmp)
-        upload_s3_files(s3_client_factory()(), Path(tmp), location)
+        from modelmon.adapters.aws import s3_encryption
+        from modelmon.settings import Settings
+
+        upload_s3_files(s3_client_factory()(), Path(tmp), location, s3_encryption(Settings().aws))
 
 
 def fail(command: str, exc: BaseException) -> NoReturn:
@@ -141,12 +144,28 @@ def baseline() -> None:
 )
 @click.option("--label", default=None, help="Ground-truth column: left out of the features.")
 @click.option("--exclude", multiple=True, help="Column to leave out (repeatable).")
+@click.option(
+    "--analysis",
+    type=click.Choice(["data-quality", "bias"]),
+    default="data-quality",
+    show_default=True,
+    help="bias: Clarify's analysis.json of joined rows (needs --config; see docs/bias.md).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="--analysis bias: the analysis config (Clarify's analysis_config.json).",
+)
 @input_options
 def create(
     data: tuple[str, ...],
     out: str,
     label: str | None,
     exclude: tuple[str, ...],
+    analysis: str,
+    config_path: Path | None,
     data_format: str,
     header: bool | None,
     start: datetime | None,
@@ -154,6 +173,11 @@ def create(
     quiet: bool,
 ) -> None:
     """Profile training data and suggest constraints, as SageMaker's baselining job does."""
+    if analysis == "bias":
+        from modelmon.cli.bias import JoinedInput, create_bias_baseline
+
+        create_bias_baseline(JoinedInput(data, data_format, header, quiet), out, config_path)
+        return
     from modelmon.checks import Baseline
     from modelmon.readers import DataReader, ReadOptions, read_profile
     from modelmon.readers.progress import ProgressPrinter

@@ -87,7 +87,8 @@ def load_config(path: Path | None, min_rows: int | None, non_negative: bool) -> 
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Model config (YAML): per-feature methods and thresholds.",
+    help="Model config (YAML): per-feature methods and thresholds; for a bias baseline, "
+    "the bias analysis config (default: the baseline's bias_config.json).",
 )
 @click.option(
     "--min-rows",
@@ -122,6 +123,12 @@ def monitor(
     quiet: bool,
 ) -> None:
     """Check data against a baseline; exit 0 without violations, 1 with, 2 on error."""
+    from modelmon.cli.bias import JoinedInput, is_bias_baseline, monitor_bias
+
+    if is_bias_baseline(baseline_dir):  # Clarify's analysis.json: the bias monitor
+        source = JoinedInput(data, data_format, header, quiet)
+        monitor_bias(baseline_dir, source, out, config_path)
+        return
     from modelmon.checks import validate
     from modelmon.readers import DataReader, ReadOptions
     from modelmon.readers.progress import ProgressPrinter

@@ -101,6 +101,7 @@ class Dashboard:
 
     port: int
     token: str
+    admin_port: int
 
     @property
     def url(self) -> str:
@@ -113,8 +114,8 @@ class Dashboard:
 
         return ServiceSpec(
             "api",
-            ["--port", str(self.port)],
-            self.port,
+            ["--port", str(self.port), "--admin-port", str(self.admin_port)],
+            self.admin_port,
             {"MODELMON_API__ADMIN_TOKENS": json.dumps([self.token]),
              "MODELMON_API__POLL_SECONDS": "2",
              "MODELMON_ARCHIVER__DESTINATION": archive_destination},
@@ -125,4 +126,4 @@ class Dashboard:
 def new_dashboard() -> Dashboard:
     import secrets
 
-    return Dashboard(free_port(), secrets.token_urlsafe(24))
+    return Dashboard(free_port(), secrets.token_urlsafe(24), free_port())

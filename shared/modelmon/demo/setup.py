@@ -82,7 +82,7 @@ def model_config(
         ),
         alerts=AlertRoutes(
             sns_topic_arn=sns_topic_arn,
-            webhooks=[WebhookRoute(url=webhook_url, format="json")],
+            webhooks=[WebhookRoute(url=webhook_url, format="json", allow_http=True)],
             cloudwatch=CloudWatchRoute(schedule_name="modelmon-demo"),
         ),
         schedule_name="modelmon-demo",

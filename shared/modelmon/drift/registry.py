@@ -28,6 +28,7 @@ class DriftMethod:
     default_threshold: float
     higher_is_worse: bool  # False: a p-value, drift when the value falls below the threshold
     description: str
+    sagemaker: bool = False  # SageMaker's own method: constraints.json's threshold applies
 
     def __call__(self, baseline: Any, current: Any, **params: Any) -> DriftResult:
         for side, profile in (("baseline", baseline), ("current", current)):
@@ -55,25 +56,30 @@ METHODS: Mapping[str, DriftMethod] = MappingProxyType(
         m.name: m
         for m in (
             DriftMethod("linf_simple", num.linf_simple, _N, 0.1, True,
-                        "L-infinity (KS) distance of the CDFs; SageMaker Simple"),
+                        "L-infinity (KS) distance of the CDFs; SageMaker Simple", True),
             DriftMethod("linf_robust", num.linf_robust, _N, 0.1, True,
-                        "L-infinity minus the KS sampling margin; SageMaker Robust"),
+                        "L-infinity minus the KS sampling margin; SageMaker Robust", True),
             DriftMethod("psi", num.psi, _N, 0.2, True,
                         "population stability index on baseline deciles"),
             DriftMethod("jensen_shannon", num.jensen_shannon, _N, 0.1, True,
                         "Jensen-Shannon distance (base 2) on baseline deciles"),
+            DriftMethod("jensen_shannon_robust", num.jensen_shannon_robust, _N, 0.05, True,
+                        "Jensen-Shannon distance less its sampling margin (99.9%)"),
             DriftMethod("wasserstein", num.wasserstein, _N, 0.1, True,
                         "Wasserstein-1 distance in baseline standard deviations"),
             DriftMethod("mean_shift", num.mean_shift, _N, 0.25, True,
                         "|mean shift| in baseline standard deviations"),
             DriftMethod("linf_categorical", cat.linf_categorical, _C, 0.1, True,
-                        "L-infinity distance of category shares"),
+                        "L-infinity distance of category shares", True),
             DriftMethod("linf_categorical_robust", cat.linf_categorical_robust, _C, 0.1, True,
-                        "L-infinity of shares minus the sampling margin; SageMaker LInfinity"),
+                        "L-infinity of shares minus the sampling margin; SageMaker LInfinity",
+                        True),
             DriftMethod("chi_square", cat.chi_square, _C, 0.05, False,
-                        "chi-square goodness-of-fit p-value; SageMaker ChiSquared"),
+                        "chi-square goodness-of-fit p-value; SageMaker ChiSquared", True),
             DriftMethod("new_category_rate", cat.new_category_rate, _C, 0.1, True,
                         "share of current values in categories the baseline never saw"),
+            DriftMethod("new_category_excess", cat.new_category_excess, _C, 0.01, True,
+                        "new_category_rate less an unchanged tail's (Good-Turing) share"),
         )
     }
 )  # fmt: skip
@@ -125,4 +131,5 @@ def evaluate(
 ) -> dict[str, DriftResult]:
     """Every requested (default: every applicable) method on one feature pair."""
     names = methods if methods is not None else available_methods(baseline.kind)
-    return {name: get_method(name)(baseline, current, **params) for name in names}
+    shared = {**num.prepare(baseline, current), **params}
+    return {name: get_method(name)(baseline, current, **shared) for name in names}

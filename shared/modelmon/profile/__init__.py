@@ -7,6 +7,7 @@ versioned blob. docs/statistics.md lists what each profile holds and the error b
 
 from __future__ import annotations
 
+from modelmon.events import FeatureKind, InferredType
 from modelmon.profile.categorical import CategoricalProfile
 from modelmon.profile.constants import (
     DISTINCT_RELATIVE_ERROR,
@@ -17,10 +18,10 @@ from modelmon.profile.constants import (
     KLL_RANK_ERROR,
     KS_ERROR_BOUND,
 )
-from modelmon.profile.dataset import DatasetProfile, FeatureKind, FeatureProfile, ProfileTracker
+from modelmon.profile.dataset import DatasetProfile, FeatureProfile, ProfileTracker
 from modelmon.profile.distribution import Bucket, SortedView
 from modelmon.profile.moments import Moments
-from modelmon.profile.numeric import InferredType, NumericProfile
+from modelmon.profile.numeric import NumericProfile
 from modelmon.profile.sagemaker import CategoricalCounts, WeightedSample
 
 __all__ = [

@@ -19,32 +19,45 @@ from datasketches import (
 )
 
 from modelmon.errors import CorruptBlobError
+from modelmon.events import InferredType
 from modelmon.profile import codec
+from modelmon.profile.category_sample import CategorySample, hash_texts
 from modelmon.profile.columns import CategoricalColumn
 from modelmon.profile.constants import DISTINCT_RELATIVE_ERROR, FREQUENT_LG_MAX_K, HLL_LG_K
-from modelmon.profile.numeric import InferredType, numeric_type
+from modelmon.profile.numeric import numeric_type
 
 
 @dataclass(frozen=True, slots=True)
 class CountTable:
-    """Categories in sorted order with their counts, as numpy arrays."""
+    """Categories ordered by their 64-bit hash (``category_sample.hash_texts``) with their
+    counts, as numpy arrays: look-ups are integer binary searches, not string comparisons."""
 
     keys: npt.NDArray[np.str_]
     counts: npt.NDArray[np.float64]
+    hashes: npt.NDArray[np.uint64]
 
     @staticmethod
     def of(counts: Mapping[str, int]) -> CountTable:
         keys = np.array(list(counts), dtype=str)
         values = np.array(list(counts.values()), dtype=np.float64)
-        order = np.argsort(keys)
-        return CountTable(keys[order], values[order])
+        hashes = hash_texts(keys)
+        order = np.argsort(hashes, kind="stable")
+        return CountTable(keys[order], values[order], hashes[order])
 
     def lookup(self, keys: npt.NDArray[np.str_]) -> npt.NDArray[np.float64]:
         """Counts of ``keys`` (0 for a category this table does not hold)."""
+        return self.lookup_hashes(hash_texts(keys))
+
+    def lookup_hashes(self, hashes: npt.NDArray[np.uint64]) -> npt.NDArray[np.float64]:
+        """Counts of the categories with these hashes (0 where the table has none)."""
         if not len(self.keys):
-            return np.zeros(len(keys))
-        idx = np.clip(np.searchsorted(self.keys, keys), 0, len(self.keys) - 1)
-        return np.where(self.keys[idx] == keys, self.counts[idx], 0.0)
+            return np.zeros(len(hashes))
+        idx = np.clip(np.searchsorted(self.hashes, hashes), 0, len(self.keys) - 1)
+        return np.where(self.hashes[idx] == hashes, self.counts[idx], 0.0)
+
+    def key_of(self, h: np.uint64) -> str | None:
+        i = int(np.searchsorted(self.hashes, h))
+        return str(self.keys[i]) if i < len(self.keys) and self.hashes[i] == h else None
 
 
 class CategoryCountViews:
@@ -118,6 +131,8 @@ class CategoricalProfile(CategoryCountViews):
     fractional: int = 0  # categories that were floats or other numeric text
     frequent: frequent_strings_sketch = field(default_factory=_new_frequent)
     distinct: hll_sketch = field(default_factory=_new_hll)
+    #: coordinated category sample (None: a profile read from a format-1 blob)
+    sample: CategorySample | None = field(default_factory=CategorySample.empty)
 
     kind: ClassVar[Literal["categorical"]] = "categorical"
 
@@ -176,11 +191,17 @@ class CategoricalProfile(CategoryCountViews):
         """A new profile of both operands' rows; neither operand changes."""
         if not isinstance(other, CategoricalProfile):
             raise TypeError(f"cannot merge a categorical profile with {type(other).__name__}")
-        frequent = frequent_strings_sketch.deserialize(self.frequent.serialize())
-        frequent.merge(other.frequent)
+        # canonical operand order: the frequent-items map's layout (and so its bytes and, after
+        # a purge, its counts) depends on which side is folded into which
+        first, second = sorted((self, other), key=_merge_key)
+        frequent = frequent_strings_sketch.deserialize(first.frequent.serialize())
+        frequent.merge(second.frequent)
         union = hll_union(HLL_LG_K)
-        union.update(self.distinct)
-        union.update(other.distinct)
+        union.update(first.distinct)
+        union.update(second.distinct)
+        sample = None
+        if first.sample is not None and second.sample is not None:
+            sample = first.sample.merge(second.sample)
         return CategoricalProfile(
             missing=self.missing + other.missing,
             type_mismatches=self.type_mismatches + other.type_mismatches,
@@ -189,6 +210,7 @@ class CategoricalProfile(CategoryCountViews):
             fractional=self.fractional + other.fractional,
             frequent=frequent,
             distinct=union.get_result(HLL_8),
+            sample=sample,
         )
 
     def with_extra(self, missing: int = 0, type_mismatches: int = 0) -> CategoricalProfile:
@@ -213,6 +235,7 @@ class CategoricalProfile(CategoryCountViews):
             "types": [self.integral, self.fractional],
             "frequent": self.frequent.serialize(),
             "hll": self.distinct.serialize_compact(),
+            **({"sample": self.sample.to_body()} if self.sample is not None else {}),
         }
 
     @staticmethod
@@ -225,9 +248,18 @@ class CategoricalProfile(CategoryCountViews):
         distinct = codec.load_sketch(hll_sketch.deserialize, codec.field(body, "hll", bytes), "HLL")
         if int(frequent.total_weight) != count:
             raise CorruptBlobError("categorical profile blob: sketch and count disagree")
+        sample = None
+        if "sample" in body:  # format 2
+            sample = codec.load_sketch(CategorySample.from_body, body["sample"], "category sample")
+            if int(sample.counts.sum()) > count:
+                raise CorruptBlobError("categorical profile blob: sample exceeds the count")
         return CategoricalProfile(
-            missing, mismatches, count, integral, fractional, frequent, distinct
+            missing, mismatches, count, integral, fractional, frequent, distinct, sample
         )
+
+
+def _merge_key(p: CategoricalProfile) -> tuple[int, int, int, bytes]:
+    return (p.count, p.missing, p.type_mismatches, p.frequent.serialize())
 
 
 class CategoricalAccumulator:
@@ -240,6 +272,7 @@ class CategoricalAccumulator:
         "frequent",
         "integral",
         "missing",
+        "sample",
         "type_mismatches",
     )
 
@@ -249,6 +282,7 @@ class CategoricalAccumulator:
         self.integral, self.fractional = p.integral, p.fractional
         self.frequent = frequent_strings_sketch.deserialize(p.frequent.serialize())
         self.distinct = hll_sketch.deserialize(p.distinct.serialize_compact())
+        self.sample = p.sample
 
     def add(self, col: CategoricalColumn) -> None:
         self.missing += col.missing
@@ -260,6 +294,8 @@ class CategoricalAccumulator:
             frequent.update(value, n)
             distinct.update(value)
         self.count += int(col.counts.sum())
+        if self.sample is not None and len(col.values):
+            self.sample = self.sample.add(col.values, col.counts)
 
     def add_missing(self, rows: int) -> None:
         self.missing += rows
@@ -273,4 +309,5 @@ class CategoricalAccumulator:
             self.fractional,
             frequent_strings_sketch.deserialize(self.frequent.serialize()),
             hll_sketch.deserialize(self.distinct.serialize_compact()),
+            self.sample,
         )

@@ -4,7 +4,7 @@
     offset 4  u8            format version (FORMAT_VERSION)
     offset 5  u8            what the body holds (dataset / numeric / categorical)
     offset 6  u32 LE        CRC-32 of the body
-    offset 10 ...           MessagePack map; sketches inside are DataSketches' own bytes
+    offset 10 ...           MessagePack map: counters and sketch bytes (see READABLE_VERSIONS)
 
 The CRC catches truncation and bit rot before a sketch library ever parses the bytes.
 """
@@ -21,7 +21,11 @@ import msgspec
 from modelmon.errors import CorruptBlobError
 
 MAGIC: Final = b"MMPF"
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
+#: Versions this build reads. 1: numeric distributions as DataSketches KLL bytes (random
+#: compaction, body key "kll"); 2: modelmon's deterministic KLL ("kll2") and, for categorical
+#: features with more categories than the frequent-items sketch tracks, a category sample.
+READABLE_VERSIONS: Final = (1, 2)
 TAG_DATASET: Final = 1
 TAG_NUMERIC: Final = 2
 TAG_CATEGORICAL: Final = 3
@@ -46,10 +50,10 @@ def unpack(blob: bytes, *tags: int) -> tuple[int, dict[str, Any]]:
     magic, version, tag, crc = _HEADER.unpack_from(blob, 0)
     if magic != MAGIC:
         raise CorruptBlobError(f"not a modelmon profile blob (magic {magic!r}, expected {MAGIC!r})")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise CorruptBlobError(
             f"profile blob format version {version} is not supported (this build reads "
-            f"{FORMAT_VERSION}); rebuild the profile or upgrade modelmon"
+            f"{', '.join(map(str, READABLE_VERSIONS))}); rebuild the profile or upgrade modelmon"
         )
     if tag not in tags:
         expected = " or ".join(_TAG_NAMES.get(t, str(t)) for t in tags)
@@ -86,7 +90,7 @@ def counters(body: dict[str, Any], name: str, length: int) -> list[int]:
     return values
 
 
-def load_sketch(loader: Callable[[bytes], T], blob: bytes, what: str) -> T:
+def load_sketch(loader: Callable[[Any], T], blob: Any, what: str) -> T:
     """Deserialize a DataSketches sketch, turning its errors into CorruptBlobError."""
     try:
         return loader(blob)

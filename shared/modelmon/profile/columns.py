@@ -114,28 +114,40 @@ def _texts(items: list[Any]) -> npt.NDArray[np.str_]:
     return np.array(items, dtype=str)
 
 
+def _not_plain(texts: npt.NDArray[np.str_], width: int) -> npt.NDArray[np.bool_]:
+    """True where the text holds an underscore or a non-ASCII character: Python's float()
+    reads "5_0" as 50 and "\uff11\uff12" as 12, SageMaker's analyzer (and Java) as text."""
+    chars = texts.view(np.uint32).reshape(len(texts), width)
+    bad: npt.NDArray[np.bool_] = ((chars == ord("_")) | (chars > 127)).any(axis=1)
+    return bad
+
+
 def _parse_floats(texts: npt.NDArray[np.str_]) -> FloatArray:
-    """Stripped strings to floats; NaN where a string is not a number. Vectorised: numpy parses
-    the lot when every string starts like a number; otherwise only those that do are tried."""
+    """Stripped strings to floats; NaN where a string is not a number as SageMaker's analyzer
+    reads numbers (ASCII digits, sign, point, exponent; no underscores). Vectorised: numpy
+    parses the lot when every string starts like a number; otherwise only those that do."""
     out = np.full(len(texts), np.nan)
     width = texts.dtype.itemsize // 4
     if not len(texts) or not width:
         return out
     first = texts.view(np.uint32).reshape(len(texts), width)[:, 0]
     candidates = np.isin(first, _NUMBER_START)
-    if candidates.all():
+    plain = ~_not_plain(texts, width)
+    if candidates.all() and plain.all():
         with contextlib.suppress(ValueError):
             return texts.astype(np.float64)
-    for i in np.flatnonzero(candidates).tolist():
+    for i in np.flatnonzero(candidates & plain).tolist():
         with contextlib.suppress(ValueError):
             out[i] = float(texts[i])
     return out
 
 
 def _integer_text(texts: npt.NDArray[np.str_]) -> npt.NDArray[np.bool_]:
-    """True where the text is an integer literal (optional sign, digits only)."""
+    """True where the text is an integer literal (optional sign, ASCII digits only)."""
     unsigned = np.strings.lstrip(texts, "+-")
-    return np.strings.isdigit(unsigned)
+    width = texts.dtype.itemsize // 4
+    ascii_only = ~_not_plain(texts, width) if len(texts) and width else True
+    return np.strings.isdigit(unsigned) & ascii_only
 
 
 @dataclass(frozen=True, slots=True)

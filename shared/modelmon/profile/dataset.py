@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from modelmon.errors import CorruptBlobError
+from modelmon.events import FeatureKind
 from modelmon.profile import codec
 from modelmon.profile.categorical import CategoricalAccumulator, CategoricalProfile
 from modelmon.profile.columns import as_array, categorical_column, infer_kind, numeric_column
 from modelmon.profile.numbers import Numbers
 from modelmon.profile.numeric import NumericAccumulator, NumericProfile
 
-FeatureKind = Literal["numeric", "categorical"]
 FeatureProfile = NumericProfile | CategoricalProfile
 Column = npt.NDArray[Any] | Sequence[Any] | Numbers
 _Accumulator = NumericAccumulator | CategoricalAccumulator

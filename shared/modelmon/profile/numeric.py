@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
-from datasketches import kll_doubles_sketch
 
 from modelmon.errors import CorruptBlobError
+from modelmon.events import InferredType
 from modelmon.profile import codec
 from modelmon.profile.columns import FloatArray, NumericColumn
 from modelmon.profile.constants import KLL_K, KLL_RANK_ERROR
-from modelmon.profile.distribution import Bucket, SortedView, view_of_sketch
+from modelmon.profile.distribution import Bucket, SortedView, parse_datasketches_kll
+from modelmon.profile.kll import Kll
 from modelmon.profile.moments import Moments
-
-if TYPE_CHECKING:
-    from modelmon.profile.sagemaker import WeightedSample
-
-InferredType = Literal["Integral", "Fractional", "String", "Unknown"]
-
-
-def _copy(sketch: kll_doubles_sketch) -> kll_doubles_sketch:
-    return kll_doubles_sketch.deserialize(sketch.serialize())
 
 
 def numeric_type(integral: int, fractional: int) -> InferredType:
@@ -49,7 +41,7 @@ class NumericProfile:
     integral: int = 0  # present numbers that were integers (ints, bools, integer text)
     fractional: int = 0  # present numbers that were floats / decimal text (inf included)
     moments: Moments = field(default_factory=Moments)
-    sketch: kll_doubles_sketch = field(default_factory=lambda: kll_doubles_sketch(KLL_K))
+    sketch: Kll = field(default_factory=lambda: Kll(KLL_K))
 
     kind: ClassVar[Literal["numeric"]] = "numeric"
 
@@ -117,7 +109,7 @@ class NumericProfile:
     @cached_property
     def view(self) -> SortedView:
         """The sketch's items and weights, sorted (computed once per profile)."""
-        return view_of_sketch(self.sketch)
+        return SortedView.of(*self.sketch.items_and_weights())
 
     def quantiles(self, qs: Sequence[float] | FloatArray) -> FloatArray:
         """Inclusive quantiles (NaN when empty); within ``rank_error`` in rank."""
@@ -135,16 +127,9 @@ class NumericProfile:
 
     def sketch_items(self) -> list[list[float]]:
         """Retained items by KLL level (level i items weigh 2**i), for statistics.json."""
-        return self.view.levels()
+        return self.sketch.level_items()
 
     # ----- monoid -------------------------------------------------------------------------
-    @staticmethod
-    def from_sagemaker(numerical_statistics: Mapping[str, Any]) -> WeightedSample:
-        """A baseline distribution from a SageMaker statistics.json ``numerical_statistics``."""
-        from modelmon.profile.sagemaker import WeightedSample
-
-        return WeightedSample.from_sagemaker(numerical_statistics)
-
     @staticmethod
     def zero() -> NumericProfile:
         return NumericProfile()
@@ -153,7 +138,7 @@ class NumericProfile:
         """A new profile of both operands' rows; neither operand changes."""
         if not isinstance(other, NumericProfile):
             raise TypeError(f"cannot merge a numeric profile with {type(other).__name__}")
-        sketch = _copy(self.sketch)
+        sketch = self.sketch.copy()
         sketch.merge(other.sketch)
         return NumericProfile(
             missing=self.missing + other.missing,
@@ -187,7 +172,7 @@ class NumericProfile:
             "counts": [self.missing, self.type_mismatches, self.non_finite],
             "types": [self.integral, self.fractional],
             "moments": [m.count, m.sum, m.min, m.max, m.mean, m.m2],
-            "kll": self.sketch.serialize(),
+            "kll2": self.sketch.serialize(),
         }
 
     @staticmethod
@@ -195,20 +180,29 @@ class NumericProfile:
         missing, mismatches, non_finite = codec.counters(body, "counts", 3)
         integral, fractional = codec.counters(body, "types", 2)
         mom = codec.field(body, "moments", list)
-        kll = codec.field(body, "kll", bytes)
         if (
             len(mom) != 6
             or not (isinstance(mom[0], int) and mom[0] >= 0)
             or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in mom[1:])
         ):
             raise CorruptBlobError("numeric profile blob has malformed moments")
-        sketch = codec.load_sketch(kll_doubles_sketch.deserialize, kll, "KLL")
+        sketch = _load_kll(body)
         moments = Moments(mom[0], *(float(x) for x in mom[1:]))
         if sketch.n != moments.count:
             raise CorruptBlobError("numeric profile blob: sketch and moments disagree")
         return NumericProfile(
             missing, mismatches, non_finite, integral, fractional, moments, sketch
         )
+
+
+def _load_kll(body: dict[str, Any]) -> Kll:
+    """The body's KLL sketch: ours ("kll2"), or DataSketches' from a format-1 blob ("kll"),
+    whose levels carry over as they are."""
+    if "kll2" in body:
+        return codec.load_sketch(Kll.deserialize, codec.field(body, "kll2", bytes), "KLL")
+    old = codec.field(body, "kll", bytes)
+    levels = codec.load_sketch(parse_datasketches_kll, old, "KLL")
+    return Kll.from_levels(KLL_K, levels)
 
 
 class NumericAccumulator:
@@ -230,7 +224,7 @@ class NumericAccumulator:
         self.non_finite = p.non_finite
         self.integral, self.fractional = p.integral, p.fractional
         self.moments = p.moments
-        self.sketch = _copy(p.sketch)
+        self.sketch = p.sketch.copy()
 
     def add(self, col: NumericColumn) -> None:
         self.missing += col.missing
@@ -239,10 +233,11 @@ class NumericAccumulator:
         self.integral += col.integral
         self.fractional += col.fractional
         if len(col.values):
-            self.moments = self.moments.merge(Moments.of(col.values, col.total))
-            # sorted input halves the sketch's update cost (its level-0 sorts find runs);
-            # KLL's error bound holds for any arrival order
-            self.sketch.update(np.sort(col.values))
+            # sorted first: the moments' float sums then do not depend on the values' order
+            # (the typed and generic decoders order a batch differently), and KLL wants it
+            values = np.sort(col.values)
+            self.moments = self.moments.merge(Moments.of(values))
+            self.sketch.update(values)
 
     def add_missing(self, rows: int) -> None:
         self.missing += rows
@@ -255,5 +250,5 @@ class NumericAccumulator:
             self.integral,
             self.fractional,
             self.moments,
-            _copy(self.sketch),
+            self.sketch.copy(),
         )

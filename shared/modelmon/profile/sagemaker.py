@@ -18,10 +18,10 @@ import numpy as np
 from datasketches import kll_doubles_sketch
 
 from modelmon.errors import BaselineError
+from modelmon.events import InferredType
 from modelmon.profile.categorical import CategoryCountViews
 from modelmon.profile.columns import FloatArray
 from modelmon.profile.distribution import Bucket, SortedView, view_of_levels
-from modelmon.profile.numeric import InferredType
 
 #: Points per bucket when only SageMaker's 10 buckets are known (mass spread evenly inside).
 _POINTS_PER_BUCKET = 32

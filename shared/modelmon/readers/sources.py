@@ -162,15 +162,24 @@ def fetch_s3_files(client: Any, uri: str, names: Sequence[str]) -> dict[str, byt
     return found
 
 
-def upload_s3_files(client: Any, directory: Path, uri: str) -> list[str]:
-    """Upload every file of ``directory`` under ``s3://bucket/prefix/``; returns the URIs."""
+def upload_s3_files(
+    client: Any, directory: Path, uri: str, encryption: dict[str, str] | None = None
+) -> list[str]:
+    """Upload every file of ``directory`` under ``s3://bucket/prefix/``; returns the URIs.
+
+    ``encryption``: ``put_object`` arguments (``modelmon.adapters.aws.s3_encryption``);
+    SSE-S3 when not given, so no object is ever written unencrypted.
+    """
+    extra = encryption or {"ServerSideEncryption": "AES256"}
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, prefix = split_s3_uri(uri.rstrip("/") + "/")
     written = []
     for path in sorted(p for p in directory.iterdir() if p.is_file()):
         try:
-            client.put_object(Bucket=bucket, Key=prefix + path.name, Body=path.read_bytes())
+            client.put_object(
+                Bucket=bucket, Key=prefix + path.name, Body=path.read_bytes(), **extra
+            )
         except (ClientError, BotoCoreError) as exc:
             raise DataSourceError(f"cannot write s3://{bucket}/{prefix}{path.name}: {exc}") from exc
         written.append(f"s3://{bucket}/{prefix}{path.name}")

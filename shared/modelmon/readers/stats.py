@@ -8,8 +8,11 @@ from typing import Any
 
 import numpy.typing as npt
 
-#: One batch of input, column-wise: what ``ProfileTracker.update`` takes.
-Columns = dict[str, npt.NDArray[Any] | list[Any]]
+from modelmon.profile.numbers import Numbers
+
+#: One batch of input, column-wise: what ``ProfileTracker.update`` takes (``Numbers`` where
+#: integer and decimal text mix in a column: each value keeps its own type).
+Columns = dict[str, npt.NDArray[Any] | list[Any] | Numbers]
 
 
 @dataclass

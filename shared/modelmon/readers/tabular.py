@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from modelmon.profile.numbers import Numbers
 from modelmon.readers.sources import Source
 from modelmon.readers.stats import Columns, ReadStats, columns_from_rows
 
@@ -33,9 +34,10 @@ JSON_BATCH_ROWS = 10_000
 
 
 _NOT_INTEGER = r"[^0-9+\- ]"
+_INTEGER = r"^ *[+-]?[0-9]+ *$"
 
 
-def arrow_to_numpy(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[Any]:
+def arrow_to_numpy(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[Any] | Numbers:
     """One Arrow column as the array the profile wants (see module docstring).
 
     Built from Arrow's buffers with numpy: pyarrow's own ``to_numpy`` imports pandas, which
@@ -93,7 +95,7 @@ def _first_value(arr: pa.Array) -> str | None:
     return str(valid[0].as_py()) if len(valid) else None
 
 
-def _text_to_numpy(arr: pa.Array) -> npt.NDArray[Any]:
+def _text_to_numpy(arr: pa.Array) -> npt.NDArray[Any] | Numbers:
     """Integer text -> int64, decimal text -> float64, anything else -> str objects.
 
     The common cases cost one vectorised cast: a column whose first value is not a number is
@@ -109,11 +111,20 @@ def _text_to_numpy(arr: pa.Array) -> npt.NDArray[Any]:
     except pa.ArrowInvalid:
         return _objects(arr)
     if pc.any(pc.match_substring_regex(arr, _NOT_INTEGER)).as_py():
-        return _floats(floats)
+        return _typed_floats(arr, floats)
     try:
         return _exact(pc.cast(arr, pa.int64()), np.dtype(np.int64))
     except pa.ArrowInvalid:  # beyond int64
         return _floats(floats)
+
+
+def _typed_floats(text: pa.Array, floats: pa.Array) -> npt.NDArray[Any] | Numbers:
+    """Decimal and integer text mixed: the numbers, and which were integers (SageMaker types
+    each value: "7" is Integral and "7.5" Fractional within one column)."""
+    values = _floats(floats)
+    integral = pc.fill_null(pc.match_substring_regex(text, _INTEGER), False)
+    mask = _buffer(pc.cast(integral, pa.int8()), np.dtype(np.int8)).astype(bool)
+    return Numbers(values, mask) if mask.any() else values
 
 
 def _looks_numeric(field: str) -> bool:
@@ -133,7 +144,10 @@ def csv_column_names(
     SageMaker's ``_c<i>`` names for any column beyond them. ``header=None`` guesses with
     :func:`looks_like_header`.
     """
-    fields = [f.strip() for f in next(csv.reader([first_line]), [])]
+    try:
+        fields = [f.strip() for f in next(csv.reader([first_line]), [])]
+    except csv.Error:  # e.g. a lone carriage return inside the line: split plainly
+        fields = [f.strip() for f in first_line.split(",")]
     has_header = header if header is not None else looks_like_header(fields, names)
     if has_header:
         return _unique(fields), True

@@ -55,19 +55,21 @@ def completeness(required: float, observed: float) -> str:
     )
 
 
-def baseline_drift(numeric: bool, distance: float, threshold: float, method: str) -> str:
+def baseline_drift(numeric: bool, distance: float, threshold: float) -> str:
+    """SageMaker's wording, exactly; the method is carried in its own field, not here."""
     kind = "Numerical" if numeric else "Categorical"
     return (
         f"{kind} distance: {java_double(distance)} exceeds {kind.lower()} threshold: "
-        f"{java_double(threshold)} (method: {method})"
+        f"{java_double(threshold)}"
     )
 
 
-def baseline_drift_p_value(numeric: bool, p_value: float, threshold: float, method: str) -> str:
+def baseline_drift_p_value(numeric: bool, p_value: float, threshold: float) -> str:
+    """A p-value method (ChiSquared): drift when the p-value falls below the threshold."""
     kind = "Numerical" if numeric else "Categorical"
     return (
         f"{kind} p-value: {java_double(p_value)} is below {kind.lower()} threshold: "
-        f"{java_double(threshold)} (method: {method})"
+        f"{java_double(threshold)}"
     )
 
 

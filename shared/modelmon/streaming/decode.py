@@ -28,7 +28,7 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
-from modelmon.events import MODEL_ID_PATTERN
+from modelmon.names import NAME_PATTERN_PY
 from modelmon.profile.numbers import Numbers
 from modelmon.streaming.timestamps import epoch_millis
 
@@ -54,7 +54,7 @@ def _all_fit(values: Sequence[bytes | None]) -> bool:
 class _Capture(msgspec.Struct, frozen=True, gc=False):
     """The fields of a CaptureEvent the aggregator needs (others are ignored, not validated)."""
 
-    model_id: Annotated[str, msgspec.Meta(pattern=MODEL_ID_PATTERN)]
+    model_id: Annotated[str, msgspec.Meta(pattern=NAME_PATTERN_PY)]
     event_time: Annotated[datetime, msgspec.Meta(tz=True)]
     inputs: Inputs
     schema_version: Literal[1] = 1

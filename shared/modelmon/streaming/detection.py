@@ -15,6 +15,7 @@ from modelmon.checks import Baseline, Evaluation, evaluate, feature_metrics
 from modelmon.config import ModelConfig, endpoint_name
 from modelmon.events import AlertEvent, WindowEvaluated, WindowResult, alert_key
 from modelmon.keys import WindowRef
+from modelmon.names import check_name
 from modelmon.profile import DatasetProfile
 from modelmon.sagemaker.build import build_statistics
 from modelmon.sagemaker.files import dumps
@@ -144,7 +145,8 @@ def report_path(config: ModelConfig, view: WindowView, size_ms: int) -> str:
     overwrite each other; a rolling view adds ``rolling-K/``.
     """
     start = utc(view.end_ms - size_ms)
-    path = f"{endpoint_name(config.model_id, config)}/{config.schedule_name}/{start:%Y/%m/%d/%H}/"
+    endpoint = check_name(endpoint_name(config.model_id, config), "endpoint name")
+    path = f"{endpoint}/{check_name(config.schedule_name, 'schedule name')}/{start:%Y/%m/%d/%H}/"
     if size_ms < 3_600_000:
         path += f"{start:%M%S}/"
     if view.windows > 1:
