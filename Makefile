@@ -12,7 +12,7 @@ help:
 	@echo "make venv        create .venv from requirements/lock.txt (instant when unchanged)"
 	@echo "make lint        ruff check, ruff format --check, mypy, bandit (medium and up)"
 	@echo "make bench       run the benchmarks (bench/run_all.py)"
-	@echo "make docs        regenerate the settings tables in docs/configuration.md"
+	@echo "make docs        regenerate docs/configuration.md's settings and docs/api.md from OpenAPI"
 	@echo "make stack-up | stack-down | stack-status   the local Kafka, Redis and AWS emulator"
 
 venv:
@@ -37,6 +37,7 @@ lint: venv
 
 docs: venv
 	$(VENV)/bin/python scripts/gen_config_docs.py
+	$(VENV)/bin/python scripts/gen_api_docs.py
 
 stack-up: venv
 	$(MODELMON) stack up

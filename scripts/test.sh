@@ -27,6 +27,18 @@ trap stop_what_we_started EXIT
 "$modelmon" stack up | tee "$up_log"
 echo "== stack ready (${SECONDS}s)"
 
+# The dashboard's browser test drives Debian's chromium (Playwright cannot download browsers
+# here): install it when missing, as the stack does for redis-server.
+if ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [[ $(id -u) -eq 0 ]]; then
+    echo "== installing chromium (apt-get) for the dashboard's browser test"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing: apt-get install -y chromium (the browser test will fail)" >&2
+  fi
+fi
+
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check --extend-exclude "*.md" .  # docs code samples are not gated

@@ -51,17 +51,30 @@ def unpack_baseline(blob: bytes) -> dict[str, bytes]:
 def read_baseline_dir(directory: Path) -> dict[str, bytes]:
     """A baseline directory's files (statistics.json, constraints.json and, when present,
     modelmon's profile.bin and modelmon.json), checked to load as a baseline."""
-    from modelmon.checks import Baseline
     from modelmon.checks.baseline import BASELINE_FILES
 
     if not directory.is_dir():
         raise BaselineError(f"{directory} is not a directory of baseline files")
     files = {n: (directory / n).read_bytes() for n in BASELINE_FILES if (directory / n).is_file()}
+    return check_baseline_files(files, str(directory))
+
+
+def check_baseline_files(files: Mapping[str, bytes], where: str) -> dict[str, bytes]:
+    """The files checked to load as a baseline (the CLI's push and the API's upload share it):
+    only known names, none over 64 MB, and the whole set loading as a ``Baseline``."""
+    from modelmon.checks import Baseline
+    from modelmon.checks.baseline import BASELINE_FILES
+
+    unknown = sorted(set(files) - set(BASELINE_FILES))
+    if unknown:
+        raise BaselineError(
+            f"unknown baseline files {', '.join(unknown)}; expected {', '.join(BASELINE_FILES)}"
+        )
     too_big = [n for n, b in files.items() if len(b) > MAX_BASELINE_FILE]
     if too_big:
         raise BaselineError(f"baseline files larger than 64 MB: {', '.join(too_big)}")
-    Baseline.from_files(files, str(directory))  # fails early, naming the bad file
-    return files
+    Baseline.from_files(files, where)  # fails early, naming the bad file
+    return dict(files)
 
 
 def parse_config(text: str | bytes) -> ModelConfig:
@@ -72,12 +85,29 @@ def parse_config(text: str | bytes) -> ModelConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigurationError(f"model config is not valid YAML/JSON: {exc}") from exc
+    return config_from_mapping(data)
+
+
+class InvalidConfigError(ConfigurationError):
+    """A model config that fails validation; ``fields`` names each bad field and why."""
+
+    def __init__(self, message: str, fields: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+
+def config_from_mapping(data: object) -> ModelConfig:
+    """A validated ModelConfig from parsed YAML/JSON (the CLI's register and the API's share it)."""
     if not isinstance(data, dict):
-        raise ConfigurationError("model config must be a mapping with at least model_id")
+        raise InvalidConfigError(
+            "model config must be a mapping with at least model_id",
+            [("", "must be a mapping with at least model_id")],
+        )
     try:
         return ModelConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigurationError(f"model config is invalid:\n{exc}") from exc
+        fields = [(".".join(str(p) for p in e["loc"]), e["msg"]) for e in exc.errors()]
+        raise InvalidConfigError(f"model config is invalid:\n{exc}", fields) from exc
 
 
 @dataclass(frozen=True, slots=True)

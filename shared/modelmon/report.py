@@ -1,27 +1,43 @@
-"""report.html: a self-contained page (inline CSS and SVG, no external assets) of one run.
+"""report.html: a self-contained page (inline CSS and plotly.js, no external assets) of one run.
 
 A summary table (feature, type, completeness, distances, checks), the violations, and per
-feature the baseline-vs-current distribution plots with every distance computed.
+feature the baseline-vs-current distribution plots with every distance computed. The plots are
+drawn by plotly.js, the dashboard's library, from ``modelmon.plots`` overlays (one way to draw
+a distribution); the script is inlined from the ``plotly`` package, so the page works offline.
 """
 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Mapping, Sequence
 from importlib import resources
+from pathlib import Path
 from string import Template
 
 import numpy as np
 
+from modelmon import plots
 from modelmon.checks import Baseline, BaselineDistribution, Evaluation
 from modelmon.events import CheckOutcome, FeatureMetrics
+from modelmon.plots import Overlay
 from modelmon.profile import CategoricalProfile, DatasetProfile, FeatureProfile
 from modelmon.readers import ReadStats
 
-BASE_COLOR, CURRENT_COLOR = "#4e79a7", "#f28e2b"
-WIDTH, HEIGHT, PAD = 440, 170, 28
-NUMERIC_BINS = 20
-TOP_CATEGORIES = 15
+#: Draws every ``.plot`` placeholder once plotly.js has loaded (static: no mode bar, no zoom).
+DRAW = """document.querySelectorAll('.plot').forEach(function (el) {
+  var fig = JSON.parse(el.dataset.figure);
+  fig.layout.width = 460;
+  Plotly.newPlot(el, fig.data, fig.layout, {staticPlot: true});
+});"""
+
+
+def _plotly_js() -> str:
+    """plotly.min.js from the ``plotly`` package (4.8 MB: the price of a page that works
+    offline; a report is written once per run)."""
+    import plotly
+
+    return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text("utf-8")
 
 
 def _e(value: object) -> str:
@@ -34,80 +50,38 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-# ----- SVG plots ------------------------------------------------------------------------------
-def _bars_svg(
-    labels: Sequence[str], base: Sequence[float], cur: Sequence[float], title: str
-) -> str:
-    """Paired bars (shares) with the first and last label under the axis."""
-    n = max(len(labels), 1)
-    top = max([*base, *cur, 1e-12])
-    inner_w, inner_h = WIDTH - 2 * PAD, HEIGHT - 2 * PAD
-    slot = inner_w / n
-    bar = max(slot / 2 - 1, 0.5)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-        f'role="img" aria-label="{_e(title)}">',
-        f'<text x="{PAD}" y="16" font-size="12">{_e(title)}</text>',
-        f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" '
-        'stroke="#8c959f"/>',
-    ]
-    for i, (label, b, c) in enumerate(zip(labels, base, cur, strict=True)):
-        x = PAD + i * slot
-        for offset, value, color, who in (
-            (0.0, b, BASE_COLOR, "baseline"),
-            (bar, c, CURRENT_COLOR, "current"),
-        ):
-            h = inner_h * value / top
-            parts.append(
-                f'<rect x="{x + offset:.1f}" y="{HEIGHT - PAD - h:.1f}" width="{bar:.1f}" '
-                f'height="{h:.1f}" fill="{color}"><title>{_e(label)} {who}: '
-                f"{value:.2%}</title></rect>"
-            )
-    if labels:
-        parts.append(f'<text x="{PAD}" y="{HEIGHT - 8}" font-size="10">{_e(labels[0])}</text>')
-        parts.append(
-            f'<text x="{WIDTH - PAD}" y="{HEIGHT - 8}" font-size="10" text-anchor="end">'
-            f"{_e(labels[-1])}</text>"
-        )
-    parts.append(
-        f'<text x="{PAD - 4}" y="{PAD + 4}" font-size="10" text-anchor="end">{top:.0%}</text>'
-    )
-    parts.append("</svg>")
-    return "".join(parts)
+# ----- plots (plotly, the dashboard's library) -------------------------------------------------
+def _plot(over: Overlay, title: str) -> str:
+    """A placeholder the page's inline plotly.js fills with the overlay's figure."""
+    if not over.labels:
+        return "<p>no values to plot</p>"
+    renamed = Overlay(
+        over.kind, over.labels,
+        {("current" if k == "window" else k): v for k, v in over.shares.items()},
+        over.counts, over.error_bound, over.edges, over.cdfs, over.categories_total,
+    )  # fmt: skip
+    figure = json.dumps(plots.figure(renamed, title), allow_nan=False)
+    return f"<div class=plot role=img aria-label='{_e(title)}' data-figure='{_e(figure)}'></div>"
 
 
 def numeric_plot(base: BaselineDistribution, cur: FeatureProfile) -> str:
     """Shares of baseline and current values in equal-width bins over both ranges."""
-    lo = np.nanmin([base.min, cur.min])  # type: ignore[union-attr]
-    hi = np.nanmax([base.max, cur.max])  # type: ignore[union-attr]
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "<p>no numeric values to plot</p>"
-    if hi <= lo:
-        hi = lo + 1.0
-    edges = np.linspace(lo, hi, NUMERIC_BINS + 1)
-    shares = []
-    for side in (base, cur):
-        cdf = side.view.cdf(edges)  # type: ignore[union-attr]
-        shares.append(np.diff(np.concatenate([[0.0], cdf[1:]])).clip(0).tolist())
-    labels = [f"{edges[i]:.4g}–{edges[i + 1]:.4g}" for i in range(NUMERIC_BINS)]
-    labels[0], labels[-1] = f"{lo:.4g}", f"{hi:.4g}"
-    return _bars_svg(labels, shares[0], shares[1], "share of values per bin")
+    over = plots.overlay(base, cur)
+    bound = f" (each CDF value within ±{over.error_bound:.2g})" if over.error_bound else ""
+    return _plot(over, "share of values per bin" + bound)
 
 
 def categorical_plot(base: BaselineDistribution, cur: CategoricalProfile) -> str:
-    bf = base.frequencies()  # type: ignore[union-attr]
-    cf = cur.frequencies()
-    ranked = sorted(bf.keys() | cf.keys(), key=lambda k: (-max(bf.get(k, 0), cf.get(k, 0)), k))
-    top = ranked[:TOP_CATEGORIES]
-    title = f"share of values, top {len(top)} of {len(ranked)} categories"
-    svg = _bars_svg(top, [bf.get(k, 0.0) for k in top], [cf.get(k, 0.0) for k in top], title)
+    over = plots.overlay(base, cur)
+    shares = dict(zip(over.shares.keys(), over.shares.values(), strict=True))
+    bf, cf = shares.get("baseline", [0.0] * len(over.labels)), shares["window"]
+    title = f"share of values, top {len(over.labels)} of {over.categories_total} categories"
     rows = "".join(
-        f"<tr><td>{_e(k)}</td><td class=num>{bf.get(k, 0):.2%}</td>"
-        f"<td class=num>{cf.get(k, 0):.2%}</td></tr>"
-        for k in top
+        f"<tr><td>{_e(k)}</td><td class=num>{b:.2%}</td><td class=num>{c:.2%}</td></tr>"
+        for k, b, c in zip(over.labels, bf, cf, strict=True)
     )
     table = f"<table><tr><th>value</th><th>baseline</th><th>current</th></tr>{rows}</table>"
-    return svg + table
+    return _plot(over, title) + table
 
 
 # ----- tables ---------------------------------------------------------------------------------
@@ -259,4 +233,6 @@ def render_report(
         violations_section=_violations(evaluation),
         features="".join(_feature_section(n, baseline, current, evaluation) for n in names),
         notes_section=f"<h2>Notes</h2><ul class=notes>{notes}</ul>" if notes else "",
+        plotly_js=_plotly_js().replace("</script", "<\\/script"),
+        draw_js=DRAW,
     )

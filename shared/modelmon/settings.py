@@ -177,6 +177,7 @@ ADMIN_PORTS = {
     "archiver": 9102,
     "capture-proxy": 9101,
     "ingest": 9103,
+    "api": 9104,
 }
 
 
@@ -291,6 +292,35 @@ class CaptureProxySettings(BaseModel):
     )
 
 
+class ApiSettings(BaseModel):
+    """The HTTP API and dashboard (``modelmon run api``).
+
+    Tokens are bearer tokens: ``read_tokens`` may read everything, ``admin_tokens`` may also
+    register models and push baselines. With no token configured the API refuses to start
+    unless ``insecure`` is set (every request then counts as admin).
+    """
+
+    host: str = Field(default="127.0.0.1", description="listen address (0.0.0.0 in a pod)")
+    port: int = Field(default=8000, ge=0, le=65535, description="listen port (0: any free one)")
+    read_tokens: list[SecretStr] = Field(
+        default_factory=list, description="bearer tokens that may read (16+ characters each)"
+    )
+    admin_tokens: list[SecretStr] = Field(
+        default_factory=list, description="bearer tokens that may also register and push"
+    )
+    insecure: bool = Field(default=False, description="serve without tokens (local use only)")
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="larger request bodies get 413"
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="origins allowed cross-site (empty: CORS off)"
+    )
+    poll_seconds: float = Field(default=5.0, gt=0, description="dashboard refresh interval")
+    heatmap_windows: int = Field(
+        default=60, ge=1, le=1440, description="windows in the dashboard's heat map"
+    )
+
+
 class Settings(BaseSettings):
     """Everything a modelmon process needs to reach its dependencies."""
 
@@ -311,5 +341,6 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     capture_proxy: CaptureProxySettings = Field(default_factory=CaptureProxySettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)  # issue 19: modelmon/limits.py
+    api: ApiSettings = Field(default_factory=ApiSettings)
     log_level: str = "INFO"
     log_json: bool = True

@@ -286,8 +286,17 @@ def test_demo_ran_every_service(demo: DemoOutcome) -> None:
     assert demo.returncode == 0, demo.output[-4000:]
     assert demo.record["services"] == {
         name: "running"
-        for name in ("model", "archiver", "aggregator", "detector", "alerting", "capture-proxy")
+        for name in (
+            "model",
+            "api",
+            "archiver",
+            "aggregator",
+            "detector",
+            "alerting",
+            "capture-proxy",
+        )
     }, demo.output[-4000:]
+    assert demo.output.splitlines()[0].startswith("dashboard  http://127.0.0.1:")  # first
     assert demo.record["notes"] == []
     sent = sum(p["sent"] for p in demo.record["phases"])
     assert sent == sum(p["ok"] for p in demo.record["phases"]) == len(demo.inference_ids)

@@ -117,7 +117,7 @@ def test_baseline_and_results_on_s3(
         ("x", "baseline_drift_check")
     ]
     page = s3.get_object(Bucket=s3_bucket, Key="reports/2026/03/01/00/report.html")
-    assert b"<svg" in page["Body"].read()
+    assert b"<div class=plot " in page["Body"].read()
     today = f"s3://{s3_bucket}/today/"
     missing = runner.invoke(cli, ["monitor", "--baseline", f"s3://{s3_bucket}/nothing/",
                                   "--data", today, "--out", str(tmp_path)])  # fmt: skip

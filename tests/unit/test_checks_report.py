@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import json
 import re
 
 import numpy as np
@@ -41,13 +43,17 @@ def test_report_page() -> None:
     stats.note("line is not valid JSON", "today.jsonl:7", 2)
     page = render_report(base, current, evaluation, title="nightly <check>", read_stats=stats)
 
-    assert "<script>" not in page  # every name is escaped
+    assert "<script>alert(1)" not in page  # every name is escaped
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<title>nightly &lt;check&gt;</title>" in page
     assert re.findall(r"<h3 id='f-([^']*)'>", page) == [
         "amount", "&lt;script&gt;alert(1)&lt;/script&gt;", "gone", "new",
     ]  # fmt: skip
-    assert page.count("<svg") == 2  # amount and the categorical; none for gone / new
+    assert page.count("<div class=plot ") == 2  # amount and the categorical; none for gone / new
+    figures = [json.loads(html.unescape(f)) for f in re.findall(r"data-figure='([^']*)'", page)]
+    assert [[t["name"] for t in f["data"]] for f in figures] == [["baseline", "current"]] * 2
+    for figure in figures:  # each side's shares form a distribution
+        assert all(abs(sum(t["y"]) - 1) < 1e-9 for t in figure["data"])
     assert "missing from the current data" in page
     assert "2 x line is not valid JSON (first at today.jsonl:7)" in page
     n_bad = len(evaluation.violations)
@@ -60,4 +66,5 @@ def test_report_page() -> None:
     }
     assert f"<span class='verdict bad'>{n_bad} violation(s)</span>" in page
     assert page.count("<tr class=violated>") == 4  # one summary row per feature in violation
-    assert not re.search(r"(src|href)=['\"]?https?:", page)  # no external assets
+    markup = re.sub(r"<script>.*?</script>", "", page, flags=re.S)  # plotly.js is inlined
+    assert not re.search(r"(src|href)=['\"]?https?:", markup)  # no external assets

@@ -24,7 +24,7 @@ from modelmon.settings import Settings, TopicSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every modelmon service DESIGN.md names; a services/<dir> not in here fails the test below.
-SERVICES = ("aggregator", "detector", "archiver", "capture-proxy", "ingest", "alerting")
+SERVICES = ("aggregator", "detector", "archiver", "capture-proxy", "ingest", "alerting", "api")
 INFRA = {"kafka", "kafka-init", "redis", "moto"}
 # Where each service's /healthz /readyz /metrics listen: (address variable, port variable,
 # name of the container port): the shared admin section (/metrics never on a service port).

@@ -98,6 +98,7 @@ def look_here(run: DemoRun, echo: Echo) -> None:
     """The closing block: the incident report, and what to run while everything stays up."""
     aws, model_id, settings = run.state.aws, run.o.model_id, run.settings
     echo("\n=== look here (all of it live while the demo runs) ===")
+    echo(f"dashboard         {run.dashboard.url}")
     incident = incident_window(run.watcher.windows if run.watcher else [])
     if incident is not None:
         path = fetch_report(run, incident)

@@ -24,7 +24,7 @@ from modelmon.demo import resources
 from modelmon.demo.explore import Ticker, look_here, stay_up
 from modelmon.demo.phases import Phase
 from modelmon.demo.receiver import WebhookReceiver
-from modelmon.demo.services import ServiceSpec, free_port, service_specs
+from modelmon.demo.services import ServiceSpec, free_port, new_dashboard, service_specs
 from modelmon.demo.setup import (
     Missing,
     create_and_push_baseline,
@@ -117,6 +117,7 @@ class DemoRun:
         self.alerting_up = False
         self.proxy_port = 0
         self.ticker = Ticker(self, every=TICK_SECONDS)
+        self.dashboard = new_dashboard()
 
     def _child_env(self) -> dict[str, str]:
         from modelmon.stack import StackConfig, env_vars
@@ -132,6 +133,7 @@ class DemoRun:
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, _raise_interrupt)
+        self.echo(f"dashboard  {self.dashboard.url}  (live once the services are up)")
         self.state.run_dir.mkdir(parents=True, exist_ok=True)
         self.echo(f"modelmon demo: run directory {self.state.run_dir}")
         self.echo(f"traffic schedule ({self.o.rate:g} requests/s, windows of {self.o.window_s}s):")
@@ -189,6 +191,8 @@ class DemoRun:
         )
         for name, url in self.state.metrics.items():
             self.echo(f"       Prometheus       {url} ({name})")
+        if self.state.services.get("api") == "running":
+            self.echo(f"       dashboard        {self.dashboard.url}")
         self.echo(f"       logs             {self.children.log_dir}")
 
     def _step(self, name: str, action: Callable[[], str]) -> None:
@@ -280,7 +284,7 @@ class DemoRun:
             f"s3://{aws.bucket}/reports",
         )
         started = []
-        for spec in specs:
+        for spec in [self.dashboard.spec(f"s3://{aws.bucket}/capture"), *specs]:
             if not spec.available:
                 self.state.services[spec.name] = "missing"
                 self._note(f"NOT AVAILABLE YET: service {spec.name} ({spec.role})")

@@ -93,3 +93,37 @@ def service_specs(
             "HTTP proxy in front of the model -> capture topic",
         ),
     ]
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The API and dashboard of one demo run: its port and a read/admin token of its own."""
+
+    port: int
+    token: str
+    admin_port: int
+
+    @property
+    def url(self) -> str:
+        """The address to open: the token rides in the fragment (never sent to a server)."""
+        return f"http://127.0.0.1:{self.port}/#token={self.token}"
+
+    def spec(self, archive_destination: str) -> ServiceSpec:
+        """The API, reading captures back from where the demo's archiver writes them."""
+        import json
+
+        return ServiceSpec(
+            "api",
+            ["--port", str(self.port), "--admin-port", str(self.admin_port)],
+            self.admin_port,
+            {"MODELMON_API__ADMIN_TOKENS": json.dumps([self.token]),
+             "MODELMON_API__POLL_SECONDS": "2",
+             "MODELMON_ARCHIVER__DESTINATION": archive_destination},
+            "HTTP API (/api/v1) and the live dashboard (/)",
+        )  # fmt: skip
+
+
+def new_dashboard() -> Dashboard:
+    import secrets
+
+    return Dashboard(free_port(), secrets.token_urlsafe(24), free_port())
