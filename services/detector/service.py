@@ -39,6 +39,9 @@ from .ports import DetectorPorts
 
 log = logging.getLogger(__name__)
 
+#: Folder under the report output holding what every window report shares (plotly.js).
+ASSETS = "_assets"
+
 #: A window whose evaluation failed is tried again after 1-2 min, doubling, at most every
 #: 30-60 min (``MODELMON_DETECTOR__FAILED_RETRY_SECONDS`` sets the first delay).
 FAILED_RETRY = RetryPolicy(attempts=2**31, base_seconds=120.0, max_seconds=3600.0)
@@ -76,6 +79,7 @@ class Detector:
         self._reader, self._results = ports.reader, ports.results
         self._producer, self._consumer = ports.producer, ports.consumer
         self._baselines: dict[str, Baseline | None] = {}
+        self._plotly_written = False
         self._baselines_version = -1
         self._full_scan_ms = -(2**62)
 
@@ -253,7 +257,8 @@ class Detector:
         uri = self._report_uri(config, view, ref.size_ms)
         found = detection.detect(view, config, baseline, now, uri)
         if uri is not None:
-            self._ports.write_reports(uri, window_files(view, found, baseline, config))
+            src = self._plotly_src(config, view, ref.size_ms)
+            self._ports.write_reports(uri, window_files(view, found, baseline, config, src))
         retention_ms = self.options.retention_seconds * 1000
         self._results.save_result(found.result, view.windows > 1, retention_ms)
         alerts = detection.alert_events(view, found, config, now)
@@ -298,6 +303,19 @@ class Detector:
         return self._baselines[model_id]
 
     # -- outputs --------------------------------------------------------------------------
+    def _plotly_src(self, config: ModelConfig, view: detection.WindowView, size: int) -> str:
+        """The relative URL of the one plotly.js every window report of this output shares
+        (written once per process under ``{out}/_assets/``): 4.8 MB once, not per window."""
+        from modelmon.report import plotly_asset_name, plotly_js
+
+        name = plotly_asset_name()
+        if not self._plotly_written and self.options.out and config.html_report:
+            assets = self.options.out.rstrip("/") + "/" + ASSETS + "/"
+            self._ports.write_reports(assets, {name: plotly_js()})
+            self._plotly_written = True
+        depth = detection.report_path(config, view, size).strip("/").count("/") + 1
+        return "../" * depth + ASSETS + "/" + name
+
     def _report_uri(self, config: ModelConfig, view: detection.WindowView, size: int) -> str | None:
         if not self.options.out:
             return None

@@ -32,12 +32,27 @@ DRAW = """document.querySelectorAll('.plot').forEach(function (el) {
 });"""
 
 
-def _plotly_js() -> str:
+def plotly_js() -> str:
     """plotly.min.js from the ``plotly`` package (4.8 MB: the price of a page that works
-    offline; a report is written once per run)."""
+    offline, inlined in a report written once per run)."""
     import plotly
 
     return (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_text("utf-8")
+
+
+def plotly_asset_name() -> str:
+    """The file name a shared copy of plotly.js takes beside many reports (versioned, so an
+    upgrade never serves a page an older script)."""
+    import plotly
+
+    return f"plotly-{plotly.__version__}.min.js"
+
+
+def _plotly_script(src: str | None) -> str:
+    """plotly.js inline (a self-contained page), or a ``<script src>`` to a shared copy."""
+    if src is not None:
+        return f'<script src="{_e(src)}"></script>'
+    return "<script>" + plotly_js().replace("</script", "<\\/script") + "</script>"
 
 
 def _e(value: object) -> str:
@@ -208,8 +223,10 @@ def render_report(
     title: str = "modelmon data-quality report",
     meta: str = "",
     read_stats: ReadStats | None = None,
+    plotly_src: str | None = None,
 ) -> str:
-    """The whole report page as a string."""
+    """The whole report page as a string; ``plotly_src``: load plotly.js from that (relative)
+    URL instead of inlining it (the detector's per-window reports share one copy)."""
     by_feature: dict[str, list[CheckOutcome]] = {}
     for outcome in evaluation.checks:
         by_feature.setdefault(outcome.feature, []).append(outcome)
@@ -233,6 +250,6 @@ def render_report(
         violations_section=_violations(evaluation),
         features="".join(_feature_section(n, baseline, current, evaluation) for n in names),
         notes_section=f"<h2>Notes</h2><ul class=notes>{notes}</ul>" if notes else "",
-        plotly_js=_plotly_js().replace("</script", "<\\/script"),
+        plotly_script=_plotly_script(plotly_src),
         draw_js=DRAW,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -167,7 +168,13 @@ def test_only_drifted_features_flag_and_each_window_is_evaluated_once(
     )
     assert sorted(v["feature_name"] for v in violations["violations"]) == ["color", "x"]
     drifted_dir = tmp_path / "reports/churn/modelmon/2026/01/01/00/0010"
-    assert "2 violation(s)" in (drifted_dir / "report.html").read_text()  # issue 17
+    page = (drifted_dir / "report.html").read_text()
+    assert "2 violation(s)" in page  # issue 17
+    # every window report shares one plotly.js under the output's _assets/ (not 4.8 MB each)
+    src = re.search(r'<script src="([^"]+)"></script>', page)
+    assert src is not None and len(page) < 1_000_000
+    assert (drifted_dir / src.group(1)).resolve().is_file()
+    assert (drifted_dir / src.group(1)).resolve().parent == (tmp_path / "reports/_assets").resolve()
     assert (drifted_dir / "modelmon-window.json").is_file()
     rolling = store.results("churn", rolling=True)
     assert [r.event_count for r in rolling] == [3000, 3000]  # windows 0+1 and 1+2

@@ -76,6 +76,17 @@ def test_every_window_gets_a_report_beside_its_json(stored: tuple[Path, Path, Pa
     assert "violation(s)" in page and "300 events, 1 late" in page
 
 
+def test_a_window_report_can_load_a_shared_plotly_instead_of_inlining_it() -> None:
+    base = _baseline()
+    view = detection.single(WindowRef("m", SIZE, T0), _profile(50, 0, 1), 0)  # type: ignore[arg-type]
+    config = ModelConfig(model_id="m")
+    found = detection.detect(view, config, base, datetime(2026, 1, 1, tzinfo=UTC), None)
+    shared = window_files(view, found, base, config, "../_assets/plotly.min.js")[REPORT_FILE]
+    inline = window_files(view, found, base, config)[REPORT_FILE]
+    assert '<script src="../_assets/plotly.min.js"></script>' in shared
+    assert len(shared) < 1_000_000 < len(inline)  # plotly.js is ~4.8 MB
+
+
 def test_html_report_can_be_turned_off_and_needs_a_baseline(tmp_path: Path) -> None:
     base = _baseline()
     view = detection.single(WindowRef("m", SIZE, T0), _profile(50, 0, 1), 0)  # type: ignore[arg-type]

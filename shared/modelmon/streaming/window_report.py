@@ -27,12 +27,16 @@ _VERSION = 1
 
 
 def window_files(
-    view: WindowView, found: Detection, baseline: Baseline | None, config: ModelConfig
+    view: WindowView,
+    found: Detection,
+    baseline: Baseline | None,
+    config: ModelConfig,
+    plotly_src: str | None = None,
 ) -> dict[str, str]:
     """Every file of one evaluated window (single or rolling view), by name, as text.
 
-    The detector's one call: ``self._write_reports(uri, window_files(view, found, baseline,
-    config))``.
+    The detector's one call: ``write_reports(uri, window_files(view, found, baseline, config,
+    plotly_src))``; ``plotly_src`` is a relative URL of a shared plotly.js (else inlined).
     """
     files = report_files(view, found, baseline)
     files[WINDOW_FILE] = window_document(view)
@@ -42,8 +46,9 @@ def window_files(
         title, meta = report_heading(view.model_id, view.start_ms, view.end_ms, view.windows)
         meta += f"; {view.profile.row_count} events, {view.late} late"
         files[REPORT_FILE] = render_report(
-            baseline, view.profile, found.evaluation, title=title, meta=meta
-        )
+            baseline, view.profile, found.evaluation, title=title, meta=meta,
+            plotly_src=plotly_src,
+        )  # fmt: skip
     return files
 
 
