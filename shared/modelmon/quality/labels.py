@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from datetime import datetime
+import re
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError
@@ -149,3 +150,42 @@ def to_ground_truth(event: LabelEvent) -> dict[str, Any]:
         "eventMetadata": {"eventId": event.inference_id},
         "eventVersion": "0",
     }
+
+
+_HOUR_FOLDER = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})/(\d{2})(?:/|$)")
+
+
+def upload_hour(path: str) -> datetime | None:
+    """The ``yyyy/mm/dd/hh`` folder a ground-truth file sits in, as a UTC time (else None)."""
+    found = _HOUR_FOLDER.findall(path)
+    if not found:
+        return None
+    year, month, day, hour = (int(x) for x in found[-1])
+    try:
+        return datetime(year, month, day, hour, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def ground_truth_documents(text: str) -> Iterator[tuple[bytes, Any]]:
+    """(original bytes, decoded record or the JSONDecodeError) per record of a file.
+
+    A file is JSON Lines, or one JSON array of records (SageMaker accepts both).
+    """
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            items = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            yield stripped[:4096].encode(), exc
+            return
+        for item in items:
+            yield json.dumps(item).encode(), item
+        return
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            yield line.encode(), json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield line.encode(), exc

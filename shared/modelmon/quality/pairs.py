@@ -40,6 +40,22 @@ class Pairs:
         return layer_weights(self.keys)
 
 
+def split_output(prediction: object, probability: float | None) -> tuple[object, float | None]:
+    """A lone score in the prediction slot (a CSV endpoint answering ``0.3027``) is a score.
+
+    Returns (predicted label, probability): a non-integral number within [0, 1] with no separate
+    probability moves to the probability; regression reads it back from there.
+    """
+    if (
+        probability is None
+        and isinstance(prediction, float)
+        and 0.0 <= prediction <= 1.0
+        and prediction != int(prediction)
+    ):
+        return None, prediction
+    return prediction, probability
+
+
 def number(value: object, what: str) -> float:
     """A regression label or prediction as a finite float, else InvalidEventError."""
     if isinstance(value, bool) or value is None:

@@ -51,7 +51,13 @@ class RegressionState:
     @staticmethod
     def _of(pairs: Pairs) -> RegressionState:
         y = np.array([number(v, "label") for v in pairs.labels], dtype=np.float64)
-        p = np.array([number(v, "prediction") for v in pairs.predictions], dtype=np.float64)
+        p = np.array(
+            [
+                number(v if v is not None else s, "prediction")
+                for v, s in zip(pairs.predictions, pairs.probabilities.tolist(), strict=True)
+            ],
+            dtype=np.float64,
+        )
         w = pairs.weights().astype(np.float64)
         e = y - p
         m = _zero()
