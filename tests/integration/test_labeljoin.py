@@ -17,6 +17,8 @@ from sklearn import metrics as skm
 
 from modelmon.config import ModelConfig
 from modelmon.keys import Keys
+from modelmon.quality.batch import QualityColumns, state_of_rows
+from modelmon.quality.files import _jsonable
 from modelmon.quality.join import partition_of
 from modelmon.quality.problem import QualitySpec
 from modelmon.registry import Registry
@@ -206,6 +208,10 @@ def _assert_quality_equals_sklearn(redis_client: Any, prefix: str, pairs: list[t
     pred = np.array([p[2] for p in pairs])
     score = np.array([p[3] for p in pairs])
     m = state.metrics()
+    rows = [{"inference_id": p[0], "label": p[1], "prediction": p[2], "probability": p[3]}
+            for p in pairs]  # fmt: skip
+    batch = state_of_rows(SPEC, rows, QualityColumns("label", "prediction", "probability"))
+    assert json.dumps(_jsonable(batch.metrics())) == json.dumps(_jsonable(m))  # stream == batch
     tn, fp, fn, tp = skm.confusion_matrix(y, pred).ravel()
     assert m["confusion_matrix"] == {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}}
     assert abs(m["auc"]["value"] - skm.roc_auc_score(y, score)) <= state.auc_error_bound() + 1e-12
