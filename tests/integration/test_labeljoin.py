@@ -7,6 +7,7 @@ import json
 import random
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ N = 3000
 JOIN_PARTS = 3
 HORIZON_S = 60
 SPEC = QualitySpec("BinaryClassification")
+MODEL = f"churn-{uuid.uuid4().hex[:8]}"  # unique: CloudWatch (moto) is shared by every test
 
 
 def _iso(ms: int) -> str:
@@ -39,7 +41,7 @@ def _iso(ms: int) -> str:
 
 def _capture(i: int | str, t_ms: int, prob: float) -> bytes:
     return json.dumps({
-        "model_id": "churn", "event_id": f"e-{i}", "inference_id": f"inf-{i}",
+        "model_id": MODEL, "event_id": f"e-{i}", "inference_id": f"inf-{i}",
         "event_time": _iso(t_ms), "inputs": {"x": 1.0},
         "outputs": {"prediction": int(prob >= 0.5), "probability": prob},
     }).encode()  # fmt: skip
@@ -47,7 +49,7 @@ def _capture(i: int | str, t_ms: int, prob: float) -> bytes:
 
 def _label(i: int | str, t_ms: int, value: int) -> bytes:
     return json.dumps({
-        "inference_id": f"inf-{i}", "model_id": "churn", "label": value,
+        "inference_id": f"inf-{i}", "model_id": MODEL, "label": value,
         "label_time": _iso(t_ms),
     }).encode()  # fmt: skip
 
@@ -95,7 +97,7 @@ def _register(redis_client: Any, prefix: str) -> None:
         },
     }
     config = ModelConfig.model_validate({
-        "model_id": "churn", "window": {"size_seconds": 10},
+        "model_id": MODEL, "window": {"size_seconds": 10},
         "quality": {"problem_type": "BinaryClassification", "label_horizon_seconds": HORIZON_S,
                     "min_labels": 50, "constraints": constraints},
     })  # fmt: skip
@@ -116,7 +118,7 @@ def _produce(settings: Settings, topics: dict[str, str], msgs: list[tuple[str, b
     """Captures keyed by model id, labels by inference id (the topics' contracts)."""
     producer = Producer(settings.kafka.librdkafka_config() | {"linger.ms": 5})
     for n, (kind, value) in enumerate(msgs):
-        key = b"churn" if kind == "capture" else json.loads(value)["inference_id"].encode()
+        key = MODEL.encode() if kind == "capture" else json.loads(value)["inference_id"].encode()
         producer.produce(topics[kind], value, key)
         if n % 100 == 0:  # ~15 s in all: the kills land mid-stream
             producer.poll(0)
@@ -133,13 +135,13 @@ def _sentinels(settings: Settings, topic: str) -> None:
         chosen.setdefault(partition_of(f"inf-sentinel-{j}", JOIN_PARTS), f"sentinel-{j}")
         j += 1
     for name in chosen.values():
-        producer.produce(topic, _capture(name, T0 + 3_600_000, 0.9), b"churn")
+        producer.produce(topic, _capture(name, T0 + 3_600_000, 0.9), MODEL.encode())
     assert producer.flush(30) == 0
 
 
 def test_join_counts_exact_through_sigkills_and_quality_equals_sklearn(
     settings: Settings, new_topic: Any, consumer_group: str, redis_client: Any,
-    redis_prefix: str, tmp_path: Path,
+    redis_prefix: str, tmp_path: Path, boto_client: Any,
 ) -> None:  # fmt: skip
     topics = {"capture": new_topic(partitions=2), "label": new_topic(partitions=3)}
     join_topic, alerts = new_topic(partitions=JOIN_PARTS), new_topic(partitions=1)
@@ -197,10 +199,15 @@ def test_join_counts_exact_through_sigkills_and_quality_equals_sklearn(
     assert {k: counts.get(k, 0) for k in expected} == expected
     _assert_quality_equals_sklearn(redis_client, redis_prefix, pairs)
     _assert_quality_alert(settings, alerts, redis_client, redis_prefix)
+    cw = boto_client("cloudwatch")
+    endpoint = [{"Name": "Endpoint", "Value": MODEL}]
+    namespace = "aws/sagemaker/Endpoints/model-metrics"
+    published = cw.list_metrics(Namespace=namespace, Dimensions=endpoint)["Metrics"]
+    assert {"accuracy", "auc", "f1", "label_coverage"} <= {m["MetricName"] for m in published}
 
 
 def _assert_quality_equals_sklearn(redis_client: Any, prefix: str, pairs: list[tuple]) -> None:
-    keys = [k for k in redis_client.scan_iter(f"{prefix}:lj:q:churn:*")]
+    keys = [k for k in redis_client.scan_iter(f"{prefix}:lj:q:{MODEL}:*")]
     state = SPEC.empty()
     for blob in redis_client.mget(keys):
         state = SPEC.merge(state, SPEC.deserialize(blob))
@@ -218,7 +225,7 @@ def _assert_quality_equals_sklearn(redis_client: Any, prefix: str, pairs: list[t
 
 
 def _assert_quality_alert(settings: Settings, topic: str, redis_client: Any, prefix: str) -> None:
-    results = redis_client.zrange(Keys(prefix).quality_results("churn"), 0, -1)
+    results = redis_client.zrange(Keys(prefix).quality_results(MODEL), 0, -1)
     assert results, "no quality window evaluated"
     first = json.loads(results[0])
     assert 0 < first["coverage"] <= 1 and first["labelled"] >= 50
