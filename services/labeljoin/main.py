@@ -26,7 +26,7 @@ from modelmon.settings import Settings
 from .joiner import Joiner
 from .metrics import LabelJoinMetrics
 from .router import Router
-from .service import LabelJoinService, Publisher, retry_until_stopped
+from .service import LabelJoinService, Publisher, report_writer, retry_until_stopped
 
 log = logging.getLogger(__name__)
 SERVICE = "labeljoin"
@@ -91,7 +91,13 @@ def build(
         metrics=metrics, deliver_dead_letters=lambda: _ignore(producer.flush(30)),
     )  # fmt: skip
     cloudwatch = _cloudwatch(settings)
-    publisher = Publisher(produce, settings.topics.alerts, redis, keys, cloudwatch, routes)
+    writer = None
+    if lj.reports:
+        from modelmon.adapters.aws import boto_client
+
+        writer = report_writer(lj.reports, lambda: boto_client(settings.aws, "s3"))
+    publisher = Publisher(produce, settings.topics.alerts, redis, keys, cloudwatch, routes,
+                          writer)  # fmt: skip
     joiner = Joiner(
         make_consumer(settings.kafka, lj.join_group, **{"partition.assignment.strategy": "range"}),
         JoinStore(redis, keys, lj.retention_seconds), models,

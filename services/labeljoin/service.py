@@ -17,6 +17,8 @@ from modelmon.quality.evaluate import (
     QualityEvaluation,
     alert_events,
     cloudwatch_metric_data,
+    report_files,
+    report_path,
 )
 from modelmon.quality.join import ModelQuality
 from modelmon.service import Health, StopFlag
@@ -62,9 +64,10 @@ class Publisher:
         keys: Keys,
         cloudwatch: Any | None,
         routes: Callable[[str], tuple[str, str, str, bool]],
+        write_reports: Callable[[str, dict[str, str]], None] | None = None,
     ) -> None:
         self._produce, self._topic, self._redis, self._keys = produce, alerts_topic, redis, keys
-        self._cloudwatch, self._routes = cloudwatch, routes
+        self._cloudwatch, self._routes, self._write = cloudwatch, routes, write_reports
 
     def __call__(self, result: QualityEvaluation, model: ModelQuality) -> None:
         endpoint, schedule, severity, cloudwatch_on = self._routes(result.model_id)
@@ -74,6 +77,8 @@ class Publisher:
                 self._produce(
                     self._topic, result.model_id.encode(), event.model_dump_json().encode()
                 )
+        if self._write is not None:
+            self._write(report_path(result.model_id, schedule, result), report_files(result))
         body = json.dumps(result.to_json(), separators=(",", ":"), allow_nan=False)
         key = self._keys.quality_results(result.model_id)
         pipe = self._redis.pipeline()
@@ -86,6 +91,33 @@ class Publisher:
                 self._cloudwatch.put_metric_data(
                     Namespace=MODEL_METRICS_NAMESPACE, MetricData=data[i : i + 20]
                 )
+
+
+def report_writer(out: str, s3: Callable[[], Any]) -> Callable[[str, dict[str, str]], None]:
+    """Writes report files under ``out`` (a directory, or s3://bucket/prefix with ``s3()``)."""
+    from pathlib import Path
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from modelmon.errors import DependencyUnavailableError
+
+    def write(path: str, found: dict[str, str]) -> None:
+        if not out.startswith("s3://"):
+            folder = Path(out) / path
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, text in found.items():
+                (folder / (name + ".tmp")).write_text(text, encoding="utf-8")
+                (folder / (name + ".tmp")).replace(folder / name)
+            return
+        bucket, _, prefix = out[len("s3://") :].partition("/")
+        prefix = prefix.rstrip("/") + "/" if prefix else ""
+        try:
+            for name, text in found.items():
+                s3().put_object(Bucket=bucket, Key=f"{prefix}{path}{name}", Body=text.encode())
+        except (BotoCoreError, ClientError) as exc:  # retried by the caller
+            raise DependencyUnavailableError(f"cannot write {out}/{path}: {exc}") from exc
+
+    return write
 
 
 class LabelJoinService:

@@ -339,6 +339,11 @@ class LabelJoinSettings(BaseModel):
     retention_seconds: int = Field(
         default=8 * 86400, ge=1, description="TTL of window partials (>= the longest horizon)"
     )
+    reports: str | None = Field(
+        default=None,
+        description="directory or s3://bucket/prefix for model-quality report files "
+        "({model}/{schedule}/yyyy/mm/dd/hh/model-quality/); unset: none written",
+    )
     admin_host: str = "127.0.0.1"
     admin_port: int = 9112
 

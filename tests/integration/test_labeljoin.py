@@ -161,6 +161,7 @@ def test_join_counts_exact_through_sigkills_and_quality_equals_sklearn(
         "MODELMON_LABELJOIN__FLUSH_SECONDS": "0.2",
         "MODELMON_LABELJOIN__BATCH_SIZE": "150",
         "MODELMON_LABELJOIN__ADMIN_PORT": "0",
+        "MODELMON_LABELJOIN__REPORTS": str(tmp_path / "reports"),
         "MODELMON_KAFKA__EXTRA": '{"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}',
         "PYTHONUNBUFFERED": "1",
     }
@@ -199,6 +200,13 @@ def test_join_counts_exact_through_sigkills_and_quality_equals_sklearn(
     assert {k: counts.get(k, 0) for k in expected} == expected
     _assert_quality_equals_sklearn(redis_client, redis_prefix, pairs)
     _assert_quality_alert(settings, alerts, redis_client, redis_prefix)
+    (report,) = sorted((tmp_path / "reports" / MODEL / "modelmon").glob("*/*/*/*/*/model-quality"))[
+        :1
+    ]
+    violations = json.loads((report / "constraint_violations.json").read_text())["violations"]
+    assert [v["metric_name"] for v in violations] == ["accuracy"]
+    stats = json.loads((report / "statistics.json").read_text())
+    assert stats["binary_classification_metrics"]["confusion_matrix"]
     cw = boto_client("cloudwatch")
     endpoint = [{"Name": "Endpoint", "Value": MODEL}]
     namespace = "aws/sagemaker/Endpoints/model-metrics"

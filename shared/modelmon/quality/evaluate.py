@@ -148,3 +148,24 @@ def cloudwatch_metric_data(
         for name, v in values.items()
         if math.isfinite(float(v))
     ]
+
+
+def report_path(model_id: str, schedule: str, evaluation: QualityEvaluation) -> str:
+    """``{model}/{schedule}/yyyy/mm/dd/hh/[MMSS/]model-quality/``: beside the data-quality
+    reports of the same window (the detector's layout), in their own folder."""
+    start = _when(evaluation.window_start_ms)
+    path = f"{model_id}/{schedule}/{start:%Y/%m/%d/%H}/"
+    if evaluation.window_end_ms - evaluation.window_start_ms < 3_600_000:
+        path += f"{start:%M%S}/"
+    return path + "model-quality/"
+
+
+def report_files(evaluation: QualityEvaluation) -> dict[str, str]:
+    """SageMaker's model-quality statistics.json and constraint_violations.json."""
+    problem = cast("ProblemType", evaluation.problem_type)
+    stats = files.statistics(problem, evaluation.metrics, evaluation.labelled)
+    stats["dataset"]["label_coverage"] = evaluation.coverage  # ours: labelled / predictions
+    return {
+        "statistics.json": files.dumps(stats),
+        "constraint_violations.json": files.dumps(files.violations_file(evaluation.violations)),
+    }
