@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -134,6 +135,86 @@ def _pending_bytes(redis: Any, keys: Keys, n: int) -> float:
     return used / n
 
 
+def _latency(settings: Settings, rounds: int = 5) -> list[float]:
+    """Seconds from the label that completes a window's min_labels to its ALARM on the alerts
+    topic: `modelmon run labeljoin` (default 1 s flush) on the stack, fresh topics and prefix."""
+    import json
+    import os
+    import subprocess
+
+    from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import NewTopic
+
+    from modelmon.adapters.kafka import make_admin
+    from modelmon.config import ModelConfig
+    from modelmon.registry import Registry
+
+    tag = uuid.uuid4().hex[:8]
+    names = {k: f"bench-lj-{k}-{tag}" for k in ("capture", "labels", "join", "alerts", "dead")}
+    admin = make_admin(settings.kafka)
+    for f in admin.create_topics([NewTopic(n, num_partitions=3 if k == "join" else 1)
+                                  for k, n in names.items()]).values():  # fmt: skip
+        f.result(30)
+    redis, prefix = make_redis(settings.redis), f"bench-ljl-{tag}"
+    constraints = {"binary_classification_constraints": {
+        "accuracy": {"threshold": 0.99, "comparison_operator": "LessThanThreshold"}}}  # fmt: skip
+    Registry(redis, Keys(prefix)).register(ModelConfig.model_validate({
+        "model_id": "lat", "window": {"size_seconds": 60}, "alerts": {"cloudwatch": {
+            "enabled": False}}, "quality": {"problem_type": "BinaryClassification",
+        "min_labels": 100, "constraints": constraints}}))  # fmt: skip
+    env = os.environ | {
+        "MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_TOPICS__CAPTURE": names["capture"],
+        "MODELMON_TOPICS__LABELS": names["labels"], "MODELMON_TOPICS__ALERTS": names["alerts"],
+        "MODELMON_TOPICS__DEADLETTER": names["dead"], "MODELMON_LABELJOIN__TOPIC": names["join"],
+        "MODELMON_LABELJOIN__PARTITIONS": "3", "MODELMON_LABELJOIN__ADMIN_PORT": "0",
+        "MODELMON_LABELJOIN__ROUTER_GROUP": f"r-{tag}",
+        "MODELMON_LABELJOIN__JOIN_GROUP": f"j-{tag}",
+        "MODELMON_LABELJOIN__INSTANCE_ID": tag, "MODELMON_LOG_LEVEL": "WARNING",
+    }  # fmt: skip
+    modelmon = os.path.join(os.path.dirname(sys.executable), "modelmon")
+    proc = subprocess.Popen([modelmon, "run", "labeljoin"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    producer = Producer(settings.kafka.librdkafka_config())
+    alerts = Consumer(settings.kafka.librdkafka_config() | {
+        "group.id": f"a-{tag}", "auto.offset.reset": "earliest"})  # fmt: skip
+    alerts.subscribe([names["alerts"]])
+    store = JoinStore(redis, Keys(prefix), 3600)
+    latencies = []
+    try:
+        for r in range(rounds):
+            start = T0 + r * 60_000
+            for i in range(100):
+                t = datetime.fromtimestamp((start + i) / 1000, tz=UTC).isoformat()
+                producer.produce(names["capture"], json.dumps({
+                    "model_id": "lat", "inference_id": f"l{r}-{i}", "event_time": t,
+                    "inputs": {}, "outputs": {"prediction": 1, "probability": 0.9}}).encode(),
+                    b"lat")  # fmt: skip
+            producer.flush(30)
+            deadline = time.monotonic() + 120
+            while sum(store.load(p).counts["predictions"] for p in range(3)) < 100 * (r + 1):
+                assert time.monotonic() < deadline, "predictions not held in time"
+                time.sleep(0.05)
+            for i in range(100):
+                label = {"inference_id": f"l{r}-{i}", "model_id": "lat", "label": i % 2,
+                         "label_time": "2026-01-01T00:00:00Z"}  # fmt: skip
+                producer.produce(names["labels"], json.dumps(label).encode(), f"l{r}-{i}".encode())
+            producer.flush(30)
+            sent = time.monotonic()
+            while time.monotonic() - sent < 60:
+                msg = alerts.poll(0.05)
+                if msg is not None and msg.error() is None and b'"ALARM"' in msg.value():
+                    latencies.append(time.monotonic() - sent)
+                    break
+    finally:
+        proc.terminate()
+        proc.wait(60)
+        alerts.close()
+        for key in redis.scan_iter(f"{prefix}:*", count=1000):
+            redis.delete(key)
+        admin.delete_topics(list(names.values()))
+    return latencies
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--predictions", type=int, default=200_000)
@@ -158,6 +239,8 @@ def main() -> None:
         for key in redis.scan_iter(f"{prefix}:*", count=1000):
             redis.delete(key)
     pandas_cpu = _pandas_way(pdf, ldf)
+    print("label -> quality alert latency (5 windows)", file=sys.stderr)
+    latencies = sorted(_latency(settings))
     held_rate, joined_rate, pandas_rate = n / held_cpu, n / joined_cpu, n / pandas_cpu
     print("## Label join\n")
     print(f"{n:,} predictions over 10 one-hour windows, then one label each (binary, AUC state);")
@@ -169,6 +252,9 @@ def main() -> None:
           f"{joined_rate:,.0f} |")  # fmt: skip
     print(f"| bytes per pending prediction in Redis (hash entry + deadline) | {per_pending:,.0f} |")
     print(f"| pandas merge + scikit-learn per window, pairs per CPU-second | {pandas_rate:,.0f} |")
+    if latencies:
+        print(f"| label -> quality ALARM on the alerts topic, median / max of {len(latencies)} "
+              f"| {latencies[len(latencies) // 2]:.2f} s / {latencies[-1]:.2f} s |")  # fmt: skip
     print(f"| 600M pending (1,000/s x 7 days) at this size | "
           f"{per_pending * 600e6 / 2**30:,.0f} GiB |")  # fmt: skip
     peer = f"pandas+sklearn batch {pandas_rate:,.0f}/s"
@@ -177,6 +263,9 @@ def main() -> None:
              peer, ratio)  # fmt: skip
     headline("labeljoin", "predictions held per CPU-second", f"{held_rate:,.0f}/s")
     headline("labeljoin", "bytes per pending prediction (Redis)", f"{per_pending:,.0f} B")
+    if latencies:
+        headline("labeljoin", "label -> quality alert latency (median)",
+                 f"{latencies[len(latencies) // 2]:.2f} s")  # fmt: skip
 
 
 if __name__ == "__main__":
