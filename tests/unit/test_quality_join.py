@@ -130,3 +130,23 @@ def test_evaluation_alerts_and_cloudwatch_data() -> None:
         {"Name": "MonitoringSchedule", "Value": "hourly"},
     ]
     assert json.dumps(result.to_json(), allow_nan=False)
+
+
+def test_quality_alerts_go_through_the_alerting_state_machine() -> None:
+    from modelmon.alerting.state import decide, observations
+    from modelmon.config import AlertRoutes
+
+    state = MODEL.spec.empty().add(Pairs([f"k{i}" for i in range(4)], [1, 0, 1, 0], [1] * 4))
+    rules = {"binary_classification_constraints": {
+        "accuracy": {"threshold": 0.9, "comparison_operator": "LessThanThreshold"}}}  # fmt: skip
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    bad = evaluate("m", "BinaryClassification", (0, 10_000), state, {}, rules)
+    good_state = MODEL.spec.empty().add(Pairs(["a", "b"], [1, 1], [1, 1]))
+    good = evaluate("m", "BinaryClassification", (10_000, 20_000), good_state, {}, rules)
+    seen = [o for r in (bad, good) for e in alert_events(r, rules, now)
+            for o in observations(e, AlertRoutes())]  # fmt: skip
+    notes = decide({}, seen, 0).notifications
+    assert [(n.check_type, n.feature, n.state) for n in notes] == [
+        ("model_quality_check", "accuracy", "ALARM"),
+        ("model_quality_check", "accuracy", "OK"),
+    ]
