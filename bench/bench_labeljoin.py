@@ -166,7 +166,7 @@ def _latency(settings: Settings, rounds: int = 5) -> list[float]:
         "MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_TOPICS__CAPTURE": names["capture"],
         "MODELMON_TOPICS__LABELS": names["labels"], "MODELMON_TOPICS__ALERTS": names["alerts"],
         "MODELMON_TOPICS__DEADLETTER": names["dead"], "MODELMON_LABELJOIN__TOPIC": names["join"],
-        "MODELMON_LABELJOIN__PARTITIONS": "3", "MODELMON_LABELJOIN__ADMIN_PORT": "0",
+        "MODELMON_LABELJOIN__PARTITIONS": "3", "MODELMON_ADMIN__PORT": "0",
         "MODELMON_LABELJOIN__ROUTER_GROUP": f"r-{tag}",
         "MODELMON_LABELJOIN__JOIN_GROUP": f"j-{tag}",
         "MODELMON_LABELJOIN__INSTANCE_ID": tag, "MODELMON_LOG_LEVEL": "WARNING",

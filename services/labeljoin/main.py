@@ -1,4 +1,5 @@
-"""``modelmon run labeljoin``: wiring from Settings to the loop (clients built here, handed in)."""
+"""The label join's wiring: clients built from Settings and handed in (``__init__`` runs it on
+``modelmon.runtime``)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,18 @@ import socket
 import time
 from collections.abc import Mapping
 
-import click
 from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 from prometheus_client import CollectorRegistry
 
-from modelmon import logs
 from modelmon.adapters.kafka import make_admin, make_consumer, make_producer
 from modelmon.adapters.redis import make_redis
+from modelmon.config import endpoint_name
 from modelmon.errors import DependencyUnavailableError
 from modelmon.keys import Keys
 from modelmon.quality.join import ModelQuality, models_of
 from modelmon.quality.store import JoinStore
 from modelmon.registry import ModelCatalog, Registry
-from modelmon.service import AdminServer, DeadLetters, Health, StopFlag
+from modelmon.service import DeadLetters, Health, StopFlag
 from modelmon.settings import Settings
 
 from .joiner import Joiner
@@ -49,7 +49,7 @@ def ensure_join_topic(settings: Settings) -> int:
     return len(topics[lj.topic].partitions)
 
 
-def build(
+def wire(
     settings: Settings, stop: StopFlag, health: Health, registry: CollectorRegistry
 ) -> LabelJoinService:
     lj, keys = settings.labeljoin, Keys(settings.redis.key_prefix)
@@ -68,7 +68,7 @@ def build(
             return model_id, "modelmon", "warning", False
         cw = config.alerts.cloudwatch
         severity = config.alerts.severity.get("model_quality_check", "warning")
-        return cw.endpoint_name or model_id, cw.schedule_name, severity, cw.enabled
+        return endpoint_name(model_id, config), cw.schedule_name, severity, cw.enabled
 
     producer = make_producer(settings.kafka)
 
@@ -121,22 +121,3 @@ def _cloudwatch(settings: Settings) -> object | None:
     except Exception as exc:  # noqa: BLE001 - CloudWatch is optional: log and go on
         log.warning("CloudWatch unavailable, model metrics not published: %s", exc)
         return None
-
-
-@click.command("labeljoin")
-@click.option("--instance-id", help="stable id of this process (labeljoin.instance_id)")
-@click.option("--admin-port", type=int, help="port of /healthz /readyz /metrics")
-def command(instance_id: str | None, admin_port: int | None) -> None:
-    """Join ground-truth labels to predictions and evaluate model quality per window."""
-    settings = Settings()
-    logs.configure(settings.log_level, settings.log_json)
-    if instance_id:
-        settings.labeljoin = settings.labeljoin.model_copy(update={"instance_id": instance_id})
-    stop, health, registry = StopFlag().install(), Health(), CollectorRegistry()
-    service = build(settings, stop, health, registry)
-    port = settings.labeljoin.admin_port if admin_port is None else admin_port
-    admin = AdminServer(health, registry, settings.labeljoin.admin_host, port).start()
-    try:
-        service.run()
-    finally:
-        admin.stop()

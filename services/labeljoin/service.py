@@ -78,7 +78,7 @@ class Publisher:
                     self._topic, result.model_id.encode(), event.model_dump_json().encode()
                 )
         if self._write is not None:
-            self._write(report_path(result.model_id, schedule, result), report_files(result))
+            self._write(report_path(endpoint, schedule, result), report_files(result))
         body = json.dumps(result.to_json(), separators=(",", ":"), allow_nan=False)
         key = self._keys.quality_results(result.model_id)
         pipe = self._redis.pipeline()

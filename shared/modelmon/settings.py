@@ -178,6 +178,7 @@ ADMIN_PORTS = {
     "capture-proxy": 9101,
     "ingest": 9103,
     "api": 9104,
+    "labeljoin": 9112,
 }
 
 
@@ -344,8 +345,6 @@ class LabelJoinSettings(BaseModel):
         description="directory or s3://bucket/prefix for model-quality report files "
         "({model}/{schedule}/yyyy/mm/dd/hh/model-quality/); unset: none written",
     )
-    admin_host: str = "127.0.0.1"
-    admin_port: int = 9112
 
 
 class Settings(BaseSettings):

@@ -160,7 +160,7 @@ def test_join_counts_exact_through_sigkills_and_quality_equals_sklearn(
         "MODELMON_LABELJOIN__INSTANCE_ID": consumer_group,
         "MODELMON_LABELJOIN__FLUSH_SECONDS": "0.2",
         "MODELMON_LABELJOIN__BATCH_SIZE": "150",
-        "MODELMON_LABELJOIN__ADMIN_PORT": "0",
+        "MODELMON_ADMIN__PORT": "0",
         "MODELMON_LABELJOIN__REPORTS": str(tmp_path / "reports"),
         "MODELMON_KAFKA__EXTRA": '{"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}',
         "PYTHONUNBUFFERED": "1",

@@ -38,7 +38,7 @@ def quality_alarm_specs(
                 "Namespace": MODEL_METRICS_NAMESPACE,
                 "MetricName": metric,
                 "Dimensions": [
-                    {"Name": n, "Value": v} for n, v in dimensions(config.model_id, route)
+                    {"Name": n, "Value": v} for n, v in dimensions(config.model_id, route, config)
                 ],
                 "Statistic": "Average",
                 "Period": period_seconds(config.window.size_seconds),

@@ -150,11 +150,11 @@ def cloudwatch_metric_data(
     ]
 
 
-def report_path(model_id: str, schedule: str, evaluation: QualityEvaluation) -> str:
-    """``{model}/{schedule}/yyyy/mm/dd/hh/[MMSS/]model-quality/``: beside the data-quality
+def report_path(endpoint: str, schedule: str, evaluation: QualityEvaluation) -> str:
+    """``{endpoint}/{schedule}/yyyy/mm/dd/hh/[MMSS/]model-quality/``: beside the data-quality
     reports of the same window (the detector's layout), in their own folder."""
     start = _when(evaluation.window_start_ms)
-    path = f"{model_id}/{schedule}/{start:%Y/%m/%d/%H}/"
+    path = f"{endpoint}/{schedule}/{start:%Y/%m/%d/%H}/"
     if evaluation.window_end_ms - evaluation.window_start_ms < 3_600_000:
         path += f"{start:%M%S}/"
     return path + "model-quality/"
