@@ -194,6 +194,11 @@ def test_class_names_are_canonical(value: object, name: str) -> None:
     assert class_name(value) == name
 
 
+def test_multi_label_is_not_a_class() -> None:
+    with pytest.raises(InvalidEventError):
+        class_name(["a", "b"])
+
+
 def test_label_event_defaults() -> None:
     event = LabelEvent(inference_id="i", model_id="m", label="x", label_time=datetime.now(UTC))
     assert event.event_id and event.schema_version == 1

@@ -57,7 +57,12 @@ def parse_label_event(raw: bytes | str) -> LabelEvent:
 
 
 def class_name(value: object) -> str:
-    """The canonical class of a label or prediction: 1, 1.0, "1" and True are all "1"."""
+    """The canonical class of a label or prediction: 1, 1.0, "1" and True are all "1".
+
+    A list (multi-label) or an object is no class: InvalidEventError (such pairs are not scored).
+    """
+    if isinstance(value, list | dict | tuple):
+        raise InvalidEventError(f"{type(value).__name__} label {value!r} is not a class")
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int):
