@@ -79,11 +79,15 @@ def _data(n: int, seed: int = 1) -> tuple[list[bytes], list[bytes], pd.DataFrame
     t = T0 + np.sort(rng.integers(0, 10 * WINDOW_MS, n))
     prob = rng.random(n)
     truth = np.where(rng.random(n) < 0.8, prob >= 0.5, prob < 0.5).astype(int)
-    ids = [f"inf-{i:09d}" for i in range(n)]
-    preds = [encode(JoinRecord("p", "m", ids[i], int(t[i]), int(prob[i] >= 0.5), float(prob[i])))
-             for i in range(n)]  # fmt: skip
-    labels = [encode(JoinRecord("l", "m", ids[i], int(t[i]) + 60_000, int(truth[i])))
-              for i in range(n)]  # fmt: skip
+    ids = [str(uuid.UUID(int=i + 1)) for i in range(n)]  # 36 characters, like real inference ids
+    model = "churn-xgb"
+    preds = [
+        encode(JoinRecord("p", model, ids[i], int(t[i]), int(prob[i] >= 0.5), float(prob[i])))
+        for i in range(n)
+    ]
+    labels = [
+        encode(JoinRecord("l", model, ids[i], int(t[i]) + 60_000, int(truth[i]))) for i in range(n)
+    ]
     pdf = pd.DataFrame({"id": ids, "t": t, "prob": prob, "pred": (prob >= 0.5).astype(int)})
     ldf = pd.DataFrame({"id": ids, "label": truth})
     return preds, labels, pdf, ldf
@@ -93,7 +97,7 @@ def _joiner(store: JoinStore, values: list[bytes]) -> tuple[Joiner, _Consumer]:
     model = ModelQuality(QualitySpec("BinaryClassification"), WINDOW_MS, 7 * 86_400_000, 100)
     consumer = _Consumer(values)
     joiner = Joiner(
-        consumer, store, lambda: {"m": model}, topic=TOPIC, partitions=1,  # type: ignore[arg-type]
+        consumer, store, lambda: {"churn-xgb": model}, topic=TOPIC, partitions=1,  # type: ignore[arg-type]
         publish=lambda result, model: None, retry=lambda what, action: action(),
         clock_ms=lambda: int(time.time() * 1000), metrics=LabelJoinMetrics(CollectorRegistry()),
     )  # fmt: skip
@@ -243,7 +247,8 @@ def main() -> None:
     latencies = sorted(_latency(settings))
     held_rate, joined_rate, pandas_rate = n / held_cpu, n / joined_cpu, n / pandas_cpu
     print("## Label join\n")
-    print(f"{n:,} predictions over 10 one-hour windows, then one label each (binary, AUC state);")
+    print(f"{n:,} predictions (UUID inference ids) over 10 one-hour windows, then one label each")
+    print("(binary, AUC state);")
     print("one process, the joiner's code path with fenced flushes every 20,000 records to the")
     print("stack's Redis (CPU time of this process; Redis' own CPU not included).\n")
     print("| what | value |\n|---|---|")
@@ -262,7 +267,7 @@ def main() -> None:
     headline("labeljoin", "labels joined per CPU-second (1 process)", f"{joined_rate:,.0f}/s",
              peer, ratio)  # fmt: skip
     headline("labeljoin", "predictions held per CPU-second", f"{held_rate:,.0f}/s")
-    headline("labeljoin", "bytes per pending prediction (Redis)", f"{per_pending:,.0f} B")
+    headline("labeljoin", "bytes per pending prediction (Redis, UUID ids)", f"{per_pending:,.0f} B")
     if latencies:
         headline("labeljoin", "label -> quality alert latency (median)",
                  f"{latencies[len(latencies) // 2]:.2f} s")  # fmt: skip
