@@ -48,6 +48,7 @@ class Joiner:
         topic: str,
         partitions: int,
         publish: Callable[[QualityEvaluation, ModelQuality], None],
+        publish_rolling: Callable[[QualityEvaluation], None] | None = None,
         retry: Callable[[str, Callable[[], Any]], Any],
         clock_ms: Callable[[], int],
         metrics: LabelJoinMetrics,
@@ -55,6 +56,7 @@ class Joiner:
         self._consumer, self.store, self._models = consumer, store, models
         self.topic, self.partitions = topic, partitions
         self._publish, self._retry, self._clock_ms = publish, retry, clock_ms
+        self._publish_rolling = publish_rolling
         self.metrics = metrics
         self.owned: dict[int, PartitionRun] = {}
 
@@ -206,16 +208,33 @@ class Joiner:
 
     # -- evaluation -----------------------------------------------------------------------
     def _evaluate(self, model_id: str, start: int, model: ModelQuality) -> None:
-        parts = range(self.partitions)
-        state: QualityState = model.spec.empty()
-        for blob in self.store.partials(model_id, start, parts):
-            if blob:
-                state = model.spec.merge(state, model.spec.deserialize(blob))
+        state, counts = self._merged(model_id, [start], model)
         if state.count < model.min_labels:
             return
-        counts = self.store.window_counts(model_id, start, parts)
         window = (start, start + model.window_ms)
         result = evaluate(model_id, model.spec.problem_type, window, state, counts,
                           model.constraints)  # fmt: skip
         self.metrics.evaluations.inc()
         self._publish(result, model)
+        k = model.rolling_windows
+        if k > 1 and self._publish_rolling is not None:
+            starts = [start - i * model.window_ms for i in range(k)]
+            state, counts = self._merged(model_id, starts, model)
+            span = (starts[-1], start + model.window_ms)
+            self._publish_rolling(evaluate(model_id, model.spec.problem_type, span, state,
+                                           counts, model.constraints))  # fmt: skip
+
+    def _merged(
+        self, model_id: str, starts: list[int], model: ModelQuality
+    ) -> tuple[QualityState, dict[str, int]]:
+        """Every partition's partial of these windows merged, and their counters summed."""
+        parts = range(self.partitions)
+        state: QualityState = model.spec.empty()
+        counts: dict[str, int] = {}
+        for start in starts:
+            for blob in self.store.partials(model_id, start, parts):
+                if blob:
+                    state = model.spec.merge(state, model.spec.deserialize(blob))
+            for name, value in self.store.window_counts(model_id, start, parts).items():
+                counts[name] = counts.get(name, 0) + value
+        return state, counts

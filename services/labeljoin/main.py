@@ -26,7 +26,13 @@ from modelmon.settings import Settings
 from .joiner import Joiner
 from .metrics import LabelJoinMetrics
 from .router import Router
-from .service import LabelJoinService, Publisher, report_writer, retry_until_stopped
+from .service import (
+    LabelJoinService,
+    Publisher,
+    report_writer,
+    retry_until_stopped,
+    store_rolling,
+)
 
 log = logging.getLogger(__name__)
 SERVICE = "labeljoin"
@@ -101,7 +107,8 @@ def wire(
     joiner = Joiner(
         make_consumer(settings.kafka, lj.join_group, **{"partition.assignment.strategy": "range"}),
         JoinStore(redis, keys, lj.retention_seconds), models,
-        topic=lj.topic, partitions=partitions, publish=publisher, retry=retry,
+        topic=lj.topic, partitions=partitions, publish=publisher,
+        publish_rolling=store_rolling(redis, keys), retry=retry,
         clock_ms=lambda: int(time.time() * 1000), metrics=metrics,
     )  # fmt: skip
     return LabelJoinService(router, joiner, stop, health, lj.flush_seconds, lj.batch_size,

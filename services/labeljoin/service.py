@@ -120,6 +120,22 @@ def report_writer(out: str, s3: Callable[[], Any]) -> Callable[[str, dict[str, s
     return write
 
 
+def store_rolling(redis: Any, keys: Keys) -> Callable[[QualityEvaluation], None]:
+    """Keeps rolling-view evaluations in the model's rolling quality series (not alerted on,
+    as the detector's rolling views are not)."""
+
+    def store(result: QualityEvaluation) -> None:
+        key = keys.quality_rolling_results(result.model_id)
+        score = result.window_end_ms
+        body = json.dumps(result.to_json(), separators=(",", ":"), allow_nan=False)
+        pipe = redis.pipeline()
+        pipe.zremrangebyscore(key, score, score)
+        pipe.zadd(key, {body: score})
+        pipe.execute()
+
+    return store
+
+
 class LabelJoinService:
     """Alternates the router and the joiner in one thread; flushes every ``flush_seconds``."""
 

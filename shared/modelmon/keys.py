@@ -138,3 +138,7 @@ class Keys:
     def quality_results(self, model_id: str) -> str:
         """Sorted set of quality evaluation JSON by window start (ms): the model's series."""
         return f"{self.prefix}:results:{model_id}:quality"
+
+    def quality_rolling_results(self, model_id: str) -> str:
+        """Sorted set of rolling-view quality evaluation JSON by the view's end (ms)."""
+        return f"{self.prefix}:results:{model_id}:quality:rolling"

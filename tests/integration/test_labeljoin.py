@@ -97,7 +97,7 @@ def _register(redis_client: Any, prefix: str) -> None:
         },
     }
     config = ModelConfig.model_validate({
-        "model_id": MODEL, "window": {"size_seconds": 10},
+        "model_id": MODEL, "window": {"size_seconds": 10, "rolling_windows": 2},
         "quality": {"problem_type": "BinaryClassification", "label_horizon_seconds": HORIZON_S,
                     "min_labels": 50, "constraints": constraints},
     })  # fmt: skip
@@ -237,6 +237,15 @@ def _assert_quality_alert(settings: Settings, topic: str, redis_client: Any, pre
     assert results, "no quality window evaluated"
     first = json.loads(results[0])
     assert 0 < first["coverage"] <= 1 and first["labelled"] >= 50
+    by_start = {json.loads(r)["window_start_ms"]: json.loads(r) for r in results}
+    rolling = [json.loads(r) for r in
+               redis_client.zrange(Keys(prefix).quality_rolling_results(MODEL), 0, -1)]  # fmt: skip
+    assert rolling, "no rolling view evaluated"
+    for view in rolling:  # a view of 2 windows holds both windows' labelled pairs
+        assert view["window_end_ms"] - view["window_start_ms"] == 20_000
+        parts = [by_start.get(view["window_start_ms"] + i * 10_000) for i in range(2)]
+        if all(parts) and view["window_end_ms"] <= T0 + 30_000:
+            assert view["labelled"] >= max(p["labelled"] for p in parts if p)
     consumer = Consumer(settings.kafka.librdkafka_config() | {
         "group.id": f"{topic}-reader", "auto.offset.reset": "earliest"})  # fmt: skip
     consumer.subscribe([topic])

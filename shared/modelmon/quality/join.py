@@ -92,6 +92,7 @@ class ModelQuality:
     horizon_ms: int
     min_labels: int = 100
     constraints: Mapping[str, Any] | None = None
+    rolling_windows: int = 1  # also evaluate the merge of the last K windows (not alerted on)
 
     def window_of(self, t_ms: int) -> int:
         return t_ms - t_ms % self.window_ms
@@ -284,5 +285,6 @@ def models_of(configs: Mapping[str, Any]) -> dict[str, ModelQuality]:
             horizon_ms=q.label_horizon_seconds * 1000,
             min_labels=q.min_labels,
             constraints=q.constraints,
+            rolling_windows=config.window.rolling_windows,
         )
     return models
