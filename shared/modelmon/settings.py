@@ -343,7 +343,7 @@ class LabelJoinSettings(BaseModel):
     reports: str | None = Field(
         default=None,
         description="directory or s3://bucket/prefix for model-quality report files "
-        "({model}/{schedule}/yyyy/mm/dd/hh/model-quality/); unset: none written",
+        "({endpoint}/{schedule}/yyyy/mm/dd/hh/model-quality/); unset: none written",
     )
 
 
