@@ -320,6 +320,8 @@ class ApiSettings(BaseModel):
     heatmap_windows: int = Field(
         default=60, ge=1, le=1440, description="windows in the dashboard's heat map"
     )
+
+
 class LabelJoinSettings(BaseModel):
     """The label join (``modelmon run labeljoin``): routing, join state and evaluation."""
 
