@@ -25,6 +25,7 @@ from modelmon.events import (
     WindowEvaluated,
     WindowResult,
 )
+from modelmon.quality.labels import LabelEvent
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_DIR = Path(__file__).resolve().parent
@@ -51,6 +52,18 @@ schemas/sagemaker-capture-record.schema.json), as done by modelmon.capture.sagem
   metadata.customAttributes. source = "sagemaker".
 The archiver writes the reverse mapping (modelmon.capture.sagemaker.to_sagemaker_record)."""
 
+LABEL_MAPPING = """
+
+Mapping from a SageMaker ground-truth record (one JSON line, or one element of a JSON array, of
+s3://{GroundTruthS3Uri}/yyyy/mm/dd/hh/*.jsonl), as done by modelmon.quality.labels:
+- inference_id <- eventMetadata.eventId (SageMaker joins it to the capture's inferenceId, else
+  its eventId); event_id <- 'gt-' + eventMetadata.eventId.
+- label <- groundTruthData.data by its encoding: CSV -> the first cell (an integer, a number or
+  text); JSON -> the decoded value (a one-key object or a one-element list is unwrapped).
+- model_id <- given by the caller (the endpoint the labels belong to).
+- label_time <- the yyyy/mm/dd/hh folder the file was uploaded under (else the caller's time).
+- source = "sagemaker"."""
+
 #: file stem -> (model, extra description appended to the model's docstring)
 MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "capture-event": (CaptureEvent, CAPTURE_MAPPING),
@@ -59,6 +72,7 @@ MODELS: dict[str, tuple[type[BaseModel], str]] = {
     "window-evaluated": (WindowEvaluated, ""),
     "window-result": (WindowResult, ""),
     "model-config": (ModelConfig, ""),
+    "label-event": (LabelEvent, LABEL_MAPPING),
     "sagemaker-capture-record": (SageMakerCaptureRecord, ""),
     "bias-config": (BiasConfig, ""),
 }

@@ -215,11 +215,19 @@ def _settle(fut: asyncio.Future[None], err: Any) -> None:
         fut.set_exception(KafkaException(err))
 
 
-def make_app(ingest: Ingest, health: Health, registry: CollectorRegistry) -> web.Application:
+def make_app(
+    ingest: Ingest,
+    health: Health,
+    registry: CollectorRegistry,
+    labels_topic: str = "modelmon.labels.v1",
+) -> web.Application:
+    from .labels import LabelIngest
+
     app = web.Application(client_max_size=ingest.max_body_bytes)
     app.on_startup.append(ingest.start)
     app.on_cleanup.append(ingest.stop)
     app.router.add_post("/v1/capture", ingest.handle)
+    app.router.add_post("/v1/labels", LabelIngest(ingest, labels_topic).handle)
     app.add_routes(probe_routes(health, registry))
     return app
 

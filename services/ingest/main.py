@@ -66,7 +66,9 @@ def make(
         require_registered=ing.require_registered,
         bounds=EventTimeBounds.of(settings.limits),
     )  # fmt: skip
-    return make_app(ingest, health, registry), make_admin_app(health, registry)
+    return make_app(ingest, health, registry, settings.topics.labels), make_admin_app(
+        health, registry
+    )
 
 
 def build(rt: Runtime) -> WebService:
@@ -87,6 +89,7 @@ command = service_command(
     "ingest",
     build,
     admin_server=False,
-    help="HTTP ingest: POST /v1/capture (JSON event, NDJSON, or SageMaker capture records). "
+    help="HTTP ingest: POST /v1/capture (JSON event, NDJSON, or SageMaker capture records) "
+    "and POST /v1/labels (label events or SageMaker ground truth). "
     "Refuses to start without a token unless --insecure.",
 )

@@ -131,6 +131,26 @@ class AlertRoutes(_Config):
     )
 
 
+class QualityConfig(_Config):
+    """Model quality from ground-truth labels (``modelmon run labeljoin``)."""
+
+    problem_type: Literal["BinaryClassification", "MulticlassClassification", "Regression"]
+    positive_label: str = Field(default="1", description="binary: the positive class")
+    threshold: float = Field(
+        default=0.5, ge=0, le=1, description="binary: probability >= threshold is positive"
+    )
+    label_horizon_seconds: int = Field(
+        default=7 * 86400, ge=1, description="how long a prediction waits for its label"
+    )
+    min_labels: int = Field(
+        default=100, ge=1, description="a window is evaluated once it has this many labels"
+    )
+    constraints: dict[str, Any] | None = Field(
+        default=None,
+        description="a model-quality constraints.json document (ours or SageMaker's)",
+    )
+
+
 class ModelConfig(_Config):
     """Everything modelmon needs to monitor one model."""
 
@@ -150,6 +170,9 @@ class ModelConfig(_Config):
         default=True,
         description="the detector writes report.html beside each window's statistics.json "
         "(when it has --out); false: the JSON files only",
+    )
+    quality: QualityConfig | None = Field(
+        default=None, description="model quality from labels; unset: no label join"
     )
     endpoint_name: str | None = Field(
         default=None,

@@ -161,9 +161,11 @@ CheckType = Literal[
     "categorical_values_check",
     "non_negative_check",
 ]
-#: What an alert is about: a check, or ``evaluation_failed`` (the detector could not evaluate
-#: the window; feature ``*``, the reason in the description).
-AlertKind = CheckType | Literal["evaluation_failed"]
+#: Model quality against its constraints (``modelmon run labeljoin``); feature = metric name.
+QualityCheckType = Literal["model_quality_check"]
+#: What an alert is about: a check, ``evaluation_failed`` (the detector could not evaluate
+#: the window; feature ``*``, the reason in the description) or a model-quality constraint.
+AlertKind = CheckType | Literal["evaluation_failed"] | QualityCheckType
 
 #: How a feature is profiled and compared (one definition for config, profiles and checks).
 FeatureKind = Literal["numeric", "categorical"]

@@ -105,3 +105,40 @@ class Keys:
         """Hash: ``plan`` (``Plan`` JSON) and ``d:<delivery id>`` outcomes while the event is
         delivered, then only ``done`` (de-duplication marker); expires (``--dedup-hours``)."""
         return f"{self.prefix}:alerting:plan:{event_id}"
+
+    # -- label join (modelmon run labeljoin), one set per partition of the join topic ------------
+    def labeljoin_state(self, partition: int) -> str:
+        """Hash: ``offset``, ``watermark``, ``updated`` and ``c:<counter>`` per join counter."""
+        return f"{self.prefix}:lj:{partition}:state"
+
+    def labeljoin_pending(self, partition: int) -> str:
+        """Hash: inference id -> pending prediction or label (member + record, msgpack)."""
+        return f"{self.prefix}:lj:{partition}:pending"
+
+    def labeljoin_joined(self, partition: int) -> str:
+        """Hash: inference id -> horizon end (ms) of a joined inference (duplicates detection)."""
+        return f"{self.prefix}:lj:{partition}:joined"
+
+    def labeljoin_deadlines(self, partition: int) -> str:
+        """Sorted set: pending/joined member -> deadline (ms); swept past the watermark."""
+        return f"{self.prefix}:lj:{partition}:deadlines"
+
+    def labeljoin_window_prefix(self) -> str:
+        """Prefix of the per-(model, window, partition) counters (built in the flush script)."""
+        return f"{self.prefix}:lj:win:"
+
+    def labeljoin_window(self, model_id: str, start_ms: int, partition: int) -> str:
+        """Hash: ``predictions``, ``joined``, ``expired`` of one window on one partition."""
+        return f"{self.labeljoin_window_prefix()}{model_id}:{start_ms}:{partition}"
+
+    def quality_partial(self, model_id: str, start_ms: int, partition: int) -> str:
+        """A partition's serialized quality state of one (model, window)."""
+        return f"{self.prefix}:lj:q:{model_id}:{start_ms}:{partition}"
+
+    def quality_results(self, model_id: str) -> str:
+        """Sorted set of quality evaluation JSON by window start (ms): the model's series."""
+        return f"{self.prefix}:results:{model_id}:quality"
+
+    def quality_rolling_results(self, model_id: str) -> str:
+        """Sorted set of rolling-view quality evaluation JSON by the view's end (ms)."""
+        return f"{self.prefix}:results:{model_id}:quality:rolling"

@@ -178,6 +178,7 @@ ADMIN_PORTS = {
     "capture-proxy": 9101,
     "ingest": 9103,
     "api": 9104,
+    "labeljoin": 9112,
 }
 
 
@@ -321,6 +322,33 @@ class ApiSettings(BaseModel):
     )
 
 
+class LabelJoinSettings(BaseModel):
+    """The label join (``modelmon run labeljoin``): routing, join state and evaluation."""
+
+    topic: str = Field(
+        default="modelmon.labeljoin.v1",
+        description="internal topic: predictions and labels keyed by inference id",
+    )
+    partitions: int = Field(default=6, ge=1, description="partitions of the internal topic")
+    router_group: str = "modelmon-labeljoin-router"
+    join_group: str = "modelmon-labeljoin"
+    instance_id: str | None = Field(
+        default=None,
+        description="stable per process (e.g. the pod name): its transactional id; a restarted "
+        "instance with the same id aborts its predecessor's open transaction at once",
+    )
+    flush_seconds: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(default=5000, ge=1)
+    retention_seconds: int = Field(
+        default=8 * 86400, ge=1, description="TTL of window partials (>= the longest horizon)"
+    )
+    reports: str | None = Field(
+        default=None,
+        description="directory or s3://bucket/prefix for model-quality report files "
+        "({endpoint}/{schedule}/yyyy/mm/dd/hh/model-quality/); unset: none written",
+    )
+
+
 class Settings(BaseSettings):
     """Everything a modelmon process needs to reach its dependencies."""
 
@@ -342,5 +370,6 @@ class Settings(BaseSettings):
     capture_proxy: CaptureProxySettings = Field(default_factory=CaptureProxySettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)  # issue 19: modelmon/limits.py
     api: ApiSettings = Field(default_factory=ApiSettings)
+    labeljoin: LabelJoinSettings = Field(default_factory=LabelJoinSettings)
     log_level: str = "INFO"
     log_json: bool = True

@@ -24,7 +24,10 @@ from modelmon.settings import Settings, TopicSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 # Every modelmon service DESIGN.md names; a services/<dir> not in here fails the test below.
-SERVICES = ("aggregator", "detector", "archiver", "capture-proxy", "ingest", "alerting", "api")
+SERVICES = (
+    "aggregator", "detector", "archiver", "capture-proxy", "ingest", "alerting", "api",
+    "labeljoin",
+)  # fmt: skip
 INFRA = {"kafka", "kafka-init", "redis", "moto"}
 # Where each service's /healthz /readyz /metrics listen: (address variable, port variable,
 # name of the container port): the shared admin section (/metrics never on a service port).
@@ -270,7 +273,7 @@ def test_k8s_deployment_runs_the_service_with_probes(
     assert not any(next(iter(r.values())).get("optional") for r in container["envFrom"]), (
         "a missing Secret must stop the pod, not run it without credentials"
     )
-    env = {e["name"]: e["value"] for e in container.get("env", [])}
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}  # valueFrom: None
     assert _check_env(env, name) == []
     assert ports <= set(env.values()), "container ports and the service's settings disagree"
 
@@ -281,7 +284,7 @@ def test_k8s_probes_and_prometheus_reach_the_admin_port(
 ) -> None:
     template = _of_kind(k8s_docs, "Deployment")[f"modelmon-{name}"]["spec"]["template"]
     [container] = template["spec"]["containers"]
-    env = {e["name"]: e["value"] for e in container.get("env", [])}
+    env = {e["name"]: e.get("value") for e in container.get("env", [])}  # valueFrom: None
     host_env, port_env, port_name = ADMIN[name]
     assert env[host_env] == "0.0.0.0", f"{host_env}: kubelet and Prometheus cannot reach it"
     named = {p["name"]: str(p["containerPort"]) for p in container["ports"]}

@@ -150,6 +150,7 @@ class CaptureClient:
         self.model_id = model_id
         self.variant = variant
         self.topic = settings.topics.capture
+        self.labels_topic = settings.topics.labels
         self.sampling_percentage = (
             cap.sampling_percentage if sampling_percentage is None else sampling_percentage
         )
@@ -313,6 +314,42 @@ class CaptureClient:
             return False
         self.queued += 1
         return True
+
+    def label(
+        self,
+        inference_id: str,
+        value: str | int | float | bool | list[str | int],
+        *,
+        label_time: datetime | None = None,
+    ) -> str | None:
+        """Queue the ground truth of one inference (``modelmon.labels.v1``, key = its id);
+        the label's event id, or None when dropped. Never raises into the caller."""
+        try:
+            event_id = self._ids.new()
+            doc = {
+                "schema_version": 1,
+                "event_id": event_id,
+                "inference_id": str(inference_id),
+                "model_id": self.model_id,
+                "label": value,
+                "label_time": self._clock.now() if label_time is None else _iso(label_time),
+                "source": "sdk",
+            }
+            if self._closed.is_set():
+                self._drop("closed")
+                return None
+            self._producer.produce(
+                self.labels_topic, orjson.dumps(doc, option=_NUMPY), str(inference_id).encode()
+            )
+        except BufferError:
+            self._drop("buffer_full")
+            return None
+        except Exception as exc:  # noqa: BLE001 - never raise into the caller
+            log.debug("label dropped: %s", exc)
+            self._drop("invalid")
+            return None
+        self.queued += 1
+        return event_id
 
     def capture_batch(
         self,

@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rebuild": ("modelmon.cli.rebuild", "rebuild", "Restore models and baselines into Redis."),
     "topics": ("modelmon.cli.topics", "topics", "Create modelmon's Kafka topics on your cluster."),
     "report": ("modelmon.cli.report", "report", "report.html of past streaming windows."),
+    "labels": ("modelmon.cli.labels", "labels", "Import ground truth; merge it with captures."),
 }
 
 

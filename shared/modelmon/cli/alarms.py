@@ -94,16 +94,19 @@ def create(
 ) -> None:
     """Create (or update) the model's alarms; running it again changes nothing."""
     from modelmon.alerting.alarms import alarm_specs
+    from modelmon.quality.alarms import quality_alarm_specs
 
     config, known = _model(model_id)
     cw = _cloudwatch()
+    quality = quality_alarm_specs(config, [sns_topic], evaluation_periods)
     chosen = list(features) or known or _published_features(cw, config)
-    if not chosen:
+    if not chosen and not quality:
         raise click.ClickException(
             f"no features known for {model_id}: pass --feature, list features in its config, "
             "push a baseline, or let the alerting service publish metrics first"
         )
-    specs = alarm_specs(config, chosen, [sns_topic], evaluation_periods)
+    specs = alarm_specs(config, chosen, [sns_topic], evaluation_periods) if chosen else []
+    specs += quality
     for spec in specs:
         if not dry_run:
             cw.put_metric_alarm(**spec)

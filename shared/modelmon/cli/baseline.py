@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
@@ -22,6 +22,7 @@ from modelmon.errors import ModelmonError
 
 if TYPE_CHECKING:
     from modelmon.checks import Baseline
+    from modelmon.quality.problem import ProblemType
     from modelmon.readers import TimeRange
 
 FORMAT_CHOICES = ("auto", "csv", "jsonl", "parquet", "capture")
@@ -158,6 +159,24 @@ def baseline() -> None:
     default=None,
     help="--analysis bias: the analysis config (Clarify's analysis_config.json).",
 )
+@click.option(
+    "--problem-type",
+    type=click.Choice(["BinaryClassification", "MulticlassClassification", "Regression"]),
+    default=None,
+    help="Make a model-quality baseline (needs --label and --prediction/--probability).",
+)
+@click.option("--prediction", default=None, help="Model quality: the predicted-label column.")
+@click.option("--probability", default=None, help="Model quality: the score column (binary).")
+@click.option(
+    "--threshold",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    show_default=True,
+    help="Binary: probability >= threshold is positive when there is no prediction.",
+)
+@click.option(
+    "--positive-label", default="1", show_default=True, help="Binary: the positive class."
+)
 @input_options
 def create(
     data: tuple[str, ...],
@@ -166,17 +185,30 @@ def create(
     exclude: tuple[str, ...],
     analysis: str,
     config_path: Path | None,
+    problem_type: str | None,
+    prediction: str | None,
+    probability: str | None,
+    threshold: float,
+    positive_label: str,
     data_format: str,
     header: bool | None,
     start: datetime | None,
     end: datetime | None,
     quiet: bool,
 ) -> None:
-    """Profile training data and suggest constraints, as SageMaker's baselining job does."""
+    """Profile training data and suggest constraints, as SageMaker's baselining job does.
+
+    With --problem-type: a model-quality baseline from (label, prediction[, probability]) rows.
+    """
     if analysis == "bias":
         from modelmon.cli.bias import JoinedInput, create_bias_baseline
 
         create_bias_baseline(JoinedInput(data, data_format, header, quiet), out, config_path)
+        return
+    if problem_type is not None:
+        _create_quality(
+            data, out, problem_type, label, prediction, probability, threshold, positive_label
+        )
         return
     from modelmon.checks import Baseline
     from modelmon.readers import DataReader, ReadOptions, read_profile
@@ -210,6 +242,36 @@ def create(
         + (", modelmon.json " if result.excluded else " ")
         + f"({profile.row_count} rows, {len(profile.features)} features)"
     )
+
+
+def _create_quality(
+    data: tuple[str, ...],
+    out: str,
+    problem_type: str,
+    label: str | None,
+    prediction: str | None,
+    probability: str | None,
+    threshold: float,
+    positive_label: str,
+) -> None:
+    from modelmon.cli.quality import create_baseline
+    from modelmon.quality.batch import QualityColumns
+    from modelmon.quality.labels import class_name
+    from modelmon.quality.problem import QualitySpec
+
+    try:
+        if label is None:
+            raise click.UsageError("--problem-type needs --label (the ground-truth column)")
+        if prediction is None and (probability is None or problem_type != "BinaryClassification"):
+            raise click.UsageError(f"{problem_type} needs --prediction (the predicted column)")
+        spec = QualitySpec(
+            cast("ProblemType", problem_type),
+            positive_label=class_name(positive_label),
+            threshold=threshold,
+        )
+        create_baseline(data, out, spec, QualityColumns(label, prediction, probability))
+    except (ModelmonError, OSError, click.ClickException, ValueError) as exc:
+        fail("baseline create", exc)
 
 
 def _add_optional(module: str, attr: str) -> None:

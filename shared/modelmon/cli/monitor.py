@@ -107,6 +107,9 @@ def load_config(path: Path | None, min_rows: int | None, non_negative: bool) -> 
     is_flag=True,
     help="Also flag negative values where the baseline says is_non_negative.",
 )
+@click.option("--label", default=None, help="Model-quality baseline: the ground-truth column.")
+@click.option("--prediction", default=None, help="Model-quality baseline: the predicted column.")
+@click.option("--probability", default=None, help="Model-quality baseline: the score column.")
 @input_options
 def monitor(
     baseline_dir: str,
@@ -116,19 +119,28 @@ def monitor(
     min_rows: int | None,
     exclude: tuple[str, ...],
     non_negative: bool,
+    label: str | None,
+    prediction: str | None,
+    probability: str | None,
     data_format: str,
     header: bool | None,
     start: datetime | None,
     end: datetime | None,
     quiet: bool,
 ) -> None:
-    """Check data against a baseline; exit 0 without violations, 1 with, 2 on error."""
+    """Check data against a baseline; exit 0 without violations, 1 with, 2 on error.
+
+    A model-quality baseline (constraints.json with *_constraints) checks joined
+    (label, prediction) rows instead: CSV/JSON Lines or SageMaker merged records.
+    """
     from modelmon.cli.bias import JoinedInput, is_bias_baseline, monitor_bias
 
     if is_bias_baseline(baseline_dir):  # Clarify's analysis.json: the bias monitor
         source = JoinedInput(data, data_format, header, quiet)
         monitor_bias(baseline_dir, source, out, config_path)
         return
+    columns = {"label": label, "prediction": prediction, "probability": probability}
+    _monitor_quality(baseline_dir, data, out, columns)
     from modelmon.checks import validate
     from modelmon.readers import DataReader, ReadOptions
     from modelmon.readers.progress import ProgressPrinter
@@ -155,6 +167,22 @@ def monitor(
         f"{len(violations)} violation(s) in {evaluation.row_count} rows; wrote {out.rstrip('/')}/"
         f"{{{STATISTICS_FILE}, {VIOLATIONS_FILE}, {REPORT_FILE}}}"
     )
+    sys.exit(1 if violations else 0)
+
+
+def _monitor_quality(
+    baseline_dir: str, data: tuple[str, ...], out: str, columns: dict[str, str | None]
+) -> None:
+    """Run the model-quality check and exit when the baseline is a model-quality one."""
+    from modelmon.cli import quality
+
+    try:
+        found = quality.quality_baseline(baseline_dir)
+        if found is None:
+            return
+        violations = quality.check(found, data, out, columns)
+    except (ModelmonError, OSError, click.ClickException, ValueError) as exc:
+        fail("monitor", exc)
     sys.exit(1 if violations else 0)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from modelmon.demo.dataset import INTEGRAL, generate_columns, rows
+from modelmon.demo.dataset import INTEGRAL, generate_columns, label_columns, rows
 
 WRONG_TYPE_VALUE = "unknown"
 
@@ -31,6 +31,8 @@ class Phase:
     new_category_rate: float = 0.0
     missing: dict[str, float] = field(default_factory=dict)
     wrong_type: dict[str, float] = field(default_factory=dict)
+    #: share of ground-truth labels flipped: the world changed, the model did not (accuracy falls)
+    label_noise: float = 0.0
 
     @property
     def drifted(self) -> frozenset[str]:
@@ -39,7 +41,10 @@ class Phase:
 
     @property
     def is_normal(self) -> bool:
-        return not (self.drifted or self.new_categories or self.missing or self.wrong_type)
+        return not (
+            self.drifted or self.new_categories or self.missing or self.wrong_type
+            or self.label_noise
+        )  # fmt: skip
 
     def describe(self) -> str:
         """One line for humans, e.g. ``income +30000; balance x3; region new: islands``."""
@@ -53,6 +58,8 @@ class Phase:
         parts += [
             f"{f} wrong type {WRONG_TYPE_VALUE!r} ({r:.0%})" for f, r in self.wrong_type.items()
         ]
+        if self.label_noise:
+            parts.append(f"labels flipped ({self.label_noise:.0%})")
         return "; ".join(parts) or "training distribution"
 
 
@@ -70,6 +77,7 @@ def default_schedule(window_s: float, windows_per_phase: float = 3) -> list[Phas
             new_category_rate=0.1,
             missing={"credit_score": 0.25},
             wrong_type={"age": 0.2},
+            label_noise=0.45,
         ),
         Phase("recovered", span * 4 / 3),
     ]
@@ -99,7 +107,20 @@ def _mask(rng: np.random.Generator, n: int, rate: float) -> np.ndarray[Any, Any]
 
 def draw_requests(phase: Phase, rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
     """``n`` request bodies (flat feature objects) for ``phase``."""
+    return draw_requests_and_labels(phase, rng, n)[0]
+
+
+def draw_requests_and_labels(
+    phase: Phase, rng: np.random.Generator, n: int
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """``n`` request bodies for ``phase`` and each one's ground truth (1 = defaulted).
+
+    The truth comes from the applicant's real features (before the phase's faults), drawn
+    after the requests so the requests are the same as ``draw_requests``'s; ``label_noise``
+    then flips a share of them.
+    """
     cols = generate_columns(rng, n)
+    clean = {name: values.copy() for name, values in cols.items()}
     for name, delta in phase.shift.items():
         cols[name] = cols[name] + delta
     for name, factor in phase.scale.items():
@@ -115,7 +136,9 @@ def draw_requests(phase: Phase, rng: np.random.Generator, n: int) -> list[dict[s
     records = rows(cols)
     _blank(records, phase.missing, None, rng)
     _blank(records, phase.wrong_type, WRONG_TYPE_VALUE, rng)
-    return records
+    labels = label_columns(clean, rng)
+    flip = _mask(rng, n, phase.label_noise)
+    return records, np.where(flip, 1 - labels, labels).astype(int).tolist()
 
 
 def _blank(

@@ -89,6 +89,9 @@ def namespace_env(namespace: str) -> dict[str, str]:
         "MODELMON_AGGREGATOR__GROUP": f"{namespace}-aggregator",
         "MODELMON_ALERTING__GROUP": f"{namespace}-alerting",
         "MODELMON_ARCHIVER__GROUP_ID": f"{namespace}-archiver",
+        "MODELMON_LABELJOIN__TOPIC": f"{namespace}.labeljoin.v1",
+        "MODELMON_LABELJOIN__ROUTER_GROUP": f"{namespace}-labeljoin-router",
+        "MODELMON_LABELJOIN__JOIN_GROUP": f"{namespace}-labeljoin",
     }
 
 
@@ -253,9 +256,12 @@ class DemoRun:
     def _baseline(self) -> None:
         run_dir = self.state.run_dir
         assert self.receiver is not None and self.state.aws is not None
+        # a window is scored once 60% of its predictions have their label (at least 100)
+        min_labels = max(100, int(0.6 * self.o.window_s * self.o.rate))
         config = model_config(
-            self.o.model_id, self.o.window_s, self.receiver.url, self.state.aws.topic_arn
-        )
+            self.o.model_id, self.o.window_s, self.receiver.url, self.state.aws.topic_arn,
+            min_labels,
+        )  # fmt: skip
         config_file = write_model_yaml(config, run_dir / "model.yaml")
         try:
             lines = create_and_push_baseline(
@@ -330,6 +336,7 @@ class DemoRun:
                 self.echo(f"[{time.time() - t0:5.0f}s] phase {report.name}: {report.description}")
             self._check_children()
 
+        labels = self._label_client()
         generator = TrafficGenerator(
             self.state.traffic_url,
             self.o.phases,
@@ -338,11 +345,28 @@ class DemoRun:
             id_prefix=f"{self.o.model_id}-{int(t0)}",
             ids_file=self.state.run_dir / "inference-ids.tsv",
             on_phase=on_phase,
+            on_label=(lambda i, v: labels.label(i, v) and None) if labels else None,
+            label_delay_s=self.o.window_s / 2,
         )
         self.echo(f"traffic -> {self.state.traffic_url}")
+        if labels is not None:
+            self.echo(f"labels  the ground truth of each answer, {self.o.window_s / 2:g}s later "
+                      f"-> {self.settings.topics.labels}")  # fmt: skip
         self.state.phases = generator.reports
         self.ticker.start()
-        asyncio.run(generator.run())
+        try:
+            asyncio.run(generator.run())
+        finally:
+            if labels is not None:
+                labels.close(10)
+
+    def _label_client(self) -> Any:
+        """The SDK client that sends the delayed labels (None without the label join)."""
+        if self.state.services.get("labeljoin") != "running":
+            return None
+        from modelmon.capture import CaptureClient
+
+        return CaptureClient(self.o.model_id, settings=self.settings)
 
     def _check_children(self) -> None:
         """Say so when a service died; without alerting, fall back to the detector's alerts."""

@@ -51,7 +51,10 @@ def service_specs(
     model_id: str, model_url: str, proxy_port: int, archive_destination: str, reports: str
 ) -> list[ServiceSpec]:
     """The pipeline, in start order: consumers first, then the proxy that feeds them."""
-    ports = {name: free_port() for name in ("archiver", "aggregator", "detector", "alerting")}
+    ports = {
+        name: free_port()
+        for name in ("archiver", "aggregator", "detector", "alerting", "labeljoin")
+    }
     proxy_admin = free_port()
     return [
         ServiceSpec(
@@ -81,6 +84,13 @@ def service_specs(
             ports["alerting"],
             {},
             "alerts topic -> CloudWatch metrics, SNS, webhooks",
+        ),
+        ServiceSpec(
+            "labeljoin",
+            ["--admin-port", str(ports["labeljoin"])],
+            ports["labeljoin"],
+            {"MODELMON_LABELJOIN__REPORTS": reports},
+            "captures + delayed labels -> model quality per window -> alerts topic",
         ),
         ServiceSpec(
             "capture-proxy",

@@ -8,6 +8,7 @@ in the archive afterwards. The rate is bounded and only loopback addresses are a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ import aiohttp
 import numpy as np
 import orjson
 
-from modelmon.demo.phases import Phase, draw_requests
+from modelmon.demo.phases import Phase, draw_requests_and_labels
 from modelmon.errors import ConfigurationError
 
 MAX_RATE = 2000.0
@@ -77,8 +78,13 @@ class TrafficGenerator:
         id_prefix: str = "demo",
         ids_file: Path | None = None,
         on_phase: Callable[[PhaseReport, bool], None] | None = None,
+        on_label: Callable[[str, int], None] | None = None,
+        label_delay_s: float = 0.0,
     ) -> None:
         check_target(url, rate)
+        #: ground truth of each answered request, handed to ``on_label`` ``label_delay_s`` later
+        self.on_label, self.label_delay_s = on_label, label_delay_s
+        self._label_timers: list[asyncio.TimerHandle] = []
         self.url, self.phases, self.rate = url, phases, rate
         self.rng = np.random.default_rng(seed)
         self.id_prefix = id_prefix
@@ -101,7 +107,12 @@ class TrafficGenerator:
                     if self._stopping.is_set():
                         break
                     await self._run_phase(session, phase, ids)
+                if self._label_timers and not self._stopping.is_set():
+                    with contextlib.suppress(TimeoutError):  # the last labels are on their way
+                        await asyncio.wait_for(self._stopping.wait(), self.label_delay_s + 1)
         finally:
+            for timer in self._label_timers:
+                timer.cancel()
             if ids:
                 ids.close()
         return self.reports
@@ -112,7 +123,7 @@ class TrafficGenerator:
         if self.on_phase:
             self.on_phase(report, False)
         total = max(1, round(phase.duration_s * self.rate))
-        bodies = draw_requests(phase, self.rng, total)
+        bodies, truths = draw_requests_and_labels(phase, self.rng, total)
         start = time.monotonic()
         tasks: set[asyncio.Task[None]] = set()
         for i, body in enumerate(bodies):
@@ -127,7 +138,9 @@ class TrafficGenerator:
                 break
             self._counter += 1
             inference_id = f"{self.id_prefix}-{self._counter:07d}"
-            task = asyncio.create_task(self._send(session, body, inference_id, report, ids))
+            task = asyncio.create_task(
+                self._send(session, body, inference_id, report, ids, truths[i])
+            )
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         if tasks:
@@ -143,6 +156,7 @@ class TrafficGenerator:
         inference_id: str,
         report: PhaseReport,
         ids: Any,
+        truth: int | None = None,
     ) -> None:
         report.sent += 1
         headers = {"Content-Type": "application/json", INFERENCE_ID_HEADER: inference_id}
@@ -155,6 +169,11 @@ class TrafficGenerator:
         report.statuses[status] = report.statuses.get(status, 0) + 1
         if status.startswith("2"):
             report.ok += 1
+            if self.on_label is not None and truth is not None:
+                loop = asyncio.get_running_loop()
+                self._label_timers.append(
+                    loop.call_later(self.label_delay_s, self.on_label, inference_id, truth)
+                )
             if ids:
                 ids.write(f"{inference_id}\t{report.name}\n")
         else:
