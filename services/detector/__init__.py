@@ -19,6 +19,7 @@ def build(rt: Runtime) -> Detector:
 
     from modelmon.adapters.kafka import make_consumer, make_producer
     from modelmon.adapters.redis import make_redis
+    from modelmon.adapters.reports import ReportWriter
     from modelmon.keys import Keys
     from modelmon.registry import Registry
     from modelmon.retry import RetryPolicy
@@ -26,7 +27,6 @@ def build(rt: Runtime) -> Detector:
     from modelmon.streaming.results import ResultStore
 
     from .ports import DetectorPorts
-    from .reports import ReportWriter
     from .service import FAILED_RETRY, Detector, DetectorOptions
 
     s, opts = rt.settings, rt.settings.detector

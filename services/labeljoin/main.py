@@ -99,9 +99,7 @@ def wire(
     cloudwatch = _cloudwatch(settings)
     writer = None
     if lj.reports:
-        from modelmon.adapters.aws import boto_client
-
-        writer = report_writer(lj.reports, lambda: boto_client(settings.aws, "s3"))
+        writer = report_writer(lj.reports, settings.aws)
     publisher = Publisher(produce, settings.topics.alerts, redis, keys, cloudwatch, routes,
                           writer)  # fmt: skip
     joiner = Joiner(

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from modelmon.adapters.reports import ReportWriter
 from modelmon.errors import TransientError
 from modelmon.keys import Keys
 from modelmon.quality.evaluate import (
@@ -22,6 +23,7 @@ from modelmon.quality.evaluate import (
 )
 from modelmon.quality.join import ModelQuality
 from modelmon.service import Health, StopFlag
+from modelmon.settings import AwsSettings
 
 from .joiner import Joiner
 from .router import Router
@@ -93,29 +95,14 @@ class Publisher:
                 )
 
 
-def report_writer(out: str, s3: Callable[[], Any]) -> Callable[[str, dict[str, str]], None]:
-    """Writes report files under ``out`` (a directory, or s3://bucket/prefix with ``s3()``)."""
-    from pathlib import Path
-
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from modelmon.errors import DependencyUnavailableError
+def report_writer(out: str, aws: AwsSettings) -> Callable[[str, dict[str, str]], None]:
+    """Writes report files at ``path`` under ``out`` (a directory, where no path may escape
+    it, or s3://bucket/prefix with the configured encryption): the detector's writer."""
+    writer = ReportWriter(aws, out)
+    base = out.rstrip("/") + "/"
 
     def write(path: str, found: dict[str, str]) -> None:
-        if not out.startswith("s3://"):
-            folder = Path(out) / path
-            folder.mkdir(parents=True, exist_ok=True)
-            for name, text in found.items():
-                (folder / (name + ".tmp")).write_text(text, encoding="utf-8")
-                (folder / (name + ".tmp")).replace(folder / name)
-            return
-        bucket, _, prefix = out[len("s3://") :].partition("/")
-        prefix = prefix.rstrip("/") + "/" if prefix else ""
-        try:
-            for name, text in found.items():
-                s3().put_object(Bucket=bucket, Key=f"{prefix}{path}{name}", Body=text.encode())
-        except (BotoCoreError, ClientError) as exc:  # retried by the caller
-            raise DependencyUnavailableError(f"cannot write {out}/{path}: {exc}") from exc
+        writer.write(base + path, found)
 
     return write
 

@@ -40,7 +40,7 @@ def ingest(
         lambda t, k, v: producer.produce(t, key=k, value=v), dead_topic, "ingest", registry
     )
     app = Ingest(
-        producer, capture, dead, registry, token=None, max_body_bytes=12_000_000,
+        producer, capture, dead, registry, token=None, insecure=True, max_body_bytes=12_000_000,
         max_event_bytes=1_048_576, redaction=RedactionPolicy(), bounds=EventTimeBounds(),
     )  # fmt: skip
     health = Health()

@@ -12,13 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-
+from modelmon.adapters.reports import ReportWriter
 from modelmon.capture import CaptureClient
 from modelmon.cli.baseline import output_dir
-from modelmon.service import StopFlag
 from modelmon.settings import Settings
-from modelmon_services.detector.service import Detector, DetectorOptions
 
 from .test_archiver import ArchiverProcess, archiver, archiver_env, topic_settings
 
@@ -53,9 +50,8 @@ def test_every_s3_object_the_services_write_is_sse_kms_encrypted(
     assert proc.stop() == 0
     aws = settings.aws.model_copy(update={"s3_kms_key_id": KEY})
     conf = settings.model_copy(update={"aws": aws})
-    options = DetectorOptions(topic=topic, alerts_topic=topic, out=f"s3://{s3_bucket}/reports")
-    detector = Detector(conf, options, StopFlag(), CollectorRegistry())
-    detector._write_reports(f"s3://{s3_bucket}/reports/m/s/", {"statistics.json": "{}"})
+    # the detector's and the label join's report writer
+    ReportWriter(conf.aws).write(f"s3://{s3_bucket}/reports/m/s/", {"statistics.json": "{}"})
     monkeypatch.setenv("MODELMON_AWS__S3_KMS_KEY_ID", KEY)
     for name, value in (("AWS_ENDPOINT_URL", aws.endpoint_url), ("AWS_DEFAULT_REGION", aws.region)):
         if value:

@@ -1,4 +1,5 @@
-"""Where the detector writes a window's report files: a local directory or S3."""
+"""Where the services write report files (the detector's per window, the label join's per quality
+window): a local directory (no path escapes its root) or S3 (with the configured encryption)."""
 
 from __future__ import annotations
 
