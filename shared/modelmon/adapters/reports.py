@@ -3,6 +3,7 @@ window): a local directory (no path escapes its root) or S3 (with the configured
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,8 @@ class ReportWriter:
             directory = contained(self._root, str(Path(uri).relative_to(self._root)))
             directory.mkdir(parents=True, exist_ok=True)
             for name, text in files.items():
-                tmp = directory / (name + ".tmp")
+                # a temp name of its own: two processes may write one shared file (plotly.js)
+                tmp = directory / f"{name}.{uuid.uuid4().hex}.tmp"
                 tmp.write_text(text, encoding="utf-8")
                 tmp.replace(directory / name)
             return
