@@ -10,6 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from modelmon.bias.cloudwatch import ENDPOINT_NAMESPACE as BIAS_NAMESPACE
+from modelmon.bias.stream import BiasEvaluation, bias_alert_events
+from modelmon.bias.stream import cloudwatch_data as bias_cloudwatch_data
+from modelmon.bias.stream import report_files as bias_report_files
 from modelmon.errors import TransientError
 from modelmon.keys import Keys
 from modelmon.quality.evaluate import (
@@ -63,14 +67,16 @@ class Publisher:
         redis: Any,
         keys: Keys,
         cloudwatch: Any | None,
-        routes: Callable[[str], tuple[str, str, str, bool]],
+        routes: Callable[[str, str], tuple[str, str, str, bool]],
         write_reports: Callable[[str, dict[str, str]], None] | None = None,
     ) -> None:
         self._produce, self._topic, self._redis, self._keys = produce, alerts_topic, redis, keys
         self._cloudwatch, self._routes, self._write = cloudwatch, routes, write_reports
 
     def __call__(self, result: QualityEvaluation, model: ModelQuality) -> None:
-        endpoint, schedule, severity, cloudwatch_on = self._routes(result.model_id)
+        endpoint, schedule, severity, cloudwatch_on = self._routes(
+            result.model_id, "model_quality_check"
+        )
         if model.constraints:
             now = datetime.now(UTC)
             for event in alert_events(result, model.constraints, now, severity):
@@ -91,6 +97,47 @@ class Publisher:
                 self._cloudwatch.put_metric_data(
                     Namespace=MODEL_METRICS_NAMESPACE, MetricData=data[i : i + 20]
                 )
+
+
+class BiasPublisher:
+    """Sends a bias evaluation out: ``bias_drift_check`` alert events, the analysis.json and
+    constraint_violations.json beside the quality reports (``model-bias/``), the model's bias
+    series and ``bias_metric_*`` data under ``aws/sagemaker/Endpoints/bias-metrics``."""
+
+    def __init__(self, publisher: Publisher) -> None:
+        self._p = publisher
+
+    def __call__(self, result: BiasEvaluation, model: ModelQuality) -> None:
+        p = self._p
+        endpoint, schedule, severity, cloudwatch_on = p._routes(result.model_id, "bias_drift_check")
+        baseline = model.bias.baseline if model.bias is not None else None
+        if baseline:
+            now = datetime.now(UTC)
+            for event in bias_alert_events(result, baseline, now, severity):
+                p._produce(p._topic, result.model_id.encode(), event.model_dump_json().encode())
+        if p._write is not None:
+            window = (result.window_start_ms, result.window_end_ms)
+            folder = window_folder(endpoint, schedule, window) + "model-bias/"
+            p._write(folder, bias_report_files(result))
+        body = json.dumps(result.to_json(), separators=(",", ":"), allow_nan=False)
+        key = p._keys.bias_results(result.model_id)
+        pipe = p._redis.pipeline()
+        pipe.zremrangebyscore(key, result.window_start_ms, result.window_start_ms)
+        pipe.zadd(key, {body: result.window_start_ms})
+        pipe.execute()
+        if p._cloudwatch is not None and cloudwatch_on:
+            data = [d.to_aws() for d in bias_cloudwatch_data(result, endpoint, schedule)]
+            for i in range(0, len(data), 20):
+                p._cloudwatch.put_metric_data(Namespace=BIAS_NAMESPACE, MetricData=data[i : i + 20])
+
+
+def window_folder(endpoint: str, schedule: str, window: tuple[int, int]) -> str:
+    """``{endpoint}/{schedule}/yyyy/mm/dd/hh/[MMSS/]`` of a window (``report_path``'s rule)."""
+    start = datetime.fromtimestamp(window[0] / 1000, tz=UTC)
+    path = f"{endpoint}/{schedule}/{start:%Y/%m/%d/%H}/"
+    if window[1] - window[0] < 3_600_000:
+        path += f"{start:%M%S}/"
+    return path
 
 
 def report_writer(out: str, s3: Callable[[], Any]) -> Callable[[str, dict[str, str]], None]:
