@@ -27,7 +27,6 @@ from .joiner import Joiner
 from .metrics import LabelJoinMetrics
 from .router import Router
 from .service import (
-    BiasPublisher,
     LabelJoinService,
     Publisher,
     report_writer,
@@ -109,7 +108,7 @@ def wire(
         make_consumer(settings.kafka, lj.join_group, **{"partition.assignment.strategy": "range"}),
         JoinStore(redis, keys, lj.retention_seconds), models,
         topic=lj.topic, partitions=partitions, publish=publisher,
-        publish_rolling=store_rolling(redis, keys), publish_bias=BiasPublisher(publisher),
+        publish_rolling=store_rolling(redis, keys), publish_bias=publisher.bias,
         retry=retry,
         clock_ms=lambda: int(time.time() * 1000), metrics=metrics,
     )  # fmt: skip

@@ -98,37 +98,36 @@ class Publisher:
                     Namespace=MODEL_METRICS_NAMESPACE, MetricData=data[i : i + 20]
                 )
 
-
-class BiasPublisher:
-    """Sends a bias evaluation out: ``bias_drift_check`` alert events, the analysis.json and
-    constraint_violations.json beside the quality reports (``model-bias/``), the model's bias
-    series and ``bias_metric_*`` data under ``aws/sagemaker/Endpoints/bias-metrics``."""
-
-    def __init__(self, publisher: Publisher) -> None:
-        self._p = publisher
-
-    def __call__(self, result: BiasEvaluation, model: ModelQuality) -> None:
-        p = self._p
-        endpoint, schedule, severity, cloudwatch_on = p._routes(result.model_id, "bias_drift_check")
+    def bias(self, result: BiasEvaluation, model: ModelQuality) -> None:
+        """Sends a bias evaluation out: ``bias_drift_check`` alert events, analysis.json and
+        constraint_violations.json beside the quality reports (``model-bias/``), the model's
+        bias series and ``bias_metric_*`` data under ``aws/sagemaker/Endpoints/bias-metrics``."""
+        endpoint, schedule, severity, cloudwatch_on = self._routes(
+            result.model_id, "bias_drift_check"
+        )
         baseline = model.bias.baseline if model.bias is not None else None
         if baseline:
             now = datetime.now(UTC)
             for event in bias_alert_events(result, baseline, now, severity):
-                p._produce(p._topic, result.model_id.encode(), event.model_dump_json().encode())
-        if p._write is not None:
+                self._produce(
+                    self._topic, result.model_id.encode(), event.model_dump_json().encode()
+                )
+        if self._write is not None:
             window = (result.window_start_ms, result.window_end_ms)
             folder = window_folder(endpoint, schedule, window) + "model-bias/"
-            p._write(folder, bias_report_files(result))
+            self._write(folder, bias_report_files(result))
         body = json.dumps(result.to_json(), separators=(",", ":"), allow_nan=False)
-        key = p._keys.bias_results(result.model_id)
-        pipe = p._redis.pipeline()
+        key = self._keys.bias_results(result.model_id)
+        pipe = self._redis.pipeline()
         pipe.zremrangebyscore(key, result.window_start_ms, result.window_start_ms)
         pipe.zadd(key, {body: result.window_start_ms})
         pipe.execute()
-        if p._cloudwatch is not None and cloudwatch_on:
+        if self._cloudwatch is not None and cloudwatch_on:
             data = [d.to_aws() for d in bias_cloudwatch_data(result, endpoint, schedule)]
             for i in range(0, len(data), 20):
-                p._cloudwatch.put_metric_data(Namespace=BIAS_NAMESPACE, MetricData=data[i : i + 20])
+                self._cloudwatch.put_metric_data(
+                    Namespace=BIAS_NAMESPACE, MetricData=data[i : i + 20]
+                )
 
 
 def window_folder(endpoint: str, schedule: str, window: tuple[int, int]) -> str:
