@@ -227,6 +227,11 @@ class ModelConfig(_Config):
             raise ValueError(f"features listed twice: {', '.join(dupes)}")
         if self.bias is not None and self.quality is None:
             raise ValueError("bias needs quality: its metrics come from the label join")
+        if self.bias is not None:
+            bias = self.bias.analysis_config
+            for column in (bias.label, bias.predicted_label, bias.probability, bias.group_variable):
+                if column is not None:
+                    bias.column(column)  # a CSV index needs headers that cover it
         if self.bias is not None and self.bias.baseline is not None:
             from modelmon.bias.analysis import parse_analysis
             from modelmon.errors import BaselineError

@@ -141,6 +141,11 @@ def test_model_config_bias_section() -> None:
     with pytest.raises(ValidationError, match=r"bias\.baseline"):
         bad = {"analysis_config": BIAS, "baseline": {"x": 1}}
         ModelConfig.model_validate({"model_id": "m", "quality": quality, "bias": bad})
+    with pytest.raises(ValidationError, match="needs headers"):
+        index = {**BIAS, "label": 3}
+        ModelConfig.model_validate(
+            {"model_id": "m", "quality": quality, "bias": {"analysis_config": index}}
+        )
     with pytest.raises(ValidationError):
         ModelConfig.model_validate({"model_id": "m", "quality": quality,
                                     "bias": {"analysis_config": {"label": "y"}}})  # fmt: skip
