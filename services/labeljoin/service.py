@@ -23,6 +23,7 @@ from modelmon.quality.evaluate import (
     cloudwatch_metric_data,
     report_files,
     report_path,
+    window_folder,
 )
 from modelmon.quality.join import ModelQuality
 from modelmon.service import Health, StopFlag
@@ -128,15 +129,6 @@ class Publisher:
                 self._cloudwatch.put_metric_data(
                     Namespace=BIAS_NAMESPACE, MetricData=data[i : i + 20]
                 )
-
-
-def window_folder(endpoint: str, schedule: str, window: tuple[int, int]) -> str:
-    """``{endpoint}/{schedule}/yyyy/mm/dd/hh/[MMSS/]`` of a window (``report_path``'s rule)."""
-    start = datetime.fromtimestamp(window[0] / 1000, tz=UTC)
-    path = f"{endpoint}/{schedule}/{start:%Y/%m/%d/%H}/"
-    if window[1] - window[0] < 3_600_000:
-        path += f"{start:%M%S}/"
-    return path
 
 
 def report_writer(out: str, s3: Callable[[], Any]) -> Callable[[str, dict[str, str]], None]:
