@@ -110,6 +110,11 @@ def test_a_shifted_group_alarms_and_recovers_through_the_alerting_state_machine(
     notes = [n for n in decide({}, seen, 0).notifications if n.feature == "sex=f/DPPL"]
     assert [(n.check_type, n.state) for n in notes] == [
         ("bias_drift_check", "ALARM"), ("bias_drift_check", "OK")]  # fmt: skip
+    (alarm,) = [e for e in bias_alert_events(bad, baseline, now) if e.feature == "sex=f/DPPL"]
+    dppl = next(
+        m.value for r in bad.reports if r.facet == "sex" for m in r.metrics if m.name == "DPPL"
+    )
+    assert alarm.value == abs(dppl or 0.0) and alarm.value > (alarm.threshold or 0.0)
     again = [e.event_id for e in bias_alert_events(bad, baseline, now)]
     assert again == [e.event_id for e in bias_alert_events(bad, baseline, now)]
     files = report_files(bad)

@@ -23,7 +23,13 @@ from typing import Any, Final
 
 from modelmon.alerting.cloudwatch import MetricDatum
 from modelmon.bias.analysis import BiasBaseline, parse_analysis, stage_section
-from modelmon.bias.checks import CHECK_TYPE, BiasViolation, bias_violations, violations_json
+from modelmon.bias.checks import (
+    CHECK_TYPE,
+    BiasViolation,
+    bias_violations,
+    ideal_value,
+    violations_json,
+)
 from modelmon.bias.cloudwatch import bias_metric_data
 from modelmon.bias.config import BiasConfig
 from modelmon.bias.report import FacetValueReport, facet_reports
@@ -146,7 +152,11 @@ def bias_alert_events(
     variant: str = "AllTraffic",
 ) -> list[AlertEvent]:
     """ALARM per metric worse than its baseline, OK per finite metric that has a baseline
-    value and is not (alerting keeps the state machine per facet value and metric)."""
+    value and is not (alerting keeps the state machine per facet value and metric).
+
+    ``value`` and ``threshold`` are the distances from the metric's ideal value (0, or 1 for
+    DI) — SageMaker's rule is ``value > threshold`` on them, as the CloudWatch alarm's; the
+    description carries the metric and baseline values themselves."""
     baseline: BiasBaseline = parse_analysis(dict(baseline_doc))
     broken = {(v.facet, v.facet_value, v.metric_name): v for v in evaluation.violations}
     events = []
@@ -154,11 +164,14 @@ def bias_alert_events(
         for metric in report.metrics:
             found = baseline.lookup(STAGE, report.facet, report.value_or_threshold, metric.name)
             value = metric.value
-            if found is None or found.value is None or value is None or not math.isfinite(value):
+            if found is None or found.value is None or value is None:
                 continue
+            if not (math.isfinite(value) and math.isfinite(found.value)):
+                continue  # an infinite baseline is never exceeded; an infinite value has no OK
             violation = broken.get((report.facet, report.value_or_threshold, metric.name))
             state = "ALARM" if violation else "OK"
             feature = alert_feature(report.facet, report.value_or_threshold, metric.name)
+            ideal = ideal_value(metric.name)
             digest = hashlib.sha256(
                 f"{evaluation.model_id}|{evaluation.window_start_ms}|{feature}|{state}|"
                 f"{evaluation.joined}".encode()
@@ -178,8 +191,9 @@ def bias_alert_events(
                     window_end=_when(evaluation.window_end_ms),
                     check_type=CHECK_TYPE,
                     feature=feature,
-                    value=float(value),
-                    threshold=float(found.value),
+                    value=abs(float(value) - ideal),
+                    threshold=abs(float(found.value) - ideal),
+                    method=f"|{metric.name} - {ideal:g}|",
                     severity=severity,
                     state=state,
                     description=f"{description} ({evaluation.joined} joined pairs)",
