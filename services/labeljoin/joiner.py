@@ -12,6 +12,8 @@ from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
+from modelmon.bias.state import BiasState, merge_all
+from modelmon.bias.stream import BiasEvaluation, add_delta, evaluate_bias, joined_rows
 from modelmon.errors import FencedWriteError, InvalidEventError
 from modelmon.quality.evaluate import QualityEvaluation, evaluate
 from modelmon.quality.join import JoinPartition, ModelQuality, add_pairs, decode
@@ -49,6 +51,7 @@ class Joiner:
         partitions: int,
         publish: Callable[[QualityEvaluation, ModelQuality], None],
         publish_rolling: Callable[[QualityEvaluation], None] | None = None,
+        publish_bias: Callable[[BiasEvaluation, ModelQuality], None] | None = None,
         retry: Callable[[str, Callable[[], Any]], Any],
         clock_ms: Callable[[], int],
         metrics: LabelJoinMetrics,
@@ -56,7 +59,7 @@ class Joiner:
         self._consumer, self.store, self._models = consumer, store, models
         self.topic, self.partitions = topic, partitions
         self._publish, self._retry, self._clock_ms = publish, retry, clock_ms
-        self._publish_rolling = publish_rolling
+        self._publish_rolling, self._publish_bias = publish_rolling, publish_bias
         self.metrics = metrics
         self.owned: dict[int, PartitionRun] = {}
 
@@ -185,8 +188,9 @@ class Joiner:
         model_id, start = key
         delta = self.owned[p].changes.windows[key]
         model = models.get(model_id)
+        bias = self._bias_write(p, key, model)
         if not delta.keys or model is None:
-            return WindowWrite(model_id, start, b"", delta.predictions, 0)
+            return WindowWrite(model_id, start, b"", delta.predictions, 0, bias)
         (blob,) = self._retry("read a quality partial", lambda: self.store.partials(
             model_id, start, [p]))  # fmt: skip
         state: QualityState = model.spec.deserialize(blob) if blob else model.spec.empty()
@@ -194,8 +198,23 @@ class Joiner:
         if rejected:
             self.metrics.joined.labels("unscorable").inc(rejected)
         return WindowWrite(
-            model_id, start, state.serialize(), delta.predictions, len(delta.keys) - rejected
+            model_id,
+            start,
+            state.serialize(),
+            delta.predictions,
+            len(delta.keys) - rejected,
+            bias,
         )
+
+    def _bias_write(self, p: int, key: tuple[str, int], model: ModelQuality | None) -> bytes:
+        """The window's bias partial of this partition with the batch merged in (b'': none)."""
+        delta = self.owned[p].changes.windows[key]
+        if model is None or model.bias is None or not (delta.captured or delta.bias_pairs):
+            return b""
+        model_id, start = key
+        (blob,) = self._retry("read a bias partial", lambda: self.store.bias_partials(
+            model_id, start, [p]))  # fmt: skip
+        return add_delta(blob, model.bias.analysis_config, delta.captured, delta.bias_pairs)
 
     def _reset(self, p: int) -> None:
         run = self.owned[p] = self._fresh(p)
@@ -208,6 +227,7 @@ class Joiner:
 
     # -- evaluation -----------------------------------------------------------------------
     def _evaluate(self, model_id: str, start: int, model: ModelQuality) -> None:
+        self._evaluate_bias(model_id, start, model)
         state, counts = self._merged(model_id, [start], model)
         if state.count < model.min_labels:
             return
@@ -223,6 +243,19 @@ class Joiner:
             span = (starts[-1], start + model.window_ms)
             self._publish_rolling(evaluate(model_id, model.spec.problem_type, span, state,
                                            counts, model.constraints))  # fmt: skip
+
+    def _evaluate_bias(self, model_id: str, start: int, model: ModelQuality) -> None:
+        """The window's bias metrics, once it has ``min_labels`` joined pairs."""
+        if model.bias is None or self._publish_bias is None:
+            return
+        blobs = self.store.bias_partials(model_id, start, range(self.partitions))
+        state = merge_all(BiasState.deserialize(b) for b in blobs if b)
+        if joined_rows(state) < model.min_labels:
+            return
+        window = (start, start + model.window_ms)
+        config = model.bias.analysis_config
+        self._publish_bias(evaluate_bias(model_id, window, config, state, model.bias.baseline),
+                           model)  # fmt: skip
 
     def _merged(
         self, model_id: str, starts: list[int], model: ModelQuality

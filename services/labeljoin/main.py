@@ -68,12 +68,12 @@ def wire(
         retry("load the model registry", catalog.refresh)
         return models_of({m: e.config for m, e in catalog.models.items()})
 
-    def routes(model_id: str) -> tuple[str, str, str, bool]:
+    def routes(model_id: str, check_type: str) -> tuple[str, str, str, bool]:
         config = catalog.config(model_id)
         if config is None:
             return model_id, "modelmon", "warning", False
         cw = config.alerts.cloudwatch
-        severity = config.alerts.severity.get("model_quality_check", "warning")
+        severity = config.alerts.severity.get(check_type, "warning")
         return endpoint_name(model_id, config), cw.schedule_name, severity, cw.enabled
 
     producer = make_producer(settings.kafka)
@@ -106,7 +106,8 @@ def wire(
         make_consumer(settings.kafka, lj.join_group, **{"partition.assignment.strategy": "range"}),
         JoinStore(redis, keys, lj.retention_seconds), models,
         topic=lj.topic, partitions=partitions, publish=publisher,
-        publish_rolling=store_rolling(redis, keys), retry=retry,
+        publish_rolling=store_rolling(redis, keys), publish_bias=publisher.bias,
+        retry=retry,
         clock_ms=lambda: int(time.time() * 1000), metrics=metrics,
     )  # fmt: skip
     return LabelJoinService(router, joiner, stop, health, lj.flush_seconds, lj.batch_size,

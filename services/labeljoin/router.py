@@ -90,7 +90,7 @@ class Router:
                         "a `quality:` section)"
                     )
             else:
-                record = route_capture_bytes(raw)
+                record = route_capture_bytes(raw, models)
                 if record.model not in models:
                     self.metrics.routed.labels("skipped").inc()
                     return  # the aggregator owns capture dead letters and unmonitored models

@@ -11,6 +11,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelmon.adapters.reports import ReportWriter
+from modelmon.bias.cloudwatch import ENDPOINT_NAMESPACE as BIAS_NAMESPACE
+from modelmon.bias.stream import BiasEvaluation, bias_alert_events
+from modelmon.bias.stream import cloudwatch_data as bias_cloudwatch_data
+from modelmon.bias.stream import report_files as bias_report_files
 from modelmon.errors import TransientError
 from modelmon.keys import Keys
 from modelmon.quality.evaluate import (
@@ -20,6 +24,7 @@ from modelmon.quality.evaluate import (
     cloudwatch_metric_data,
     report_files,
     report_path,
+    window_folder,
 )
 from modelmon.quality.join import ModelQuality
 from modelmon.service import Health, StopFlag
@@ -65,14 +70,16 @@ class Publisher:
         redis: Any,
         keys: Keys,
         cloudwatch: Any | None,
-        routes: Callable[[str], tuple[str, str, str, bool]],
+        routes: Callable[[str, str], tuple[str, str, str, bool]],
         write_reports: Callable[[str, dict[str, str]], None] | None = None,
     ) -> None:
         self._produce, self._topic, self._redis, self._keys = produce, alerts_topic, redis, keys
         self._cloudwatch, self._routes, self._write = cloudwatch, routes, write_reports
 
     def __call__(self, result: QualityEvaluation, model: ModelQuality) -> None:
-        endpoint, schedule, severity, cloudwatch_on = self._routes(result.model_id)
+        endpoint, schedule, severity, cloudwatch_on = self._routes(
+            result.model_id, "model_quality_check"
+        )
         if model.constraints:
             now = datetime.now(UTC)
             for event in alert_events(result, model.constraints, now, severity):
@@ -92,6 +99,37 @@ class Publisher:
             for i in range(0, len(data), 20):
                 self._cloudwatch.put_metric_data(
                     Namespace=MODEL_METRICS_NAMESPACE, MetricData=data[i : i + 20]
+                )
+
+    def bias(self, result: BiasEvaluation, model: ModelQuality) -> None:
+        """Sends a bias evaluation out: ``bias_drift_check`` alert events, analysis.json and
+        constraint_violations.json beside the quality reports (``model-bias/``), the model's
+        bias series and ``bias_metric_*`` data under ``aws/sagemaker/Endpoints/bias-metrics``."""
+        endpoint, schedule, severity, cloudwatch_on = self._routes(
+            result.model_id, "bias_drift_check"
+        )
+        baseline = model.bias.baseline if model.bias is not None else None
+        if baseline:
+            now = datetime.now(UTC)
+            for event in bias_alert_events(result, baseline, now, severity):
+                self._produce(
+                    self._topic, result.model_id.encode(), event.model_dump_json().encode()
+                )
+        if self._write is not None:
+            window = (result.window_start_ms, result.window_end_ms)
+            folder = window_folder(endpoint, schedule, window) + "model-bias/"
+            self._write(folder, bias_report_files(result))
+        body = json.dumps(result.to_json(), separators=(",", ":"), allow_nan=False)
+        key = self._keys.bias_results(result.model_id)
+        pipe = self._redis.pipeline()
+        pipe.zremrangebyscore(key, result.window_start_ms, result.window_start_ms)
+        pipe.zadd(key, {body: result.window_start_ms})
+        pipe.execute()
+        if self._cloudwatch is not None and cloudwatch_on:
+            data = [d.to_aws() for d in bias_cloudwatch_data(result, endpoint, schedule)]
+            for i in range(0, len(data), 20):
+                self._cloudwatch.put_metric_data(
+                    Namespace=BIAS_NAMESPACE, MetricData=data[i : i + 20]
                 )
 
 

@@ -11,6 +11,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from modelmon.bias.config import BiasConfig
 from modelmon.events import MODEL_ID_PATTERN, CheckType, FeatureKind
 from modelmon.names import Name
 
@@ -151,6 +152,21 @@ class QualityConfig(_Config):
     )
 
 
+class BiasSection(_Config):
+    """Bias drift from labels (``modelmon run labeljoin``): Clarify's analysis config and the
+    bias baseline (Clarify's analysis.json, e.g. from ``baseline create --analysis bias``)."""
+
+    analysis_config: BiasConfig = Field(
+        description="Clarify's analysis_config.json as is (label, facet, predicted_label, ...); "
+        "column names are capture input names, 'prediction' and the label"
+    )
+    baseline: dict[str, Any] | None = Field(
+        default=None,
+        description="the bias baseline analysis.json (Clarify's or ours); unset: metrics only, "
+        "no bias_drift_check",
+    )
+
+
 class ModelConfig(_Config):
     """Everything modelmon needs to monitor one model."""
 
@@ -173,6 +189,10 @@ class ModelConfig(_Config):
     )
     quality: QualityConfig | None = Field(
         default=None, description="model quality from labels; unset: no label join"
+    )
+    bias: BiasSection | None = Field(
+        default=None,
+        description="bias drift per window from the label join (needs quality); unset: none",
     )
     endpoint_name: str | None = Field(
         default=None,
@@ -205,6 +225,21 @@ class ModelConfig(_Config):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"features listed twice: {', '.join(dupes)}")
+        if self.bias is not None and self.quality is None:
+            raise ValueError("bias needs quality: its metrics come from the label join")
+        if self.bias is not None:
+            bias = self.bias.analysis_config
+            for column in (bias.label, bias.predicted_label, bias.probability, bias.group_variable):
+                if column is not None:
+                    bias.column(column)  # a CSV index needs headers that cover it
+        if self.bias is not None and self.bias.baseline is not None:
+            from modelmon.bias.analysis import parse_analysis
+            from modelmon.errors import BaselineError
+
+            try:  # a malformed baseline fails at registration
+                parse_analysis(self.bias.baseline)
+            except BaselineError as exc:
+                raise ValueError(f"bias.baseline: {exc}") from exc
         return self
 
     def feature(self, name: str) -> FeatureConfig | None:

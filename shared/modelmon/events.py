@@ -163,9 +163,12 @@ CheckType = Literal[
 ]
 #: Model quality against its constraints (``modelmon run labeljoin``); feature = metric name.
 QualityCheckType = Literal["model_quality_check"]
+#: Bias metrics against the bias baseline (``modelmon run labeljoin``); feature =
+#: ``{facet}={facet value}/{metric}``.
+BiasCheckType = Literal["bias_drift_check"]
 #: What an alert is about: a check, ``evaluation_failed`` (the detector could not evaluate
 #: the window; feature ``*``, the reason in the description) or a model-quality constraint.
-AlertKind = CheckType | Literal["evaluation_failed"] | QualityCheckType
+AlertKind = CheckType | Literal["evaluation_failed"] | QualityCheckType | BiasCheckType
 
 #: How a feature is profiled and compared (one definition for config, profiles and checks).
 FeatureKind = Literal["numeric", "categorical"]

@@ -135,6 +135,14 @@ class Keys:
         """A partition's serialized quality state of one (model, window)."""
         return f"{self.prefix}:lj:q:{model_id}:{start_ms}:{partition}"
 
+    def bias_partial(self, model_id: str, start_ms: int, partition: int) -> str:
+        """A partition's serialized bias state (``BiasState``) of one (model, window)."""
+        return f"{self.prefix}:lj:b:{model_id}:{start_ms}:{partition}"
+
+    def bias_results(self, model_id: str) -> str:
+        """Sorted set of bias evaluation JSON by window start (ms): the model's bias series."""
+        return f"{self.prefix}:results:{model_id}:bias"
+
     def quality_results(self, model_id: str) -> str:
         """Sorted set of quality evaluation JSON by window start (ms): the model's series."""
         return f"{self.prefix}:results:{model_id}:quality"

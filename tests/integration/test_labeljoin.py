@@ -1,5 +1,7 @@
 """The label join on the real stack: exact joined / unlabelled / expired counts through SIGKILLs,
-quality state equal to scikit-learn on the same pairs, a quality alert on the alerts topic."""
+quality state equal to scikit-learn on the same pairs, a quality alert on the alerts topic; bias
+drift beside it: bias counts exact through the kills, each window's bias metrics equal to
+``modelmon monitor`` on the window's joined rows, a bias alert when group b's predictions shift."""
 
 from __future__ import annotations
 
@@ -13,9 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from click.testing import CliRunner
 from confluent_kafka import Consumer, Producer
 from sklearn import metrics as skm
 
+from modelmon.bias.analysis import analysis_json
+from modelmon.bias.config import BiasConfig
+from modelmon.bias.state import BiasState, merge_all, state_from_rows
+from modelmon.cli import cli
 from modelmon.config import ModelConfig
 from modelmon.keys import Keys
 from modelmon.quality.batch import QualityColumns, state_of_rows
@@ -33,6 +40,14 @@ JOIN_PARTS = 3
 HORIZON_S = 60
 SPEC = QualitySpec("BinaryClassification")
 MODEL = f"churn-{uuid.uuid4().hex[:8]}"  # unique: CloudWatch (moto) is shared by every test
+BIAS = {
+    "label": "label", "label_values_or_threshold": [1], "predicted_label": "prediction",
+    "facet": [{"name_or_index": "group", "value_or_threshold": ["b"]}],
+}  # fmt: skip
+
+
+def _group(i: int | str) -> str:
+    return "b" if isinstance(i, int) and i % 3 == 0 else "a"
 
 
 def _iso(ms: int) -> str:
@@ -42,7 +57,7 @@ def _iso(ms: int) -> str:
 def _capture(i: int | str, t_ms: int, prob: float) -> bytes:
     return json.dumps({
         "model_id": MODEL, "event_id": f"e-{i}", "inference_id": f"inf-{i}",
-        "event_time": _iso(t_ms), "inputs": {"x": 1.0},
+        "event_time": _iso(t_ms), "inputs": {"x": 1.0, "group": _group(i)},
         "outputs": {"prediction": int(prob >= 0.5), "probability": prob},
     }).encode()  # fmt: skip
 
@@ -62,6 +77,8 @@ def _plan(rng: random.Random) -> tuple[list[tuple[str, bytes]], dict[str, int], 
     for i in range(N):
         t = T0 + i * 10
         prob = rng.random()
+        if _group(i) == "b":  # group b's predictions shifted up: positive far more often
+            prob = 0.45 + 0.55 * prob
         truth = int(prob >= 0.5) if rng.random() < 0.8 else int(prob < 0.5)
         kind = i % 10
         if kind == 6:  # the label comes first
@@ -74,7 +91,7 @@ def _plan(rng: random.Random) -> tuple[list[tuple[str, bytes]], dict[str, int], 
         if kind == 7:  # a second, different label: the first one wins
             early.append(("label", _label(i, t + 2000, 1 - truth)))
         if kind <= 7:
-            pairs.append((f"inf-{i}", truth, int(prob >= 0.5), prob))
+            pairs.append((f"inf-{i}", truth, int(prob >= 0.5), prob, _group(i), t))
         if len(early) > 40:  # labels trail their predictions by a few dozen messages
             msgs.extend(early[:20])
             del early[:20]
@@ -100,8 +117,21 @@ def _register(redis_client: Any, prefix: str) -> None:
         "model_id": MODEL, "window": {"size_seconds": 10, "rolling_windows": 2},
         "quality": {"problem_type": "BinaryClassification", "label_horizon_seconds": HORIZON_S,
                     "min_labels": 50, "constraints": constraints},
+        "bias": {"analysis_config": BIAS, "baseline": _fair_baseline()},
     })  # fmt: skip
     Registry(redis_client, Keys(prefix)).register(config)
+
+
+def _fair_baseline() -> dict[str, Any]:
+    """A bias baseline (analysis.json) from traffic that treats both groups alike."""
+    rng = random.Random(3)
+    rows = []
+    for i in range(2000):
+        prob = rng.random()
+        truth = int(prob >= 0.5) if rng.random() < 0.8 else int(prob < 0.5)
+        rows.append({"group": _group(i), "label": truth, "prediction": int(prob >= 0.5)})
+    config = BiasConfig.model_validate(BIAS)
+    return analysis_json(config, state_from_rows(config, rows), ("post_training",))
 
 
 def _counters(redis_client: Any, prefix: str) -> dict[str, int]:
@@ -200,6 +230,7 @@ def test_join_counts_exact_through_sigkills_and_quality_equals_sklearn(
     assert {k: counts.get(k, 0) for k in expected} == expected
     _assert_quality_equals_sklearn(redis_client, redis_prefix, pairs)
     _assert_quality_alert(settings, alerts, redis_client, redis_prefix)
+    _assert_bias(settings, alerts, redis_client, redis_prefix, pairs, tmp_path)
     (report,) = sorted((tmp_path / "reports" / MODEL / "modelmon").glob("*/*/*/*/*/model-quality"))[
         :1
     ]
@@ -212,6 +243,12 @@ def test_join_counts_exact_through_sigkills_and_quality_equals_sklearn(
     namespace = "aws/sagemaker/Endpoints/model-metrics"
     published = cw.list_metrics(Namespace=namespace, Dimensions=endpoint)["Metrics"]
     assert {"accuracy", "auc", "f1", "label_coverage"} <= {m["MetricName"] for m in published}
+    bias = cw.list_metrics(Namespace="aws/sagemaker/Endpoints/bias-metrics",
+                           Dimensions=endpoint)["Metrics"]  # fmt: skip
+    dppl = [m for m in bias if m["MetricName"] == "bias_metric_DPPL"]
+    assert dppl and {d["Name"] for d in dppl[0]["Dimensions"]} == {
+        "Endpoint", "MonitoringSchedule", "BiasStage", "Label", "LabelValue", "Facet",
+        "FacetValue"}  # fmt: skip
 
 
 def _assert_quality_equals_sklearn(redis_client: Any, prefix: str, pairs: list[tuple]) -> None:
@@ -251,11 +288,63 @@ def _assert_quality_alert(settings: Settings, topic: str, redis_client: Any, pre
     consumer.subscribe([topic])
     events: list[dict[str, Any]] = []
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and not any(e["state"] == "ALARM" for e in events):
+    alarms: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not alarms:
         msg = consumer.poll(0.5)
         if msg is not None and msg.error() is None:
             events.append(json.loads(msg.value()))
+            alarms = [e for e in events if e["state"] == "ALARM"
+                      and e["check_type"] == "model_quality_check"]  # fmt: skip
     consumer.close()
-    alarms = [e for e in events if e["state"] == "ALARM"]
-    assert alarms and alarms[0]["check_type"] == "model_quality_check"
+    assert alarms, [e["check_type"] for e in events]
     assert alarms[0]["feature"] == "accuracy" and "+/-" in alarms[0]["description"]
+
+
+def _assert_bias(
+    settings: Settings, topic: str, redis_client: Any, prefix: str, pairs: list[tuple],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Bias counts exact, each window's published metrics equal to ``monitor``, the alert."""
+    keys = list(redis_client.scan_iter(f"{prefix}:lj:b:{MODEL}:*"))
+    state = merge_all(BiasState.deserialize(b) for b in redis_client.mget(keys))
+    cells = sum(state.facets["group"].cells.values())
+    assert int(cells[:4].sum()) == len(pairs)  # every joined pair once, through the kills
+    assert int(cells[4:].sum()) == N + JOIN_PARTS  # every captured prediction once (+ sentinels)
+    baseline = tmp_path / "bias-baseline"
+    baseline.mkdir()
+    (baseline / "analysis.json").write_text(json.dumps(_fair_baseline()))
+    (baseline / "bias_config.json").write_text(json.dumps(BIAS))
+    results = [json.loads(r) for r in
+               redis_client.zrange(Keys(prefix).bias_results(MODEL), 0, -1)]  # fmt: skip
+    assert len(results) == 3, [r["window_start_ms"] for r in results]
+    for result in results:
+        start = result["window_start_ms"]
+        rows = [p for p in pairs if start <= p[5] < start + 10_000]
+        data = tmp_path / f"joined-{start}.csv"
+        data.write_text("group,label,prediction\n" + "".join(
+            f"{p[4]},{p[1]},{p[2]}\n" for p in rows))  # fmt: skip
+        out = tmp_path / f"monitor-{start}"
+        run = CliRunner().invoke(cli, ["monitor", "--baseline", str(baseline), "--data",
+                                       str(data), "--out", str(out), "-q"])  # fmt: skip
+        assert run.exit_code in (0, 1), run.output
+        assert result["joined"] == len(rows)
+        batch = json.loads((out / "analysis.json").read_text())
+        assert result["analysis"] == batch  # streaming == batch, metric for metric
+        violations = json.loads((out / "constraint_violations.json").read_text())
+        assert result["violations"] == violations["violations"]
+        assert any(v["metric_name"] == "DPPL" for v in result["violations"])
+    (report,) = sorted((tmp_path / "reports" / MODEL / "modelmon").glob("*/*/*/*/*/model-bias"))[:1]
+    assert json.loads((report / "analysis.json").read_text()) == results[0]["analysis"]
+    consumer = Consumer(settings.kafka.librdkafka_config() | {
+        "group.id": f"{topic}-bias-reader", "auto.offset.reset": "earliest"})  # fmt: skip
+    consumer.subscribe([topic])
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not found:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is None:
+            event = json.loads(msg.value())
+            if event["check_type"] == "bias_drift_check" and event["state"] == "ALARM":
+                found.append(event)
+    consumer.close()
+    assert found and found[0]["feature"].startswith("group=b/")

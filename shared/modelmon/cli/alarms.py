@@ -94,11 +94,13 @@ def create(
 ) -> None:
     """Create (or update) the model's alarms; running it again changes nothing."""
     from modelmon.alerting.alarms import alarm_specs
+    from modelmon.bias.alarms import bias_alarm_specs
     from modelmon.quality.alarms import quality_alarm_specs
 
     config, known = _model(model_id)
     cw = _cloudwatch()
     quality = quality_alarm_specs(config, [sns_topic], evaluation_periods)
+    quality += bias_alarm_specs(config, [sns_topic], evaluation_periods)
     chosen = list(features) or known or _published_features(cw, config)
     if not chosen and not quality:
         raise click.ClickException(
@@ -110,10 +112,14 @@ def create(
     for spec in specs:
         if not dry_run:
             cw.put_metric_alarm(**spec)
+        watched = (  # a bias alarm watches a metric-math expression
+            f"{spec['MetricName']} {spec['Statistic']}"
+            if "MetricName" in spec
+            else spec["Metrics"][-1]["Label"]
+        )
         click.echo(
             f"{'would create' if dry_run else 'created'} {spec['AlarmName']}: "
-            f"{spec['MetricName']} {spec['Statistic']} "
-            f"{spec['ComparisonOperator']} {spec['Threshold']}"
+            f"{watched} {spec['ComparisonOperator']} {spec['Threshold']}"
         )
 
 

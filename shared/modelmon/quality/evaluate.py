@@ -153,11 +153,17 @@ def cloudwatch_metric_data(
 def report_path(endpoint: str, schedule: str, evaluation: QualityEvaluation) -> str:
     """``{endpoint}/{schedule}/yyyy/mm/dd/hh/[MMSS/]model-quality/``: beside the data-quality
     reports of the same window (the detector's layout), in their own folder."""
-    start = _when(evaluation.window_start_ms)
+    window = (evaluation.window_start_ms, evaluation.window_end_ms)
+    return window_folder(endpoint, schedule, window) + "model-quality/"
+
+
+def window_folder(endpoint: str, schedule: str, window: tuple[int, int]) -> str:
+    """``{endpoint}/{schedule}/yyyy/mm/dd/hh/[MMSS/]`` of a window (MMSS below an hour)."""
+    start = _when(window[0])
     path = f"{endpoint}/{schedule}/{start:%Y/%m/%d/%H}/"
-    if evaluation.window_end_ms - evaluation.window_start_ms < 3_600_000:
+    if window[1] - window[0] < 3_600_000:
         path += f"{start:%M%S}/"
-    return path + "model-quality/"
+    return path
 
 
 def report_files(evaluation: QualityEvaluation) -> dict[str, str]:

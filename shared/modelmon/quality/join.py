@@ -51,6 +51,7 @@ class JoinRecord(msgspec.Struct, frozen=True, array_like=True):
     t: int  # prediction event time or label time, epoch ms
     y: Any = None  # the predicted label / value, or the label
     s: float | None = None  # the score (binary), predictions only
+    f: dict[str, Any] | None = None  # bias facet / group inputs, predictions of bias models
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -93,6 +94,18 @@ class ModelQuality:
     min_labels: int = 100
     constraints: Mapping[str, Any] | None = None
     rolling_windows: int = 1  # also evaluate the merge of the last K windows (not alerted on)
+    bias: Any = None  # modelmon.config.BiasSection: bias state per window beside quality
+
+    @property
+    def bias_inputs(self) -> tuple[str, ...]:
+        """Capture input names the bias state needs (facets, group variable)."""
+        if self.bias is None:
+            return ()
+        config = self.bias.analysis_config
+        names = [f.name for f in config.facet]
+        if config.group_variable is not None:
+            names.append(config.column(config.group_variable))
+        return tuple(dict.fromkeys(names))
 
     def window_of(self, t_ms: int) -> int:
         return t_ms - t_ms % self.window_ms
@@ -107,6 +120,8 @@ class WindowDelta:
     labels: list[Any] = field(default_factory=list)
     preds: list[Any] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)
+    captured: list[JoinRecord] = field(default_factory=list)  # bias models: new predictions
+    bias_pairs: list[tuple[JoinRecord, Any]] = field(default_factory=list)  # (prediction, label)
 
     def pairs(self) -> Pairs:
         return Pairs(self.keys, self.labels, self.preds, np.array(self.scores, dtype=np.float64))
@@ -180,7 +195,10 @@ class JoinPartition:
             return
         self.counts["labels" if record.k == "l" else "predictions"] += 1
         if record.k == "p":
-            self.windows[(record.model, model.window_of(record.t))].predictions += 1
+            delta = self.windows[(record.model, model.window_of(record.t))]
+            delta.predictions += 1
+            if model.bias is not None:
+                delta.captured.append(record)
         if entry is None:
             self._hold(record, model)
             return
@@ -209,6 +227,8 @@ class JoinPartition:
         delta.labels.append(label.y)
         delta.preds.append(prediction.y)
         delta.scores.append(np.nan if prediction.s is None else prediction.s)
+        if model.bias is not None:
+            delta.bias_pairs.append((prediction, label.y))
         self.counts["joined"] += 1
 
     def deadline(self, entry: Entry, models: Mapping[str, ModelQuality]) -> int:
@@ -248,13 +268,18 @@ class _CaptureFields(msgspec.Struct):
     event_id: str = ""
     inference_id: str | None = None
     outputs: dict[str, Any] = msgspec.field(default_factory=dict)
+    inputs: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
 _capture_decoder = msgspec.json.Decoder(_CaptureFields)
 
 
-def route_capture_bytes(raw: bytes) -> JoinRecord:
-    """A capture message as the prediction the join waits on; InvalidEventError if unreadable."""
+def route_capture_bytes(raw: bytes, models: Mapping[str, ModelQuality] | None = None) -> JoinRecord:
+    """A capture message as the prediction the join waits on; InvalidEventError if unreadable.
+
+    For a model with a bias config (in ``models``) the record carries the facet and group
+    inputs the bias state needs (absent inputs: None, counted as skipped there).
+    """
     try:
         fields = _capture_decoder.decode(raw)
         moment = datetime.fromisoformat(fields.event_time)
@@ -268,7 +293,10 @@ def route_capture_bytes(raw: bytes) -> JoinRecord:
     score = fields.outputs.get("probability")
     score = float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None
     prediction, score = split_output(fields.outputs.get("prediction"), score)
-    return JoinRecord("p", fields.model_id, key, _ms(moment), prediction, score)
+    model = (models or {}).get(fields.model_id)
+    inputs = model.bias_inputs if model is not None else ()
+    facets = {name: fields.inputs.get(name) for name in inputs} if inputs else None
+    return JoinRecord("p", fields.model_id, key, _ms(moment), prediction, score, facets)
 
 
 def models_of(configs: Mapping[str, Any]) -> dict[str, ModelQuality]:
@@ -286,5 +314,6 @@ def models_of(configs: Mapping[str, Any]) -> dict[str, ModelQuality]:
             min_labels=q.min_labels,
             constraints=q.constraints,
             rolling_windows=config.window.rolling_windows,
+            bias=getattr(config, "bias", None),
         )
     return models

@@ -21,7 +21,7 @@ from modelmon.keys import Keys
 from modelmon.quality.join import COUNTERS, Entry, JoinPartition, decode, encode, joined_member
 from modelmon.windows import NO_WATERMARK
 
-#: KEYS: state, pending, joined, deadlines, then per touched window: partial, counts.
+#: KEYS: state, pending, joined, deadlines, then per touched window: partial, counts, bias.
 #: ARGV: from, next, watermark, updated, ttl, window-key prefix, partition, sweep limit,
 #:   #pending-set, #pending-del, #members-del, #joined, #windows, #counters, then the entries.
 FLUSH_SCRIPT = """
@@ -45,12 +45,13 @@ for i = 1, njoin do
   a = a + 2
 end
 for i = 1, nwin do
-  local partial, counts = KEYS[3 + 2 * i], KEYS[4 + 2 * i]
+  local partial, counts, bias = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
   if ARGV[a] ~= '' then redis.call('SET', partial, ARGV[a], 'EX', ttl) end
   redis.call('HINCRBY', counts, 'predictions', ARGV[a + 1])
   redis.call('HINCRBY', counts, 'joined', ARGV[a + 2])
   redis.call('EXPIRE', counts, ttl)
-  a = a + 3
+  if ARGV[a + 3] ~= '' then redis.call('SET', bias, ARGV[a + 3], 'EX', ttl) end
+  a = a + 4
 end
 for i = 1, ncount do
   redis.call('HINCRBY', KEYS[1], 'c:' .. ARGV[a], ARGV[a + 1])
@@ -86,13 +87,15 @@ SWEEP_LIMIT = 20_000
 
 @dataclass(frozen=True)
 class WindowWrite:
-    """One touched (model, window): its new partial (b'' = unchanged) and counter deltas."""
+    """One touched (model, window): its new partial (b'' = unchanged), counter deltas and its
+    new bias partial (b'' = unchanged or no bias config)."""
 
     model_id: str
     start_ms: int
     blob: bytes
     predictions: int
     joined: int
+    bias: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,13 @@ class JoinStore:
         except redis.RedisError as exc:
             raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
 
+    def bias_partials(self, model_id: str, start_ms: int, partitions: Iterable[int]) -> list[Any]:
+        keys = [self.keys.bias_partial(model_id, start_ms, p) for p in partitions]
+        try:
+            return list(self._r.mget(keys)) if keys else []
+        except redis.RedisError as exc:
+            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+
     def window_counts(
         self, model_id: str, start_ms: int, partitions: Iterable[int]
     ) -> dict[str, int]:
@@ -194,6 +204,7 @@ class JoinStore:
             keys += [
                 k.quality_partial(w.model_id, w.start_ms, partition),
                 k.labeljoin_window(w.model_id, w.start_ms, partition),
+                k.bias_partial(w.model_id, w.start_ms, partition),
             ]
         held = {i: e for i, e in changes.pending.items() if e is not None}
         dropped = [i for i, e in changes.pending.items() if e is None]
@@ -221,7 +232,7 @@ class JoinStore:
         for inference_id, deadline in changes.joined.items():
             args += [inference_id, deadline]
         for w in plan.windows:
-            args += [w.blob, w.predictions, w.joined]
+            args += [w.blob, w.predictions, w.joined, w.bias]
         for name, value in counts:
             args += [name, value]
         try:

@@ -1,0 +1,224 @@
+"""Bias drift in the label join, pure: per-window bias state and its evaluation.
+
+The label join (``services/labeljoin``) keeps, per (model, window of the prediction's event
+time, join partition), a ``BiasState`` beside the quality state, written in the same fenced
+flush: every newly captured prediction of a bias model counts once with ``joined=False``
+(DPPL and DI on all traffic), every joined pair once with ``joined=True`` (the confusion
+matrices the label-based metrics need). A window is evaluated as the quality window is: the
+partitions' states merged, Clarify's post-training metrics per facet value
+(``facet_reports``), ``bias_drift_check`` violations against the bias baseline
+(``bias_violations``), alert events (ALARM per violated metric, OK per met one), CloudWatch
+datums (``bias_metric_data``) and SageMaker's report files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from modelmon.alerting.cloudwatch import MetricDatum
+from modelmon.bias.analysis import BiasBaseline, parse_analysis, stage_section
+from modelmon.bias.checks import (
+    CHECK_TYPE,
+    BiasViolation,
+    bias_violations,
+    ideal_value,
+    violations_json,
+)
+from modelmon.bias.cloudwatch import bias_metric_data
+from modelmon.bias.config import BiasConfig
+from modelmon.bias.report import FacetValueReport, facet_reports
+from modelmon.bias.state import BiasState, state_from_columns
+from modelmon.events import AlertEvent, alert_key
+
+STAGE: Final = "post_training"
+
+
+def _columns(
+    config: BiasConfig, predictions: Sequence[Any], labels: Sequence[Any] | None
+) -> dict[str, list[Any]]:
+    """Columns of rows given as prediction JoinRecords (and their labels): the facet and group
+    inputs the record carries, the prediction (the score when the config names a probability
+    column) and the label."""
+    pred_col, is_probability = config.prediction_column()
+    names = [f.name for f in config.facet]
+    if config.group_variable is not None:
+        names.append(config.column(config.group_variable))
+    columns: dict[str, list[Any]] = {
+        name: [(r.f or {}).get(name) for r in predictions] for name in dict.fromkeys(names)
+    }
+    columns[pred_col] = [r.s if is_probability else r.y for r in predictions]
+    if labels is not None:
+        columns[config.label_name] = list(labels)
+    return columns
+
+
+def delta_state(
+    config: BiasConfig, captured: Sequence[Any], pairs: Sequence[tuple[Any, Any]]
+) -> BiasState:
+    """The bias counts a batch adds to one window: captured predictions (``joined=False``)
+    and joined (prediction, label) pairs (``joined=True``)."""
+    state = BiasState()
+    if captured:
+        state = state.merge(state_from_columns(config, _columns(config, captured, None), False))
+    if pairs:
+        preds = [p for p, _ in pairs]
+        joined = state_from_columns(config, _columns(config, preds, [y for _, y in pairs]), True)
+        state = state.merge(joined)
+    return state
+
+
+def add_delta(
+    blob: bytes | None, config: BiasConfig, captured: Sequence[Any], pairs: Sequence[Any]
+) -> bytes:
+    """A partition's stored state (``b''``/None: none yet) with a batch's counts merged in."""
+    stored = BiasState.deserialize(blob) if blob else BiasState()
+    return stored.merge(delta_state(config, captured, pairs)).serialize()
+
+
+@dataclass(frozen=True)
+class BiasEvaluation:
+    """One (model, window)'s post-training bias metrics and their violations."""
+
+    model_id: str
+    window_start_ms: int
+    window_end_ms: int
+    label: str
+    label_value: str
+    reports: tuple[FacetValueReport, ...]
+    violations: tuple[BiasViolation, ...]
+    joined: int
+    skipped: int
+
+    def analysis(self) -> dict[str, Any]:
+        """Clarify's analysis.json of the window (post-training section)."""
+        section = stage_section(self.label, self.label_value, list(self.reports))
+        return {"version": "1.0", "post_training_bias_metrics": section}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model_id": self.model_id,
+            "window_start_ms": self.window_start_ms,
+            "window_end_ms": self.window_end_ms,
+            "joined": self.joined,
+            "skipped": self.skipped,
+            "analysis": self.analysis(),
+            "violations": [v.to_json() for v in self.violations],
+        }
+
+
+def joined_rows(state: BiasState) -> int:
+    """Joined pairs counted in a state (every facet counts every row: the first one's total)."""
+    facet = next(iter(state.facets.values()), None)
+    return 0 if facet is None else int(facet.total()[:4].sum())
+
+
+def evaluate_bias(
+    model_id: str,
+    window: tuple[int, int],
+    config: BiasConfig,
+    state: BiasState,
+    baseline_doc: Mapping[str, Any] | None,
+) -> BiasEvaluation:
+    methods = config.stage_methods().get(STAGE)
+    reports = facet_reports(config, state, STAGE, methods)
+    violations: list[BiasViolation] = []
+    if baseline_doc is not None:
+        violations = bias_violations(parse_analysis(dict(baseline_doc)), STAGE, reports)
+    return BiasEvaluation(
+        model_id, window[0], window[1], config.label_name, config.label_value_or_threshold(),
+        tuple(reports), tuple(violations), joined_rows(state), state.skipped,
+    )  # fmt: skip
+
+
+def _when(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def alert_feature(facet: str, facet_value: str, metric: str) -> str:
+    return f"{facet}={facet_value}/{metric}"
+
+
+def bias_alert_events(
+    evaluation: BiasEvaluation,
+    baseline_doc: Mapping[str, Any],
+    detected_at: datetime,
+    severity: str = "warning",
+    variant: str = "AllTraffic",
+) -> list[AlertEvent]:
+    """ALARM per metric worse than its baseline, OK per finite metric that has a baseline
+    value and is not (alerting keeps the state machine per facet value and metric).
+
+    ``value`` and ``threshold`` are the distances from the metric's ideal value (0, or 1 for
+    DI) — SageMaker's rule is ``value > threshold`` on them, as the CloudWatch alarm's; the
+    description carries the metric and baseline values themselves."""
+    baseline: BiasBaseline = parse_analysis(dict(baseline_doc))
+    broken = {(v.facet, v.facet_value, v.metric_name): v for v in evaluation.violations}
+    events = []
+    for report in evaluation.reports:
+        for metric in report.metrics:
+            found = baseline.lookup(STAGE, report.facet, report.value_or_threshold, metric.name)
+            value = metric.value
+            if found is None or found.value is None or value is None:
+                continue
+            if not (math.isfinite(value) and math.isfinite(found.value)):
+                continue  # an infinite baseline is never exceeded; an infinite value has no OK
+            violation = broken.get((report.facet, report.value_or_threshold, metric.name))
+            state = "ALARM" if violation else "OK"
+            feature = alert_feature(report.facet, report.value_or_threshold, metric.name)
+            ideal = ideal_value(metric.name)
+            digest = hashlib.sha256(
+                f"{evaluation.model_id}|{evaluation.window_start_ms}|{feature}|{state}|"
+                f"{evaluation.joined}".encode()
+            ).hexdigest()[:32]
+            description = (
+                violation.description
+                if violation
+                else f"Metric value {value:.4g} meets the baseline {found.value:.4g}"
+            )
+            events.append(
+                AlertEvent(
+                    event_id=f"b-{digest}",
+                    alert_key=alert_key(evaluation.model_id, variant, CHECK_TYPE, feature),
+                    model_id=evaluation.model_id,
+                    variant=variant,
+                    window_start=_when(evaluation.window_start_ms),
+                    window_end=_when(evaluation.window_end_ms),
+                    check_type=CHECK_TYPE,
+                    feature=feature,
+                    value=abs(float(value) - ideal),
+                    threshold=abs(float(found.value) - ideal),
+                    method=f"|{metric.name} - {ideal:g}|",
+                    severity=severity,
+                    state=state,
+                    description=f"{description} ({evaluation.joined} joined pairs)",
+                    detected_at=detected_at,
+                )
+            )
+    return events
+
+
+def cloudwatch_data(evaluation: BiasEvaluation, endpoint: str, schedule: str) -> list[MetricDatum]:
+    """``bias_metric_<NAME>`` datums with SageMaker's dimensions, at the window's end."""
+    return bias_metric_data(
+        {STAGE: evaluation.reports}, endpoint=endpoint, schedule=schedule,
+        label=evaluation.label, label_value=evaluation.label_value,
+        timestamp=_when(evaluation.window_end_ms),
+    )  # fmt: skip
+
+
+def report_files(evaluation: BiasEvaluation) -> dict[str, str]:
+    """SageMaker's model-bias analysis.json and constraint_violations.json of the window."""
+
+    def dumps(doc: Any) -> str:
+        return json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+    return {
+        "analysis.json": dumps(evaluation.analysis()),
+        "constraint_violations.json": dumps(violations_json(list(evaluation.violations))),
+    }
