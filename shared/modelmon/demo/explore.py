@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from modelmon.demo.runner import DemoRun
@@ -129,14 +130,27 @@ def _env_prefix(run: DemoRun) -> str:
     """The settings a command in another shell needs to see the demo's topics, keys and the
     AWS emulator. Credentials are shown only when they are the stack's dummy ones for the
     emulator: a user's own are never printed."""
+    from modelmon.settings import KafkaSettings, RedisSettings
     from modelmon.stack import StackConfig, env_vars
 
     keys = ["MODELMON_TOPICS__ALERTS", "MODELMON_REDIS__KEY_PREFIX", "AWS_ENDPOINT_URL"]
+    # where Kafka and Redis are, unless they are the defaults (a stack on other ports); never
+    # a Redis URL that carries a password
+    if run.settings.kafka.bootstrap_servers != KafkaSettings().bootstrap_servers:
+        keys.append("MODELMON_KAFKA__BOOTSTRAP_SERVERS")
+    url = run.settings.redis.url
+    if url != RedisSettings().url and urlsplit(url).password is None:
+        keys.append("MODELMON_REDIS__URL")
     dummy = env_vars(StackConfig())
     keys += [
         k for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if run.env.get(k) == dummy[k]
     ]
-    pairs = [f"{k}={shlex.quote(run.env[k])}" for k in keys if run.env.get(k)]
+    values = {
+        **run.env,
+        "MODELMON_KAFKA__BOOTSTRAP_SERVERS": run.settings.kafka.bootstrap_servers,
+        "MODELMON_REDIS__URL": url,
+    }
+    pairs = [f"{k}={shlex.quote(values[k])}" for k in keys if values.get(k)]
     return " ".join(pairs) + " " if pairs else ""
 
 
