@@ -118,7 +118,7 @@ class Publisher:
         if self._write is not None:
             window = (result.window_start_ms, result.window_end_ms)
             folder = window_folder(endpoint, schedule, window) + "model-bias/"
-            self._write(folder, bias_report_files(result))
+            self._write(folder, bias_report_files(result, baseline))
         body = json.dumps(result.to_json(), separators=(",", ":"), allow_nan=False)
         key = self._keys.bias_results(result.model_id)
         pipe = self._redis.pipeline()
