@@ -17,12 +17,12 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from modelmon.alerting.cloudwatch import MetricDatum
-from modelmon.bias.analysis import BiasBaseline, parse_analysis, stage_section
+from modelmon.bias.analysis import BiasBaseline, json_value, parse_analysis, stage_section
 from modelmon.bias.checks import (
     CHECK_TYPE,
     BiasViolation,
@@ -116,6 +116,8 @@ class BiasEvaluation:
     intervals: tuple[MetricInterval, ...] = ()
     confidence_level: float = 0.95
     check: str = "point"
+    #: (stage, facet, facet value, metric) -> the baseline's value (None: Clarify's error)
+    baselines: Mapping[tuple[str, str, str, str], float | None] = field(default_factory=dict)
 
     def analysis(self) -> dict[str, Any]:
         """Clarify's analysis.json of the window (post-training, and pre-training if any)."""
@@ -140,7 +142,34 @@ class BiasEvaluation:
             "confidence_level": self.confidence_level,
             "check": self.check,
             "intervals": [i.to_json() for i in self.intervals if _finite(i)],
+            "metrics": self.metric_rows(),
         }
+
+    def metric_rows(self) -> list[dict[str, Any]]:
+        """One flat row per (stage, facet value, metric): value (±inf as Clarify's strings),
+        its interval, the baseline's value, the ideal, and whether it violates."""
+        bounds = {(i.stage, i.facet, i.facet_value, i.metric): i for i in self.intervals}
+        broken = {(v.facet, v.facet_value, v.metric_name) for v in self.violations}
+        rows = []
+        for stage, reports in ((STAGE, self.reports), (PRE_STAGE, self.pre_reports)):
+            for report in reports:
+                for metric in report.metrics:
+                    key = (stage, report.facet, report.value_or_threshold, metric.name)
+                    interval = bounds.get(key)
+                    finite = interval is not None and _finite(interval)
+                    rows.append({
+                        "stage": stage, "facet": report.facet,
+                        "facet_value": report.value_or_threshold, "metric": metric.name,
+                        "value": json_value(metric.value), "error": metric.error,
+                        "low": interval.low if finite and interval else None,
+                        "high": interval.high if finite and interval else None,
+                        "baseline": json_value(self.baselines.get(key)),
+                        "ideal": ideal_value(metric.name),
+                        "checked": stage == STAGE,
+                        "violated": stage == STAGE and key[1:] in broken,
+                        "sensitive": report.counts[0], "rest": report.counts[1],
+                    })  # fmt: skip
+        return rows
 
 
 def _finite(interval: MetricInterval) -> bool:
@@ -176,7 +205,9 @@ def evaluate_bias(
     if opts.replicates >= 2:
         intervals = facet_intervals(config, state, stages, opts.level, opts.replicates)
     violations: list[BiasViolation] = []
+    baselines: dict[tuple[str, str, str, str], float | None] = {}
     if baseline_doc is not None:
+        baselines = _baseline_values(parse_analysis(dict(baseline_doc)), reports, pre)
         by_key = {
             (i.facet, i.facet_value, i.metric): (i.low, i.high)
             for i in intervals
@@ -188,8 +219,24 @@ def evaluate_bias(
     return BiasEvaluation(
         model_id, window[0], window[1], config.label_name, config.label_value_or_threshold(),
         tuple(reports), tuple(violations), joined_rows(state), state.skipped, tuple(pre),
-        tuple(intervals), opts.level, "interval" if opts.check else "point",
+        tuple(intervals), opts.level, "interval" if opts.check else "point", baselines,
     )  # fmt: skip
+
+
+def _baseline_values(
+    baseline: BiasBaseline,
+    post: Sequence[FacetValueReport],
+    pre: Sequence[FacetValueReport],
+) -> dict[tuple[str, str, str, str], float | None]:
+    out: dict[tuple[str, str, str, str], float | None] = {}
+    for stage, reports in ((STAGE, post), (PRE_STAGE, pre)):
+        for report in reports:
+            for metric in report.metrics:
+                found = baseline.lookup(stage, report.facet, report.value_or_threshold, metric.name)
+                if found is not None:
+                    key = (stage, report.facet, report.value_or_threshold, metric.name)
+                    out[key] = found.value
+    return out
 
 
 def _when(ms: int) -> datetime:
