@@ -302,7 +302,10 @@ function drawQuality(latest, history) {
   }).join("");
   const windows = history.page.items;
   const shown = latest.metrics.filter((m) => m.threshold != null).map((m) => m.name);
-  if (!shown.length) shown.push(...latest.metrics.slice(0, 1).map((m) => m.name));
+  if (!shown.length) {  // no constraint: accuracy (classification) or the first metric
+    const first = latest.metrics.find((m) => m.name === "accuracy") || latest.metrics[0];
+    if (first) shown.push(first.name);
+  }
   const traces = shown.map((name) => ({
     type: "scatter", mode: "lines+markers", name, x: windows.map((w) => w.window_start),
     y: windows.map((w) => { const m = w.metrics.find((k) => k.name === name); return m ? m.value : null; }),
