@@ -9,11 +9,11 @@ model id, bucket, SNS topic), so it never collides with other tests on the share
 Asserted: the drifted features, and only those, raise ``baseline_drift_check``; the new
 regions raise ``categorical_values_check``; the nulls and strings raise completeness and type
 violations; the flipped labels raise model quality; v2 raises exactly one bias drift alarm
-(``sex=female/DPPL``) and nothing else of bias; nothing fires in the normal phase; the first drift notification arrives within
-``LATENCY_BOUND_S`` of the incident's first request (the one timed bound, generous on
-purpose); every request that succeeded is in the archive, by inference id; CloudWatch holds
-the drift metrics; an SNS -> SQS subscriber got the alerts; and each alarm is followed by a
-"resolved" after the return to normal.
+(``sex=female/DPPL``) and nothing else of bias; nothing fires in the normal phase; the first
+drift notification arrives within ``LATENCY_BOUND_S`` of the incident's first request (the
+one timed bound, generous on purpose); every request that succeeded is in the archive, by
+inference id; CloudWatch holds the drift metrics; an SNS -> SQS subscriber got the alerts; and
+each alarm is followed by a "resolved" after the return to normal.
 """
 
 from __future__ import annotations
