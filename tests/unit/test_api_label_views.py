@@ -96,3 +96,20 @@ def test_quality_metrics_carry_their_constraint_and_verdict(pairs) -> None:  # t
     assert window.labelled == len(pairs) and window.coverage == 0.5
     assert window.violations == found.violations
     assert quality_window(_stored(found.to_json()), None).metrics[0].threshold is None
+
+
+def test_the_quality_window_page_marks_violations_and_escapes() -> None:
+    from modelmon.quality.html import quality_report_html
+
+    state = (
+        QualitySpec("BinaryClassification")
+        .empty()
+        .add(Pairs([str(i) for i in range(10)], [1, 0] * 5, [1] * 10))
+    )
+    found = evaluate("<m>", "BinaryClassification", (0, 5000), state, {"predictions": 20},
+                     CONSTRAINTS)  # fmt: skip
+    page = quality_report_html(found, CONSTRAINTS)
+    assert "&lt;m&gt;" in page and "<m>" not in page
+    assert 'class="bad"><td>accuracy</td><td>0.5</td>' in page
+    assert "≥ 0.8" in page and "1 violation(s)" in page and "10 of 20" in page
+    assert "≥" not in quality_report_html(found, None)
