@@ -165,6 +165,32 @@ class BiasSection(_Config):
         description="the bias baseline analysis.json (Clarify's or ours); unset: metrics only, "
         "no bias_drift_check",
     )
+    confidence_level: float = Field(
+        default=0.95,
+        gt=0,
+        lt=1,
+        description="level of the normal bootstrap confidence interval reported with each "
+        "window metric",
+    )
+    bootstrap_replicates: int = Field(
+        default=1000,
+        ge=0,
+        le=100_000,
+        description="bootstrap replicates per interval (seeded: the same counts give the same "
+        "interval); 0: no intervals",
+    )
+    check: Literal["point", "interval"] = Field(
+        default="point",
+        description="point: SageMaker's rule, a metric farther from its ideal value than the "
+        "baseline's violates; interval: only when its whole confidence interval is (fewer "
+        "false alarms on windows of few rows)",
+    )
+
+    @model_validator(mode="after")
+    def _interval_check_needs_replicates(self) -> BiasSection:
+        if self.check == "interval" and self.bootstrap_replicates < 2:
+            raise ValueError("check: interval needs bootstrap_replicates >= 2")
+        return self
 
 
 class ModelConfig(_Config):

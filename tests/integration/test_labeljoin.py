@@ -329,7 +329,15 @@ def _assert_bias(
         assert run.exit_code in (0, 1), run.output
         assert result["joined"] == len(rows)
         batch = json.loads((out / "analysis.json").read_text())
-        assert result["analysis"] == batch  # streaming == batch, metric for metric
+        post, pre = "post_training_bias_metrics", "pre_training_bias_metrics"
+        assert result["analysis"][post] == batch[post]  # streaming == batch, metric for metric
+        # the window's pre-training metrics (its joined labels) == baseline create on its rows
+        made = tmp_path / f"baseline-{start}"
+        run = CliRunner().invoke(cli, ["baseline", "create", "--analysis", "bias", "--data",
+                                       str(data), "--config", str(baseline / "bias_config.json"),
+                                       "--out", str(made), "-q"])  # fmt: skip
+        assert run.exit_code == 0, run.output
+        assert result["analysis"][pre] == json.loads((made / "analysis.json").read_text())[pre]
         violations = json.loads((out / "constraint_violations.json").read_text())
         assert result["violations"] == violations["violations"]
         assert any(v["metric_name"] == "DPPL" for v in result["violations"])

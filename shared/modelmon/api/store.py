@@ -147,6 +147,24 @@ class MonitorStore:
             return None
         return BaselineMeta(int(raw[0]), (raw[1] or b"").decode(), int(raw[2] or 0))
 
+    # -- the label join's series (model quality, bias) ---------------------------------------
+    def label_join_results(self, model_id: str, kind: str, span: Span) -> tuple[list[bytes], int]:
+        """A page of stored quality or bias evaluation JSON (``kind``) in the span."""
+        return self._page(self._label_join_key(model_id, kind), span)
+
+    def latest_label_join(self, model_id: str, kind: str) -> bytes | None:
+        """The newest window's quality or bias evaluation JSON (``kind``), if any."""
+        with _redis_errors():
+            raw = cast(list[bytes], self._r.zrange(self._label_join_key(model_id, kind), -1, -1))
+        return raw[0] if raw else None
+
+    def _label_join_key(self, model_id: str, kind: str) -> str:
+        if kind == "quality":
+            return self._keys.quality_results(model_id)
+        if kind == "bias":
+            return self._keys.bias_results(model_id)
+        raise ValueError(f"no label-join series {kind!r}")
+
     # -- alerting -------------------------------------------------------------------------
     def alarm_states(self, model_id: str) -> dict[str, KeyState]:
         with _redis_errors():

@@ -22,12 +22,14 @@ from typing import Any
 
 from modelmon.demo import resources
 from modelmon.demo.explore import Ticker, look_here, stay_up
-from modelmon.demo.phases import Phase
+from modelmon.demo.model import ADMIN_TOKEN_ENV, switch_version
+from modelmon.demo.phases import DEFAULT_VERSION, Phase
 from modelmon.demo.receiver import WebhookReceiver
 from modelmon.demo.services import ServiceSpec, free_port, new_dashboard, service_specs
 from modelmon.demo.setup import (
     Missing,
     create_and_push_baseline,
+    create_bias_baseline,
     model_config,
     modelmon_argv,
     write_model_yaml,
@@ -121,6 +123,10 @@ class DemoRun:
         self.proxy_port = 0
         self.ticker = Ticker(self, every=TICK_SECONDS)
         self.dashboard = new_dashboard()
+        import secrets
+
+        self.model_token = secrets.token_urlsafe(24)  # the model's version switch
+        self.model_version = DEFAULT_VERSION
 
     def _child_env(self) -> dict[str, str]:
         from modelmon.stack import StackConfig, env_vars
@@ -244,7 +250,7 @@ class DemoRun:
         argv = modelmon_argv("demo", "serve-model", "--port", str(port), "--data-dir", str(data))
         self.state.model_url = f"http://127.0.0.1:{port}/invocations"
         self.echo(f"model  training a scikit-learn classifier to serve on port {port}...")
-        return self.children.start("model", argv)
+        return self.children.start("model", argv, {ADMIN_TOKEN_ENV: self.model_token})
 
     def _await_model(self, child: Child) -> None:
         ping = self.state.model_url.replace("/invocations", "/ping")
@@ -258,9 +264,10 @@ class DemoRun:
         assert self.receiver is not None and self.state.aws is not None
         # a window is scored once 60% of its predictions have their label (at least 100)
         min_labels = max(100, int(0.6 * self.o.window_s * self.o.rate))
+        bias = self._bias_baseline()
         config = model_config(
             self.o.model_id, self.o.window_s, self.receiver.url, self.state.aws.topic_arn,
-            min_labels,
+            min_labels, bias,
         )  # fmt: skip
         config_file = write_model_yaml(config, run_dir / "model.yaml")
         try:
@@ -277,6 +284,34 @@ class DemoRun:
             return
         for line in lines:
             self.echo(f"setup  {line}")
+
+    def _bias_baseline(self) -> Any:
+        """The bias section (``baseline create --analysis bias`` on the model's joined rows)."""
+        run_dir = self.state.run_dir
+        try:
+            bias, line = create_bias_baseline(
+                run_dir / "data" / "joined.csv", run_dir / "bias_baseline", self.env,
+                run_dir / "logs" / "setup.log",
+            )  # fmt: skip
+        except ModelmonError as exc:
+            self._note(f"no bias baseline, so no bias drift checks this run: {exc}")
+            return None
+        self.echo(f"setup  {line}")
+        return bias
+
+    def _switch_model(self, phase: Phase) -> None:
+        """Serve the phase's model version (the incident deploys v2) when it changes."""
+        wanted = phase.model_version
+        if wanted == self.model_version:
+            return
+        base = self.state.model_url.removesuffix("/invocations")
+        try:
+            switch_version(base, self.model_token, wanted)
+        except OSError as exc:
+            self._note(f"could not switch the model to {wanted}: {exc}")
+            return
+        self.model_version = wanted
+        self.echo(f"model  now serving version {wanted}")
 
     def _start_services(self) -> list[tuple[ServiceSpec, Child]]:
         aws = self.state.aws
@@ -333,6 +368,7 @@ class DemoRun:
                     f"{report.failed} failed {report.statuses}"
                 )
             else:
+                self._switch_model(self.o.phases[len(self.state.phases) - 1])
                 self.echo(f"[{time.time() - t0:5.0f}s] phase {report.name}: {report.description}")
             self._check_children()
 
