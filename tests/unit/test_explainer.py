@@ -10,11 +10,11 @@ import numpy as np
 import orjson
 import pytest
 import shap
-from explainer_model import FEATURES, make_regressor, serve, write_files
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from explainer_model import FEATURES, make_regressor, serve, write_files
 from modelmon.config import ModelConfig
 from modelmon.errors import TransientError
 from modelmon.explain.attribution import NotExplainableError, attribution_event, feature_row
@@ -234,7 +234,7 @@ def test_endpoint_answers_decode(body: bytes, rows: int, want: list[float]) -> N
     assert decode_answer(body, rows, 1).tolist() == want
 
 
-@pytest.mark.parametrize("body", [b"1\n", b"[\"a\", 1]", b"{}", b"<html>", b"[true, 1]"])
+@pytest.mark.parametrize("body", [b"1\n", b'["a", 1]', b"{}", b"<html>", b"[true, 1]"])
 def test_endpoint_answers_that_are_not_predictions_are_refused(body: bytes) -> None:
     with pytest.raises(EndpointError):
         decode_answer(body, 2, 0)

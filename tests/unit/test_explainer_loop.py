@@ -12,9 +12,9 @@ import orjson
 import pytest
 import shap
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
-from explainer_model import FEATURES, make_regressor, serve, write_files
 from prometheus_client import CollectorRegistry
 
+from explainer_model import FEATURES, make_regressor, serve, write_files
 from modelmon.errors import TransientError
 from modelmon.explain.config import ExplainerConfig
 from modelmon.explain.sampling import TokenBucket, sampled
@@ -138,8 +138,8 @@ class FakeProducer:
 
 def capture(i: int, model: str = "m1", **extra: Any) -> bytes:
     inputs = {f: float((i * 7 + j) % 11) / 3 - 1.5 for j, f in enumerate(FEATURES)}
-    return orjson.dumps({"event_id": f"e-{i}", "model_id": model,
-                         "event_time": "2026-01-01T00:00:00Z", "inputs": inputs, **extra})  # fmt: skip
+    event = {"event_id": f"e-{i}", "model_id": model, "event_time": "2026-01-01T00:00:00Z"}
+    return orjson.dumps({**event, "inputs": inputs, **extra})
 
 
 @pytest.fixture(scope="module")
