@@ -177,7 +177,7 @@ def _loop(
 ) -> tuple[ExplainerLoop, _Producer, CollectorRegistry]:
     producer, registry = _Producer(), CollectorRegistry()
 
-    def predictor(c: ExplainerConfig, budget: TokenBucket) -> EndpointPredictor:
+    def predictor(model: str, c: ExplainerConfig, budget: TokenBucket) -> EndpointPredictor:
         return EndpointPredictor(c, budget, clock=clock, wait=lambda s: time.sleep(s) is not None)
 
     def acquire(bucket: TokenBucket, n: int) -> None:
@@ -228,35 +228,44 @@ def _tree(root: Path, model: Any, x: np.ndarray, n: int) -> dict[str, float]:
 
 
 def _kernel(root: Path, model: Any, x: np.ndarray, n: int) -> dict[str, float]:
+    """Throughput after start-up (k-means, the background's predictions), then the budget."""
     out: dict[str, float] = {}
     with _serve(model) as served:
         config = _config(endpoint_url=served.url, background_path="bg.csv", background_size=20,
                          max_requests_per_second=1e6)  # fmt: skip
-        loop, producer, _ = _loop(root, config, _captures(x[:n]))
-        start_requests, start_rows = served.requests, served.rows
-        wall, _ = _drain(loop, 50)
-        explained = producer.sent
+        loop, producer, _ = _loop(root, config, _captures(x[: n + 1]))
+        loop.step(1, 0)  # builds the explainer and explains one event
+        start_requests, start_rows, start_sent = served.requests, served.rows, producer.sent
+        wall, _ = _drain(loop, 10)
+        explained = producer.sent - start_sent
         out["rate"] = explained / wall
         out["requests_per_event"] = (served.requests - start_requests) / explained
         out["rows_per_event"] = (served.rows - start_rows) / explained
-        print(f"  kernel: {out['rate']:.1f}/s", file=sys.stderr)
+        print(f"  kernel: {out['rate']:.2f}/s", file=sys.stderr)
         budget = 2.0
         config = config.model_copy(update={"max_requests_per_second": budget})
-        loop, producer, registry = _loop(root, config, _captures(x[:400]))
-        before = served.requests
+        loop, producer, registry = _loop(root, config, _captures(x[:2000]))
+        loop.step(1, 0)  # start-up outside the window
+        before, sent_before = served.requests, producer.sent
+        skipped_before = _over_budget(registry)
         started = time.monotonic()
-        while time.monotonic() - started < 4.0 and loop.step(5, 0):
-            pass
+        while time.monotonic() - started < 6.0 and loop.step(1, 0):
+            time.sleep(0.05)  # captures arriving at ~20/s, far more than the budget allows
         elapsed = time.monotonic() - started
-        out["budget"] = budget
+        out["budget"], out["budget_seconds"] = budget, elapsed
         out["budget_requests"] = served.requests - before
         out["budget_requests_per_s"] = (served.requests - before) / elapsed
         out["budget_bound"] = max(budget, out["requests_per_event"]) + budget * elapsed
-        skipped = registry.get_sample_value(
-            "modelmon_explainer_events_total", {"model": "m", "outcome": "over_budget"}
-        )
-        out["budget_explained"], out["budget_skipped"] = producer.sent, skipped or 0.0
+        out["budget_explained"] = producer.sent - sent_before
+        out["budget_skipped"] = _over_budget(registry) - skipped_before
     return out
+
+
+def _over_budget(registry: CollectorRegistry) -> float:
+    value = registry.get_sample_value(
+        "modelmon_explainer_events_total", {"model": "m", "outcome": "over_budget"}
+    )
+    return value or 0.0
 
 
 def main() -> None:
@@ -295,11 +304,12 @@ def _report(args: Any, tree: Mapping[str, float], kernel: Mapping[str, float]) -
         f"| shap.TreeExplainer alone on the same rows (no service), rows/s | {tree['shap']:,.0f} |"
     )
     print(f"| unsampled events passed through (rate 0.01), events/s | {tree['passthrough']:,.0f} |")
-    print(f"| Kernel SHAP via the endpoint, attributions/s ({args.kernel_events} events) | "
-          f"{kernel['rate']:.1f} |")  # fmt: skip
+    print(f"| Kernel SHAP via the endpoint, attributions/s ({args.kernel_events} events, after "
+          f"start-up) | {kernel['rate']:.2f} |")  # fmt: skip
     print(f"| endpoint requests per explained event | {kernel['requests_per_event']:.2f} |")
     print(f"| endpoint rows predicted per explained event | {kernel['rows_per_event']:,.0f} |")
-    print(f"| budget {kernel['budget']:.0f} requests/s for 4 s: requests sent (bound: burst + "
+    print(f"| budget {kernel['budget']:.0f} requests/s for {kernel['budget_seconds']:.1f} s: "
+          f"requests sent (bound: burst + "
           f"rate x T = {kernel['budget_bound']:.0f}) | {kernel['budget_requests']:.0f} "
           f"({kernel['budget_requests_per_s']:.1f}/s) |")  # fmt: skip
     print(f"| ... explained / skipped as over budget | {kernel['budget_explained']:.0f} / "
@@ -308,14 +318,15 @@ def _report(args: Any, tree: Mapping[str, float], kernel: Mapping[str, float]) -
              f"{tree['path-dependent']:,.0f}/s", f"shap alone {tree['shap']:,.0f}/s",
              f"{tree['path-dependent'] / tree['shap']:.2f}x")  # fmt: skip
     headline("explainer", "kernel attributions/s (HTTP endpoint, 10 features)",
-             f"{kernel['rate']:.1f}/s")  # fmt: skip
+             f"{kernel['rate']:.2f}/s")  # fmt: skip
     headline(
         "explainer",
         "endpoint load per explained event (kernel)",
         f"{kernel['requests_per_event']:.2f} requests, {kernel['rows_per_event']:,.0f} rows",
     )
     bound = kernel["budget_bound"]
-    headline("explainer", f"endpoint requests in 4 s under a {kernel['budget']:.0f}/s budget",
+    headline("explainer", f"endpoint requests in {kernel['budget_seconds']:.0f} s under a "
+             f"{kernel['budget']:.0f}/s budget",
              f"{kernel['budget_requests']:.0f}", target=f"<= {bound:.0f} (burst + rate x T)",
              met=kernel["budget_requests"] <= bound)  # fmt: skip
 

@@ -55,6 +55,7 @@ class ServedModel:
     requests: int = 0
     rows: int = 0
     down: int = 0  # the next `down` requests answer 503
+    refuse: bool = False  # every request answers 400
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -70,8 +71,8 @@ def serve(model: Any) -> Iterator[ServedModel]:
                 served.requests += 1
                 fail = served.down > 0
                 served.down -= 1 if fail else 0
-            if fail:
-                self.send_response(503)
+            if fail or served.refuse:
+                self.send_response(400 if served.refuse else 503)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 
-from modelmon.errors import PermanentError
+from modelmon.errors import DependencyUnavailableError, PermanentError
 from modelmon.explain.attribution import attribution_event, feature_row
 from modelmon.explain.config import ExplainerConfig
 from modelmon.explain.sampling import event_seed, sampled
@@ -86,7 +86,11 @@ class ExplainerLoop:
         self.capture_topic, self.output_topic, self._clock = capture_topic, output_topic, clock
 
     def start(self) -> None:
-        self._producer.init_transactions(30)
+        """Fences an older instance's transactions and subscribes; Kafka down: TransientError."""
+        try:
+            self._producer.init_transactions(30)
+        except KafkaException as exc:
+            raise DependencyUnavailableError(f"cannot start Kafka transactions: {exc}") from exc
         self._consumer.subscribe([self.capture_topic])
 
     def close(self) -> None:
@@ -102,8 +106,8 @@ class ExplainerLoop:
         except BaseException:
             self._seek_committed()  # the registry is down: consume these again later
             raise
-        self._producer.begin_transaction()
         try:
+            self._producer.begin_transaction()
             pending: dict[str, list[_Pending]] = {}
             for msg in msgs:
                 self._classify(msg, models, pending)

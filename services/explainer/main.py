@@ -72,8 +72,7 @@ def wire(
         catalog.refresh()
         return {m: e.config.explainer for m, e in catalog.models.items() if e.config.explainer}
 
-    def predictor(config: ExplainerConfig, budget: TokenBucket) -> EndpointPredictor:
-        model = next((m for m, c in models().items() if c == config), "")
+    def predictor(model: str, config: ExplainerConfig, budget: TokenBucket) -> EndpointPredictor:
         return EndpointPredictor(
             config, budget, clock=time.monotonic, wait=stop.wait, rand=random.random,
             on_request=lambda outcome: metrics.requests.labels(model, outcome).inc(),

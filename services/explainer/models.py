@@ -29,7 +29,7 @@ from modelmon.explain.shapley import (
 from modelmon.names import UnsafeNameError, contained
 
 #: Builds the prediction function of a model's endpoint, spending from its budget.
-PredictorFactory = Callable[[ExplainerConfig, TokenBucket], Callable[[np.ndarray], np.ndarray]]
+PredictorFactory = Callable[[str, ExplainerConfig, TokenBucket], Callable[[np.ndarray], np.ndarray]]
 
 
 @dataclass
@@ -62,7 +62,7 @@ class Explainers:
         if failed is not None and failed[0] == config and self._clock() - failed[1] < self._retry:
             raise failed[2]
         try:
-            built = self._build(config)
+            built = self._build(model_id, config)
         except ExplainerSetupError as exc:
             self._failed[model_id] = (config, self._clock(), exc)
             raise
@@ -92,7 +92,7 @@ class Explainers:
         data = read_background(path, config.features)
         return background_sample(data, config.background_size, method, config.seed)
 
-    def _build(self, config: ExplainerConfig) -> ModelExplainer:
+    def _build(self, model_id: str, config: ExplainerConfig) -> ModelExplainer:
         n = len(config.features)
         if config.model_path is not None:
             model = load_tree_model(self._path(self._models_dir, config.model_path, "model_path"))
@@ -106,7 +106,11 @@ class Explainers:
         budget = TokenBucket(rate, max(rate, float(start_cost)))
         self._acquire(budget, start_cost)  # the background's predictions (SHAP's base value)
         kernel = KernelAttributor(
-            self._predictor(config, budget), background, n, config.nsamples, config.max_batch_rows
+            self._predictor(model_id, config, budget),
+            background,
+            n,
+            config.nsamples,
+            config.max_batch_rows,
         )
         cost = kernel.requests_per_explanation()
         budget.burst = max(rate, float(cost))

@@ -7,7 +7,7 @@ import random
 from collections.abc import Callable
 
 from modelmon.errors import TransientError
-from modelmon.retry import Backoff
+from modelmon.retry import Backoff, retry_transient
 from modelmon.service import Health, StopFlag
 
 from .loop import ExplainerLoop
@@ -23,10 +23,11 @@ class ExplainerService:
         on_stop: Callable[[], None] = lambda: None, rand: Callable[[], float] = random.random,
     ) -> None:  # fmt: skip
         self.loop, self.stop, self.health, self.batch_size = loop, stop, health, batch_size
-        self._on_stop, self._backoff = on_stop, Backoff(rand)
+        self._on_stop, self._backoff, self._rand = on_stop, Backoff(rand), rand
 
     def run(self) -> None:
-        self.loop.start()
+        retry_transient("start the explainer", self.loop.start, wait=self.stop.wait,
+                        rand=self._rand, blocked=self._blocked)  # fmt: skip
         self.health.set_ready(True, "consuming")
         try:
             while not self.stop.is_set():
@@ -35,6 +36,9 @@ class ExplainerService:
             self.health.set_ready(False, "stopping")
             self.loop.close()
             self._on_stop()
+
+    def _blocked(self, reason: str | None) -> None:
+        self.health.set_ready(reason is None, reason or "consuming")
 
     def step(self) -> None:
         """One batch; a TransientError (already rewound) waits the one backoff."""

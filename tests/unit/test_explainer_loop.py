@@ -159,7 +159,7 @@ def build(
                        registry)  # fmt: skip
     now = clock if clock is not None else [0.0]
 
-    def predictor(config: ExplainerConfig, budget: TokenBucket) -> EndpointPredictor:
+    def predictor(model: str, config: ExplainerConfig, budget: TokenBucket) -> EndpointPredictor:
         return EndpointPredictor(config, budget, clock=lambda: now[0], wait=lambda s: False)
 
     def acquire(bucket: TokenBucket, n: int) -> None:
@@ -305,3 +305,52 @@ def test_kernel_requests_never_exceed_the_budget_and_skips_are_counted(
     first = producer.topic(OUT)[0]
     assert first["metadata"]["modelmon.explainer"] == "kernel"
     assert np.max(np.abs(np.array([first["attributions"][f] for f in FEATURES]) - tree)) < 1e-6
+
+
+def test_kafka_down_at_start_is_retried_not_a_crash(
+    tmp_path: Path, regressor: tuple[Any, np.ndarray]
+) -> None:
+    loop, _, producer, _ = build(tmp_path, regressor, [capture(0)], {"m1": tree_config()})
+    failures = {"n": 2}
+
+    def init_transactions(timeout: float) -> None:
+        if failures["n"]:
+            failures["n"] -= 1
+            raise KafkaException("broker down")
+
+    producer.init_transactions = init_transactions  # type: ignore[method-assign]
+    stop, health = StopFlag(), Health()
+    waits: list[float] = []
+
+    def wait(seconds: float) -> bool:
+        waits.append(seconds)
+        return False
+
+    stop.wait = wait  # type: ignore[method-assign]
+    service = ExplainerService(loop, stop, health, 10, rand=lambda: 0.0,
+                               on_stop=stop.set)  # fmt: skip
+    loop.step = lambda batch, timeout: stop.set() or 0  # type: ignore[method-assign]
+    service.run()
+    assert failures["n"] == 0 and len(waits) == 2 and not health.ready
+
+
+def test_an_endpoint_refusing_requests_dead_letters_and_json_endpoints_work(
+    tmp_path: Path, regressor: tuple[Any, np.ndarray]
+) -> None:
+    with serve(regressor[0]) as served:
+        served.refuse = True
+        config = kernel_config(served.url, content_type="application/json")
+        loop, _, producer, registry = build(tmp_path, regressor, [capture(0), capture(1)],
+                                            {"m1": config})  # fmt: skip
+        loop.step(1, 0)
+        served.refuse = False
+        loop.step(1, 0)  # the failure is remembered for setup_retry_seconds: no new request
+        assert served.requests == 1
+    dead = producer.topic(DLQ)
+    assert len(dead) == 2 and all("answered 400" in d["reason"] for d in dead)
+    assert count(registry, "dead_letter") == 2 and len(producer.topic(OUT)) == 0
+    with serve(regressor[0]) as served:
+        config = kernel_config(served.url, content_type="application/json")
+        loop, _, producer, _ = build(tmp_path, regressor, [capture(0)], {"m1": config})
+        loop.step(1, 0)
+    assert [e["event_id"] for e in producer.topic(OUT)] == ["e-0"]

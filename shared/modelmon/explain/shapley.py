@@ -144,8 +144,10 @@ class KernelAttributor:
         self._batch = max_batch_rows
         try:
             self._explainer = shap.KernelExplainer(predict, background, link="identity")
-        except PermanentError:
+        except ExplainerSetupError:
             raise
+        except PermanentError as exc:  # the endpoint refused the background's predictions
+            raise ExplainerSetupError(f"the model endpoint: {exc}") from exc
         except (ValueError, TypeError) as exc:
             raise ExplainerSetupError(f"Kernel SHAP cannot start: {exc}") from exc
         self.expected_value = _base(self._explainer.expected_value, 0)
