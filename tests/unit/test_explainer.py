@@ -238,3 +238,24 @@ def test_endpoint_answers_decode(body: bytes, rows: int, want: list[float]) -> N
 def test_endpoint_answers_that_are_not_predictions_are_refused(body: bytes) -> None:
     with pytest.raises(EndpointError):
         decode_answer(body, 2, 0)
+
+
+@pytest.mark.parametrize("form", ["sklearn wrapper (.joblib)", "native booster (.txt)"])
+def test_lightgbm_models_are_explained_as_shap_does(tmp_path: Path, form: str) -> None:
+    import joblib
+    import lightgbm
+
+    x = make_regressor(0)[1]
+    y = 2 * x[:, 0] - x[:, 1] * x[:, 2]
+    model = lightgbm.LGBMRegressor(n_estimators=30, num_leaves=8, random_state=0, verbose=-1)
+    model.fit(x, y)
+    if form.startswith("sklearn"):
+        path = tmp_path / "m.joblib"
+        joblib.dump(model, path)
+    else:
+        path = tmp_path / "m.txt"
+        model.booster_.save_model(str(path))
+    loaded = load_tree_model(path)
+    rows = x[:25]
+    ours = TreeAttributor(loaded, len(FEATURES)).explain(rows)
+    assert np.array_equal(ours, shap.TreeExplainer(model.booster_).shap_values(rows))
