@@ -148,7 +148,8 @@ class ExplainerLoop:
         outcome = ("no_config" if config is None else "has_attributions"
                    if capture.attributions else "no_event_id" if key is None else None)  # fmt: skip
         if outcome is not None or config is None or key is None:
-            self._count(model_id, outcome or "no_config")
+            # unconfigured models share one label: capture traffic cannot grow the series
+            self._count(model_id if config is not None else "", outcome or "no_config")
             return
         if not sampled(key, config.sample_rate, config.seed):
             self._count(model_id, "not_sampled")

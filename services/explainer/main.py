@@ -18,6 +18,7 @@ from modelmon.errors import DependencyUnavailableError, TransientError
 from modelmon.explain.config import ExplainerConfig
 from modelmon.explain.sampling import TokenBucket
 from modelmon.keys import Keys
+from modelmon.redaction import RedactionPolicy, redact_bytes
 from modelmon.registry import ModelCatalog, Registry
 from modelmon.service import DeadLetters, Health, StopFlag
 from modelmon.settings import Settings
@@ -87,9 +88,11 @@ def wire(
         settings.kafka,
         **{"transactional.id": f"{opts.group}-{instance}", "transaction.timeout.ms": 600_000},
     )
+    redaction = RedactionPolicy.from_settings(settings.capture)  # PII rules of dead letters
     dead = DeadLetters(
         lambda topic, key, value: producer.produce(topic, key=key, value=value),
         settings.topics.deadletter, SERVICE, registry,
+        redact=lambda raw: redact_bytes(raw, redaction),
     )  # fmt: skip
     consumer = make_consumer(settings.kafka, opts.group, **{"max.poll.interval.ms": 900_000})
     loop = ExplainerLoop(
