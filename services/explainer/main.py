@@ -33,21 +33,19 @@ log = logging.getLogger(__name__)
 SERVICE = "explainer"
 
 
-def ensure_output_topic(settings: Settings) -> None:
-    """Create the attribution topic if missing (as many partitions as configured)."""
-    admin, opts = make_admin(settings.kafka), settings.explainer
-    if opts.output_topic in admin.list_topics(timeout=30).topics:
+def ensure_output_topic(settings: Settings, topic: str) -> None:
+    """Create the attribution topic if missing (``topics.attributions_partitions``)."""
+    admin = make_admin(settings.kafka)
+    if topic in admin.list_topics(timeout=30).topics:
         return
-    new = NewTopic(opts.output_topic, num_partitions=opts.output_partitions,
+    new = NewTopic(topic, num_partitions=settings.topics.attributions_partitions,
                    replication_factor=settings.topics.replication_factor)  # fmt: skip
     for future in admin.create_topics([new]).values():
         try:
             future.result(30)
-        except Exception as exc:
+        except Exception as exc:  # a topic another instance created is fine
             if "TOPIC_ALREADY_EXISTS" not in str(exc):
-                raise DependencyUnavailableError(
-                    f"cannot create {opts.output_topic}: {exc}"
-                ) from exc
+                raise DependencyUnavailableError(f"cannot create {topic}: {exc}") from exc
 
 
 def acquire(stop: StopFlag) -> Callable[[TokenBucket, int], None]:
@@ -65,7 +63,8 @@ def wire(
     settings: Settings, stop: StopFlag, health: Health, registry: CollectorRegistry
 ) -> ExplainerService:
     opts, keys = settings.explainer, Keys(settings.redis.key_prefix)
-    ensure_output_topic(settings)
+    output_topic = opts.output_topic or settings.topics.attributions
+    ensure_output_topic(settings, output_topic)
     catalog = ModelCatalog(Registry(make_redis(settings.redis), keys))
     metrics = ExplainerMetrics(registry)
 
@@ -97,7 +96,7 @@ def wire(
     consumer = make_consumer(settings.kafka, opts.group, **{"max.poll.interval.ms": 900_000})
     loop = ExplainerLoop(
         consumer, producer, models, explainers,
-        capture_topic=opts.topic or settings.topics.capture, output_topic=opts.output_topic,
+        capture_topic=opts.topic or settings.topics.capture, output_topic=output_topic,
         dead_letter=lambda raw, exc, model, source: _ignore(
             dead.send(raw, exc, model_id=model, source=source, code="not_explainable")
         ),

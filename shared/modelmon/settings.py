@@ -62,11 +62,14 @@ class TopicSettings(BaseModel):
     alerts: str = "modelmon.alerts.v1"
     deadletter: str = "modelmon.deadletter.v1"
     labels: str = "modelmon.labels.v1"
+    #: explainer output: capture-schema events with ``attributions`` (docs/attribution.md)
+    attributions: str = "modelmon.attributions.v1"
     registry: str = "modelmon.registry.v1"  # compacted backup of models and baselines
     capture_partitions: int = 6
     alerts_partitions: int = 3
     deadletter_partitions: int = 3
     labels_partitions: int = 6
+    attributions_partitions: int = 6
     replication_factor: int = 1
 
 
@@ -356,11 +359,11 @@ class ExplainerSettings(BaseModel):
     topic: str | None = Field(
         default=None, description="captures to explain; default: topics.capture"
     )
-    output_topic: str = Field(
-        default="modelmon.attributions.v1",
-        description="attribution events (capture-event schema, attributions filled)",
+    output_topic: str | None = Field(
+        default=None,
+        description="attribution events (capture-event schema, attributions filled); "
+        "default: topics.attributions",
     )
-    output_partitions: int = Field(default=6, ge=1, description="partitions if it is created")
     group: str = Field(default="modelmon-explainer", description="Kafka consumer group")
     instance_id: str | None = Field(
         default=None,

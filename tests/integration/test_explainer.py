@@ -84,7 +84,7 @@ def test_attributions_exactly_once_through_sigkills_and_equal_to_tree_explainer(
         "MODELMON_REDIS__KEY_PREFIX": redis_prefix,
         "MODELMON_TOPICS__CAPTURE": capture,
         "MODELMON_TOPICS__DEADLETTER": dead,
-        "MODELMON_EXPLAINER__OUTPUT_TOPIC": out,
+        "MODELMON_TOPICS__ATTRIBUTIONS": out,  # what the aggregator reads too
         "MODELMON_EXPLAINER__GROUP": consumer_group,
         "MODELMON_EXPLAINER__INSTANCE_ID": consumer_group,
         "MODELMON_EXPLAINER__BATCH_SIZE": "40",
