@@ -12,8 +12,12 @@ import orjson
 import pytest
 import shap
 from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from capture_corpus import bad, good_docs
 from explainer_model import FEATURES, make_regressor, serve, write_files
 from modelmon.errors import TransientError
 from modelmon.explain.config import ExplainerConfig
@@ -354,3 +358,76 @@ def test_an_endpoint_refusing_requests_dead_letters_and_json_endpoints_work(
         loop, _, producer, _ = build(tmp_path, regressor, [capture(0)], {"m1": config})
         loop.step(1, 0)
     assert [e["event_id"] for e in producer.topic(OUT)] == ["e-0"]
+
+
+CORPUS_FEATURES = ["age", "income", "score"]
+
+
+@pytest.fixture(scope="module")
+def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import joblib
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    root = tmp_path_factory.mktemp("corpus")
+    (root / "models").mkdir()
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(200, 3)) * 1e3
+    model = GradientBoostingRegressor(n_estimators=10, max_depth=2, random_state=0)
+    joblib.dump(model.fit(x, x[:, 0] - x[:, 2]), root / "models" / "m.joblib")
+    return root
+
+
+_corpus = st.lists(
+    st.one_of(
+        good_docs(models=("m1", "other")).flatmap(
+            lambda d: st.text(min_size=1, max_size=10).map(
+                lambda i: ("good", orjson.dumps({**d, "event_id": i}))
+            )
+        ),
+        bad,
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(_corpus)
+def test_any_input_is_explained_dead_lettered_or_skipped_never_a_crash(
+    corpus_dir: Path, messages: list[tuple[str, bytes]]
+) -> None:
+    consumer = FakeConsumer([raw for _, raw in messages])
+    producer = FakeProducer(consumer)
+    registry = CollectorRegistry()
+    dead = DeadLetters(lambda t, k, v: producer.produce(t, key=k, value=v), DLQ, "explainer",
+                       registry)  # fmt: skip
+    config = ExplainerConfig(features=CORPUS_FEATURES, model_path="m.joblib", sample_rate=1.0)
+    explainers = Explainers(str(corpus_dir / "models"), None, lambda *a: None,  # type: ignore[arg-type,return-value]
+                            clock=lambda: 0.0, acquire=lambda b, n: None)  # fmt: skip
+    loop = ExplainerLoop(
+        consumer, producer, lambda: {"m1": config}, explainers, capture_topic=TOPIC,
+        output_topic=OUT, metrics=ExplainerMetrics(registry), clock=lambda: 0.0,
+        dead_letter=lambda raw, exc, model, source: dead.send(
+            raw, exc, model_id=model, source=source, code="not_explainable"),
+    )  # fmt: skip
+    loop.start()
+    while loop.step(10, 0):
+        pass
+    assert consumer.committed_ == len(messages)
+    outs, letters = producer.topic(OUT), producer.topic(DLQ)
+    assert all(check_capture(orjson.dumps(e)) is None for e in outs)
+    assert all(d["code"] == "not_explainable" and d["model_id"] == "m1" for d in letters)
+    explainable = 0
+    for kind, raw in messages:
+        doc = orjson.loads(raw) if kind == "good" else None
+        if doc is not None and doc["model_id"] == "m1":
+            inputs = doc["inputs"]
+            ok = all(
+                isinstance(inputs.get(f), int | float) and not isinstance(inputs.get(f), str)
+                for f in CORPUS_FEATURES
+            )
+            explainable += ok
+    assert len(outs) == explainable
+    assert len(outs) + len(letters) == sum(
+        1 for kind, raw in messages if kind == "good" and orjson.loads(raw)["model_id"] == "m1"
+    )
