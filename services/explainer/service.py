@@ -26,8 +26,12 @@ class ExplainerService:
         self._on_stop, self._backoff, self._rand = on_stop, Backoff(rand), rand
 
     def run(self) -> None:
-        retry_transient("start the explainer", self.loop.start, wait=self.stop.wait,
-                        rand=self._rand, blocked=self._blocked)  # fmt: skip
+        try:
+            retry_transient("start the explainer", self.loop.start, wait=self.stop.wait,
+                            rand=self._rand, blocked=self._blocked)  # fmt: skip
+        except TransientError:  # raised only once stopping: Kafka never came back
+            self.loop.close()
+            return
         self.health.set_ready(True, "consuming")
         try:
             while not self.stop.is_set():
