@@ -9,6 +9,7 @@ event id, so a replayed batch picks the same events.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -84,6 +85,7 @@ class ExplainerLoop:
         self._consumer, self._producer, self._models = consumer, producer, models
         self._explainers, self._dead_letter, self.metrics = explainers, dead_letter, metrics
         self.capture_topic, self.output_topic, self._clock = capture_topic, output_topic, clock
+        self._tally: Counter[tuple[str, str]] = Counter()
 
     def start(self) -> None:
         """Fences an older instance's transactions and subscribes; Kafka down: TransientError."""
@@ -120,17 +122,25 @@ class ExplainerLoop:
             self._producer.commit_transaction(30)
         except KafkaException as exc:
             log.warning("explainer transaction failed, rewinding: %s", exc)
+            self._tally.clear()  # the batch is consumed again: counted then
             self.rewind()
             return 0
         except BaseException:
+            self._tally.clear()
             self.rewind()  # a dependency outage (TransientError) or stopping: nothing was sent
             raise
+        self._flush_counts()
         self.metrics.transactions.labels("committed").inc()
         self._observe_lag(positions)
         return len(msgs)
 
     def _count(self, model: str, outcome: str, n: int = 1) -> None:
-        self.metrics.events.labels(model, outcome).inc(n)
+        self._tally[model, outcome] += n  # metrics updated once per batch (_flush_counts)
+
+    def _flush_counts(self) -> None:
+        for (model, outcome), n in self._tally.items():
+            self.metrics.events.labels(model, outcome).inc(n)
+        self._tally.clear()
 
     def _classify(
         self, msg: Any, models: Mapping[str, ExplainerConfig], pending: dict[str, list[_Pending]]
