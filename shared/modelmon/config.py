@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from modelmon.bias.config import BiasConfig
 from modelmon.events import MODEL_ID_PATTERN, CheckType, FeatureKind
+from modelmon.explain.config import ExplainerConfig
 from modelmon.names import Name
 
 #: SageMaker's data-quality checks: every ``CheckType`` but ``non_negative_check`` (ours, opt-in).
@@ -219,6 +220,11 @@ class ModelConfig(_Config):
     bias: BiasSection | None = Field(
         default=None,
         description="bias drift per window from the label join (needs quality); unset: none",
+    )
+    explainer: ExplainerConfig | None = Field(
+        default=None,
+        description="SHAP attributions of sampled captures (modelmon run explainer, "
+        "docs/explainer.md); unset: not explained",
     )
     endpoint_name: str | None = Field(
         default=None,

@@ -111,6 +111,7 @@ DeadLetterCode = Literal[
     "corrupt_state",  # a stored partial/result/baseline blob that cannot be read
     "delivery_failed",  # an alert route refused it or kept failing
     "unhandled",  # anything else that made the consumer give up on the input
+    "not_explainable",  # the explainer cannot explain it (a feature missing, not numeric, ...)
     # the input classes a decoder names (modelmon.streaming.poison): each an invalid_event
     "no_value",  # a Kafka message without a value
     "invalid_utf8",  # bytes that are not UTF-8 inside a valid JSON event

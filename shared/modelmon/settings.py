@@ -62,11 +62,14 @@ class TopicSettings(BaseModel):
     alerts: str = "modelmon.alerts.v1"
     deadletter: str = "modelmon.deadletter.v1"
     labels: str = "modelmon.labels.v1"
+    #: explainer output: capture-schema events with ``attributions`` (docs/attribution.md)
+    attributions: str = "modelmon.attributions.v1"
     registry: str = "modelmon.registry.v1"  # compacted backup of models and baselines
     capture_partitions: int = 6
     alerts_partitions: int = 3
     deadletter_partitions: int = 3
     labels_partitions: int = 6
+    attributions_partitions: int = 6
     replication_factor: int = 1
 
 
@@ -179,6 +182,7 @@ ADMIN_PORTS = {
     "ingest": 9103,
     "api": 9104,
     "labeljoin": 9112,
+    "explainer": 9113,
 }
 
 
@@ -349,6 +353,35 @@ class LabelJoinSettings(BaseModel):
     )
 
 
+class ExplainerSettings(BaseModel):
+    """``modelmon run explainer``: SHAP attributions of sampled captures (docs/explainer.md)."""
+
+    topic: str | None = Field(
+        default=None, description="captures to explain; default: topics.capture"
+    )
+    output_topic: str | None = Field(
+        default=None,
+        description="attribution events (capture-event schema, attributions filled); "
+        "default: topics.attributions",
+    )
+    group: str = Field(default="modelmon-explainer", description="Kafka consumer group")
+    instance_id: str | None = Field(
+        default=None,
+        description="stable per process (e.g. the pod name): its transactional id; a restarted "
+        "instance with the same id aborts its predecessor's open transaction at once",
+    )
+    batch_size: int = Field(default=500, ge=1, description="captures per transaction")
+    models_dir: str | None = Field(
+        default=None, description="directory the model configs' explainer.model_path is below"
+    )
+    data_dir: str | None = Field(
+        default=None, description="directory the model configs' explainer.background_path is below"
+    )
+    setup_retry_seconds: float = Field(
+        default=60.0, gt=0, description="how long a model whose explainer failed to build waits"
+    )
+
+
 class Settings(BaseSettings):
     """Everything a modelmon process needs to reach its dependencies."""
 
@@ -371,5 +404,6 @@ class Settings(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)  # issue 19: modelmon/limits.py
     api: ApiSettings = Field(default_factory=ApiSettings)
     labeljoin: LabelJoinSettings = Field(default_factory=LabelJoinSettings)
+    explainer: ExplainerSettings = Field(default_factory=ExplainerSettings)
     log_level: str = "INFO"
     log_json: bool = True
