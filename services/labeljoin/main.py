@@ -13,6 +13,7 @@ from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 from prometheus_client import CollectorRegistry
 
 from modelmon.adapters.kafka import make_admin, make_consumer, make_producer
+from modelmon.adapters.lag import watch_lag
 from modelmon.adapters.redis import make_redis
 from modelmon.config import endpoint_name
 from modelmon.errors import DependencyUnavailableError
@@ -88,8 +89,13 @@ def wire(
         settings.kafka, **{"transactional.id": f"{lj.router_group}-{instance}"}
     )
     dead = DeadLetters(produce, settings.topics.deadletter, SERVICE, registry)
+    routing = make_consumer(settings.kafka, lj.router_group)
+    joining = make_consumer(
+        settings.kafka, lj.join_group, **{"partition.assignment.strategy": "range"}
+    )
+    watch_lag(registry, stop.is_set, (routing, lj.router_group), (joining, lj.join_group))
     router = Router(
-        make_consumer(settings.kafka, lj.router_group), tx_producer, models,
+        routing, tx_producer, models,
         capture_topic=settings.topics.capture, labels_topic=settings.topics.labels,
         join_topic=lj.topic, partitions=partitions,
         dead_letter=lambda raw, exc, model, source: _ignore(dead.send(raw, exc, model_id=model,
@@ -103,7 +109,7 @@ def wire(
     publisher = Publisher(produce, settings.topics.alerts, redis, keys, cloudwatch, routes,
                           writer)  # fmt: skip
     joiner = Joiner(
-        make_consumer(settings.kafka, lj.join_group, **{"partition.assignment.strategy": "range"}),
+        joining,
         JoinStore(redis, keys, lj.retention_seconds), models,
         topic=lj.topic, partitions=partitions, publish=publisher,
         publish_rolling=store_rolling(redis, keys), publish_bias=publisher.bias,
