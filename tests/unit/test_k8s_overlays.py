@@ -352,3 +352,17 @@ def test_network_policies_let_in_only_what_must_reach_each_service(overlay: str)
         assert isolated, f"{name}: no policy isolates it"
         want = {"admin", "http"} if service in HTTP else {"admin"}
         assert _ingress_ports(overlay, labels) == want, name
+
+
+@pytest.mark.parametrize("service", sorted(GROUPS))
+def test_each_lag_scaled_service_exports_its_lag(service: str) -> None:
+    """What KEDA scales on is on the dashboard too: the service registers the lag gauge for
+    every group it consumes (modelmon.adapters.lag; its behaviour: tests/integration/
+    test_consumer_lag.py). A service still to land is checked once its package exists."""
+    package = ROOT / "services" / service
+    if not package.is_dir():
+        assert service == "explainer", f"services/{service} is missing"
+        return
+    source = "\n".join(p.read_text() for p in package.glob("*.py"))
+    calls = source.count("watch_lag(")
+    assert calls == 1, f"services/{service}: one watch_lag(...) call for all its consumers"
