@@ -64,7 +64,7 @@ def build(rt: Runtime) -> Aggregator:
         generation=registry.generation,
         redact=lambda raw: redact_bytes(raw, redaction),
     )
-    watch_lag(rt.registry, rt.stop.is_set, (ports.consumer, options.group))
+    watch_lag(rt.registry, s.kafka, (options.group, [options.topic]))
     return Aggregator(options, ports, rt.stop, rt.registry, readiness)
 
 

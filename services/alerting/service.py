@@ -86,7 +86,7 @@ class AlertingService:
         self._consumer = make_consumer(
             settings.kafka, options.group, **{"max.poll.interval.ms": options.max_poll_interval_ms}
         )
-        watch_lag(registry, stop.is_set, (self._consumer, options.group))
+        watch_lag(registry, settings.kafka, (options.group, [options.topic]))
         self._outages = 0
 
     def _deps(self) -> RouterDeps:

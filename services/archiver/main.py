@@ -42,7 +42,7 @@ def build(rt: Runtime) -> Loop:
             Registry(make_redis(settings.redis), Keys(settings.redis.key_prefix))
         ).endpoint_name,
     )
-    watch_lag(rt.registry, rt.stop.is_set, (archiver.consumer, arch.group_id))
+    watch_lag(rt.registry, settings.kafka, (arch.group_id, [settings.topics.capture]))
     log.info(
         "archiving %s to %s (group %s)", settings.topics.capture, arch.destination, arch.group_id
     )

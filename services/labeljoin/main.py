@@ -89,13 +89,11 @@ def wire(
         settings.kafka, **{"transactional.id": f"{lj.router_group}-{instance}"}
     )
     dead = DeadLetters(produce, settings.topics.deadletter, SERVICE, registry)
-    routing = make_consumer(settings.kafka, lj.router_group)
-    joining = make_consumer(
-        settings.kafka, lj.join_group, **{"partition.assignment.strategy": "range"}
-    )
-    watch_lag(registry, stop.is_set, (routing, lj.router_group), (joining, lj.join_group))
+    watch_lag(registry, settings.kafka,
+              (lj.router_group, [settings.topics.capture, settings.topics.labels]),
+              (lj.join_group, [lj.topic]))  # fmt: skip
     router = Router(
-        routing, tx_producer, models,
+        make_consumer(settings.kafka, lj.router_group), tx_producer, models,
         capture_topic=settings.topics.capture, labels_topic=settings.topics.labels,
         join_topic=lj.topic, partitions=partitions,
         dead_letter=lambda raw, exc, model, source: _ignore(dead.send(raw, exc, model_id=model,
@@ -109,7 +107,7 @@ def wire(
     publisher = Publisher(produce, settings.topics.alerts, redis, keys, cloudwatch, routes,
                           writer)  # fmt: skip
     joiner = Joiner(
-        joining,
+        make_consumer(settings.kafka, lj.join_group, **{"partition.assignment.strategy": "range"}),
         JoinStore(redis, keys, lj.retention_seconds), models,
         topic=lj.topic, partitions=partitions, publish=publisher,
         publish_rolling=store_rolling(redis, keys), publish_bias=publisher.bias,
