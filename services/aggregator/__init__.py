@@ -29,6 +29,7 @@ def _prefetch_limit(settings: Settings) -> dict[str, Any]:
 
 def build(rt: Runtime) -> Aggregator:
     from modelmon.adapters.kafka import make_consumer, make_producer
+    from modelmon.adapters.lag import watch_lag
     from modelmon.adapters.redis import make_redis
     from modelmon.keys import Keys
     from modelmon.limits import EventTimeBounds
@@ -63,6 +64,7 @@ def build(rt: Runtime) -> Aggregator:
         generation=registry.generation,
         redact=lambda raw: redact_bytes(raw, redaction),
     )
+    watch_lag(rt.registry, s.kafka, (options.group, [options.topic]))
     return Aggregator(options, ports, rt.stop, rt.registry, readiness)
 
 

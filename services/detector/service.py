@@ -261,6 +261,7 @@ class Detector:
             self._ports.write_reports(uri, window_files(view, found, baseline, config, src))
         retention_ms = self.options.retention_seconds * 1000
         self._results.save_result(found.result, view.windows > 1, retention_ms)
+        self.metrics.observe_drift(found.result)
         alerts = detection.alert_events(view, found, config, now)
         events = [*alerts, detection.window_evaluated(view, found)]
         self._produce_all(config.model_id, [e.model_dump_json().encode() for e in events])

@@ -13,6 +13,7 @@ from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 from prometheus_client import CollectorRegistry
 
 from modelmon.adapters.kafka import make_admin, make_consumer, make_producer
+from modelmon.adapters.lag import watch_lag
 from modelmon.adapters.redis import make_redis
 from modelmon.errors import DependencyUnavailableError, TransientError
 from modelmon.explain.config import ExplainerConfig
@@ -94,9 +95,11 @@ def wire(
         redact=lambda raw: redact_bytes(raw, redaction),
     )  # fmt: skip
     consumer = make_consumer(settings.kafka, opts.group, **{"max.poll.interval.ms": 900_000})
+    capture_topic = opts.topic or settings.topics.capture
+    watch_lag(registry, settings.kafka, (opts.group, [capture_topic]))  # what KEDA scales on
     loop = ExplainerLoop(
         consumer, producer, models, explainers,
-        capture_topic=opts.topic or settings.topics.capture, output_topic=output_topic,
+        capture_topic=capture_topic, output_topic=output_topic,
         dead_letter=lambda raw, exc, model, source: _ignore(
             dead.send(raw, exc, model_id=model, source=source, code="not_explainable")
         ),
