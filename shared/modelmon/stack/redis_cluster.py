@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from modelmon.errors import ConfigurationError
+from modelmon.stack.config import StackConfig
+from modelmon.stack.process import ManagedProcess, ensure_port_free
+
 DEFAULT_PORTS = (7000, 7001, 7002)
 
 
@@ -37,6 +41,7 @@ def node_config(host: str, port: int, home: Path) -> str:
         "protected-mode yes",
         "daemonize no",
         "cluster-enabled yes",
+        "cluster-require-full-coverage yes",
         f"cluster-config-file {home / 'nodes.conf'}",
         "cluster-node-timeout 3000",
         f"dir {home}",
@@ -51,19 +56,43 @@ def node_config(host: str, port: int, home: Path) -> str:
 
 @dataclass
 class LocalCluster:
-    """The nodes of one local cluster, each under ``home/<port>``."""
+    """The nodes of one local cluster, each under ``home/redis-cluster-<port>``.
+
+    ``managed``: the stack's way — each node detached with a pid file (``ManagedProcess``),
+    outliving this object; otherwise child processes this object stops (the tests' way).
+    """
 
     home: Path
     ports: tuple[int, ...] = DEFAULT_PORTS
     host: str = "127.0.0.1"
+    managed: bool = False
     procs: dict[int, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
         return cluster_url(self.host, self.ports)
 
+    def node(self, port: int) -> ManagedProcess:
+        return ManagedProcess(f"redis-cluster-{port}", self.home)
+
     def node_home(self, port: int) -> Path:
-        return self.home / str(port)
+        return self.node(port).workdir
+
+    def running(self) -> list[int]:
+        """Ports whose node runs (started by this object, or by the stack)."""
+        if self.managed:
+            return [p for p in self.ports if self.node(p).pid() is not None]
+        return [p for p, proc in self.procs.items() if proc.poll() is None]
+
+    def _launch(self, port: int, argv: list[str]) -> None:
+        if self.managed:
+            if self.node(port).pid() is None:
+                ensure_port_free(self.node(port), self.host, port, "--redis-cluster-ports")
+                self.node(port).start(argv)
+        elif port not in self.procs or self.procs[port].poll() is not None:
+            self.procs[port] = subprocess.Popen(
+                argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
 
     def write_configs(self) -> dict[int, Path]:
         """Each node's config file (created with its directory)."""
@@ -79,10 +108,7 @@ class LocalCluster:
         """Start every node not running, assign the slots if nobody has, wait for ``ok``."""
         server = _binary("redis-server")
         for port, conf in self.write_configs().items():
-            if port not in self.procs or self.procs[port].poll() is not None:
-                self.procs[port] = subprocess.Popen(
-                    [server, str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-                )
+            self._launch(port, [server, str(conf)])
         for port in self.ports:
             _wait(partial(self.answers, port), timeout, f"cluster node {self.host}:{port}")
         if not self.slots_assigned():
@@ -130,7 +156,12 @@ class LocalCluster:
         return True
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop the nodes this object started (SIGTERM, then SIGKILL)."""
+        """Stop the nodes this object (or, ``managed``, the stack) started: SIGTERM, then
+        SIGKILL; never anything else."""
+        if self.managed:
+            for port in self.ports:
+                self.node(port).stop(grace=timeout)
+            return
         for proc in self.procs.values():
             if proc.poll() is None:
                 proc.terminate()
@@ -161,3 +192,34 @@ def _wait(check: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.2)
     raise ClusterStartError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+# -- the stack's cluster (``modelmon stack up --redis-cluster``) ------------------------------
+NAME = "redis-cluster"
+
+
+def of_stack(cfg: StackConfig) -> LocalCluster:
+    ports = tuple(cfg.redis_cluster_ports)
+    if len(ports) < 3 or len(set(ports)) != len(ports):
+        raise ConfigurationError(
+            f"MODELMON_STACK_REDIS_CLUSTER_PORTS needs three or more distinct ports, got {ports}"
+        )
+    return LocalCluster(cfg.state(), ports, cfg.host, managed=True)
+
+
+def stack_up(cfg: StackConfig, report: Callable[[str], None]) -> str:
+    """Start the stack's cluster (idempotent); returns its URL."""
+    cluster = of_stack(cfg)
+    try:
+        cluster.start(cfg.start_timeout)
+    except ClusterStartError as exc:
+        raise ConfigurationError(f"the local Redis Cluster did not start: {exc}") from exc
+    report(f"{NAME} running: {len(cluster.ports)} masters, {cluster.url}")
+    return cluster.url
+
+
+def stack_down(cfg: StackConfig, report: Callable[[str], None]) -> None:
+    cluster = of_stack(cfg)
+    running = cluster.running()
+    cluster.stop()
+    report(f"{NAME} {'stopped' if running else 'not running (nothing to stop)'}")
