@@ -18,9 +18,8 @@ def test_the_stack_cluster_starts_serves_stops_and_rejoins(tmp_path: Path) -> No
     url = cluster.stack_up(cfg, lines.append)
     nodes = cluster.of_stack(cfg)
     try:
-        assert url == cfg.redis_cluster_url == env_vars(cfg, redis_cluster=True)[
-            "MODELMON_REDIS__URL"
-        ]
+        exported = env_vars(cfg, redis_cluster=True)["MODELMON_REDIS__URL"]
+        assert url == cfg.redis_cluster_url == exported
         assert "3 masters" in lines[-1]
         client = make_redis(RedisSettings(url=url))
         client.set("k", b"v")
