@@ -189,3 +189,56 @@ class Keys:
     def quality_rolling_results(self, model_id: str) -> str:
         """Sorted set of rolling-view quality evaluation JSON by the view's end (ms)."""
         return f"{self.prefix}:results:{_tag(model_id)}:quality:rolling"
+
+    # -- migration from the untagged names (before issue 16) -------------------------------
+    def from_legacy(self, key: str) -> str | None:
+        """The tagged name of a key stored under its name before hash tags, or None when
+        ``key`` is not such a key (already tagged, or not modelmon's). Alert plans are not
+        mapped here: their model is inside the value (``modelmon migrate-keys`` reads it)."""
+        head = f"{self.prefix}:"
+        if not key.startswith(head) or "{" in key:
+            return None
+        try:
+            return _legacy(self, key[len(head) :].split(":"))
+        except ValueError:  # a number that is not one: not a key modelmon wrote
+            return None
+
+    def legacy_alert_plan_id(self, key: str) -> str | None:
+        """The event id of an untagged alert plan key (``<prefix>:alerting:plan:<event id>``)."""
+        head = f"{self.prefix}:alerting:plan:"
+        return key[len(head) :] if key.startswith(head) and "{" not in key else None
+
+
+def _legacy(k: Keys, parts: list[str]) -> str | None:
+    match parts:
+        case ["models"]:
+            return k.models()
+        case ["registry", "version"]:
+            return k.registry_version()
+        case ["generation"]:
+            return k.generation()
+        case ["model", model, "config"]:
+            return k.model_config(model)
+        case ["model", model, "baseline"]:
+            return k.baseline(model)
+        case ["agg", topic, part, "state" | "windows" | "late" as kind] if part.isdigit():
+            return f"{k._agg(topic, int(part))}:{kind}"
+        case ["partial", model, size, start, topic, part] if part.isdigit():
+            return k.partial(topic, int(part), WindowRef(model, int(size), int(start)))
+        case ["claim" | "done" | "failed" | "merged" as kind, model, size, start]:
+            return f"{k.prefix}:{kind}:{_window(WindowRef(model, int(size), int(start)))}"
+        case ["results", model, *rest]:
+            return ":".join([k.results(model), *rest])
+        case ["series", model, *feature] if feature:
+            return k.feature_series(model, ":".join(feature))
+        case ["alerting", "state", model]:
+            return k.alert_states(model)
+        case ["lj", part, "state" | "pending" | "joined" | "deadlines" as kind] if part.isdigit():
+            return f"{k._lj(int(part))}:{kind}"
+        case ["lj", "win", model, start, part] if part.isdigit():
+            return k.labeljoin_window(model, int(start), int(part))
+        case ["lj", "q", model, start, part] if part.isdigit():
+            return k.quality_partial(model, int(start), int(part))
+        case ["lj", "b", model, start, part] if part.isdigit():
+            return k.bias_partial(model, int(start), int(part))
+    return None

@@ -192,7 +192,7 @@ def test_three_aggregators_two_detectors_and_a_kill_equal_one_process(
     got, want = _results(many), _results(one)
     assert {k: r["event_count"] for k, r in got.items()} == dict(counts)  # exact, every model
     assert all(r["late_event_count"] == 0 for r in got.values())
-    assert got == want  # the scale-out's results are the one process's, field for field
+    assert got == want, _difference(got, want)  # the one process's results, field for field
     many_records, one_records = _evaluated(settings, alerts_many), _evaluated(settings, alerts_one)
     singles = Counter(
         (r["result"]["model_id"], r["result"]["window_start"])
@@ -205,6 +205,18 @@ def test_three_aggregators_two_detectors_and_a_kill_equal_one_process(
     for i, model in enumerate(MODELS):  # each model alerts on its own drifted window
         start = _iso(T0 + (i % 3) * SIZE)
         assert (model, start) in drifted, model
+
+
+def _difference(got: dict[Any, Any], want: dict[Any, Any]) -> str:
+    """The first differing result, field by field (for the failure message)."""
+    for key in sorted(got.keys() | want.keys()):
+        a, b = got.get(key), want.get(key)
+        if a != b:
+            if a is None or b is None:
+                return f"{key}: only in {'one process' if a is None else 'scale-out'}"
+            fields = {f: (a.get(f), b.get(f)) for f in a.keys() | b.keys() if a.get(f) != b.get(f)}
+            return f"{key}: {orjson.dumps(fields).decode()[:3000]}"
+    return "equal"
 
 
 def _iso(ms: int) -> str:

@@ -121,3 +121,61 @@ def test_models_spread_over_the_slots() -> None:
     slots = {_slot(k.results(f"model-{i}")) for i in range(100)}
     assert len(slots) > 90
     assert {s * 3 // 16384 for s in slots} == {0, 1, 2}  # three masters' even slot ranges
+
+
+def _old_names(p: str, topic: str, part: int, ref: WindowRef, feature: str) -> dict[str, str]:
+    """The names modelmon wrote before hash tags (issue 16), by the formulas of that version,
+    beside the builder of each one's new name."""
+    m, size, start = ref.model_id, ref.size_ms, ref.start_ms
+    k = Keys(p)
+    w = f"{m}:{size}:{start}"
+    return {
+        f"{p}:models": k.models(),
+        f"{p}:registry:version": k.registry_version(),
+        f"{p}:generation": k.generation(),
+        f"{p}:model:{m}:config": k.model_config(m),
+        f"{p}:model:{m}:baseline": k.baseline(m),
+        f"{p}:agg:{topic}:{part}:state": k.partition_state(topic, part),
+        f"{p}:agg:{topic}:{part}:windows": k.partition_windows(topic, part),
+        f"{p}:agg:{topic}:{part}:late": k.partition_late(topic, part),
+        f"{p}:partial:{w}:{topic}:{part}": k.partial(topic, part, ref),
+        f"{p}:claim:{w}": k.claim(ref),
+        f"{p}:done:{w}": k.done(ref),
+        f"{p}:failed:{w}": k.failed(ref),
+        f"{p}:merged:{w}": k.merged(ref),
+        f"{p}:results:{m}": k.results(m),
+        f"{p}:results:{m}:rolling": k.rolling_results(m),
+        f"{p}:results:{m}:bias": k.bias_results(m),
+        f"{p}:results:{m}:quality": k.quality_results(m),
+        f"{p}:results:{m}:quality:rolling": k.quality_rolling_results(m),
+        f"{p}:series:{m}:{feature}": k.feature_series(m, feature),
+        f"{p}:alerting:state:{m}": k.alert_states(m),
+        f"{p}:lj:{part}:state": k.labeljoin_state(part),
+        f"{p}:lj:{part}:pending": k.labeljoin_pending(part),
+        f"{p}:lj:{part}:joined": k.labeljoin_joined(part),
+        f"{p}:lj:{part}:deadlines": k.labeljoin_deadlines(part),
+        f"{p}:lj:win:{m}:{start}:{part}": k.labeljoin_window(m, start, part),
+        f"{p}:lj:q:{m}:{start}:{part}": k.quality_partial(m, start, part),
+        f"{p}:lj:b:{m}:{start}:{part}": k.bias_partial(m, start, part),
+    }
+
+
+features = st.from_regex(r"[a-z][a-z0-9_:]{0,20}", fullmatch=True)
+
+
+@given(prefixes, names, st.integers(0, 10_000), windows, features)
+def test_every_untagged_name_maps_to_its_tagged_name(
+    prefix: str, topic: str, part: int, ref: WindowRef, feature: str
+) -> None:
+    keys = Keys(prefix)
+    for old, new in _old_names(prefix, topic, part, ref, feature).items():
+        assert keys.from_legacy(old) == new, old
+        assert keys.from_legacy(new) is None  # a tagged name is left alone
+    event = f"{ref.model_id}/w0"
+    assert keys.legacy_alert_plan_id(f"{prefix}:alerting:plan:{event}") == event
+
+
+def test_keys_that_are_not_modelmons_are_left_alone() -> None:
+    keys = Keys("p")
+    for other in ("q:models", "p:done:m:notanumber:1", "p:whatever", "p:agg:t:x:state", "p:"):
+        assert keys.from_legacy(other) is None
