@@ -115,13 +115,25 @@ def _all_evaluated(store: ResultStore) -> bool:
 
 
 def _results(store: ResultStore) -> dict[tuple[str, int], Any]:
-    """Each (model, window start)'s result without the wall-clock fields."""
+    """Each (model, window start)'s result without the wall-clock fields, floats to 12
+    significant digits: a partition's moments merged over other flush boundaries differ in
+    the last bit of ``std`` (summation order), everything else is equal as it is."""
     out: dict[tuple[str, int], Any] = {}
     for model in MODELS:
         for r in store.results(model):
             doc = r.model_dump(mode="json", exclude={"evaluated_at", "report_uri"})
-            out[(model, int(r.window_start.timestamp() * 1000))] = doc
+            out[(model, int(r.window_start.timestamp() * 1000))] = _rounded(doc)
     return out
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
 
 
 def _alerts(records: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
