@@ -140,8 +140,14 @@ def _same(a: Any, b: Any) -> bool:
 
 def _alerts(records: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
     return {
-        (a["model_id"], a["window_start"], a["check_type"], a["feature"], a["state"],
-         None if a["value"] is None else f"{a['value']:.9g}")  # fmt: skip
+        (
+            a["model_id"],
+            a["window_start"],
+            a["check_type"],
+            a["feature"],
+            a["state"],
+            None if a["value"] is None else f"{a['value']:.9g}",
+        )
         for a in records
         if a["type"] == "alert"
     }
@@ -236,7 +242,7 @@ def _difference(got: dict[Any, Any], want: dict[Any, Any]) -> str:
 
 
 def _iso(ms: int) -> str:
-    return str(np.datetime_as_string(np.datetime64(ms, "ms"), unit="ms")) + "Z"
+    return str(np.datetime_as_string(np.datetime64(ms, "ms"), unit="s")) + "Z"
 
 
 def test_stream_layout() -> None:

@@ -23,6 +23,7 @@ from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import redis
+from redis._parsers.encoders import Encoder
 from redis.backoff import ExponentialBackoff
 from redis.client import Pipeline
 from redis.cluster import ClusterNode, ClusterPipeline, RedisCluster
@@ -140,6 +141,10 @@ class _LazyCluster:
         from redis.commands.core import Script
 
         return Script(cast(Any, self), script)
+
+    def get_encoder(self) -> Encoder:
+        """The script's encoder without connecting (modelmon's clients: bytes, UTF-8)."""
+        return Encoder("utf-8", "strict", False)  # type: ignore[no-untyped-call]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._get(), name)
