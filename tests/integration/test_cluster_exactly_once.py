@@ -78,3 +78,34 @@ def test_a_cross_slot_script_is_refused_by_the_cluster(
     keys = Keys(redis_prefix)
     with pytest.raises(Exception, match=r"(?i)cross|same.*slot"):
         script(keys=[keys.results("a"), keys.results("b")])
+
+
+def test_alerting_plan_and_state_are_one_watched_transaction(
+    cluster_client: Any, redis_prefix: str, cluster_settings: Settings
+) -> None:
+    """WATCH plan + state, MULTI, EXEC: one slot per model ({<model>}), so it runs on a cluster;
+    a replayed event finds its stored plan and decides nothing again."""
+    from datetime import UTC, datetime
+
+    from modelmon.alerting.plan import Delivery, Plan
+    from modelmon.alerting.state import KeyState
+    from modelmon.alerting.store import AlertingStore
+
+    store = AlertingStore(cluster_client, redis_prefix)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    alarm = KeyState(state="ALARM", window_end=now, since=now)
+    plan = Plan(event_id="e1", model_id="churn",
+                deliveries=[Delivery(id="sns|e1", kind="sns", route="sns:t")])  # fmt: skip
+    calls: list[int] = []
+
+    def decide(current: dict[str, KeyState]) -> tuple[Plan, dict[str, KeyState]]:
+        calls.append(len(current))
+        return plan, {"k": alarm}
+
+    assert store.prepare("e1", "churn", ["k"], decide) == plan
+    assert store.prepare("e1", "churn", ["k"], decide) == plan  # replay: the stored plan
+    assert calls == [0] and store.states("churn") == {"k": alarm}
+    store.record("churn", "e1", "sns|e1", "delivered")
+    assert store.outcomes("churn", "e1") == {"sns|e1": "delivered"}
+    store.finish("churn", "e1")
+    assert store.outcomes("churn", "e1") == {}

@@ -112,6 +112,9 @@ class ModelmonRedisCluster(RedisCluster):
             raise
 
     def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
+        """Not a transaction unless asked (redis-py splits multi-key commands through it), so
+        modelmon asks: ``pipeline(transaction=True)`` wherever it means MULTI/EXEC or WATCH
+        (its keys share a slot, ``modelmon.keys``)."""
         pipe = super().pipeline(transaction, shard_hint)  # type: ignore[no-untyped-call]
         pipe.__class__ = _ClusterPipeline
         return pipe
@@ -145,6 +148,11 @@ class _LazyCluster:
     def get_encoder(self) -> Encoder:
         """The script's encoder without connecting (modelmon's clients: bytes, UTF-8)."""
         return Encoder("utf-8", "strict", False)  # type: ignore[no-untyped-call]
+
+    def close(self) -> None:
+        """Close the connections if there are any (never connects to close)."""
+        if self._client is not None:
+            self._client.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._get(), name)

@@ -70,7 +70,7 @@ class AlertingStore:
         """The event's stored plan, or a new one decided and stored atomically with its state."""
         plan_key = self._keys.alert_plan(model_id, event_id)
         state_key = self._keys.alert_states(model_id)
-        with _redis_errors(), self._redis.pipeline() as pipe:
+        with _redis_errors(), self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     pipe.watch(plan_key, state_key)  # type: ignore[no-untyped-call]
