@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "migrate-keys": (
         "modelmon.cli.migrate_keys",
         "migrate_keys",
-        "Rename Redis keys stored before hash tags to their tagged names.",
+        "Rename pre-cluster Redis keys to hash-tagged names.",
     ),
     "topics": ("modelmon.cli.topics", "topics", "Create modelmon's Kafka topics on your cluster."),
     "report": ("modelmon.cli.report", "report", "report.html of past streaming windows."),
