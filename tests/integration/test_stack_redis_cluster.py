@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from click.testing import CliRunner
+
 from modelmon.adapters.redis import make_redis
+from modelmon.cli import cli
 from modelmon.settings import RedisSettings
-from modelmon.stack import StackConfig, env_vars
+from modelmon.stack import StackConfig, env_vars, status
 from modelmon.stack import redis_cluster as cluster
 
 from .redis_cluster import cluster_ports
@@ -25,8 +28,15 @@ def test_the_stack_cluster_starts_serves_stops_and_rejoins(tmp_path: Path) -> No
         client.set("k", b"v")
         assert nodes.running() == list(cfg.redis_cluster_ports)
         assert cluster.stack_up(cfg, lines.append) == url  # idempotent: nothing restarted
+        shown = {s.name: s for s in status(cfg).services}
+        assert (shown["redis-cluster"].state, shown["redis-cluster"].endpoint) == ("running", url)
+        env = {"MODELMON_STACK_STATE_DIR": str(tmp_path),
+               "MODELMON_STACK_REDIS_CLUSTER_PORTS": str(cfg.redis_cluster_ports)}  # fmt: skip
+        printed = CliRunner().invoke(cli, ["stack", "env", "--redis-cluster"], env=env)
+        assert f"export MODELMON_REDIS__URL={url}" in printed.output
         cluster.stack_down(cfg, lines.append)
         assert nodes.running() == [] and lines[-1] == "redis-cluster stopped"
+        assert "redis-cluster" not in {s.name for s in status(cfg).services}
         cluster.stack_up(cfg, lines.append)  # the same slots and data, no second create
         assert make_redis(RedisSettings(url=url)).get("k") == b"v"
     finally:
