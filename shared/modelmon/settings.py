@@ -77,7 +77,9 @@ class RedisSettings(BaseModel):
     """Connection to Redis and the prefix every modelmon key starts with."""
 
     url: str = Field(
-        default="redis://127.0.0.1:6379/0", description="rediss://host:port/db for TLS"
+        default="redis://127.0.0.1:6379/0",
+        description="rediss://host:port/db for TLS; redis+cluster://host:port[,host:port] for "
+        "a Redis Cluster; redis+sentinel://host:port[,host:port]/<master>[/<db>] for Sentinel",
     )
     key_prefix: str = "modelmon"
     username: str | None = Field(default=None, description="ACL user (else the URL's)")

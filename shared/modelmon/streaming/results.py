@@ -62,6 +62,16 @@ class ResultStore:
         """Errors are translated by the client (``adapters.redis``)."""
         return fn(*args, **kwargs)
 
+    def _get_each(self, keys: list[str]) -> list[Any]:
+        """GET of each key in one round trip: the keys spread by model over Redis Cluster's
+        slots, so a pipeline rather than one MGET (refused across slots)."""
+        if not keys:
+            return []
+        pipe = self._r.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(key)
+        return cast(list[Any], self._call(pipe.execute))
+
     def done(self, windows: Iterable[WindowRef]) -> set[WindowRef]:
         refs = list(windows)
         pipe = self._r.pipeline(transaction=False)
@@ -100,14 +110,14 @@ class ResultStore:
         refs = list(windows)
         if not refs:
             return {}
-        raw = cast(list[Any], self._call(self._r.mget, [self._keys.failed(r) for r in refs]))
+        raw = self._get_each([self._keys.failed(r) for r in refs])
         return {r: WindowFailure.from_json(b) for r, b in zip(refs, raw, strict=True) if b}
 
     def save_merged(self, ref: WindowRef, profile: DatasetProfile, ttl_seconds: int) -> None:
         self._call(self._r.set, self._keys.merged(ref), profile.serialize(), ex=ttl_seconds)
 
     def merged_profiles(self, refs: list[WindowRef]) -> list[DatasetProfile]:
-        blobs = cast(list[Any], self._call(self._r.mget, [self._keys.merged(r) for r in refs]))
+        blobs = self._get_each([self._keys.merged(r) for r in refs])
         return [DatasetProfile.deserialize(b) for b in blobs if b is not None]
 
     def save_result(self, result: WindowResult, rolling: bool, retention_ms: int) -> None:
