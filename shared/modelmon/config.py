@@ -187,7 +187,8 @@ class ExplainabilitySection(_Config):
         description="the label name of the capture events' (flat) attributions",
     )
     baseline_label: str | None = Field(
-        default=None, description="the baseline label to compare with; unset: the same name "
+        default=None,
+        description="the baseline label to compare with; unset: the same name "
         "(or the baseline's only label)",
     )
 
@@ -221,8 +222,7 @@ class ModelConfig(_Config):
     )
     explainability: ExplainabilitySection | None = Field(
         default=None,
-        description="feature-attribution drift from the capture events' attributions; unset: "
-        "none",
+        description="feature-attribution drift from the capture events' attributions; unset: none",
     )
     endpoint_name: str | None = Field(
         default=None,

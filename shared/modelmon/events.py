@@ -171,7 +171,11 @@ AttributionCheckType = Literal["feature_attribution_drift_check"]
 #: What an alert is about: a check, ``evaluation_failed`` (the detector could not evaluate
 #: the window; feature ``*``, the reason in the description) or a model-quality constraint.
 AlertKind = (
-    CheckType | Literal["evaluation_failed"] | QualityCheckType | BiasCheckType | AttributionCheckType
+    CheckType
+    | Literal["evaluation_failed"]
+    | QualityCheckType
+    | BiasCheckType
+    | AttributionCheckType
 )
 
 #: How a feature is profiled and compared (one definition for config, profiles and checks).

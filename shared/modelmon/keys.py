@@ -67,6 +67,29 @@ class Keys:
             f":{topic}:{partition}"
         )
 
+    # -- attributions (modelmon.attribution), per partition of a consumed topic ------------
+    def attribution_state(self, topic: str, partition: int) -> str:
+        """Hash: ``offset``, the next offset the partition's attribution partials cover."""
+        return f"{self.prefix}:attr:{topic}:{partition}:state"
+
+    def attribution_windows(self, topic: str, partition: int) -> str:
+        """Sorted set of the partition's attribution windows (member), score = close time ms."""
+        return f"{self.prefix}:attr:{topic}:{partition}:windows"
+
+    def attribution_partial(self, topic: str, partition: int, window: WindowRef) -> str:
+        """A partition's serialized ``AttributionState`` of one window."""
+        return (
+            f"{self.prefix}:attrpartial:{window.model_id}:{window.size_ms}:{window.start_ms}"
+            f":{topic}:{partition}"
+        )
+
+    def attribution_parts(self, topic: str, window: WindowRef) -> str:
+        """Set of the partitions of ``topic`` holding an attribution partial of the window."""
+        return (
+            f"{self.prefix}:attrparts:{window.model_id}:{window.size_ms}:{window.start_ms}"
+            f":{topic}"
+        )
+
     # -- detector --------------------------------------------------------------------------
     def claim(self, window: WindowRef) -> str:
         """SET NX with expiry: the detector evaluating the window (released on success)."""
@@ -138,6 +161,10 @@ class Keys:
     def bias_partial(self, model_id: str, start_ms: int, partition: int) -> str:
         """A partition's serialized bias state (``BiasState``) of one (model, window)."""
         return f"{self.prefix}:lj:b:{model_id}:{start_ms}:{partition}"
+
+    def attribution_results(self, model_id: str) -> str:
+        """Sorted set of attribution evaluation JSON by window start (ms): the NDCG series."""
+        return f"{self.prefix}:results:{model_id}:attribution"
 
     def bias_results(self, model_id: str) -> str:
         """Sorted set of bias evaluation JSON by window start (ms): the model's bias series."""

@@ -62,11 +62,14 @@ class TopicSettings(BaseModel):
     alerts: str = "modelmon.alerts.v1"
     deadletter: str = "modelmon.deadletter.v1"
     labels: str = "modelmon.labels.v1"
+    #: explainer output: capture-schema events with ``attributions`` (docs/attribution.md)
+    attributions: str = "modelmon.attributions.v1"
     registry: str = "modelmon.registry.v1"  # compacted backup of models and baselines
     capture_partitions: int = 6
     alerts_partitions: int = 3
     deadletter_partitions: int = 3
     labels_partitions: int = 6
+    attributions_partitions: int = 6
     replication_factor: int = 1
 
 

@@ -29,9 +29,17 @@ from modelmon.config import ModelConfig
 from modelmon.errors import BaselineError, CorruptBlobError
 
 REFERENCE = Path(__file__).resolve().parents[1] / "fixtures" / "sagemaker_reference"
-BASELINE = {"version": "1.0", "explanations": {"kernel_shap": {"label0": {
-    "global_shap_values": {"income": 0.4, "debt": 0.3, "age": 0.2, "tenure": 0.1},
-    "expected_value": 0.25}}}}  # fmt: skip
+BASELINE = {
+    "version": "1.0",
+    "explanations": {
+        "kernel_shap": {
+            "label0": {
+                "global_shap_values": {"income": 0.4, "debt": 0.3, "age": 0.2, "tenure": 0.1},
+                "expected_value": 0.25,
+            }
+        }
+    },
+}
 
 
 def reference() -> dict:
@@ -51,18 +59,24 @@ def test_the_reference_explainability_file_loads() -> None:
 
 @pytest.mark.parametrize(
     "doc",
-    [[], {}, {"explanations": {}}, {"explanations": {"kernel_shap": {"l": {}}}},
-     {"explanations": {"kernel_shap": {"l": {"global_shap_values": {"a": "x"}}}}},
-     {"explanations": {"kernel_shap": {"l": {"global_shap_values": {}}}}}],
-)  # fmt: skip
+    [
+        [],
+        {},
+        {"explanations": {}},
+        {"explanations": {"kernel_shap": {"l": {}}}},
+        {"explanations": {"kernel_shap": {"l": {"global_shap_values": {"a": "x"}}}}},
+        {"explanations": {"kernel_shap": {"l": {"global_shap_values": {}}}}},
+    ],
+)
 def test_a_malformed_analysis_is_a_baseline_error(doc: object) -> None:
     with pytest.raises(BaselineError):
         parse_analysis(doc)  # type: ignore[arg-type]
 
 
 def _events(rng: np.random.Generator, n: int, weights: dict[str, float]) -> list[dict]:
-    return [{"attributions": {f: float(w * rng.normal()) for f, w in weights.items()}}
-            for _ in range(n)]  # fmt: skip
+    return [
+        {"attributions": {f: float(w * rng.normal()) for f, w in weights.items()}} for _ in range(n)
+    ]
 
 
 chunks = st.lists(st.integers(0, 40), min_size=1, max_size=5)
@@ -101,8 +115,9 @@ SAME = {"income": 0.4, "debt": 0.3, "age": 0.2, "tenure": 0.1}
 
 
 def test_drift_is_flagged_when_the_ranking_changes_not_when_only_the_scale_does() -> None:
-    scaled = evaluate_attributions("m", (0, 60_000), _window({k: v * 7 for k, v in SAME.items()}),
-                                   SETTINGS)  # fmt: skip
+    scaled = evaluate_attributions(
+        "m", (0, 60_000), _window({k: v * 7 for k, v in SAME.items()}), SETTINGS
+    )
     assert scaled.checks[0].ndcg > 0.99 and not scaled.violated
     shortcut = evaluate_attributions(
         "m", (0, 60_000), _window({**SAME, "tenure": 2.0, "income": 0.05}), SETTINGS
@@ -110,21 +125,32 @@ def test_drift_is_flagged_when_the_ranking_changes_not_when_only_the_scale_does(
     check = shortcut.checks[0]
     assert check.violated and check.ndcg < 0.9
     doc = violations_json(shortcut.checks)
-    assert doc["violations"] == [{
-        "label": "label0", "metric_name": "shap", "constraint_check_type": CHECK_TYPE,
-        "description": f"Feature attribution drift {check.ndcg!r} exceeds threshold 0.9"}]  # fmt: skip
+    assert doc["violations"] == [
+        {
+            "label": "label0",
+            "metric_name": "shap",
+            "constraint_check_type": CHECK_TYPE,
+            "description": f"Feature attribution drift {check.ndcg!r} exceeds threshold 0.9",
+        }
+    ]
     files = report_files(shortcut)
     analysis = json.loads(files["analysis.json"])
-    assert next(iter(analysis["explanations"]["kernel_shap"]["label0"]["global_shap_values"])) \
-        == "tenure"  # fmt: skip
+    assert (
+        next(iter(analysis["explanations"]["kernel_shap"]["label0"]["global_shap_values"]))
+        == "tenure"
+    )
     assert json.loads(files["constraint_violations.json"]) == doc
     now = datetime(2026, 1, 1, tzinfo=UTC)
     (alarm,) = alert_events(shortcut, now)
     assert (alarm.state, alarm.check_type, alarm.value) == ("ALARM", CHECK_TYPE, check.ndcg)
     (ok,) = alert_events(scaled, now)
     assert ok.state == "OK" and ok.alert_key == alarm.alert_key
-    looser = evaluate_attributions("m", (0, 60_000), _window({**SAME, "tenure": 2.0, "income": 0.05}),
-                                   AttributionSettings(BASELINE, threshold=0.5))  # fmt: skip
+    looser = evaluate_attributions(
+        "m",
+        (0, 60_000),
+        _window({**SAME, "tenure": 2.0, "income": 0.05}),
+        AttributionSettings(BASELINE, threshold=0.5),
+    )
     assert not looser.violated
 
 
@@ -145,19 +171,25 @@ def test_cloudwatch_datums_use_sagemakers_names_and_dimensions() -> None:
     assert {"feature_income", "feature_tenure", "AttributionNDCG"} <= names
     income = next(d for d in data if d.name == "feature_income")
     assert dict(income.dimensions) == {
-        "Endpoint": "ep", "MonitoringSchedule": "sched", "ExplainabilityMethod": "KernelShap",
-        "Label": "label0", "ValueType": "GlobalShapValues"}  # fmt: skip
+        "Endpoint": "ep",
+        "MonitoringSchedule": "sched",
+        "ExplainabilityMethod": "KernelShap",
+        "Label": "label0",
+        "ValueType": "GlobalShapValues",
+    }
 
 
 def test_alarm_per_baseline_label_on_the_ndcg() -> None:
     config = ModelConfig(model_id="m", explainability={"baseline": reference(), "threshold": 0.8})
     specs = attribution_alarm_specs(config, ["arn:sns"])
-    assert [s["AlarmName"] for s in specs] == ["modelmon-m-attribution_label0",
-                                                "modelmon-m-attribution_label1"]  # fmt: skip
+    assert [s["AlarmName"] for s in specs] == [
+        "modelmon-m-attribution_label0",
+        "modelmon-m-attribution_label1",
+    ]
     assert specs[0]["Namespace"] == ENDPOINT_NAMESPACE and specs[0]["Threshold"] == 0.8
     assert specs[0]["ComparisonOperator"] == "LessThanThreshold"
     assert attribution_alarm_specs(ModelConfig(model_id="m"), ["arn:sns"]) == []
-    with pytest.raises(ValueError, match="explainability.baseline"):
+    with pytest.raises(ValueError, match=r"explainability\.baseline"):
         ModelConfig(model_id="m", explainability={"baseline": {"explanations": {}}})
 
 

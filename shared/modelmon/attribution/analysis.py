@@ -48,8 +48,9 @@ class ExplainabilityAnalysis:
             return first, self.labels[first]
         if name not in self.labels:
             known = ", ".join(self.labels)
-            raise BaselineError(f"label {name!r} not in the explainability baseline "
-                                       f"(it has {known})")  # fmt: skip
+            raise BaselineError(
+                f"label {name!r} not in the explainability baseline (it has {known})"
+            )
         return name, self.labels[name]
 
 
@@ -74,8 +75,10 @@ def parse_analysis(doc: Mapping[str, Any]) -> ExplainabilityAnalysis:
     for label, body in explanations[method].items():
         if not isinstance(body, Mapping) or not isinstance(body.get("global_shap_values"), Mapping):
             raise BaselineError(f"explanations.{method}.{label}: no global_shap_values")
-        values = {str(f): _number(v, f"explanations.{method}.{label}.global_shap_values.{f}")
-                  for f, v in body["global_shap_values"].items()}  # fmt: skip
+        values = {
+            str(f): _number(v, f"explanations.{method}.{label}.global_shap_values.{f}")
+            for f, v in body["global_shap_values"].items()
+        }
         if not values:
             raise BaselineError(f"explanations.{method}.{label}: global_shap_values empty")
         expected = body.get("expected_value")

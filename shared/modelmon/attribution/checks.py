@@ -81,9 +81,7 @@ def check_labels(
     for window_label, base_label in pairs:
         base = baseline.labels[base_label].global_shap_values
         values = dict(live[window_label])
-        checks.append(
-            LabelCheck(base_label, ndcg(base, values), threshold, dict(base), values)
-        )
+        checks.append(LabelCheck(base_label, ndcg(base, values), threshold, dict(base), values))
     return checks
 
 

@@ -53,15 +53,22 @@ def explainability_metric_data(
         for feature, value in sorted(check.live.items()):
             name = f"feature_{feature}"
             if len(name) <= MAX_NAME_LENGTH and math.isfinite(value):
-                data.append(MetricDatum(name=name, dimensions=dims, timestamp=timestamp,
-                                        value=value))  # fmt: skip
+                data.append(
+                    MetricDatum(name=name, dimensions=dims, timestamp=timestamp, value=value)
+                )
         expected = (expected_values or {}).get(check.label)
         if expected is not None and math.isfinite(expected):
             dims = label_dimensions(endpoint, schedule, check.label, "ExpectedValue")
-            data.append(MetricDatum(name="ExpectedValue", dimensions=dims, timestamp=timestamp,
-                                    value=expected))  # fmt: skip
+            data.append(
+                MetricDatum(
+                    name="ExpectedValue", dimensions=dims, timestamp=timestamp, value=expected
+                )
+            )
         if check.evaluated:
             dims = label_dimensions(endpoint, schedule, check.label, "NDCG")
-            data.append(MetricDatum(name=NDCG_METRIC, dimensions=dims, timestamp=timestamp,
-                                    value=check.ndcg))  # fmt: skip
+            data.append(
+                MetricDatum(
+                    name=NDCG_METRIC, dimensions=dims, timestamp=timestamp, value=check.ndcg
+                )
+            )
     return data

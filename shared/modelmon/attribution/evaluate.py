@@ -84,11 +84,15 @@ class AttributionEvaluation:
             "window_end_ms": self.window_end_ms,
             "attributions": self.attributions,
             "checks": [
-                {"label": c.label, "ndcg": c.ndcg if c.evaluated else None,
-                 "threshold": c.threshold, "violated": c.violated}
+                {
+                    "label": c.label,
+                    "ndcg": c.ndcg if c.evaluated else None,
+                    "threshold": c.threshold,
+                    "violated": c.violated,
+                }
                 for c in self.checks
             ],
-        }  # fmt: skip
+        }
 
 
 def evaluate_attributions(
@@ -107,9 +111,7 @@ def evaluate_attributions(
         if settings.baseline_label is not None:
             mapping = {settings.label: settings.baseline_label}
         checks = check_labels(baseline, live, settings.threshold, mapping)
-    return AttributionEvaluation(
-        model_id, window[0], window[1], live, checks, len(state), baseline
-    )
+    return AttributionEvaluation(model_id, window[0], window[1], live, checks, len(state), baseline)
 
 
 def _when(ms: int) -> datetime:
@@ -152,7 +154,7 @@ def alert_events(
                 value=check.ndcg,
                 threshold=check.threshold,
                 method="ndcg",
-                severity=severity,  # type: ignore[arg-type]
+                severity=severity,
                 state=state,
                 description=description,
                 detected_at=detected_at,
@@ -167,8 +169,10 @@ def cloudwatch_data(
     """The window's explainability datums (``cloudwatch.explainability_metric_data``)."""
     checks = evaluation.checks
     if not checks:  # no baseline: still publish the global SHAP values
-        checks = [LabelCheck(label, float("nan"), DEFAULT_THRESHOLD, {}, values)
-                  for label, values in evaluation.live.items()]  # fmt: skip
+        checks = [
+            LabelCheck(label, float("nan"), DEFAULT_THRESHOLD, {}, values)
+            for label, values in evaluation.live.items()
+        ]
     return explainability_metric_data(
         checks, endpoint=endpoint, schedule=schedule, timestamp=_when(evaluation.window_end_ms)
     )

@@ -83,8 +83,10 @@ def attribution_section(evaluation: AttributionEvaluation, state: AttributionSta
         if check is not None and check.evaluated:
             cls = "bad" if check.violated else ""
             verdict = "below" if check.violated else "at or above"
-            heading += (f' — <span class="{cls}">NDCG {check.ndcg:.4f}</span>, {verdict} the '
-                        f"threshold {check.threshold:g}")  # fmt: skip
+            heading += (
+                f' — <span class="{cls}">NDCG {check.ndcg:.4f}</span>, {verdict} the '
+                f"threshold {check.threshold:g}"
+            )
         parts.append(heading + "</h3>")
         live = evaluation.live.get(label, check.live if check else {})
         parts.append(

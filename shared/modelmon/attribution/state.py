@@ -68,8 +68,9 @@ class FeatureAttribution:
         order = np.argsort(items, kind="stable")
         items, cum = items[order], np.cumsum(weights[order])
         total = cum[-1]
-        return [float(items[min(int(np.searchsorted(cum, r * total)), len(items) - 1)])
-                for r in ranks]  # fmt: skip
+        return [
+            float(items[min(int(np.searchsorted(cum, r * total)), len(items) - 1)]) for r in ranks
+        ]
 
 
 class AttributionState:
@@ -83,8 +84,10 @@ class AttributionState:
 
     def __len__(self) -> int:
         """Attributions folded in (the largest feature count of any label)."""
-        return max((max((f.count for f in fs.values()), default=0)
-                    for fs in self.labels.values()), default=0)  # fmt: skip
+        return max(
+            (max((f.count for f in fs.values()), default=0) for fs in self.labels.values()),
+            default=0,
+        )
 
     def add(self, label: str, attributions: Mapping[str, float]) -> None:
         """One event's attributions (feature -> value); non-finite values are skipped."""
@@ -119,11 +122,13 @@ class AttributionState:
             "v": _VERSION,
             "skipped": self.skipped,
             "labels": {
-                label: {n: [fa.count, fa.total, fa.total_abs, fa.sketch.serialize()]
-                        for n, fa in sorted(features.items())}
+                label: {
+                    n: [fa.count, fa.total, fa.total_abs, fa.sketch.serialize()]
+                    for n, fa in sorted(features.items())
+                }
                 for label, features in sorted(self.labels.items())
             },
-        }  # fmt: skip
+        }
         return msgspec.msgpack.encode(body)
 
     @staticmethod
