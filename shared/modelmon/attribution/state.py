@@ -11,7 +11,7 @@ counts, sums and means are exact up to float rounding.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -38,7 +38,25 @@ class FeatureAttribution:
     count: int = 0
     total: float = 0.0
     total_abs: float = 0.0
-    sketch: Kll = field(default_factory=lambda: Kll(SKETCH_K))
+    #: the sketch, kept as its parts (sketches or their bytes) until someone reads it: the
+    #: NDCG needs only the sums, so a window's partials merge without touching sketches
+    parts: list[Kll | bytes] = field(default_factory=list)
+
+    @property
+    def sketch(self) -> Kll:
+        """The merged sketch of every part (deserialized and merged on first read)."""
+        if len(self.parts) == 1 and isinstance(self.parts[0], Kll):
+            return self.parts[0]
+        out = Kll(SKETCH_K)
+        for part in self.parts:
+            out.merge(Kll.deserialize(part) if isinstance(part, bytes) else part)
+        self.parts = [out]
+        return out
+
+    def sketch_bytes(self) -> bytes:
+        if len(self.parts) == 1 and isinstance(self.parts[0], bytes):
+            return self.parts[0]
+        return self.sketch.serialize()
 
     @property
     def mean_abs(self) -> float:
@@ -58,11 +76,16 @@ class FeatureAttribution:
         self.count += other.count
         self.total += other.total
         self.total_abs += other.total_abs
-        self.sketch.merge(other.sketch)
+        self.parts += [p.copy() if isinstance(p, Kll) else p for p in other.parts]
 
     def quantiles(self, ranks: Iterable[float]) -> list[float]:
-        """Signed-attribution quantiles from the sketch (rank error <= ``RANK_ERROR``)."""
-        items, weights = self.sketch.items_and_weights()
+        """Signed-attribution quantiles from the sketch (rank error <= ``RANK_ERROR``); NaN
+        when the stored sketch is unreadable (the sums, and so the NDCG, do not need it)."""
+        ranks = list(ranks)
+        try:
+            items, weights = self.sketch.items_and_weights()
+        except (CorruptBlobError, ValueError):
+            return [math.nan for _ in ranks]
         if not len(items):
             return [math.nan for _ in ranks]
         order = np.argsort(items, kind="stable")
@@ -92,6 +115,14 @@ class AttributionState:
     def add(self, label: str, attributions: Mapping[str, float]) -> None:
         """One event's attributions (feature -> value); non-finite values are skipped."""
         self.add_columns(label, {k: [v] for k, v in attributions.items()})
+
+    def add_rows(self, label: str, rows: Sequence[Mapping[str, float]]) -> None:
+        """Many events' attributions (one mapping each), folded in per feature at once."""
+        columns: dict[str, list[float]] = {}
+        for row in rows:
+            for name, value in row.items():
+                columns.setdefault(name, []).append(value)
+        self.add_columns(label, columns)
 
     def add_columns(self, label: str, columns: Mapping[str, Iterable[float]]) -> None:
         """Many events' attributions at once: feature -> values."""
@@ -123,7 +154,7 @@ class AttributionState:
             "skipped": self.skipped,
             "labels": {
                 label: {
-                    n: [fa.count, fa.total, fa.total_abs, fa.sketch.serialize()]
+                    n: [fa.count, fa.total, fa.total_abs, fa.sketch_bytes()]
                     for n, fa in sorted(features.items())
                 }
                 for label, features in sorted(self.labels.items())
@@ -141,7 +172,7 @@ class AttributionState:
             state.skipped = int(body["skipped"])
             for label, features in body["labels"].items():
                 state.labels[label] = {
-                    name: FeatureAttribution(int(c), float(t), float(a), Kll.deserialize(s))
+                    name: FeatureAttribution(int(c), float(t), float(a), [bytes(s)])
                     for name, (c, t, a, s) in features.items()
                 }
             return state
@@ -159,11 +190,12 @@ def merged(states: Iterable[AttributionState]) -> AttributionState:
 
 def state_of_events(events: Iterable[Any], label: str = DEFAULT_LABEL) -> AttributionState:
     """The state of capture events (``CaptureEvent`` or dicts) that carry ``attributions``."""
-    state = AttributionState()
+    state, rows = AttributionState(), []
     for event in events:
         attributions = (
             event.get("attributions") if isinstance(event, Mapping) else event.attributions
         )
         if attributions:
-            state.add(label, attributions)
+            rows.append(attributions)
+    state.add_rows(label, rows)
     return state

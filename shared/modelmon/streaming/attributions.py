@@ -117,23 +117,22 @@ class PartitionAttributions:
         times = batch.event_ms[sel]
         on_time = ~late_mask(times, mark_of(model_id), spec)
         starts = window_starts(times, spec.size_ms)
-        taken = 0
+        found: dict[int, list[dict[str, float]]] = {}
         for pos, start, ok in zip(sel.tolist(), starts.tolist(), on_time.tolist(), strict=True):
             i = int(batch.index[pos])
-            if not ok or not self.accepts(offsets[i]):
-                continue
-            found = attributions_of(values[i])
-            if not found:
-                continue
+            if ok and self.accepts(offsets[i]):
+                attributions = attributions_of(values[i])
+                if attributions:
+                    found.setdefault(start, []).append(attributions)
+        for start, rows in found.items():
             ref = WindowRef(model_id, spec.size_ms, start)
             entry = self._windows.get(ref)
             if entry is None:
                 entry = (spec.close_of(start), AttributionState())
                 self._windows[ref] = entry
-            entry[1].add(label, found)
+            entry[1].add_rows(label, rows)
             self._dirty.add(ref)
-            taken += 1
-        return taken
+        return sum(len(rows) for rows in found.values())
 
     def accepts(self, offset: int) -> bool:
         """False for a message the stored attribution partials already cover."""
