@@ -33,6 +33,9 @@ class Phase:
     wrong_type: dict[str, float] = field(default_factory=dict)
     #: share of ground-truth labels flipped: the world changed, the model did not (accuracy falls)
     label_noise: float = 0.0
+    #: the model leans on these features ({feature: standardized weight} of the demo's
+    #: explainable scorer, ``demo.attribution``): the attributions move, the inputs do not
+    shortcut: dict[str, float] = field(default_factory=dict)
 
     @property
     def drifted(self) -> frozenset[str]:
@@ -43,7 +46,7 @@ class Phase:
     def is_normal(self) -> bool:
         return not (
             self.drifted or self.new_categories or self.missing or self.wrong_type
-            or self.label_noise
+            or self.label_noise or self.shortcut
         )  # fmt: skip
 
     def describe(self) -> str:
@@ -60,6 +63,8 @@ class Phase:
         ]
         if self.label_noise:
             parts.append(f"labels flipped ({self.label_noise:.0%})")
+        if self.shortcut:
+            parts.append("model leans on " + ", ".join(self.shortcut) + " (attributions only)")
         return "; ".join(parts) or "training distribution"
 
 
@@ -80,6 +85,17 @@ def default_schedule(window_s: float, windows_per_phase: float = 3) -> list[Phas
             label_noise=0.45,
         ),
         Phase("recovered", span * 4 / 3),
+    ]
+
+
+def attribution_schedule(window_s: float, windows_per_phase: float = 3) -> list[Phase]:
+    """Normal -> a shortcut feature dominates the predictions (inputs unchanged) -> normal:
+    the feature-attribution incident (docs/attribution.md)."""
+    span = window_s * windows_per_phase
+    return [
+        Phase("normal", span),
+        Phase("shortcut", span, shortcut={"num_products": 3.0}),
+        Phase("recovered", span),
     ]
 
 
