@@ -86,8 +86,7 @@ class Keys:
     def attribution_parts(self, topic: str, window: WindowRef) -> str:
         """Set of the partitions of ``topic`` holding an attribution partial of the window."""
         return (
-            f"{self.prefix}:attrparts:{window.model_id}:{window.size_ms}:{window.start_ms}"
-            f":{topic}"
+            f"{self.prefix}:attrparts:{window.model_id}:{window.size_ms}:{window.start_ms}:{topic}"
         )
 
     # -- detector --------------------------------------------------------------------------

@@ -290,6 +290,7 @@ class DemoRun:
             self.proxy_port,
             f"s3://{aws.bucket}/capture",
             f"s3://{aws.bucket}/reports",
+            attributions=any(p.shortcut for p in self.o.phases),  # docs/attribution.md
         )
         started = []
         for spec in [self.dashboard.spec(f"s3://{aws.bucket}/capture"), *specs]:

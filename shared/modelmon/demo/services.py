@@ -51,7 +51,12 @@ class ServiceSpec:
 
 
 def service_specs(
-    model_id: str, model_url: str, proxy_port: int, archive_destination: str, reports: str
+    model_id: str,
+    model_url: str,
+    proxy_port: int,
+    archive_destination: str,
+    reports: str,
+    attributions: bool = False,
 ) -> list[ServiceSpec]:
     """The pipeline, in start order: consumers first, then the proxy that feeds them."""
     ports = {
@@ -74,7 +79,7 @@ def service_specs(
             {},
             "capture topic -> windowed profiles in Redis (exactly-once)",
         ),
-        attributions_aggregator(ports["attributions"]),
+        *([attributions_aggregator(ports["attributions"])] if attributions else []),
         ServiceSpec(
             "detector",
             ["--admin-port", str(ports["detector"]), "--out", reports],

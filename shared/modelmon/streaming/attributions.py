@@ -36,6 +36,10 @@ _DECODE = msgspec.json.Decoder(_Attributions).decode
 _NEEDLE = b"attributions"
 
 
+def _mentions(value: bytes | None) -> bool:
+    return value is not None and _NEEDLE in value
+
+
 @dataclass(frozen=True, slots=True)
 class AttributionFlush:
     from_offset: int | None  # must equal the attribution offset stored in Redis
@@ -88,6 +92,12 @@ class PartitionAttributions:
         models in ``labels`` (model -> label); returns the events with attributions taken."""
         if not len(batch) or not labels:
             return 0
+        # C-level scan: most capture batches carry no attributions at all
+        hits = list(map(_mentions, values))
+        if not any(hits):
+            if len(offsets):
+                self.next_offset = max(self.next_offset or 0, offsets[-1] + 1)
+            return 0
         ids = np.asarray(
             batch.model_ids if batch.model_id is None else [batch.model_id] * len(batch)
         )
@@ -97,7 +107,9 @@ class PartitionAttributions:
             sel = np.flatnonzero(ids == model_id)
             if plan is None or not len(sel):
                 continue
-            taken += self._add_model(model_id, label, plan, values, offsets, batch, sel, mark_of)
+            taken += self._add_model(
+                model_id, label, plan, values, offsets, batch, sel, mark_of, hits
+            )
         if len(offsets):
             self.next_offset = max(self.next_offset or 0, offsets[-1] + 1)
         return taken
@@ -112,15 +124,17 @@ class PartitionAttributions:
         batch: DecodedBatch,
         sel: np.ndarray,
         mark_of: Callable[[str], int],
+        hits: list[bool],
     ) -> int:
         spec = plan.spec
         times = batch.event_ms[sel]
-        on_time = ~late_mask(times, mark_of(model_id), spec)
+        on_time = ~late_mask(times, mark_of(model_id), spec)  # over all events: the marks
         starts = window_starts(times, spec.size_ms)
+        index = batch.index[sel]
+        keep = on_time & np.fromiter(hits, dtype=bool, count=len(hits))[index]
         found: dict[int, list[dict[str, float]]] = {}
-        for pos, start, ok in zip(sel.tolist(), starts.tolist(), on_time.tolist(), strict=True):
-            i = int(batch.index[pos])
-            if ok and self.accepts(offsets[i]):
+        for i, start in zip(index[keep].tolist(), starts[keep].tolist(), strict=True):
+            if self.accepts(offsets[i]):
                 attributions = attributions_of(values[i])
                 if attributions:
                     found.setdefault(start, []).append(attributions)
