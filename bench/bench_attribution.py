@@ -154,7 +154,7 @@ def main() -> None:
         f"{fold_s:.1f} ({5000 / fold_s * 1000:,.0f} events/s) |"
     )
     print(
-        "| aggregator: the same hook on a 5,000-message batch without attributions "
+        "| aggregator: the hook on a 5,000-message batch of an explained model, none attributed "
         f"(the usual path) | {plain_ms:.2f} |\n"
     )
     headline(

@@ -67,7 +67,6 @@ class PartitionAttributions:
         windows: Mapping[WindowRef, tuple[int, AttributionState]] | None = None,
     ) -> None:
         self.stored_offset = stored_offset
-        self.next_offset = stored_offset
         self._windows = {ref: (close, state) for ref, (close, state) in (windows or {}).items()}
         self._dirty: set[WindowRef] = set()
 
@@ -92,11 +91,11 @@ class PartitionAttributions:
         models in ``labels`` (model -> label); returns the events with attributions taken."""
         if not len(batch) or not labels:
             return 0
-        # C-level scan: most capture batches carry no attributions at all
-        hits = list(map(_mentions, values))
+        models = {batch.model_id} if batch.model_id is not None else set(batch.model_ids)
+        if models.isdisjoint(labels):  # no model of this batch is explained: nothing to read
+            return 0
+        hits = list(map(_mentions, values))  # one substring scan per message
         if not any(hits):
-            if len(offsets):
-                self.next_offset = max(self.next_offset or 0, offsets[-1] + 1)
             return 0
         ids = np.asarray(
             batch.model_ids if batch.model_id is None else [batch.model_id] * len(batch)
@@ -110,8 +109,6 @@ class PartitionAttributions:
             taken += self._add_model(
                 model_id, label, plan, values, offsets, batch, sel, mark_of, hits
             )
-        if len(offsets):
-            self.next_offset = max(self.next_offset or 0, offsets[-1] + 1)
         return taken
 
     def _add_model(
