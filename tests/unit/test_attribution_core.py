@@ -199,3 +199,41 @@ def test_html_section_ranks_features_and_escapes_names() -> None:
     page = attribution_page("t", [attribution_section(evaluation, state)])
     assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
     assert "NDCG" in page and page.index("&lt;b&gt;") < page.index("income")
+
+
+feature_names = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12
+)
+finite = st.floats(-1e6, 1e6, allow_nan=False)
+
+
+@given(st.dictionaries(feature_names, st.floats(0, 1e6), min_size=1, max_size=12), finite)
+@settings(max_examples=60, deadline=None)
+def test_analysis_json_round_trips(values: dict[str, float], expected: float) -> None:
+    from modelmon.attribution.analysis import LabelExplanation
+
+    doc = analysis_document({"label0": LabelExplanation(values, expected)})
+    again = parse_analysis(json.loads(json.dumps(doc)))
+    assert again.labels["label0"] == LabelExplanation(values, expected)
+
+
+@given(st.lists(st.dictionaries(feature_names, finite, max_size=6), min_size=1, max_size=5))
+@settings(max_examples=60, deadline=None)
+def test_clarify_online_explanations_map_record_by_record(records: list[dict[str, float]]) -> None:
+    from modelmon.attribution.clarify import clarify_attributions
+
+    body = {
+        "version": "1.0",
+        "predictions": {"content_type": "text/csv", "data": "\n".join("1" for _ in records)},
+        "explanations": {
+            "kernel_shap": [
+                [
+                    {"feature_header": f, "attributions": [{"attribution": [v, 99.0]}]}
+                    for f, v in record.items()
+                ]
+                for record in records
+            ]
+        },
+    }
+    assert clarify_attributions(body) == records
+    assert clarify_attributions({"predictions": [1]}) == []
