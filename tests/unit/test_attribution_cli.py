@@ -205,3 +205,33 @@ def test_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
         str(tmp_path),
     )
     assert result.exit_code == 2 and "error" in result.output
+
+
+def test_a_non_linear_model_uses_the_explainer_hook_or_needs_shap(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sys
+    import types
+
+    from sklearn.tree import DecisionTreeClassifier
+
+    from modelmon.attribution import explain
+    from modelmon.errors import ConfigurationError
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(50, 3))
+    tree = DecisionTreeClassifier(max_depth=2, random_state=0).fit(x, x[:, 0] > 0)
+    hook = types.ModuleType("modelmon.explain")
+    calls: list[int] = []
+
+    def shap_values(model: object, rows: np.ndarray, background: np.ndarray) -> np.ndarray:
+        calls.append(len(rows))
+        return np.ones_like(rows)
+
+    hook.shap_values = shap_values  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "modelmon.explain", hook)
+    assert explain.model_shap(tree, x, x[:10]).shape == (50, 3) and calls == [50]
+    monkeypatch.setitem(sys.modules, "modelmon.explain", None)  # no explainer module
+    monkeypatch.setitem(sys.modules, "shap", None)  # and no shap library
+    with pytest.raises(ConfigurationError, match="shap"):
+        explain.model_shap(tree, x, x[:10])
