@@ -50,7 +50,9 @@ def build(rt: Runtime) -> Detector:
         registry=Registry(redis, keys),
         write_reports=ReportWriter(s.aws, options.out).write,
         close=redis.close,
-        attributions=attribution_step(s, redis, keys, options.topic, options.out),
+        attributions=attribution_step(
+            s, redis, keys, options.topic, options.out, options.partial_ttl_seconds
+        ),
     )
     return Detector(options, ports, rt.stop, rt.registry, rt.health)
 

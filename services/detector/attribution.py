@@ -55,8 +55,9 @@ class AttributionStep:
         write_reports: Callable[[str, dict[str, str]], None] | None = None,
         cloudwatch: Any | None = None,
         save: Callable[[str, int, str], None] | None = None,
+        expire: Callable[[WindowRef], None] | None = None,
     ) -> None:
-        self._read, self._out = read, out
+        self._read, self._out, self._expire = read, out, expire
         self._write, self._cloudwatch, self._save = write_reports, cloudwatch, save
 
     def __call__(
@@ -93,6 +94,8 @@ class AttributionStep:
                     )
             except Exception as exc:  # noqa: BLE001 - metrics are best effort: never fail a window
                 log.warning("explainability metrics not published: %s", exc)
+        if self._expire is not None:  # evaluated: the partials may go (as the profiles')
+            self._expire(ref)
         log.info(
             "attributions evaluated",
             extra={
@@ -125,12 +128,16 @@ class AttributionStep:
 
 
 def attribution_step(
-    settings: Any, redis: Any, keys: Any, topic: str, out: str | None
+    settings: Any, redis: Any, keys: Any, topic: str, out: str | None, partial_ttl: int = 3600
 ) -> AttributionStep:
     """The real step: partials of the capture topic and the attributions topic, reports via
     ``ReportWriter``, CloudWatch when a client can be made, the series in Redis."""
     from modelmon.adapters.reports import ReportWriter
-    from modelmon.streaming.attribution_store import AttributionStore, window_attributions
+    from modelmon.streaming.attribution_store import (
+        AttributionStore,
+        expire_window,
+        window_attributions,
+    )
 
     stores = [
         AttributionStore(redis, keys, t)
@@ -150,6 +157,7 @@ def attribution_step(
         write_reports=ReportWriter(settings.aws, out).write if out else None,
         cloudwatch=_cloudwatch(settings),
         save=save,
+        expire=lambda ref: expire_window(stores, ref, partial_ttl),
     )
 
 

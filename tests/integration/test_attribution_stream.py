@@ -177,3 +177,6 @@ def test_attribution_drift_fires_alone_and_streaming_equals_batch(
         Dimensions=[{"Name": "Endpoint", "Value": model}],
     )["Metrics"]
     assert found
+    partials = list(redis_client.scan_iter(match=f"{redis_prefix}:attrpartial:*", count=1000))
+    assert len(partials) == 3 * (3 + 2)  # every window on every partition of both topics
+    assert all(0 < redis_client.ttl(k) <= 3600 for k in partials)  # evaluated: expiring soon

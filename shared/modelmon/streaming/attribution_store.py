@@ -112,6 +112,16 @@ class AttributionStore:
         ]
         self._r.delete(k.attribution_state(topic, partition), index, *partials)
 
+    def expire(self, ref: WindowRef, seconds: int) -> None:
+        k = self._keys
+        parts_key = k.attribution_parts(self.topic, ref)
+        parts = [int(p) for p in cast(set[bytes], self._r.smembers(parts_key))]
+        pipe = self._r.pipeline(transaction=False)
+        for p in parts:
+            pipe.expire(k.attribution_partial(self.topic, p, ref), seconds)
+        pipe.expire(parts_key, seconds)
+        pipe.execute()
+
     def window(self, ref: WindowRef) -> tuple[AttributionState, int]:
         """The window's partials of every partition of this topic, merged (and how many)."""
         k = self._keys
@@ -129,6 +139,13 @@ class AttributionStore:
                 except CorruptBlobError:
                     continue
         return merged(states), len(states)
+
+
+def expire_window(stores: Iterable[AttributionStore], ref: WindowRef, seconds: int) -> None:
+    """Shorten the TTL of an evaluated window's attribution partials (as the detector does
+    for the profile partials): their owner set the retention, days long."""
+    for store in stores:
+        store.expire(ref, seconds)
 
 
 def window_attributions(stores: Iterable[AttributionStore], ref: WindowRef) -> AttributionState:
