@@ -22,8 +22,8 @@ from modelmon.streaming.partition import FlushPlan
 from modelmon.streaming.store import StoredPartition
 
 #: KEYS: state hash, window index, then per partial its key and its window's parts set.
-#: ARGV: from ('' = nothing stored), next offset, TTL seconds, partition, #partials, then
-#: (member, close, blob) per partial.
+#: ARGV: from ('' = nothing stored), next offset, TTL seconds, partition, #partials, index trim
+#: score (windows closed before it leave the index), then (member, close, blob) per partial.
 ATTRIBUTION_FLUSH = """
 local stored = redis.call('HGET', KEYS[1], 'offset')
 if not stored then stored = '' end
@@ -33,7 +33,7 @@ end
 redis.call('HSET', KEYS[1], 'offset', ARGV[2])
 local ttl = tonumber(ARGV[3])
 local n = tonumber(ARGV[5])
-local a = 6
+local a = 7
 for i = 1, n do
   redis.call('SET', KEYS[1 + 2 * i], ARGV[a + 2], 'EX', ttl)
   redis.call('SADD', KEYS[2 + 2 * i], ARGV[4])
@@ -41,6 +41,7 @@ for i = 1, n do
   redis.call('ZADD', KEYS[2], ARGV[a + 1], ARGV[a])
   a = a + 3
 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. ARGV[6])
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
 return {1, ARGV[2]}
@@ -57,7 +58,9 @@ class AttributionStore:
         self.retention_seconds = retention_seconds
         self._script = client.register_script(ATTRIBUTION_FLUSH)
 
-    def flush(self, partition: int, plan: AttributionFlush) -> None:
+    def flush(self, partition: int, plan: AttributionFlush, watermark: int | None = None) -> None:
+        """Write the plan atomically (FencedWriteError when the stored offset moved); windows
+        that closed more than the retention before ``watermark`` leave the index."""
         k, topic = self._keys, self.topic
         keys = [k.attribution_state(topic, partition), k.attribution_windows(topic, partition)]
         args: list[str | int | bytes] = [
@@ -66,6 +69,7 @@ class AttributionStore:
             self.retention_seconds,
             partition,
             len(plan.partials),
+            "-inf" if watermark is None else watermark - self.retention_seconds * 1000,
         ]
         for ref, close, blob in plan.partials:
             keys += [k.attribution_partial(topic, partition, ref), k.attribution_parts(topic, ref)]
@@ -166,7 +170,7 @@ class AttributionAwareStore:
         if tracker is not None:
             attr = tracker.flush_plan(plan.next_offset)
             if attr is not None:
-                self._attr.flush(partition, attr)  # FencedWriteError: the owner reloads both
+                self._attr.flush(partition, attr, plan.watermark)  # fenced: the owner reloads
                 tracker.flushed(attr, dict(plan.model_watermarks))
         self._store.flush(partition, plan, now_ms)
 
