@@ -35,6 +35,11 @@ def build(rt: Runtime) -> Aggregator:
     from modelmon.limits import EventTimeBounds
     from modelmon.redaction import RedactionPolicy, redact_bytes
     from modelmon.registry import ModelCatalog, Registry
+    from modelmon.streaming.attribution_store import (
+        AttributionAwareStore,
+        AttributionIntake,
+        AttributionStore,
+    )
     from modelmon.streaming.store import PartitionStore
 
     from .service import Aggregator, AggregatorOptions, AggregatorPorts, Readiness
@@ -48,6 +53,11 @@ def build(rt: Runtime) -> Aggregator:
     readiness = Readiness(rt.health)
     redis, keys = make_redis(s.redis), Keys(s.redis.key_prefix)
     registry, redaction = Registry(redis, keys), RedactionPolicy.from_settings(s.capture)
+    store = AttributionAwareStore(  # attribution partials beside the profiles (docs/attribution.md)
+        PartitionStore(redis, keys, options.topic, options.retention_seconds),
+        AttributionStore(redis, keys, options.topic, options.retention_seconds),
+    )
+    catalog = ModelCatalog(registry)
     ports = AggregatorPorts(
         consumer=make_consumer(
             s.kafka,
@@ -57,12 +67,13 @@ def build(rt: Runtime) -> Aggregator:
             **_prefetch_limit(s),
         ),
         producer=make_producer(s.kafka),
-        store=PartitionStore(redis, keys, options.topic, options.retention_seconds),
-        catalog=ModelCatalog(registry),
+        store=store,
+        catalog=catalog,
         deadletter_topic=s.topics.deadletter,
         close=redis.close,
         generation=registry.generation,
         redact=lambda raw: redact_bytes(raw, redaction),
+        attributions=AttributionIntake(store, catalog),
     )
     watch_lag(rt.registry, s.kafka, (options.group, [options.topic]))
     return Aggregator(options, ports, rt.stop, rt.registry, readiness)

@@ -26,6 +26,7 @@ def build(rt: Runtime) -> Detector:
     from modelmon.streaming.reader import StateReader
     from modelmon.streaming.results import ResultStore
 
+    from .attribution import attribution_step
     from .ports import DetectorPorts
     from .service import FAILED_RETRY, Detector, DetectorOptions
 
@@ -49,6 +50,9 @@ def build(rt: Runtime) -> Detector:
         registry=Registry(redis, keys),
         write_reports=ReportWriter(s.aws, options.out).write,
         close=redis.close,
+        attributions=attribution_step(
+            s, redis, keys, options.topic, options.out, options.partial_ttl_seconds
+        ),
     )
     return Detector(options, ports, rt.stop, rt.registry, rt.health)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from modelmon.adapters.kafka import ConsumerPort, ProducerPort
 from modelmon.events import WindowResult
@@ -75,3 +75,5 @@ class DetectorPorts:
     registry: RegistryReader
     write_reports: WriteReports
     close: Callable[[], None] = lambda: None
+    #: feature-attribution step (``services/detector/attribution.AttributionStep``); None: off
+    attributions: Callable[..., Any] | None = None

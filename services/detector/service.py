@@ -235,6 +235,8 @@ class Detector:
                 views.append(detection.rolling(ref, profiles))
         for view in views:
             self._publish(view, config, baseline, ref, now)
+        if self._ports.attributions is not None:  # feature-attribution drift (attribution.py)
+            self._ports.attributions(ref, config, now, self._produce_all)
         if failed is not None:  # clears the evaluation_failed alarm
             recovered = detection.evaluation_recovered(ref, failed.attempts, now)
             self._produce_all(ref.model_id, [recovered.model_dump_json().encode()])

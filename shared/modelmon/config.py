@@ -194,6 +194,32 @@ class BiasSection(_Config):
         return self
 
 
+class ExplainabilitySection(_Config):
+    """Feature-attribution drift (docs/attribution.md): Clarify's explainability baseline
+    (``analysis.json``, e.g. from ``baseline create --analysis explainability``) and the NDCG
+    threshold below which a window violates ``feature_attribution_drift_check``."""
+
+    baseline: dict[str, Any] | None = Field(
+        default=None,
+        description="the explainability baseline analysis.json (Clarify's or ours); unset: "
+        "attributions are profiled and reported, no feature_attribution_drift_check",
+    )
+    threshold: float = Field(
+        default=0.9, ge=0.0, le=1.0, description="alert when a window's NDCG is below this"
+    )
+    label: str = Field(
+        default="label0",
+        min_length=1,
+        max_length=256,
+        description="the label name of the capture events' (flat) attributions",
+    )
+    baseline_label: str | None = Field(
+        default=None,
+        description="the baseline label to compare with; unset: the same name "
+        "(or the baseline's only label)",
+    )
+
+
 class ModelConfig(_Config):
     """Everything modelmon needs to monitor one model."""
 
@@ -225,6 +251,10 @@ class ModelConfig(_Config):
         default=None,
         description="SHAP attributions of sampled captures (modelmon run explainer, "
         "docs/explainer.md); unset: not explained",
+    )
+    explainability: ExplainabilitySection | None = Field(
+        default=None,
+        description="feature-attribution drift from the capture events' attributions; unset: none",
     )
     endpoint_name: str | None = Field(
         default=None,
@@ -264,6 +294,14 @@ class ModelConfig(_Config):
             for column in (bias.label, bias.predicted_label, bias.probability, bias.group_variable):
                 if column is not None:
                     bias.column(column)  # a CSV index needs headers that cover it
+        if self.explainability is not None and self.explainability.baseline is not None:
+            from modelmon.attribution.analysis import parse_analysis as parse_explainability
+            from modelmon.errors import BaselineError as _BaselineError
+
+            try:
+                parse_explainability(self.explainability.baseline)
+            except _BaselineError as exc:
+                raise ValueError(f"explainability.baseline: {exc}") from exc
         if self.bias is not None and self.bias.baseline is not None:
             from modelmon.bias.analysis import parse_analysis
             from modelmon.errors import BaselineError

@@ -167,9 +167,17 @@ QualityCheckType = Literal["model_quality_check"]
 #: Bias metrics against the bias baseline (``modelmon run labeljoin``); feature =
 #: ``{facet}={facet value}/{metric}``.
 BiasCheckType = Literal["bias_drift_check"]
+#: Clarify's explainability check (modelmon.attribution).
+AttributionCheckType = Literal["feature_attribution_drift_check"]
 #: What an alert is about: a check, ``evaluation_failed`` (the detector could not evaluate
 #: the window; feature ``*``, the reason in the description) or a model-quality constraint.
-AlertKind = CheckType | Literal["evaluation_failed"] | QualityCheckType | BiasCheckType
+AlertKind = (
+    CheckType
+    | Literal["evaluation_failed"]
+    | QualityCheckType
+    | BiasCheckType
+    | AttributionCheckType
+)
 
 #: How a feature is profiled and compared (one definition for config, profiles and checks).
 FeatureKind = Literal["numeric", "categorical"]

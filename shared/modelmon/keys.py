@@ -104,6 +104,32 @@ class Keys:
             f":{window.start_ms}"
         )
 
+    # -- attributions (modelmon.attribution), per partition of a consumed topic ------------
+    def _attr(self, topic: str, partition: int) -> str:
+        """A partition's attribution keys (state, index, partials): one slot, that of the
+        partition's profile keys (``_agg``), for the fenced ``ATTRIBUTION_FLUSH`` script."""
+        return f"{self.prefix}:attr:{_tag(f'{topic}:{partition}')}"
+
+    def attribution_state(self, topic: str, partition: int) -> str:
+        """Hash: ``offset``, the next offset the partition's attribution partials cover."""
+        return f"{self._attr(topic, partition)}:state"
+
+    def attribution_windows(self, topic: str, partition: int) -> str:
+        """Sorted set of the partition's attribution windows (member), score = close time ms."""
+        return f"{self._attr(topic, partition)}:windows"
+
+    def attribution_partial(self, topic: str, partition: int, window: WindowRef) -> str:
+        """A partition's serialized ``AttributionState`` of one window."""
+        return (
+            f"{self._attr(topic, partition)}:partial:{window.model_id}:{window.size_ms}"
+            f":{window.start_ms}"
+        )
+
+    def attribution_parts(self, topic: str, window: WindowRef) -> str:
+        """Set of the partitions of ``topic`` holding an attribution partial of the window
+        (the detector's key: spread by model; written before the partial, outside its script)."""
+        return f"{self.prefix}:attrparts:{_window(window)}:{topic}"
+
     # -- detector --------------------------------------------------------------------------
     def claim(self, window: WindowRef) -> str:
         """SET NX with expiry: the detector evaluating the window (released on success)."""
@@ -177,6 +203,10 @@ class Keys:
     def bias_partial(self, model_id: str, start_ms: int, partition: int) -> str:
         """A partition's serialized bias state (``BiasState``) of one (model, window)."""
         return f"{self._lj(partition)}:b:{model_id}:{start_ms}"
+
+    def attribution_results(self, model_id: str) -> str:
+        """Sorted set of attribution evaluation JSON by window start (ms): the NDCG series."""
+        return f"{self.prefix}:results:{_tag(model_id)}:attribution"
 
     def bias_results(self, model_id: str) -> str:
         """Sorted set of bias evaluation JSON by window start (ms): the model's bias series."""

@@ -135,7 +135,9 @@ def _cleanup(boto: Callable[[str], Any], kafka_admin: Any, name: str, topic_arn:
     for queue in (name, f"{name}-e2e"):
         with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):
             sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"])
-    topics = [f"{name}.{t}.v1" for t in ("capture", "alerts", "deadletter", "labels")]
+    topics = [
+        f"{name}.{t}.v1" for t in ("capture", "alerts", "deadletter", "labels", "attributions")
+    ]
     existing = set(kafka_admin.list_topics(timeout=10).topics)
     doomed = [t for t in topics if t in existing]
     if doomed:

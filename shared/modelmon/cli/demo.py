@@ -95,6 +95,14 @@ def demo(ctx: click.Context) -> None:
 @click.option("--keep-stack", is_flag=True, help="Leave a stack this demo started running.")
 @click.option("--drain", type=float, help="Seconds to wait after traffic (default ~2 windows).")
 @click.option(
+    "--scenario",
+    type=click.Choice(["data", "attribution"]),
+    default="data",
+    show_default=True,
+    help="data: drift, new categories and faults; attribution: a shortcut feature comes to "
+    "dominate the predictions while the inputs stay put (docs/attribution.md).",
+)
+@click.option(
     "--exit-when-done",
     is_flag=True,
     help="Stop everything after the summary (CI); by default it all stays up until Ctrl-C.",
@@ -108,7 +116,13 @@ def run(**options: Any) -> None:
         from modelmon.settings import Settings
 
         require_kafka("demo", Settings().kafka)
+    scenario = options.pop("scenario")
     phases = _schedule(options.pop("schedule"), options.pop("duration"), options["window"])
+    if scenario == "attribution" and not any(p.shortcut for p in phases):
+        from modelmon.demo.phases import attribution_schedule, fit_to_duration
+
+        total = sum(p.duration_s for p in phases)
+        phases = fit_to_duration(attribution_schedule(options["window"]), total)
     drain = options.pop("drain")
     opts = DemoOptions(
         phases=phases,

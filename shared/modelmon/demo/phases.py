@@ -38,6 +38,9 @@ class Phase:
     label_noise: float = 0.0
     #: the model version that serves this phase (``modelmon.demo.model.VERSIONS``)
     model_version: str = DEFAULT_VERSION
+    #: the model leans on these features ({feature: standardized weight} of the demo's
+    #: explainable scorer, ``demo.attribution``): the attributions move, the inputs do not
+    shortcut: dict[str, float] = field(default_factory=dict)
 
     @property
     def drifted(self) -> frozenset[str]:
@@ -48,7 +51,7 @@ class Phase:
     def is_normal(self) -> bool:
         return not (
             self.drifted or self.new_categories or self.missing or self.wrong_type
-            or self.label_noise or self.model_version != DEFAULT_VERSION
+            or self.label_noise or self.model_version != DEFAULT_VERSION or self.shortcut
         )  # fmt: skip
 
     def describe(self) -> str:
@@ -67,6 +70,8 @@ class Phase:
             parts.append(f"labels flipped ({self.label_noise:.0%})")
         if self.model_version != DEFAULT_VERSION:
             parts.append(f"model {self.model_version} deployed")
+        if self.shortcut:
+            parts.append("model leans on " + ", ".join(self.shortcut) + " (attributions only)")
         return "; ".join(parts) or "training distribution"
 
 
@@ -89,6 +94,17 @@ def default_schedule(window_s: float, windows_per_phase: float = 3) -> list[Phas
             model_version="v2",
         ),
         Phase("recovered", span * 4 / 3),
+    ]
+
+
+def attribution_schedule(window_s: float, windows_per_phase: float = 3) -> list[Phase]:
+    """Normal -> a shortcut feature dominates the predictions (inputs unchanged) -> normal:
+    the feature-attribution incident (docs/attribution.md)."""
+    span = window_s * windows_per_phase
+    return [
+        Phase("normal", span),
+        Phase("shortcut", span, shortcut={"num_products": 3.0}),
+        Phase("recovered", span),
     ]
 
 

@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from modelmon.demo import resources
+from modelmon.demo.attribution import with_explainability
 from modelmon.demo.explore import Ticker, look_here, stay_up
 from modelmon.demo.model import ADMIN_TOKEN_ENV, switch_version
 from modelmon.demo.phases import DEFAULT_VERSION, Phase
@@ -97,7 +98,7 @@ def namespace_env(namespace: str) -> dict[str, str]:
     }
 
 
-TOPIC_KINDS = ("capture", "alerts", "deadletter", "labels")
+TOPIC_KINDS = ("capture", "alerts", "deadletter", "labels", "attributions")
 #: Seconds between the progress lines printed while traffic runs.
 TICK_SECONDS = 5.0
 
@@ -269,6 +270,7 @@ class DemoRun:
             self.o.model_id, self.o.window_s, self.receiver.url, self.state.aws.topic_arn,
             min_labels, bias,
         )  # fmt: skip
+        config = with_explainability(config)  # the attribution baseline: docs/attribution.md
         config_file = write_model_yaml(config, run_dir / "model.yaml")
         try:
             lines = create_and_push_baseline(
@@ -323,6 +325,7 @@ class DemoRun:
             self.proxy_port,
             f"s3://{aws.bucket}/capture",
             f"s3://{aws.bucket}/reports",
+            attributions=any(p.shortcut for p in self.o.phases),  # docs/attribution.md
         )
         started = []
         for spec in [self.dashboard.spec(f"s3://{aws.bucket}/capture"), *specs]:
@@ -373,6 +376,7 @@ class DemoRun:
             self._check_children()
 
         labels = self._label_client()
+        explained = self._attribution_publisher()
         generator = TrafficGenerator(
             self.state.traffic_url,
             self.o.phases,
@@ -383,6 +387,9 @@ class DemoRun:
             on_phase=on_phase,
             on_label=(lambda i, v: labels.label(i, v) and None) if labels else None,
             label_delay_s=self.o.window_s / 2,
+            on_answer=(lambda i, body, phase: explained.publish(i, body, phase.shortcut))
+            if explained
+            else None,
         )
         self.echo(f"traffic -> {self.state.traffic_url}")
         if labels is not None:
@@ -395,6 +402,18 @@ class DemoRun:
         finally:
             if labels is not None:
                 labels.close(10)
+            if explained is not None:
+                explained.close(10)
+
+    def _attribution_publisher(self) -> Any:
+        """Publishes each answer's attributions (None without the attributions aggregator)."""
+        if self.state.services.get("aggregator-attributions") != "running":
+            return None
+        if not any(p.shortcut for p in self.o.phases):
+            return None  # no attribution incident in this schedule: nothing to show
+        from modelmon.demo.attribution import AttributionPublisher, DemoExplainer
+
+        return AttributionPublisher(self.o.model_id, self.settings, DemoExplainer.fit())
 
     def _label_client(self) -> Any:
         """The SDK client that sends the delayed labels (None without the label join)."""
