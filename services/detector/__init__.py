@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING
 from modelmon.runtime import Runtime, service_command
 
 if TYPE_CHECKING:
+    from modelmon.settings import Settings
+    from modelmon.streaming.tiers import DurableResults
+
     from .service import Detector
 
 
@@ -26,10 +29,15 @@ def build(rt: Runtime) -> Detector:
     from modelmon.streaming.reader import StateReader
     from modelmon.streaming.results import ResultStore
 
+    from .finder import ShardOptions
     from .ports import DetectorPorts
     from .service import FAILED_RETRY, Detector, DetectorOptions
 
     s, opts = rt.settings, rt.settings.detector
+    shard = ShardOptions(
+        shards=opts.shards, shard_index=opts.shard_index, repair_seconds=opts.repair_seconds,
+        repair_lookback_seconds=opts.repair_lookback_seconds,
+    )  # fmt: skip
     options = DetectorOptions(
         topic=opts.topic or s.topics.capture,
         alerts_topic=opts.alerts_topic or s.topics.alerts,
@@ -39,18 +47,34 @@ def build(rt: Runtime) -> Detector:
             attempts=FAILED_RETRY.attempts, base_seconds=opts.failed_retry_seconds,
             max_seconds=max(opts.failed_retry_seconds, 3600.0),
         ),
+        hot_retention_seconds=s.results.hot_retention_seconds,
+        durable_retention_days=s.results.durable_retention_days,
+        shard=shard, baseline_cache_bytes=opts.baseline_cache_bytes,
     )  # fmt: skip
     redis, keys = make_redis(s.redis), Keys(s.redis.key_prefix)
     ports = DetectorPorts(
         consumer=make_consumer(s.kafka, "modelmon-detector-offsets"),
         producer=make_producer(s.kafka),
         reader=StateReader(redis, keys, options.topic),
-        results=ResultStore(redis, keys, f"detector-{uuid.uuid4().hex[:12]}"),
+        results=ResultStore(redis, keys, f"detector-{uuid.uuid4().hex[:12]}", options.topic),
         registry=Registry(redis, keys),
         write_reports=ReportWriter(s.aws, options.out).write,
         close=redis.close,
+        durable=durable_results(s),
     )
     return Detector(options, ports, rt.stop, rt.registry, rt.health)
+
+
+def durable_results(settings: Settings) -> DurableResults | None:
+    """The durable results tier (``results.durable``, else ``detector.out``), or None."""
+    from modelmon.archive.store import open_store
+    from modelmon.streaming.tiers import DurableResults
+
+    where = settings.results.durable or settings.detector.out
+    if not where:
+        return None
+    store, prefix = open_store(settings, where)
+    return DurableResults(store, prefix)  # type: ignore[arg-type]  # S3Store/LocalStore
 
 
 command = service_command(

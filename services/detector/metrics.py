@@ -42,3 +42,33 @@ class DetectorMetrics:
             "Wall-clock time from a window's close (end + lateness) to its evaluation",
             registry=registry,
         )
+        self.index_reads = Counter(
+            "modelmon_detector_index_entries_read",
+            "Window-index entries read (new close times, and the repair sweep's)",
+            registry=registry,
+        )
+        self.pending = Gauge(
+            "modelmon_detector_pending_windows",
+            "Windows read from the index whose model's watermark is not past their close yet",
+            registry=registry,
+        )
+        self.repair_runs = Counter(
+            "modelmon_detector_repair_sweeps",
+            "Bounded repair sweeps of the window index below the cursor",
+            registry=registry,
+        )
+        self.repair_windows = Counter(
+            "modelmon_detector_repair_windows",
+            "Windows the repair sweep found behind the cursor (not yet evaluated)",
+            registry=registry,
+        )
+        self.baseline_cache_bytes = Gauge(
+            "modelmon_detector_baseline_cache_bytes",
+            "Stored size of the baselines held in the LRU cache",
+            registry=registry,
+        )
+        self.baseline_loads = Counter(
+            "modelmon_detector_baseline_loads",
+            "Baselines read from the registry (cache misses)",
+            registry=registry,
+        )

@@ -52,10 +52,11 @@ class WindowFailure:
 
 
 class ResultStore:
-    def __init__(self, client: redis.Redis, keys: Keys, owner: str) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, owner: str, topic: str = "") -> None:
         self._r = client
         self._keys = keys
         self.owner = owner
+        self.topic = topic  # the capture topic: names the detector's cursors and retry queue
         self._release = client.register_script(_RELEASE)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -87,13 +88,37 @@ class ResultStore:
         pipe = self._r.pipeline(transaction=True)
         pipe.set(self._keys.done(ref), evaluated_at_ms, ex=ttl_seconds)
         pipe.delete(self._keys.failed(ref))
+        pipe.zrem(self._keys.detector_retries(self.topic), ref.member())
         self._call(pipe.execute)
         self.release(ref)
 
     def record_failure(self, failure: WindowFailure, ttl_seconds: int) -> None:
         """Remember (durably) that the window failed, until it is evaluated or expires."""
-        key = self._keys.failed(failure.window)
-        self._call(self._r.set, key, failure.to_json(), ex=ttl_seconds)
+        pipe = self._r.pipeline(transaction=True)
+        pipe.set(self._keys.failed(failure.window), failure.to_json(), ex=ttl_seconds)
+        retries = self._keys.detector_retries(self.topic)
+        pipe.zadd(retries, {failure.window.member(): failure.retry_at_ms})
+        self._call(pipe.execute)
+
+    def due_retries(self, now_ms: int, limit: int = 1000) -> list[WindowRef]:
+        """Failed windows whose retry time has come (the retry queue: no scan)."""
+        key = self._keys.detector_retries(self.topic)
+        raw = cast(list[bytes], self._call(self._r.zrangebyscore, key, "-inf", now_ms, 0, limit))
+        return [WindowRef.from_member(m) for m in raw]
+
+    def drop_retry(self, ref: WindowRef) -> None:
+        """Forget a queued retry (its window is gone, or it is not this deployment's)."""
+        self._call(self._r.zrem, self._keys.detector_retries(self.topic), ref.member())
+
+    def cursors(self) -> dict[str, int]:
+        """Every detector shard's stored read cursor (``Keys.detector_cursors``)."""
+        raw = cast(
+            dict[bytes, bytes], self._call(self._r.hgetall, self._keys.detector_cursors(self.topic))
+        )
+        return {k.decode(): int(v) for k, v in raw.items()}
+
+    def save_cursor(self, field: str, close_ms: int) -> None:
+        self._call(self._r.hset, self._keys.detector_cursors(self.topic), field, close_ms)
 
     def failures(self, windows: Iterable[WindowRef]) -> dict[WindowRef, WindowFailure]:
         """The recorded failures among ``windows``."""
