@@ -1,24 +1,26 @@
 """Which windows a detector shard evaluates now: the ready queue (issue 23), never a scan.
 
-Each pass reads the window index only over close times new since the last pass
-(``streaming.ready.ReadyQueue``), hands out the windows whose model's watermark is past their
-close, adds the failed windows whose retry time came (a Redis sorted set), and stores the
-read cursor so that a restart resumes where this shard stopped. A rare, bounded repair sweep
-(``repair_seconds``; over ``repair_lookback_seconds`` of close times below the cursor) finds
-windows whose first partial appeared after the cursor passed their close (a partition that
-was idle, or a model new on a partition); ``modelmon_detector_repair_windows`` counts them.
+Each pass computes this shard's models' completion watermarks; for each model whose watermark
+moved past its cursor, the windows closing in between are looked up (a few candidates by
+ZSCORE, a long jump by one ranged read of the index shared by every such model) and handed
+out; failed windows whose retry time came are added from their queue (a Redis sorted set).
+The cursors are stored (one hash field per model) so that a restart, or another detector
+taking the model over, resumes exactly there. A rare, bounded repair sweep
+(``repair_seconds``, over ``repair_lookback_seconds`` of close times below each cursor)
+finds windows whose first partial appeared behind the cursor (a partition that never carried
+the model, or was idle); ``modelmon_detector_repair_windows`` counts what it finds.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from modelmon.config import ModelConfig
 from modelmon.keys import WindowRef
-from modelmon.streaming.ready import ReadyQueue, cursor_field, resume_cursor, shard_of
-from modelmon.windows import NO_WATERMARK, PartitionProgress, completion_watermark
+from modelmon.streaming.ready import Cursors, candidates, due_range, in_ranges, shard_of
+from modelmon.windows import NO_WATERMARK, PartitionProgress, WindowSpec, completion_watermark
 
 from .metrics import DetectorMetrics
 from .ports import ResultStorePort, StateReaderPort
@@ -43,9 +45,8 @@ class WindowFinder:
     ) -> None:  # fmt: skip
         self.options, self._reader, self._results = options, reader, results
         self._metrics = metrics
-        self._field = cursor_field(options.shard_index, options.shards)
-        self._queue: ReadyQueue | None = None
-        self._saved = NO_WATERMARK
+        self._cursors: Cursors | None = None
+        self._saved: dict[str, int] = {}
         self._repaired_ms: int | None = None
 
     def mine(self, models: Mapping[str, ModelConfig]) -> dict[str, ModelConfig]:
@@ -56,73 +57,88 @@ class WindowFinder:
         self, registered: Mapping[str, ModelConfig], progress: list[PartitionProgress],
         parts: list[int], now_ms: int,
     ) -> dict[WindowRef, int]:  # fmt: skip
-        """This shard's windows to evaluate now (close time by window): complete ones and
-        failed ones due for a retry."""
+        """This shard's windows to evaluate now (close time by window): complete ones,
+        requeued ones, and failed ones due for a retry."""
         models = self.mine(registered)
-        marks = {
-            m: completion_watermark(  # issue 19: each model by its own watermarks
-                [p.for_model(m) for p in progress], now_ms, c.window.idle_timeout_seconds * 1000
-            )
-            for m, c in models.items()
-        }
-        queue = self._load()
-        span = queue.read_range(marks, now_ms)
-        if span is not None:
-            found = self._reader.windows(parts, span[1], span[0] + 1)
-            self._metrics.index_reads.inc(len(found))
-            queue.add(found, span[1], models)
-        if (
-            self._repaired_ms is None
-            or now_ms - self._repaired_ms >= self.options.repair_seconds * 1000
-        ):
-            self._repair(queue, models, parts, now_ms)
-        ready = queue.take_ready(marks)
+        cursors = self._load()
+        steps: list[WindowRef] = []
+        jumps: dict[str, tuple[int, int]] = {}
+        for model_id, config in models.items():
+            mark = completion_watermark(  # issue 19: each model by its own watermarks
+                [p.for_model(model_id) for p in progress], now_ms,
+                config.window.idle_timeout_seconds * 1000,
+            )  # fmt: skip
+            span = due_range(cursors.of(model_id), mark, now_ms)
+            if span is None:
+                continue
+            found = candidates(model_id, WindowSpec.from_config(config.window), *span)
+            if found is None:
+                jumps[model_id] = span
+            else:
+                steps += found
+            cursors.advance(model_id, span[1])
+        ready = self._reader.scores(steps, parts) if steps else {}
+        if jumps:
+            low, high = min(s[0] for s in jumps.values()), max(s[1] for s in jumps.values())
+            found_all = self._reader.windows(parts, high, None if low == NO_WATERMARK else low + 1)
+            self._metrics.index_reads.inc(len(found_all))
+            ready.update(in_ranges(found_all, jumps))
+        self._metrics.candidates.inc(len(steps))
+        self._repair_when_due(cursors, models, parts, now_ms)
+        ready.update({r: c for r, c in cursors.pending.items() if r.model_id in models})
+        cursors.pending.clear()
         ready.update(self._retries(registered, models, now_ms))
-        self._metrics.pending.set(len(queue))
         return ready
 
     def requeue(self, windows: Mapping[WindowRef, int]) -> None:
         """Windows handed out but not finished (stopped, claimed elsewhere, Redis down)."""
-        queue = self._load()
-        for ref, close in windows.items():
-            queue.pending.setdefault(ref.model_id, {})[ref] = close
+        self._load().pending.update(windows)
 
     def save(self) -> None:
-        """Store the cursor (below every window still pending) when it moved."""
-        if self._queue is None:
+        """Store the cursors that moved (each below its model's unfinished windows)."""
+        if self._cursors is None:
             return
-        cursor = self._queue.durable_cursor()
-        if cursor != self._saved:
-            self._results.save_cursor(self._field, cursor)
-            self._saved = cursor
+        stored = self._cursors.stored()
+        moved = {m: c for m, c in stored.items() if self._saved.get(m) != c}
+        if moved:
+            self._results.save_cursors(moved)
+            self._saved.update(moved)
 
-    def _load(self) -> ReadyQueue:
-        if self._queue is None:
-            cursor = resume_cursor(self._results.cursors(), self._field, NO_WATERMARK)
-            self._queue, self._saved = ReadyQueue(cursor), cursor
-            if cursor != NO_WATERMARK:
-                log.info("detector resumes from its cursor", extra={"cursor_ms": cursor})
-        return self._queue
+    def _load(self) -> Cursors:
+        if self._cursors is None:
+            stored = self._results.cursors()
+            self._cursors, self._saved = Cursors(dict(stored)), dict(stored)
+            if stored:
+                log.info("detector resumes from stored cursors", extra={"models": len(stored)})
+        return self._cursors
 
-    def _repair(
-        self, queue: ReadyQueue, models: Mapping[str, ModelConfig], parts: list[int], now_ms: int
+    def _repair_when_due(
+        self, cursors: Cursors, models: Mapping[str, ModelConfig], parts: list[int], now_ms: int
     ) -> None:
-        """Re-read a bounded span below the cursor for windows that appeared behind it."""
+        """Every ``repair_seconds`` (not at start: the cursors are exact), re-read a bounded
+        span below the cursors for windows that appeared behind them."""
+        if self._repaired_ms is None:
+            self._repaired_ms = now_ms
+        if now_ms - self._repaired_ms < self.options.repair_seconds * 1000:
+            return
         self._repaired_ms = now_ms
-        if queue.cursor_ms == NO_WATERMARK:
-            return  # nothing read yet: the first read covers everything
-        low = queue.cursor_ms - self.options.repair_lookback_seconds * 1000
-        found = self._reader.windows(parts, queue.cursor_ms, low)
-        mine = {r: c for r, c in found.items() if r.model_id in models}
+        lookback = self.options.repair_lookback_seconds * 1000
+        ranges = {
+            m: (cursors.of(m) - lookback, cursors.of(m))
+            for m in models
+            if cursors.of(m) != NO_WATERMARK
+        }
+        if not ranges:
+            return
+        low, high = min(r[0] for r in ranges.values()), max(r[1] for r in ranges.values())
+        found = in_ranges(self._reader.windows(parts, high, low), ranges)
         self._metrics.index_reads.inc(len(found))
-        fresh = set(mine) - self._results.done(mine)
-        fresh -= {r for rs in queue.pending.values() for r in rs}
-        for ref in fresh:
-            queue.pending.setdefault(ref.model_id, {})[ref] = mine[ref]
+        fresh = set(found) - self._results.done(found) - set(cursors.pending)
+        cursors.pending.update({ref: found[ref] for ref in fresh})
         self._metrics.repair_runs.inc()
         self._metrics.repair_windows.inc(len(fresh))
         if fresh:
-            log.warning("repair sweep found %d windows behind the cursor", len(fresh))
+            log.warning("repair sweep found %d windows behind the cursors", len(fresh))
 
     def _retries(
         self, registered: Mapping[str, ModelConfig], models: Mapping[str, ModelConfig],
@@ -140,5 +156,5 @@ class WindowFinder:
         return due
 
 
-def sorted_windows(windows: Iterable[WindowRef]) -> list[WindowRef]:
+def sorted_windows(windows: set[WindowRef]) -> list[WindowRef]:
     return sorted(windows, key=lambda r: (r.start_ms, r.model_id, r.size_ms))

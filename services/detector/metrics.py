@@ -44,12 +44,12 @@ class DetectorMetrics:
         )
         self.index_reads = Counter(
             "modelmon_detector_index_entries_read",
-            "Window-index entries read (new close times, and the repair sweep's)",
+            "Window-index entries read by ranged reads (long jumps, first start, repair sweep)",
             registry=registry,
         )
-        self.pending = Gauge(
-            "modelmon_detector_pending_windows",
-            "Windows read from the index whose model's watermark is not past their close yet",
+        self.candidates = Counter(
+            "modelmon_detector_candidate_windows",
+            "Windows looked up because their model's watermark moved past their close",
             registry=registry,
         )
         self.repair_runs = Counter(

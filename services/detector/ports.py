@@ -31,6 +31,10 @@ class StateReaderPort(Protocol):
         self, partitions: Iterable[int], max_close_ms: int, min_close_ms: int | None = None
     ) -> dict[WindowRef, int]: ...
 
+    def scores(
+        self, refs: Iterable[WindowRef], partitions: Iterable[int]
+    ) -> dict[WindowRef, int]: ...
+
     def merged(self, window: WindowRef, partitions: Iterable[int]) -> MergedWindow: ...
 
     def expire_partials(
@@ -65,7 +69,7 @@ class ResultStorePort(Protocol):
 
     def cursors(self) -> dict[str, int]: ...
 
-    def save_cursor(self, field: str, close_ms: int) -> None: ...
+    def save_cursors(self, cursors: Mapping[str, int]) -> None: ...
 
 
 class DetectorRegistry(RegistryReader, Protocol):

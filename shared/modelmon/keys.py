@@ -85,8 +85,8 @@ class Keys:
         return f"{self.prefix}:merged:{window.model_id}:{window.size_ms}:{window.start_ms}"
 
     def detector_cursors(self, topic: str) -> str:
-        """Hash: ``<shard>/<shards>`` -> close time (ms) up to which that detector shard has read
-        the window index (issue 23: the ready queue resumes from it after a restart)."""
+        """Hash: model id -> close time (ms) up to which the detector handed out that model's
+        windows (issue 23: the ready queue resumes from it after a restart)."""
         return f"{self.prefix}:detector:{topic}:cursors"
 
     def detector_retries(self, topic: str) -> str:

@@ -157,6 +157,17 @@ class MemoryStateReader:
                     found[ref] = close
         return found
 
+    def scores(self, refs: Iterable[WindowRef], partitions: Iterable[int]) -> dict[WindowRef, int]:
+        self.store._check()
+        found: dict[WindowRef, int] = {}
+        parts = list(partitions)
+        for ref in refs:
+            for p in parts:
+                entry = self.store.partitions.get(p, _Partition()).partials.get(ref)
+                if entry is not None:
+                    found[ref] = entry[0]
+        return found
+
     def merged(self, window: WindowRef, partitions: Iterable[int]) -> MergedWindow:
         self.store._check()
         profile, holders, late = DatasetProfile.zero(), [], 0
@@ -201,8 +212,8 @@ class MemoryResultStore:
     def cursors(self) -> dict[str, int]:
         return dict(self.cursor_of)
 
-    def save_cursor(self, field: str, close_ms: int) -> None:
-        self.cursor_of[field] = close_ms
+    def save_cursors(self, cursors: Mapping[str, int]) -> None:
+        self.cursor_of.update(cursors)
 
     def done(self, windows: Iterable[WindowRef]) -> set[WindowRef]:
         return {ref for ref in windows if ref in self.done_at}

@@ -1,24 +1,31 @@
-"""The detector's ready queue (pure; issue 23): complete windows found without scanning.
+"""The detector's ready queue (pure; issue 23): complete windows found from watermark moves.
 
-The aggregator's window index (a sorted set per partition, score = close time) is read only
-over close times that are new since the last pass: ``(cursor, high]``, where ``high`` is the
-largest completion watermark among this shard's models (capped by the wall clock, so idle
-partitions do not read the future). What is read is either ready (its model's watermark is
-past its close) or pending, kept per model and handed out when that model's watermark moves.
-So a pass costs what completed since the last one, not what is retained. The cursor that is
-stored (``durable_cursor``) stays below every pending window, so a restarted detector reads
-again exactly the windows it had not handed out yet (done markers filter the rest).
+Each model has a cursor: the close time up to which its windows were handed out for
+evaluation. When the model's completion watermark moves past the cursor, exactly the windows
+closing in between are candidates: the few of them (``MAX_STEPS``) are enumerated from the
+window size (tumbling, epoch-aligned) and looked up in the aggregator's window index one by
+one; a longer jump (a first start, a model new to this detector, a long outage) reads the
+index over that close-time range instead. So a pass costs what completed since the last
+one, never what is retained. A window can only enter the index with a close time past its
+model's watermark on that partition (else its events are late), so nothing appears behind a
+cursor that stays at or below the watermark; the exceptions (a partition that never carried
+the model, or was idle) are what the detector's bounded repair sweep is for.
 
+The cursor that is stored stays below every window handed out and not finished (``stored``),
+so a restarted detector resumes with exactly those (done markers filter the rest).
 Models are spread over detector processes by a stable hash (``shard_of``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from modelmon.windows import NO_WATERMARK, WindowRef
+from modelmon.windows import NO_WATERMARK, WindowRef, WindowSpec
+
+#: More candidate windows than this for one model in one pass: read the index instead.
+MAX_STEPS = 64
 
 
 def shard_of(model_id: str, shards: int) -> int:
@@ -27,61 +34,56 @@ def shard_of(model_id: str, shards: int) -> int:
     return int.from_bytes(digest, "big") % shards
 
 
-def cursor_field(shard: int, shards: int) -> str:
-    """The field of a shard's cursor in ``Keys.detector_cursors``."""
-    return f"{shard}/{shards}"
+def due_range(cursor: int, mark: int, now_ms: int) -> tuple[int, int] | None:
+    """``(low, high]``: close times newly complete (capped by the wall clock, so that idle
+    partitions do not complete the future); None when the watermark did not move."""
+    high = min(mark, now_ms)
+    return (cursor, high) if high > cursor else None
 
 
-def resume_cursor(stored: Mapping[str, int], own: str, fallback: int) -> int:
-    """Where a starting shard reads from: its own stored cursor; else (a new shard layout) the
-    lowest cursor any shard stored, so nothing is skipped; else ``fallback`` (a first start)."""
-    if own in stored:
-        return stored[own]
-    return min(stored.values()) if stored else fallback
+def candidates(model_id: str, spec: WindowSpec, low: int, high: int) -> list[WindowRef] | None:
+    """The windows of ``spec`` closing in ``(low, high]``; None when there are more than
+    ``MAX_STEPS`` (or ``low`` is unknown): read the index over the range then."""
+    span = spec.size_ms + spec.lateness_ms
+    first = -((span - low - 1) // spec.size_ms) * spec.size_ms  # ceil((low + 1 - span) / size)
+    last = (high - span) // spec.size_ms * spec.size_ms
+    count = (last - first) // spec.size_ms + 1
+    if count <= 0:
+        return []
+    if low == NO_WATERMARK or count > MAX_STEPS:
+        return None
+    return [WindowRef(model_id, spec.size_ms, s) for s in range(first, last + 1, spec.size_ms)]
 
 
 @dataclass
-class ReadyQueue:
-    """Windows read from the index and not yet handed out, by model, and the read cursor."""
+class Cursors:
+    """Per model: close time up to which windows were handed out; and the windows handed
+    out but not finished (requeued: evaluated again on the next pass)."""
 
-    cursor_ms: int = NO_WATERMARK  # every close time <= this has been read
-    pending: dict[str, dict[WindowRef, int]] = field(default_factory=dict)  # model -> close
+    at: dict[str, int] = field(default_factory=dict)
+    pending: dict[WindowRef, int] = field(default_factory=dict)
 
-    def read_range(self, marks: Mapping[str, int], now_ms: int) -> tuple[int, int] | None:
-        """``(low, high]`` of close times to read now, or None when no watermark moved."""
-        if not marks:
-            return None
-        high = min(max(marks.values()), now_ms)
-        return (self.cursor_ms, high) if high > self.cursor_ms else None
+    def of(self, model_id: str) -> int:
+        return self.at.get(model_id, NO_WATERMARK)
 
-    def add(self, found: Mapping[WindowRef, int], high: int, mine: Iterable[str]) -> None:
-        """Take what was read over ``(cursor, high]``: this shard's models' windows only."""
-        models = set(mine)
-        for ref, close in found.items():
-            if ref.model_id in models:
-                self.pending.setdefault(ref.model_id, {})[ref] = close
-        self.cursor_ms = max(self.cursor_ms, high)
+    def advance(self, model_id: str, close_ms: int) -> None:
+        self.at[model_id] = max(self.of(model_id), close_ms)
 
-    def take_ready(self, marks: Mapping[str, int]) -> dict[WindowRef, int]:
-        """Pop every pending window whose model's watermark is at or past its close; windows
-        of models no longer in ``marks`` (unregistered, moved to another shard) are dropped."""
-        ready: dict[WindowRef, int] = {}
-        for model_id in list(self.pending):
-            mark = marks.get(model_id)
-            windows = self.pending[model_id]
-            if mark is None:
-                del self.pending[model_id]
-                continue
-            for ref in [r for r, close in windows.items() if close <= mark]:
-                ready[ref] = windows.pop(ref)
-            if not windows:
-                del self.pending[model_id]
-        return ready
+    def stored(self) -> dict[str, int]:
+        """Each model's cursor to store: below its earliest unfinished window."""
+        out = dict(self.at)
+        for ref, close in self.pending.items():
+            out[ref.model_id] = min(out.get(ref.model_id, NO_WATERMARK), close - 1)
+        return out
 
-    def durable_cursor(self) -> int:
-        """The cursor to store: below the earliest window still pending."""
-        closes = [c for windows in self.pending.values() for c in windows.values()]
-        return min([self.cursor_ms, *(c - 1 for c in closes)])
 
-    def __len__(self) -> int:
-        return sum(len(w) for w in self.pending.values())
+def in_ranges(
+    found: Mapping[WindowRef, int], ranges: Mapping[str, tuple[int, int]]
+) -> dict[WindowRef, int]:
+    """The index entries whose model is in ``ranges`` and whose close is in its range."""
+    out: dict[WindowRef, int] = {}
+    for ref, close in found.items():
+        span = ranges.get(ref.model_id)
+        if span is not None and span[0] < close <= span[1]:
+            out[ref] = close
+    return out

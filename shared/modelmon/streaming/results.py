@@ -8,7 +8,7 @@ re-evaluation with the same deterministic event ids, never a lost window.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -111,14 +111,16 @@ class ResultStore:
         self._call(self._r.zrem, self._keys.detector_retries(self.topic), ref.member())
 
     def cursors(self) -> dict[str, int]:
-        """Every detector shard's stored read cursor (``Keys.detector_cursors``)."""
+        """Each model's stored detector cursor (``Keys.detector_cursors``)."""
         raw = cast(
             dict[bytes, bytes], self._call(self._r.hgetall, self._keys.detector_cursors(self.topic))
         )
         return {k.decode(): int(v) for k, v in raw.items()}
 
-    def save_cursor(self, field: str, close_ms: int) -> None:
-        self._call(self._r.hset, self._keys.detector_cursors(self.topic), field, close_ms)
+    def save_cursors(self, cursors: Mapping[str, int]) -> None:
+        if cursors:
+            key = self._keys.detector_cursors(self.topic)
+            self._call(self._r.hset, key, mapping=dict(cursors))
 
     def failures(self, windows: Iterable[WindowRef]) -> dict[WindowRef, WindowFailure]:
         """The recorded failures among ``windows``."""
