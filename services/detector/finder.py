@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from modelmon.config import ModelConfig
 from modelmon.keys import WindowRef
-from modelmon.streaming.ready import Cursors, candidates, due_range, in_ranges, shard_of
+from modelmon.streaming.ready import Cursors, ModelMarks, candidates, in_ranges, shard_of
 from modelmon.windows import NO_WATERMARK, PartitionProgress, WindowSpec, completion_watermark
 
 from .metrics import DetectorMetrics
@@ -63,27 +63,31 @@ class WindowFinder:
         cursors = self._load()
         steps: list[WindowRef] = []
         jumps: dict[str, tuple[int, int]] = {}
+        looked: dict[str, tuple[ModelMarks, int]] = {}
         for model_id, config in models.items():
-            mark = completion_watermark(  # issue 19: each model by its own watermarks
-                [p.for_model(model_id) for p in progress], now_ms,
-                config.window.idle_timeout_seconds * 1000,
-            )  # fmt: skip
-            span = due_range(cursors.of(model_id), mark, now_ms)
+            marks = model_marks(model_id, progress, now_ms, config)
+            if marks is None:
+                continue  # no partition carries the model yet: it has no windows
+            spec = WindowSpec.from_config(config.window)
+            span = cursors.look_range(model_id, marks, spec.size_ms + spec.lateness_ms, now_ms)
             if span is None:
                 continue
-            found = candidates(model_id, WindowSpec.from_config(config.window), *span)
+            found = candidates(model_id, spec, *span)
             if found is None:
                 jumps[model_id] = span
             else:
                 steps += found
-            cursors.advance(model_id, span[1])
-        ready = self._reader.scores(steps, parts) if steps else {}
+            looked[model_id] = (marks, span[1])
+        hits = self._reader.scores(steps, parts) if steps else {}
+        self._metrics.candidates.inc(len(steps))
         if jumps:
             low, high = min(s[0] for s in jumps.values()), max(s[1] for s in jumps.values())
             found_all = self._reader.windows(parts, high, None if low == NO_WATERMARK else low + 1)
             self._metrics.index_reads.inc(len(found_all))
-            ready.update(in_ranges(found_all, jumps))
-        self._metrics.candidates.inc(len(steps))
+            hits.update(in_ranges(found_all, jumps))
+        ready = cursors.fresh(hits)
+        for model_id, (marks, high) in looked.items():
+            cursors.looked(model_id, marks, high)
         self._repair_when_due(cursors, models, parts, now_ms)
         ready.update({r: c for r, c in cursors.pending.items() if r.model_id in models})
         cursors.pending.clear()
@@ -154,6 +158,27 @@ class WindowFinder:
             elif config is not None:
                 due[ref] = ref.end_ms + config.window.allowed_lateness_seconds * 1000
         return due
+
+
+def model_marks(
+    model_id: str, progress: list[PartitionProgress], now_ms: int, config: ModelConfig
+) -> ModelMarks | None:
+    """The model's completion watermark and its raw watermarks' range on the partitions
+    that carry it (None: none does yet)."""
+    raw = [
+        p.model_watermarks[model_id] if p.model_watermarks is not None else p.watermark_ms
+        for p in progress
+        if (p.model_watermarks is not None and model_id in p.model_watermarks)
+        or (p.model_watermarks is None and p.watermark_ms is not None)
+    ]
+    marks = [w for w in raw if w is not None]
+    if not marks:
+        return None
+    mark = completion_watermark(  # issue 19: each model by its own watermarks
+        [p.for_model(model_id) for p in progress], now_ms,
+        config.window.idle_timeout_seconds * 1000,
+    )  # fmt: skip
+    return ModelMarks(mark, min(marks), max(marks))
 
 
 def sorted_windows(windows: set[WindowRef]) -> list[WindowRef]:

@@ -11,12 +11,12 @@ from modelmon.streaming.baseline_cache import BaselineCache
 from modelmon.streaming.ready import (
     MAX_STEPS,
     Cursors,
+    ModelMarks,
     candidates,
-    due_range,
     in_ranges,
     shard_of,
 )
-from modelmon.windows import NO_WATERMARK, WindowRef, WindowSpec
+from modelmon.windows import IDLE_WATERMARK, NO_WATERMARK, WindowRef, WindowSpec
 
 specs = st.builds(
     WindowSpec,
@@ -52,33 +52,48 @@ def test_candidates_are_exactly_the_windows_closing_in_the_range(
 @given(
     spec=specs,
     start=st.integers(0, 10**12),
-    moves=st.lists(st.integers(0, 5 * 60_000), min_size=1, max_size=40),
-)
+    moves=st.lists(
+        st.tuples(st.integers(0, 5 * 60_000), st.booleans(), st.integers(0, 10**6)),
+        min_size=1, max_size=40,
+    ),
+)  # fmt: skip
 def test_any_sequence_of_watermark_moves_hands_each_window_out_once(
-    spec: WindowSpec, start: int, moves: list[int]
+    spec: WindowSpec, start: int, moves: list[tuple[int, bool, int]]
 ) -> None:
-    """Cursor after cursor: every window closing up to the last watermark, each once."""
+    """Watermark moves, idle spells (the wall clock completes windows) and passes where
+    nothing moved: every window closing up to the last completion point, each once."""
     cursors = Cursors({"m": start})
-    mark, handed = start, Counter[int]()
-    for step in moves:
-        mark += step
-        span = due_range(cursors.of("m"), mark, now_ms=2**62)
+    w, now, handed = start, start, Counter[int]()
+    complete_to = start
+    span_ms = spec.size_ms + spec.lateness_ms
+    for step, idle, tick in moves:
+        w, now = w + step, max(now, w + step) + tick
+        marks = ModelMarks(IDLE_WATERMARK if idle else w, w, w)
+        span = cursors.look_range("m", marks, span_ms, now)
         if span is None:
-            assert step == 0
             continue
         found = candidates("m", spec, *span)
         if found is None:  # a long jump: the index read over the range finds the same
             found = [WindowRef("m", spec.size_ms, s) for s in _brute(spec, *span)]
-        handed.update(r.start_ms for r in found)
-        cursors.advance("m", span[1])
+        fresh = cursors.fresh({r: spec.close_of(r.start_ms) for r in found})
+        handed.update(r.start_ms for r in fresh)
+        cursors.looked("m", marks, span[1])
+        complete_to = max(complete_to, span[1])
     assert set(handed.values()) <= {1}
-    assert sorted(handed) == _brute(spec, start, mark)
+    assert sorted(handed) == _brute(spec, start, complete_to)
 
 
-def test_the_wall_clock_caps_an_idle_watermark() -> None:
-    assert due_range(100, 2**62, now_ms=500) == (100, 500)
-    assert due_range(500, 2**62, now_ms=500) is None
-    assert due_range(NO_WATERMARK, 10, now_ms=500) == (NO_WATERMARK, 10)
+def test_the_wall_clock_and_the_last_window_cap_an_idle_look() -> None:
+    cursors = Cursors({"m": 100})
+    marks = ModelMarks(IDLE_WATERMARK, 150, 150)
+    assert cursors.look_range("m", marks, 20, now_ms=160) == (100, 160)
+    assert cursors.look_range("m", marks, 20, now_ms=500) == (100, 170)
+    cursors.looked("m", marks, 170)
+    assert cursors.of("m") == 150  # windows closing after the watermark may still appear
+    assert cursors.look_range("m", marks, 20, now_ms=900) is None  # nothing moved
+    moved = ModelMarks(IDLE_WATERMARK, 160, 160)
+    assert cursors.look_range("m", moved, 20, now_ms=900) == (150, 180)
+    assert Cursors().look_range("m", marks, 20, 160) == (NO_WATERMARK, 160)
 
 
 def test_the_stored_cursor_stays_below_unfinished_windows() -> None:

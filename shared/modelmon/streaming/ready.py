@@ -34,13 +34,6 @@ def shard_of(model_id: str, shards: int) -> int:
     return int.from_bytes(digest, "big") % shards
 
 
-def due_range(cursor: int, mark: int, now_ms: int) -> tuple[int, int] | None:
-    """``(low, high]``: close times newly complete (capped by the wall clock, so that idle
-    partitions do not complete the future); None when the watermark did not move."""
-    high = min(mark, now_ms)
-    return (cursor, high) if high > cursor else None
-
-
 def candidates(model_id: str, spec: WindowSpec, low: int, high: int) -> list[WindowRef] | None:
     """The windows of ``spec`` closing in ``(low, high]``; None when there are more than
     ``MAX_STEPS`` (or ``low`` is unknown): read the index over the range then."""
@@ -55,16 +48,62 @@ def candidates(model_id: str, spec: WindowSpec, low: int, high: int) -> list[Win
     return [WindowRef(model_id, spec.size_ms, s) for s in range(first, last + 1, spec.size_ms)]
 
 
+@dataclass(frozen=True, slots=True)
+class ModelMarks:
+    """One model's watermarks this pass: ``mark`` (completion: idle partitions count as
+    past), ``safe`` and ``top`` (the lowest and highest of its raw watermarks on the
+    partitions that carry it). A window that does not exist yet can only appear closing
+    after ``safe``; every existing one closes at or before ``top`` plus one window span."""
+
+    mark: int
+    safe: int
+    top: int
+
+
 @dataclass
 class Cursors:
-    """Per model: close time up to which windows were handed out; and the windows handed
-    out but not finished (requeued: evaluated again on the next pass)."""
+    """Per model: ``at``, the close time at or below which every window was handed out and
+    none can appear any more; the windows handed out above it; the watermarks last seen; and
+    the windows handed out but not finished (requeued: evaluated again next pass)."""
 
     at: dict[str, int] = field(default_factory=dict)
     pending: dict[WindowRef, int] = field(default_factory=dict)
+    handed: dict[str, dict[WindowRef, int]] = field(default_factory=dict)
+    seen: dict[str, tuple[int, int]] = field(default_factory=dict)
+    read_to: dict[str, int] = field(default_factory=dict)
 
     def of(self, model_id: str) -> int:
         return self.at.get(model_id, NO_WATERMARK)
+
+    def look_range(
+        self, model_id: str, marks: ModelMarks, span_ms: int, now_ms: int
+    ) -> tuple[int, int] | None:
+        """``(low, high]``: close times to look up now. From the cursor when the model's
+        watermarks moved (windows may have appeared since), else only what is newly
+        complete; never past the wall clock, nor past where a window can exist."""
+        high = min(marks.mark, now_ms, marks.top + span_ms)
+        moved = self.seen.get(model_id) != (marks.safe, marks.top)
+        low = self.of(model_id) if moved else self.read_to.get(model_id, NO_WATERMARK)
+        return (low, high) if high > low else None
+
+    def looked(self, model_id: str, marks: ModelMarks, high: int) -> None:
+        """After looking up to ``high``: advance the cursor to what can no longer change."""
+        self.seen[model_id] = (marks.safe, marks.top)
+        self.read_to[model_id] = max(self.read_to.get(model_id, NO_WATERMARK), high)
+        self.at[model_id] = max(self.of(model_id), min(high, marks.safe))
+        handed = self.handed.get(model_id, {})
+        for ref in [r for r, c in handed.items() if c <= self.at[model_id]]:
+            del handed[ref]
+
+    def fresh(self, found: Mapping[WindowRef, int]) -> dict[WindowRef, int]:
+        """What was found and not handed out yet (now handed out)."""
+        out = {}
+        for ref, close in found.items():
+            handed = self.handed.setdefault(ref.model_id, {})
+            if ref not in handed and close > self.of(ref.model_id):
+                handed[ref] = close
+                out[ref] = close
+        return out
 
     def advance(self, model_id: str, close_ms: int) -> None:
         self.at[model_id] = max(self.of(model_id), close_ms)
