@@ -11,9 +11,6 @@ from typing import TYPE_CHECKING
 from modelmon.runtime import Runtime, service_command
 
 if TYPE_CHECKING:
-    from modelmon.settings import Settings
-    from modelmon.streaming.tiers import DurableResults
-
     from .service import Detector
 
 
@@ -23,6 +20,7 @@ def build(rt: Runtime) -> Detector:
     from modelmon.adapters.kafka import make_consumer, make_producer
     from modelmon.adapters.redis import make_redis
     from modelmon.adapters.reports import ReportWriter
+    from modelmon.adapters.results_tier import durable_results
     from modelmon.keys import Keys
     from modelmon.registry import Registry
     from modelmon.retry import RetryPolicy
@@ -63,18 +61,6 @@ def build(rt: Runtime) -> Detector:
         durable=durable_results(s),
     )
     return Detector(options, ports, rt.stop, rt.registry, rt.health)
-
-
-def durable_results(settings: Settings) -> DurableResults | None:
-    """The durable results tier (``results.durable``, else ``detector.out``), or None."""
-    from modelmon.archive.store import open_store
-    from modelmon.streaming.tiers import DurableResults
-
-    where = settings.results.durable or settings.detector.out
-    if not where:
-        return None
-    store, prefix = open_store(settings, where)
-    return DurableResults(store, prefix)  # type: ignore[arg-type]  # S3Store/LocalStore
 
 
 command = service_command(

@@ -23,16 +23,16 @@ from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from modelmon.checks import Baseline
-from modelmon.config import ModelConfig, endpoint_name
+from modelmon.config import ModelConfig
 from modelmon.errors import DependencyUnavailableError, ModelmonError, TransientError
 from modelmon.keys import WindowRef
-from modelmon.names import check_name
 from modelmon.registry import ModelCatalog
 from modelmon.retry import Backoff, RetryPolicy
 from modelmon.service import Health, StopFlag
 from modelmon.streaming import detection
 from modelmon.streaming.baseline_cache import BaselineCache
 from modelmon.streaming.results import WindowFailure
+from modelmon.streaming.tiers import endpoint_path
 from modelmon.streaming.window_report import window_files
 
 from .finder import ShardOptions, WindowFinder, sorted_windows
@@ -198,9 +198,7 @@ class Detector:
         self._pruned_ms = now_ms
         cutoff = now_ms - self.options.durable_retention_days * 86_400_000
         for config in self._finder.mine(models).values():
-            endpoint = check_name(endpoint_name(config.model_id, config), "endpoint name")
-            schedule = check_name(config.schedule_name, "schedule name")
-            durable.prune(f"{endpoint}/{schedule}/", cutoff)
+            durable.prune(endpoint_path(config), cutoff)
 
     def _kafka_offsets(self) -> dict[int, tuple[int, int]]:
         try:

@@ -26,7 +26,9 @@ from typing import Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from modelmon.config import ModelConfig, endpoint_name
 from modelmon.events import WindowResult
+from modelmon.names import check_name
 
 FILE_NAME = "window-result.parquet"
 DAY_MS = 86_400_000
@@ -49,6 +51,12 @@ class DurableStore(Protocol):
     def get(self, key: str) -> bytes: ...
 
     def delete(self, keys: Sequence[str]) -> None: ...
+
+
+def endpoint_path(config: ModelConfig) -> str:
+    """``{endpoint}/{schedule}/``: where a model's files start (``detection.report_path``)."""
+    endpoint = check_name(endpoint_name(config.model_id, config), "endpoint name")
+    return f"{endpoint}/{check_name(config.schedule_name, 'schedule name')}/"
 
 
 def score_of(result: WindowResult) -> int:
