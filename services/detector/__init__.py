@@ -48,6 +48,7 @@ def build(rt: Runtime) -> Detector:
         hot_retention_seconds=s.results.hot_retention_seconds,
         durable_retention_days=s.results.durable_retention_days,
         shard=shard, baseline_cache_bytes=opts.baseline_cache_bytes,
+        partial_ttl_seconds=opts.partial_ttl_seconds,
     )  # fmt: skip
     redis, keys = make_redis(s.redis), Keys(s.redis.key_prefix)
     ports = DetectorPorts(

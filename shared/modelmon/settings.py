@@ -245,6 +245,9 @@ class DetectorSettings(BaseModel):
     baseline_cache_bytes: int = Field(
         default=256 * 1024 * 1024, ge=0, description="LRU of parsed baselines, by stored size"
     )
+    partial_ttl_seconds: int = Field(
+        default=3600, ge=60, description="how long an evaluated window's partials stay in Redis"
+    )
     repair_seconds: float = Field(
         default=3600.0, gt=0, description="how often the bounded repair sweep of the index runs"
     )
