@@ -148,10 +148,20 @@ def child(args: argparse.Namespace) -> dict[str, float]:
             "index_reads": det.metrics.index_reads._value.get(),
         }  # fmt: skip
         out |= redis_per_week(client, keys, det)
+        out["baseline_parse_ms"] = parse_ms(Registry(client, keys).baseline_files(models[0]))
         return out
     finally:
         for key in client.scan_iter(f"{keys.prefix}:*", count=1000):
             client.delete(key)
+
+
+def parse_ms(files: dict[str, bytes] | None) -> float:
+    """CPU of parsing one stored baseline (what a cache miss costs a window)."""
+    assert files is not None
+    start = time.process_time()
+    for _ in range(10):
+        Baseline.from_files(files, "bench")
+    return (time.process_time() - start) / 10 * 1000
 
 
 def redis_per_week(client: Any, keys: Keys, det: Detector) -> dict[str, float]:
@@ -222,7 +232,8 @@ def main() -> None:
           f"{big['done_day'] / mib:.2f} MiB | {day / mib:.2f} MiB | "
           f"{big['per_model_week'] / mib:.1f} MiB |")  # fmt: skip
     print(f"\nOne result: {big['result_json']:,.0f} B of JSON; {big['parquet_bytes']:,.0f} B "
-          "as its Parquet file in the durable tier.")  # fmt: skip
+          "as its Parquet file in the durable tier. Parsing one baseline (a cache miss): "
+          f"{big['baseline_parse_ms']:.1f} ms CPU.")  # fmt: skip
     headline("detector", f"CPU per evaluated window, {args.models:,} models x 25 features",
              f"{big['cpu_per_window_ms']:.1f} ms")  # fmt: skip
     headline("detector", f"RSS after evaluating {args.models:,} models (LRU 256 / 32 MiB)",

@@ -38,8 +38,9 @@ class Costs:
     model_batch_cpu_ms: float = 1.5
     #: events per consume() batch (``aggregator.batch_size``)
     batch_size: int = 5000
-    #: detector CPU per evaluated window at 25 features (bench_detector_scale.py)
-    window_cpu_ms: float = 25.0
+    #: detector CPU per evaluated window at 25 features, its baseline not cached
+    #: (bench_detector_scale.py)
+    window_cpu_ms: float = 36.0
     #: Redis bytes per hot window result per feature: result JSON + feature series + done
     #: marker (bench_detector_scale.py: MEMORY USAGE after a day of 1-minute windows)
     result_redis_bytes_per_feature: float = 1740.0
