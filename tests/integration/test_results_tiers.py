@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
+from click.testing import CliRunner
 from prometheus_client import CollectorRegistry
 
 from modelmon.adapters.kafka import make_consumer, make_producer
 from modelmon.api.store import MonitorStore, Span
 from modelmon.archive.store import S3Store
+from modelmon.cli import cli
 from modelmon.keys import Keys
 from modelmon.registry import Registry
 from modelmon.service import Health, StopFlag
@@ -44,6 +47,7 @@ HOT_SECONDS = 60
 def test_results_past_the_hot_retention_are_served_from_s3_with_the_same_content(
     settings: Settings, new_topic: Any, consumer_group: str, redis_client: Any,
     redis_prefix: str, s3_bucket: str, boto_client: Any, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     capture, alerts = new_topic(partitions=2), new_topic(partitions=1)
     register(
@@ -115,6 +119,17 @@ def test_results_past_the_hot_retention_are_served_from_s3_with_the_same_content
     cold = orjson.loads(points[0])
     assert cold["window_start"] == T0 and cold["count"] == 20
     assert set(cold) == set(orjson.loads(stored[0]))
+
+    # `modelmon report --results` reads both tiers the same way
+    monkeypatch.setenv("MODELMON_REDIS__KEY_PREFIX", redis_prefix)
+    out = CliRunner().invoke(cli, [
+        "report", "--model", "tiered", "--window", "2026-01-01T00:00:00Z",
+        "--end", "2026-01-01T00:05:00Z", "--from", f"s3://{s3_bucket}/results", "--results",
+    ])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    lines = [orjson.loads(x) for x in out.stdout.splitlines() if x.startswith("{")]
+    assert lines == served
+    assert f"{WINDOWS} result(s): {WINDOWS - len(hot)} from s3://" in out.stderr
 
     # the durable tier's retention: a day's files go once the day is past it
     assert durable.prune("tiered/modelmon/", T0 + 86_400_000) == WINDOWS

@@ -158,6 +158,14 @@ class ResultStore:
                 pipe.zremrangebyscore(series, "-inf", f"({score - retention_ms}")
         self._call(pipe.execute)
 
+    def scored(
+        self, model_id: str, start_ms: int, end_ms: int, rolling: bool = False
+    ) -> list[tuple[int, bytes]]:
+        """(score, WindowResult JSON) of the hot tier with ``start_ms <= score < end_ms``."""
+        key = self._keys.rolling_results(model_id) if rolling else self._keys.results(model_id)
+        raw = self._call(self._r.zrangebyscore, key, start_ms, f"({end_ms}", withscores=True)
+        return [(int(s), b) for b, s in cast(list[tuple[bytes, float]], raw)]
+
     def results(self, model_id: str, rolling: bool = False) -> list[WindowResult]:
         key = self._keys.rolling_results(model_id) if rolling else self._keys.results(model_id)
         raw = cast(list[bytes], self._call(self._r.zrange, key, 0, -1))
