@@ -64,10 +64,12 @@ class WindowFinder:
         steps: list[WindowRef] = []
         jumps: dict[str, tuple[int, int]] = {}
         looked: dict[str, tuple[ModelMarks, int]] = {}
+        complete: dict[str, int] = {}
         for model_id, config in models.items():
             marks = model_marks(model_id, progress, now_ms, config)
             if marks is None:
                 continue  # no partition carries the model yet: it has no windows
+            complete[model_id] = min(marks.mark, now_ms)
             spec = WindowSpec.from_config(config.window)
             span = cursors.look_range(model_id, marks, spec.size_ms + spec.lateness_ms, now_ms)
             if span is None:
@@ -88,7 +90,7 @@ class WindowFinder:
         ready = cursors.fresh(hits)
         for model_id, (marks, high) in looked.items():
             cursors.looked(model_id, marks, high)
-        self._repair_when_due(cursors, models, parts, now_ms)
+        self._repair_when_due(cursors, complete, parts, now_ms)
         ready.update({r: c for r, c in cursors.pending.items() if r.model_id in models})
         cursors.pending.clear()
         ready.update(self._retries(registered, models, now_ms))
@@ -117,10 +119,11 @@ class WindowFinder:
         return self._cursors
 
     def _repair_when_due(
-        self, cursors: Cursors, models: Mapping[str, ModelConfig], parts: list[int], now_ms: int
+        self, cursors: Cursors, complete: Mapping[str, int], parts: list[int], now_ms: int
     ) -> None:
         """Every ``repair_seconds`` (not at start: the cursors are exact), re-read a bounded
-        span below the cursors for windows that appeared behind them."""
+        span below the cursors for windows that appeared behind them (and are complete:
+        ``complete`` is each model's completion point)."""
         if self._repaired_ms is None:
             self._repaired_ms = now_ms
         if now_ms - self._repaired_ms < self.options.repair_seconds * 1000:
@@ -128,14 +131,14 @@ class WindowFinder:
         self._repaired_ms = now_ms
         lookback = self.options.repair_lookback_seconds * 1000
         ranges = {
-            m: (cursors.of(m) - lookback, cursors.of(m))
-            for m in models
+            m: (cursors.of(m) - lookback, min(cursors.of(m), done_to))
+            for m, done_to in complete.items()
             if cursors.of(m) != NO_WATERMARK
         }
         if not ranges:
             return
         low, high = min(r[0] for r in ranges.values()), max(r[1] for r in ranges.values())
-        found = in_ranges(self._reader.windows(parts, high, low), ranges)
+        found = in_ranges(self._reader.windows(parts, high, low + 1), ranges)
         self._metrics.index_reads.inc(len(found))
         fresh = set(found) - self._results.done(found) - set(cursors.pending)
         cursors.pending.update({ref: found[ref] for ref in fresh})

@@ -83,7 +83,12 @@ class Cursors:
         complete; never past the wall clock, nor past where a window can exist."""
         high = min(marks.mark, now_ms, marks.top + span_ms)
         moved = self.seen.get(model_id) != (marks.safe, marks.top)
-        low = self.of(model_id) if moved else self.read_to.get(model_id, NO_WATERMARK)
+        # a partition newly carrying the model can put windows below the cursor: from there
+        low = (
+            min(self.of(model_id), marks.safe)
+            if moved
+            else self.read_to.get(model_id, NO_WATERMARK)
+        )
         return (low, high) if high > low else None
 
     def looked(self, model_id: str, marks: ModelMarks, high: int) -> None:
@@ -96,12 +101,14 @@ class Cursors:
             del handed[ref]
 
     def fresh(self, found: Mapping[WindowRef, int]) -> dict[WindowRef, int]:
-        """What was found and not handed out yet (now handed out)."""
+        """What was found and not handed out above the cursor yet (now handed out; below
+        the cursor, done markers tell)."""
         out = {}
         for ref, close in found.items():
             handed = self.handed.setdefault(ref.model_id, {})
-            if ref not in handed and close > self.of(ref.model_id):
-                handed[ref] = close
+            if ref not in handed:
+                if close > self.of(ref.model_id):
+                    handed[ref] = close
                 out[ref] = close
         return out
 
