@@ -254,7 +254,7 @@ class DetectorSettings(BaseModel):
     repair_lookback_seconds: int = Field(
         default=2 * 3600,
         ge=0,
-        description="window close times the repair sweep (and a first start) looks back over",
+        description="close times below each model's cursor the repair sweep re-reads",
     )
 
     @model_validator(mode="after")

@@ -138,7 +138,9 @@ class ResultStore:
         return [DatasetProfile.deserialize(b) for b in blobs if b is not None]
 
     def save_result(self, result: WindowResult, rolling: bool, retention_ms: int) -> None:
-        """Replace the entry at this window start (idempotent), per model and per feature."""
+        """Replace the entry at this window start (idempotent), per model and per feature;
+        entries older than ``retention_ms`` before it are trimmed, and the keys expire
+        ``retention_ms`` after the last write (the hot tier's retention, issue 23)."""
         score = int(result.window_end.timestamp() * 1000) if rolling else _start(result)
         key = (
             self._keys.rolling_results(result.model_id)
@@ -149,6 +151,7 @@ class ResultStore:
         pipe.zremrangebyscore(key, score, score)
         pipe.zadd(key, {result.model_dump_json(): score})
         pipe.zremrangebyscore(key, "-inf", f"({score - retention_ms}")
+        pipe.pexpire(key, retention_ms)  # a model that stops: its hot results go too
         if not rolling:
             for name, metrics in result.features.items():
                 series = self._keys.feature_series(result.model_id, name)
@@ -156,6 +159,7 @@ class ResultStore:
                 pipe.zremrangebyscore(series, score, score)
                 pipe.zadd(series, {orjson.dumps(point): score})
                 pipe.zremrangebyscore(series, "-inf", f"({score - retention_ms}")
+                pipe.pexpire(series, retention_ms)
         self._call(pipe.execute)
 
     def scored(
