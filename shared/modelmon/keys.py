@@ -147,6 +147,15 @@ class Keys:
         """The window's merged profile, kept for the rolling view of the next windows."""
         return f"{self.prefix}:merged:{_window(window)}"
 
+    def detector_cursors(self, topic: str) -> str:
+        """Hash: model id -> close time (ms) up to which the detector handed out that model's
+        windows (issue 23: the ready queue resumes from it after a restart)."""
+        return f"{self.prefix}:detector:{topic}:cursors"
+
+    def detector_retries(self, topic: str) -> str:
+        """Sorted set of failed windows (``WindowRef.member``), score = when to retry (ms)."""
+        return f"{self.prefix}:detector:{topic}:retries"
+
     def results(self, model_id: str) -> str:
         """Sorted set of WindowResult JSON by window start (ms): the model's time series."""
         return f"{self.prefix}:results:{_tag(model_id)}"

@@ -217,6 +217,15 @@ class Registry:
         blob = cast(bytes | None, self._r.hget(self._keys.baseline(model_id), "blob"))
         return unpack_baseline(blob) if blob else None
 
+    def baseline_versions(self, model_ids: list[str]) -> dict[str, int]:
+        """Each model's baseline version (0: none): what a cache checks to drop only the
+        baselines that changed (issue 23)."""
+        pipe = self._r.pipeline(transaction=False)
+        for model_id in model_ids:
+            pipe.hget(self._keys.baseline(model_id), "version")
+        raw: list[Any] = pipe.execute()
+        return {m: int(v) if v else 0 for m, v in zip(model_ids, raw, strict=True)}
+
 
 def _entry(raw: Mapping[bytes, bytes], has_baseline: bool) -> ModelEntry:
     return ModelEntry(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from modelmon.limits import LimitsSettings
@@ -242,6 +242,49 @@ class DetectorSettings(BaseModel):
         gt=0,
         description="first retry of a window that could not be evaluated (doubles, to 1 h)",
     )
+    shards: int = Field(
+        default=1, ge=1, le=4096, description="detector processes sharing the models (issue 23)"
+    )
+    shard_index: int = Field(
+        default=0, ge=0, description="this process's shard, 0..shards-1 (e.g. the pod ordinal)"
+    )
+    baseline_cache_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=0, description="LRU of parsed baselines, by stored size"
+    )
+    partial_ttl_seconds: int = Field(
+        default=3600, ge=60, description="how long an evaluated window's partials stay in Redis"
+    )
+    repair_seconds: float = Field(
+        default=3600.0, gt=0, description="how often the bounded repair sweep of the index runs"
+    )
+    repair_lookback_seconds: int = Field(
+        default=2 * 3600,
+        ge=0,
+        description="close times below each model's cursor the repair sweep re-reads",
+    )
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> DetectorSettings:
+        if self.shard_index >= self.shards:
+            raise ValueError(f"shard_index {self.shard_index} must be below shards {self.shards}")
+        return self
+
+
+class ResultsSettings(BaseModel):
+    """Window results in two tiers (issue 23): Redis holds the recent ones (the live path and
+    the dashboard), durable storage (Parquet under the report layout) holds every one."""
+
+    hot_retention_seconds: int = Field(
+        default=86_400, ge=60, description="results and feature series kept in Redis"
+    )
+    durable: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix or a directory for every result as Parquet "
+        "(default: detector.out; unset both: Redis only)",
+    )
+    durable_retention_days: int = Field(
+        default=400, ge=1, description="results older than this are deleted from durable storage"
+    )
 
 
 class AlertingSettings(BaseModel):
@@ -399,6 +442,7 @@ class Settings(BaseSettings):
     admin: AdminSettings = Field(default_factory=AdminSettings)
     aggregator: AggregatorSettings = Field(default_factory=AggregatorSettings)
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
+    results: ResultsSettings = Field(default_factory=ResultsSettings)
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
     archiver: ArchiverSettings = Field(default_factory=ArchiverSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "topics": ("modelmon.cli.topics", "topics", "Create modelmon's Kafka topics on your cluster."),
     "report": ("modelmon.cli.report", "report", "report.html of past streaming windows."),
     "labels": ("modelmon.cli.labels", "labels", "Import ground truth; merge it with captures."),
+    "capacity": ("modelmon.cli.capacity", "capacity", "What a load needs: cores, Redis, S3."),
 }
 
 

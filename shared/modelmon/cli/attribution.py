@@ -179,7 +179,7 @@ def _spaced(matrix: np.ndarray, n: int) -> np.ndarray:
 
 
 def _load_model(path: Path) -> Any:
-    import joblib  # type: ignore[import-untyped]  # loading runs code: trusted files only
+    import joblib  # loading runs code: trusted files only
 
     try:
         return joblib.load(path)
