@@ -37,9 +37,9 @@ def _capture(i: int, x: np.ndarray) -> bytes:
     return json.dumps({**event, "inputs": inputs}).encode()
 
 
-def _produce(settings: Settings, topic: str, x: np.ndarray) -> None:
+def _produce(settings: Settings, topic: str, x: np.ndarray, part: range = range(N)) -> None:
     producer = Producer(producer_config(settings.kafka))
-    for i in range(N):
+    for i in part:
         producer.produce(topic, key=MODEL.encode(), value=_capture(i, x[i % len(x)]))
         if i % 50 == 49:
             producer.flush(30)
@@ -98,11 +98,19 @@ def test_attributions_exactly_once_through_sigkills_and_equal_to_tree_explainer(
     good = {f"e-{i}": i for i in wanted if f"e-{i}" not in bad}
     outputs = Collector(settings, out, consumer_group + "-out")
     letters = Collector(settings, dead, consumer_group + "-dead")
-    feeder = threading.Thread(target=_produce, args=(settings, capture, x), daemon=True)
-    feeder.start()
+    # The stream in three parts, each produced (in a thread, while the explainer runs) as a
+    # run starts: however fast the explainer is, each kill lands before the stream's end.
+    parts = [range(k * N // 3, (k + 1) * N // 3) for k in range(3)]
+    feeders: list[threading.Thread] = []
+
+    def feed(k: int) -> None:
+        feeders.append(threading.Thread(target=_produce, args=(settings, capture, x, parts[k])))
+        feeders[-1].start()
+
     rng, log = random.Random(4), tmp_path / "explainer.log"
     try:
-        for _ in range(2):  # SIGKILL once it has explained a random amount more, mid-stream
+        for k in range(2):  # SIGKILL once it has explained a random amount more, mid-stream
+            feed(k)
             svc = ServiceProcess("explainer", env, log).start()
             target = len(outputs.messages) + rng.randint(50, 150)
             wait_for(lambda t=target: len(outputs.messages) >= t, 120, "explainer progress")
@@ -110,7 +118,9 @@ def test_attributions_exactly_once_through_sigkills_and_equal_to_tree_explainer(
             assert svc.alive(), svc.logs()
             svc.kill()
             assert len(outputs.messages) < len(good), "the kill landed after the end"
-        feeder.join(120)
+        feed(2)
+        for feeder in feeders:
+            feeder.join(120)
         final = ServiceProcess("explainer", env, log).start()
         try:
             wait_for(lambda: len(outputs.messages) >= len(good), 180, "every sampled event")

@@ -95,26 +95,35 @@ class ResultStore:
         self._call(self._release, keys=[self._keys.claim(ref)], args=[self.owner])
 
     def finish(self, ref: WindowRef, evaluated_at_ms: int, ttl_seconds: int) -> None:
-        pipe = self._r.pipeline(transaction=True)
+        pipe = self._r.pipeline(transaction=True)  # the model's keys: one slot
         pipe.set(self._keys.done(ref), evaluated_at_ms, ex=ttl_seconds)
         pipe.delete(self._keys.failed(ref))
-        pipe.zrem(self._keys.detector_retries(self.topic), ref.member())
         self._call(pipe.execute)
+        # The retry queue spans models (another slot): after the done marker, so a crash in
+        # between leaves at most a stale entry, which ``due_retries`` drops.
+        self._call(self._r.zrem, self._keys.detector_retries(self.topic), ref.member())
         self.release(ref)
 
     def record_failure(self, failure: WindowFailure, ttl_seconds: int) -> None:
         """Remember (durably) that the window failed, until it is evaluated or expires."""
-        pipe = self._r.pipeline(transaction=True)
-        pipe.set(self._keys.failed(failure.window), failure.to_json(), ex=ttl_seconds)
+        # Two slots (the queue spans models): the queue entry first, so a crash in between
+        # leaves a retry without its record (evaluated again: fine), never a record that is
+        # never retried.
         retries = self._keys.detector_retries(self.topic)
-        pipe.zadd(retries, {failure.window.member(): failure.retry_at_ms})
-        self._call(pipe.execute)
+        self._call(self._r.zadd, retries, {failure.window.member(): failure.retry_at_ms})
+        self._call(
+            self._r.set, self._keys.failed(failure.window), failure.to_json(), ex=ttl_seconds
+        )
 
     def due_retries(self, now_ms: int, limit: int = 1000) -> list[WindowRef]:
         """Failed windows whose retry time has come (the retry queue: no scan)."""
         key = self._keys.detector_retries(self.topic)
         raw = cast(list[bytes], self._call(self._r.zrangebyscore, key, "-inf", now_ms, 0, limit))
-        return [WindowRef.from_member(m) for m in raw]
+        refs = [WindowRef.from_member(m) for m in raw]
+        finished = self.done(refs)  # a crash between ``finish``'s two steps: drop the entry
+        if finished:
+            self._call(self._r.zrem, key, *(ref.member() for ref in finished))
+        return [ref for ref in refs if ref not in finished]
 
     def drop_retry(self, ref: WindowRef) -> None:
         """Forget a queued retry (its window is gone, or it is not this deployment's)."""
