@@ -174,6 +174,14 @@ class ProfileTracker:
         else:
             acc.add(categorical_column(arr))
 
+    def estimated_bytes(self) -> int:
+        """About the size of ``snapshot().serialize()``, without serializing (a flush's cost)."""
+        return (
+            32
+            + sum(a.estimated_bytes() + 16 + len(n) for n, a in self._acc.items())
+            + sum(96 + len(n) for n in self._pending)
+        )
+
     def snapshot(self) -> DatasetProfile:
         """An immutable copy of everything seen so far."""
         features: dict[str, FeatureProfile] = {n: a.snapshot() for n, a in self._acc.items()}

@@ -242,6 +242,10 @@ class NumericAccumulator:
     def add_missing(self, rows: int) -> None:
         self.missing += rows
 
+    def estimated_bytes(self) -> int:
+        """About what ``snapshot().to_body()`` takes serialized (8 bytes per retained item)."""
+        return 8 * self.sketch.retained + 12 * len(self.sketch.levels) + 96
+
     def snapshot(self) -> NumericProfile:
         return NumericProfile(
             self.missing,
