@@ -60,8 +60,9 @@ class Flusher:
 
     def tick(self, now_s: float, final: bool = False) -> None:
         started = time.process_time()
+        waited = now_s - self.written_s
         due = self.agg.pending and (
-            final or self.cadence is None or self.agg.flush_due(now_s - self.written_s, self.cadence)
+            final or self.cadence is None or self.agg.flush_due(waited, self.cadence)
         )
         if due:
             plan = self.agg.flush_plan()
@@ -127,8 +128,10 @@ def main() -> None:
     parser.add_argument("--models", type=int, nargs="+", default=[1, 100, 1000])
     args = parser.parse_args()
     print("## Flush: Redis bytes written per event (issue 23 item 2)\n")
-    print(f"{args.events:,} events, 25 features, 10 s windows, {args.rate:,} events per second "
-          "of event time, one partition; bytes = what the fenced flush script receives.\n")  # fmt: skip
+    print(
+        f"{args.events:,} events, 25 features, 10 s windows, {args.rate:,} events per "
+        "second of event time, one partition; bytes = what the fenced flush script gets.\n"
+    )
     print("| models | cadence | flushes | partial writes | bytes per event | flush CPU µs/event |")
     print("|---|---|---|---|---|---|")
     per_event: dict[int, float] = {}
