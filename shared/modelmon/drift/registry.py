@@ -135,6 +135,22 @@ def evaluate(
 ) -> dict[str, DriftResult]:
     """Every requested (default: every applicable) method on one feature pair."""
     names = methods if methods is not None else available_methods(baseline.kind)
+    results: dict[str, DriftResult] = {}
     with np.errstate(all="ignore"):  # once per feature, not once per method
         shared = {**num.prepare(baseline, current), **params}
-        return {name: get_method(name).run(baseline, current, **shared) for name in names}
+        for name in names:
+            extra = {}
+            if name in _BUILT_ON and _BUILT_ON[name][1] in results and not params:
+                kwarg, base = _BUILT_ON[name]
+                extra[kwarg] = results[base]
+            results[name] = get_method(name).run(baseline, current, **shared, **extra)
+    return results
+
+
+#: methods computed from another method's result on the same pair: (keyword, that method)
+_BUILT_ON: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "linf_categorical_robust": ("linf", "linf_categorical"),
+        "new_category_excess": ("new_rate", "new_category_rate"),
+    }
+)

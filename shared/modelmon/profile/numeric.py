@@ -101,7 +101,7 @@ class NumericProfile:
         }
 
     # ----- distribution -------------------------------------------------------------------
-    @property
+    @cached_property
     def rank_error(self) -> float:
         """Bound on the error of any CDF value: 0 while the sketch still holds every value."""
         return KLL_RANK_ERROR if self.sketch.is_estimation_mode() else 0.0
