@@ -114,8 +114,12 @@ def _is_text(kind: pa.DataType) -> bool:
 def _encode(arr: pa.Array) -> EncodedText:
     """A string column dictionary-encoded: texts in order of first appearance, -1 for null."""
     enc = pc.dictionary_encode(arr)
-    codes = pc.fill_null(pc.cast(enc.indices, pa.int64()), -1)
-    return EncodedText(enc.dictionary.to_pylist(), _buffer(codes, np.dtype(np.int64)))
+    indices = pc.cast(enc.indices, pa.int64())
+    codes = _buffer(indices, np.dtype(np.int64))  # null slots hold garbage: masked next
+    if indices.null_count:
+        nulls = _buffer(pc.cast(pc.is_null(indices), pa.int8()), np.dtype(np.int8))
+        codes[nulls.astype(bool)] = -1
+    return EncodedText(enc.dictionary.to_pylist(), codes)
 
 
 def _first_value(arr: pa.Array) -> str | None:
