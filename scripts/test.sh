@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/venv.sh
 echo "== virtualenv ready (${SECONDS}s)"
+bash scripts/kustomize.sh  # the renderer of k8s/ (tests/unit/test_k8s_overlays.py)
 modelmon=.venv/bin/modelmon
 
 # Stop, on exit, exactly the services this run started (`up` prints "<name> started ...");

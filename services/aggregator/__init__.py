@@ -29,11 +29,17 @@ def _prefetch_limit(settings: Settings) -> dict[str, Any]:
 
 def build(rt: Runtime) -> Aggregator:
     from modelmon.adapters.kafka import make_consumer, make_producer
+    from modelmon.adapters.lag import watch_lag
     from modelmon.adapters.redis import make_redis
     from modelmon.keys import Keys
     from modelmon.limits import EventTimeBounds
     from modelmon.redaction import RedactionPolicy, redact_bytes
     from modelmon.registry import ModelCatalog, Registry
+    from modelmon.streaming.attribution_store import (
+        AttributionAwareStore,
+        AttributionIntake,
+        AttributionStore,
+    )
     from modelmon.streaming.partition import FlushCadence
     from modelmon.streaming.store import PartitionStore
 
@@ -49,6 +55,11 @@ def build(rt: Runtime) -> Aggregator:
     readiness = Readiness(rt.health)
     redis, keys = make_redis(s.redis), Keys(s.redis.key_prefix)
     registry, redaction = Registry(redis, keys), RedactionPolicy.from_settings(s.capture)
+    store = AttributionAwareStore(  # attribution partials beside the profiles (docs/attribution.md)
+        PartitionStore(redis, keys, options.topic, options.retention_seconds),
+        AttributionStore(redis, keys, options.topic, options.retention_seconds),
+    )
+    catalog = ModelCatalog(registry)
     ports = AggregatorPorts(
         consumer=make_consumer(
             s.kafka,
@@ -58,13 +69,15 @@ def build(rt: Runtime) -> Aggregator:
             **_prefetch_limit(s),
         ),
         producer=make_producer(s.kafka),
-        store=PartitionStore(redis, keys, options.topic, options.retention_seconds),
-        catalog=ModelCatalog(registry),
+        store=store,
+        catalog=catalog,
         deadletter_topic=s.topics.deadletter,
         close=redis.close,
         generation=registry.generation,
         redact=lambda raw: redact_bytes(raw, redaction),
+        attributions=AttributionIntake(store, catalog),
     )
+    watch_lag(rt.registry, s.kafka, (options.group, [options.topic]))
     return Aggregator(options, ports, rt.stop, rt.registry, readiness)
 
 

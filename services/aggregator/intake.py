@@ -66,6 +66,7 @@ class Intake:
         max_features: int = DEFAULT_MAX_FEATURES,
         clock: Callable[[], float] = time.time,
         may_refresh: Callable[[], bool] = lambda: True,
+        attributions: Callable[..., int] | None = None,
     ) -> None:
         self.topic, self._catalog, self._dead_letters = topic, catalog, dead_letters
         self.metrics = metrics
@@ -73,6 +74,7 @@ class Intake:
         self._may_refresh = may_refresh  # False after a Redis loss: keep the plans we have
         self.plans: dict[str, ModelPlan] = {}
         self._last_recheck = float("-inf")
+        self._attributions = attributions  # modelmon.attribution: (p, agg, values, offsets, batch)
 
     # -- the registry ---------------------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
@@ -136,6 +138,8 @@ class Intake:
             batch, rejects = reject_out_of_bounds(batch, rejects, self._bounds, now_ms)
         if not self.plans.keys() >= set(batch.model_ids):
             self._recheck()  # a model registered a moment ago is not a dead letter
+        if self._attributions is not None:  # before add: the same lateness as the profile
+            self._attributions(p, agg, values, offsets, batch, self.plans)
         result = agg.add(batch, offsets[-1], self.plans)
         for r in rejects:
             source = (self.topic, p, offsets[r.index])

@@ -97,6 +97,8 @@ class AggregatorPorts:
     #: None: no Redis-loss guard (issue 19)
     generation: Callable[..., bytes | None] | None = None
     redact: RedactFn | None = None  # what a dead letter may carry of a capture (issue 21)
+    #: folds a batch's attributions in (``streaming.attribution_store.AttributionIntake``)
+    attributions: Callable[..., int] | None = None
 
 
 class Aggregator:
@@ -123,6 +125,7 @@ class Aggregator:
         self.intake = Intake(
             options.topic, ports.catalog, self._dead, self.metrics, bounds=options.bounds,
             max_features=options.max_features, clock=clock, may_refresh=self._intact,
+            attributions=ports.attributions,
         )  # fmt: skip
         self.ownership = Ownership(
             options.topic, ports.consumer, ports.store, self.metrics, retry=self._retry,

@@ -21,6 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from modelmon.adapters.aws import boto_client
 from modelmon.adapters.kafka import make_consumer, make_producer
+from modelmon.adapters.lag import watch_lag
 from modelmon.adapters.redis import make_redis
 from modelmon.alerting.retry import RetryPolicy
 from modelmon.alerting.router import Interrupted, Router, RouterDeps
@@ -85,6 +86,7 @@ class AlertingService:
         self._consumer = make_consumer(
             settings.kafka, options.group, **{"max.poll.interval.ms": options.max_poll_interval_ms}
         )
+        watch_lag(registry, settings.kafka, (options.group, [options.topic]))
         self._outages = 0
 
     def _deps(self) -> RouterDeps:

@@ -16,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from modelmon.adapters.redis import make_redis
+from modelmon.adapters.results_tier import durable_results
 from modelmon.api.app import create_app
 from modelmon.api.auth import TokenAuth
 from modelmon.api.captures import CaptureSource
@@ -90,6 +91,7 @@ def build(rt: Runtime) -> ApiService:
     store = MonitorStore(
         make_redis(settings.redis), Keys(settings.redis.key_prefix),
         settings.topics.capture, settings.topics.capture_partitions,
+        durable=durable_results(settings),  # issue 23: results older than Redis holds
     )  # fmt: skip
     app = create_app(
         store, auth, max_body_bytes=api.max_body_bytes, cors_origins=api.cors_origins,

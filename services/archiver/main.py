@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from modelmon.adapters.kafka import make_consumer, make_producer
+from modelmon.adapters.lag import watch_lag
 from modelmon.adapters.redis import make_redis
 from modelmon.archive.codec import load_key
 from modelmon.archive.store import open_store
@@ -41,6 +42,7 @@ def build(rt: Runtime) -> Loop:
             Registry(make_redis(settings.redis), Keys(settings.redis.key_prefix))
         ).endpoint_name,
     )
+    watch_lag(rt.registry, settings.kafka, (arch.group_id, [settings.topics.capture]))
     log.info(
         "archiving %s to %s (group %s)", settings.topics.capture, arch.destination, arch.group_id
     )

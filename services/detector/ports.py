@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from modelmon.adapters.kafka import ConsumerPort, ProducerPort
 from modelmon.events import WindowResult
@@ -29,6 +29,10 @@ class StateReaderPort(Protocol):
 
     def windows(
         self, partitions: Iterable[int], max_close_ms: int, min_close_ms: int | None = None
+    ) -> dict[WindowRef, int]: ...
+
+    def scores(
+        self, refs: Iterable[WindowRef], partitions: Iterable[int]
     ) -> dict[WindowRef, int]: ...
 
     def merged(self, window: WindowRef, partitions: Iterable[int]) -> MergedWindow: ...
@@ -59,6 +63,28 @@ class ResultStorePort(Protocol):
 
     def failures(self, windows: Iterable[WindowRef]) -> dict[WindowRef, WindowFailure]: ...
 
+    def due_retries(self, now_ms: int, limit: int = 1000) -> list[WindowRef]: ...
+
+    def drop_retry(self, ref: WindowRef) -> None: ...
+
+    def cursors(self) -> dict[str, int]: ...
+
+    def save_cursors(self, cursors: Mapping[str, int]) -> None: ...
+
+
+class DetectorRegistry(RegistryReader, Protocol):
+    """``registry.Registry`` (``MemoryRegistry`` in tests), with per-model baseline versions."""
+
+    def baseline_versions(self, model_ids: list[str]) -> dict[str, int]: ...
+
+
+class DurableResultsPort(Protocol):
+    """``streaming.tiers.DurableResults``: every result as Parquet under the report layout."""
+
+    def write(self, result: WindowResult, report_path: str) -> None: ...
+
+    def prune(self, endpoint_path: str, cutoff_ms: int, days_back: int = 7) -> int: ...
+
 
 #: Writes one window's report files under a directory or s3:// URI.
 WriteReports = Callable[[str, dict[str, str]], None]
@@ -72,6 +98,9 @@ class DetectorPorts:
     producer: ProducerPort
     reader: StateReaderPort
     results: ResultStorePort
-    registry: RegistryReader
+    registry: DetectorRegistry
     write_reports: WriteReports
     close: Callable[[], None] = lambda: None
+    #: feature-attribution step (``services/detector/attribution.AttributionStep``); None: off
+    attributions: Callable[..., Any] | None = None
+    durable: DurableResultsPort | None = None  # None: results in Redis only

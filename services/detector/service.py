@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,10 +30,12 @@ from modelmon.registry import ModelCatalog
 from modelmon.retry import Backoff, RetryPolicy
 from modelmon.service import Health, StopFlag
 from modelmon.streaming import detection
+from modelmon.streaming.baseline_cache import BaselineCache
 from modelmon.streaming.results import WindowFailure
+from modelmon.streaming.tiers import endpoint_path
 from modelmon.streaming.window_report import window_files
-from modelmon.windows import PartitionProgress, completion_watermark
 
+from .finder import ShardOptions, WindowFinder, sorted_windows
 from .metrics import DetectorMetrics
 from .ports import DetectorPorts
 
@@ -55,8 +57,17 @@ class DetectorOptions:
     interval_seconds: float = 0.5
     claim_seconds: int = 120
     partial_ttl_seconds: int = 3600  # partials of evaluated windows linger this long
-    retention_seconds: int = 7 * 86400  # done markers and result series
+    hot_retention_seconds: int = 86400  # results and series in Redis (issue 23: the hot tier)
+    durable_retention_days: int = 400  # results in durable storage
     failed_retry: RetryPolicy = FAILED_RETRY  # when a window that failed is tried again
+    shard: ShardOptions = field(default_factory=ShardOptions)  # models; the repair sweep
+    baseline_cache_bytes: int = 256 * 1024 * 1024
+
+    @property
+    def retention_seconds(self) -> int:
+        """Done markers and failure records: as long as the hot tier, and past the repair
+        sweep's look-back so that it never re-evaluates a window."""
+        return max(self.hot_retention_seconds, self.shard.repair_lookback_seconds + 3600)
 
 
 class Detector:
@@ -78,10 +89,11 @@ class Detector:
         self._catalog = ModelCatalog(ports.registry)
         self._reader, self._results = ports.reader, ports.results
         self._producer, self._consumer = ports.producer, ports.consumer
-        self._baselines: dict[str, Baseline | None] = {}
+        self._baselines: BaselineCache[Baseline] = BaselineCache(options.baseline_cache_bytes)
         self._plotly_written = False
         self._baselines_version = -1
-        self._full_scan_ms = -(2**62)
+        self._finder = WindowFinder(options.shard, self._reader, self._results, self.metrics)
+        self._pruned_ms: int | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
     def run(self) -> None:
@@ -111,43 +123,39 @@ class Detector:
         """One pass; returns how many windows this detector evaluated."""
         self._catalog.refresh()
         offsets = self._kafka_offsets()
-        progress = self._reader.progress(offsets)
         now_ms = int(self._clock() * 1000)
         models = {m: e.config for m, e in self._catalog.models.items()}
         if not models or not offsets:
             return 0
-        marks = {
-            m: completion_watermark(  # issue 19: each model by its own watermarks
-                [p.for_model(m) for p in progress], now_ms, c.window.idle_timeout_seconds * 1000
-            )
-            for m, c in models.items()
-        }
-        low = self._scan_from(now_ms, progress, models)
-        candidates = self._reader.windows(offsets, max(marks.values()), low)
-        ready = [
-            ref
-            for ref, close in candidates.items()
-            if ref.model_id in models and close <= marks[ref.model_id]
-        ]
+        progress = self._reader.progress(offsets)
+        ready = self._finder.ready(models, progress, list(offsets), now_ms)
         fresh = set(ready) - self._results.done(ready)
         failed = self._results.failures(fresh)
-        waiting = {ref for ref, f in failed.items() if f.retry_at_ms > now_ms}
+        waiting = {ref for ref, f in failed.items() if f.retry_at_ms > now_ms}  # queued
+        todo = sorted_windows(fresh - waiting)
         evaluated = 0
-        for ref in sorted(fresh - waiting, key=lambda r: (r.start_ms, r.model_id)):
-            if self.stop.is_set():
-                break
-            if self._results.claim(ref, self.options.claim_seconds):
-                evaluated += self._evaluate_claimed(
-                    ref, models[ref.model_id], offsets, candidates, failed.get(ref)
-                )
+        try:
+            while todo and not self.stop.is_set():
+                ref = todo[0]
+                if self._results.claim(ref, self.options.claim_seconds):
+                    evaluated += self._evaluate_claimed(
+                        ref, models[ref.model_id], offsets, ready[ref], failed.get(ref)
+                    )
+                elif not self._results.done([ref]):  # another detector holds it: look again
+                    self._finder.requeue({ref: ready[ref]})
+                todo.pop(0)
+        finally:
+            self._finder.requeue({ref: ready[ref] for ref in todo})
+            self._finder.save()
+        self._prune(models, now_ms)
         return evaluated
 
     def _evaluate_claimed(
         self, ref: WindowRef, config: ModelConfig, offsets: dict[int, tuple[int, int]],
-        candidates: dict[WindowRef, int], failed: WindowFailure | None,
+        close: int, failed: WindowFailure | None,
     ) -> int:  # fmt: skip
         try:
-            self._evaluate(ref, config, list(offsets), candidates[ref], failed)
+            self._evaluate(ref, config, list(offsets), close, failed)
         except TransientError:
             self._results.release(ref)
             raise  # the run loop backs off and retries
@@ -172,7 +180,7 @@ class Detector:
         failure = WindowFailure(ref, reason, attempts, now_ms, retry_at)
         self._results.record_failure(failure, self.options.retention_seconds)
         result, alert = detection.evaluation_failed(ref, reason, attempts, _utc(now_ms))
-        self._results.save_result(result, False, self.options.retention_seconds * 1000)
+        self._results.save_result(result, False, self.options.hot_retention_seconds * 1000)
         self._produce_all(ref.model_id, [alert.model_dump_json().encode()])
         self.metrics.failures.labels(ref.model_id).inc()
         log.warning(
@@ -180,22 +188,17 @@ class Detector:
             attempts, _utc(retry_at).isoformat(), reason, extra={"model": ref.model_id},
         )  # fmt: skip
 
-    def _scan_from(
-        self, now_ms: int, progress: list[PartitionProgress], models: dict[str, ModelConfig]
-    ) -> int | None:
-        """Lowest close time worth reading: windows that just completed close within a window
-        span below the lowest partition watermark. Once a minute, everything (stragglers:
-        windows whose claimant died, or that completed while no detector ran)."""
-        if now_ms - self._full_scan_ms >= 60_000:
-            self._full_scan_ms = now_ms
-            return None
-        marks = [p.watermark_ms for p in progress if p.watermark_ms is not None]
-        if not marks:
-            return None
-        span = max(
-            c.window.size_seconds + c.window.allowed_lateness_seconds for c in models.values()
-        )
-        return min(marks) - span * 1000 - 3_600_000
+    def _prune(self, models: dict[str, ModelConfig], now_ms: int) -> None:
+        """Once an hour, delete this shard's durable results past their retention."""
+        durable = self._ports.durable
+        if durable is None or (
+            self._pruned_ms is not None and now_ms - self._pruned_ms < 3_600_000
+        ):
+            return
+        self._pruned_ms = now_ms
+        cutoff = now_ms - self.options.durable_retention_days * 86_400_000
+        for config in self._finder.mine(models).values():
+            durable.prune(endpoint_path(config), cutoff)
 
     def _kafka_offsets(self) -> dict[int, tuple[int, int]]:
         try:
@@ -235,6 +238,8 @@ class Detector:
                 views.append(detection.rolling(ref, profiles))
         for view in views:
             self._publish(view, config, baseline, ref, now)
+        if self._ports.attributions is not None:  # feature-attribution drift (attribution.py)
+            self._ports.attributions(ref, config, now, self._produce_all)
         if failed is not None:  # clears the evaluation_failed alarm
             recovered = detection.evaluation_recovered(ref, failed.attempts, now)
             self._produce_all(ref.model_id, [recovered.model_dump_json().encode()])
@@ -259,8 +264,13 @@ class Detector:
         if uri is not None:
             src = self._plotly_src(config, view, ref.size_ms)
             self._ports.write_reports(uri, window_files(view, found, baseline, config, src))
-        retention_ms = self.options.retention_seconds * 1000
+        if self._ports.durable is not None:  # before done: a crash re-writes the same file
+            self._ports.durable.write(
+                found.result, detection.report_path(config, view, ref.size_ms)
+            )
+        retention_ms = self.options.hot_retention_seconds * 1000
         self._results.save_result(found.result, view.windows > 1, retention_ms)
+        self.metrics.observe_drift(found.result)
         alerts = detection.alert_events(view, found, config, now)
         events = [*alerts, detection.window_evaluated(view, found)]
         self._produce_all(config.model_id, [e.model_dump_json().encode() for e in events])
@@ -286,21 +296,30 @@ class Detector:
         return profiles
 
     def _baseline(self, model_id: str) -> Baseline | None:
-        """The model's baseline, cached until the registry version moves."""
+        """The model's baseline from the LRU (bounded in bytes); when the registry version
+        moves, only the cached baselines whose own version changed are dropped."""
         version = self._registry.version()
         if version != self._baselines_version:
-            self._baselines.clear()
+            cached = self._baselines.cached()
+            if cached:
+                self._baselines.invalidate_changed(self._registry.baseline_versions(cached))
             self._baselines_version = version
-        if model_id not in self._baselines:
-            files = self._registry.baseline_files(model_id)
-            baseline = None
-            if files is not None:
-                try:
-                    baseline = Baseline.from_files(files, f"registry:{model_id}")
-                except ModelmonError as exc:
-                    log.error("stored baseline unusable: %s", exc, extra={"model": model_id})
-            self._baselines[model_id] = baseline
-        return self._baselines[model_id]
+        value = self._baselines.get(model_id, lambda: self._load_baseline(model_id))
+        self.metrics.baseline_cache_bytes.set(self._baselines.bytes)
+        return value
+
+    def _load_baseline(self, model_id: str) -> tuple[Baseline | None, int, int]:
+        self.metrics.baseline_loads.inc()
+        version = self._registry.baseline_versions([model_id])[model_id]
+        files = self._registry.baseline_files(model_id)
+        if files is None:
+            return None, 1, version
+        size = sum(len(b) for b in files.values())
+        try:
+            return Baseline.from_files(files, f"registry:{model_id}"), size, version
+        except ModelmonError as exc:
+            log.error("stored baseline unusable: %s", exc, extra={"model": model_id})
+            return None, size, version
 
     # -- outputs --------------------------------------------------------------------------
     def _plotly_src(self, config: ModelConfig, view: detection.WindowView, size: int) -> str:

@@ -13,7 +13,13 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Message, TopicPartition
 
 from modelmon.bias.state import BiasState, merge_all
-from modelmon.bias.stream import BiasEvaluation, add_delta, evaluate_bias, joined_rows
+from modelmon.bias.stream import (
+    BiasEvaluation,
+    IntervalOptions,
+    add_delta,
+    evaluate_bias,
+    joined_rows,
+)
 from modelmon.errors import FencedWriteError, InvalidEventError
 from modelmon.quality.evaluate import QualityEvaluation, evaluate
 from modelmon.quality.join import JoinPartition, ModelQuality, add_pairs, decode
@@ -253,9 +259,14 @@ class Joiner:
         if joined_rows(state) < model.min_labels:
             return
         window = (start, start + model.window_ms)
-        config = model.bias.analysis_config
-        self._publish_bias(evaluate_bias(model_id, window, config, state, model.bias.baseline),
-                           model)  # fmt: skip
+        bias = model.bias
+        options = IntervalOptions(
+            bias.confidence_level, bias.bootstrap_replicates, bias.check == "interval"
+        )
+        evaluation = evaluate_bias(
+            model_id, window, bias.analysis_config, state, bias.baseline, options
+        )
+        self._publish_bias(evaluation, model)
 
     def _merged(
         self, model_id: str, starts: list[int], model: ModelQuality

@@ -13,6 +13,7 @@ from confluent_kafka.admin import NewTopic  # type: ignore[attr-defined]
 from prometheus_client import CollectorRegistry
 
 from modelmon.adapters.kafka import make_admin, make_consumer, make_producer
+from modelmon.adapters.lag import watch_lag
 from modelmon.adapters.redis import make_redis
 from modelmon.config import endpoint_name
 from modelmon.errors import DependencyUnavailableError
@@ -88,6 +89,9 @@ def wire(
         settings.kafka, **{"transactional.id": f"{lj.router_group}-{instance}"}
     )
     dead = DeadLetters(produce, settings.topics.deadletter, SERVICE, registry)
+    watch_lag(registry, settings.kafka,
+              (lj.router_group, [settings.topics.capture, settings.topics.labels]),
+              (lj.join_group, [lj.topic]))  # fmt: skip
     router = Router(
         make_consumer(settings.kafka, lj.router_group), tx_producer, models,
         capture_topic=settings.topics.capture, labels_topic=settings.topics.labels,

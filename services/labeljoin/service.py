@@ -26,6 +26,7 @@ from modelmon.quality.evaluate import (
     report_path,
     window_folder,
 )
+from modelmon.quality.html import quality_report_html
 from modelmon.quality.join import ModelQuality
 from modelmon.service import Health, StopFlag
 from modelmon.settings import AwsSettings
@@ -87,10 +88,11 @@ class Publisher:
                     self._topic, result.model_id.encode(), event.model_dump_json().encode()
                 )
         if self._write is not None:
-            self._write(report_path(endpoint, schedule, result), report_files(result))
+            page = {"report.html": quality_report_html(result, model.constraints)}
+            self._write(report_path(endpoint, schedule, result), report_files(result) | page)
         body = json.dumps(result.to_json(), separators=(",", ":"), allow_nan=False)
         key = self._keys.quality_results(result.model_id)
-        pipe = self._redis.pipeline()
+        pipe = self._redis.pipeline(transaction=True)
         pipe.zremrangebyscore(key, result.window_start_ms, result.window_start_ms)
         pipe.zadd(key, {body: result.window_start_ms})
         pipe.execute()
@@ -118,10 +120,10 @@ class Publisher:
         if self._write is not None:
             window = (result.window_start_ms, result.window_end_ms)
             folder = window_folder(endpoint, schedule, window) + "model-bias/"
-            self._write(folder, bias_report_files(result))
+            self._write(folder, bias_report_files(result, baseline))
         body = json.dumps(result.to_json(), separators=(",", ":"), allow_nan=False)
         key = self._keys.bias_results(result.model_id)
-        pipe = self._redis.pipeline()
+        pipe = self._redis.pipeline(transaction=True)
         pipe.zremrangebyscore(key, result.window_start_ms, result.window_start_ms)
         pipe.zadd(key, {body: result.window_start_ms})
         pipe.execute()
@@ -153,7 +155,7 @@ def store_rolling(redis: Any, keys: Keys) -> Callable[[QualityEvaluation], None]
         key = keys.quality_rolling_results(result.model_id)
         score = result.window_end_ms
         body = json.dumps(result.to_json(), separators=(",", ":"), allow_nan=False)
-        pipe = redis.pipeline()
+        pipe = redis.pipeline(transaction=True)
         pipe.zremrangebyscore(key, score, score)
         pipe.zadd(key, {body: score})
         pipe.execute()

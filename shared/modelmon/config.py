@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from modelmon.bias.config import BiasConfig
 from modelmon.events import MODEL_ID_PATTERN, CheckType, FeatureKind
+from modelmon.explain.config import ExplainerConfig
 from modelmon.names import Name
 
 #: SageMaker's data-quality checks: every ``CheckType`` but ``non_negative_check`` (ours, opt-in).
@@ -165,6 +166,58 @@ class BiasSection(_Config):
         description="the bias baseline analysis.json (Clarify's or ours); unset: metrics only, "
         "no bias_drift_check",
     )
+    confidence_level: float = Field(
+        default=0.95,
+        gt=0,
+        lt=1,
+        description="level of the normal bootstrap confidence interval reported with each "
+        "window metric",
+    )
+    bootstrap_replicates: int = Field(
+        default=1000,
+        ge=0,
+        le=100_000,
+        description="bootstrap replicates per interval (seeded: the same counts give the same "
+        "interval); 0: no intervals",
+    )
+    check: Literal["point", "interval"] = Field(
+        default="point",
+        description="point: SageMaker's rule, a metric farther from its ideal value than the "
+        "baseline's violates; interval: only when its whole confidence interval is (fewer "
+        "false alarms on windows of few rows)",
+    )
+
+    @model_validator(mode="after")
+    def _interval_check_needs_replicates(self) -> BiasSection:
+        if self.check == "interval" and self.bootstrap_replicates < 2:
+            raise ValueError("check: interval needs bootstrap_replicates >= 2")
+        return self
+
+
+class ExplainabilitySection(_Config):
+    """Feature-attribution drift (docs/attribution.md): Clarify's explainability baseline
+    (``analysis.json``, e.g. from ``baseline create --analysis explainability``) and the NDCG
+    threshold below which a window violates ``feature_attribution_drift_check``."""
+
+    baseline: dict[str, Any] | None = Field(
+        default=None,
+        description="the explainability baseline analysis.json (Clarify's or ours); unset: "
+        "attributions are profiled and reported, no feature_attribution_drift_check",
+    )
+    threshold: float = Field(
+        default=0.9, ge=0.0, le=1.0, description="alert when a window's NDCG is below this"
+    )
+    label: str = Field(
+        default="label0",
+        min_length=1,
+        max_length=256,
+        description="the label name of the capture events' (flat) attributions",
+    )
+    baseline_label: str | None = Field(
+        default=None,
+        description="the baseline label to compare with; unset: the same name "
+        "(or the baseline's only label)",
+    )
 
 
 class ModelConfig(_Config):
@@ -193,6 +246,15 @@ class ModelConfig(_Config):
     bias: BiasSection | None = Field(
         default=None,
         description="bias drift per window from the label join (needs quality); unset: none",
+    )
+    explainer: ExplainerConfig | None = Field(
+        default=None,
+        description="SHAP attributions of sampled captures (modelmon run explainer, "
+        "docs/explainer.md); unset: not explained",
+    )
+    explainability: ExplainabilitySection | None = Field(
+        default=None,
+        description="feature-attribution drift from the capture events' attributions; unset: none",
     )
     endpoint_name: str | None = Field(
         default=None,
@@ -232,6 +294,14 @@ class ModelConfig(_Config):
             for column in (bias.label, bias.predicted_label, bias.probability, bias.group_variable):
                 if column is not None:
                     bias.column(column)  # a CSV index needs headers that cover it
+        if self.explainability is not None and self.explainability.baseline is not None:
+            from modelmon.attribution.analysis import parse_analysis as parse_explainability
+            from modelmon.errors import BaselineError as _BaselineError
+
+            try:
+                parse_explainability(self.explainability.baseline)
+            except _BaselineError as exc:
+                raise ValueError(f"explainability.baseline: {exc}") from exc
         if self.bias is not None and self.bias.baseline is not None:
             from modelmon.bias.analysis import parse_analysis
             from modelmon.errors import BaselineError

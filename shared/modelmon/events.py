@@ -111,6 +111,7 @@ DeadLetterCode = Literal[
     "corrupt_state",  # a stored partial/result/baseline blob that cannot be read
     "delivery_failed",  # an alert route refused it or kept failing
     "unhandled",  # anything else that made the consumer give up on the input
+    "not_explainable",  # the explainer cannot explain it (a feature missing, not numeric, ...)
     # the input classes a decoder names (modelmon.streaming.poison): each an invalid_event
     "no_value",  # a Kafka message without a value
     "invalid_utf8",  # bytes that are not UTF-8 inside a valid JSON event
@@ -166,9 +167,17 @@ QualityCheckType = Literal["model_quality_check"]
 #: Bias metrics against the bias baseline (``modelmon run labeljoin``); feature =
 #: ``{facet}={facet value}/{metric}``.
 BiasCheckType = Literal["bias_drift_check"]
+#: Clarify's explainability check (modelmon.attribution).
+AttributionCheckType = Literal["feature_attribution_drift_check"]
 #: What an alert is about: a check, ``evaluation_failed`` (the detector could not evaluate
 #: the window; feature ``*``, the reason in the description) or a model-quality constraint.
-AlertKind = CheckType | Literal["evaluation_failed"] | QualityCheckType | BiasCheckType
+AlertKind = (
+    CheckType
+    | Literal["evaluation_failed"]
+    | QualityCheckType
+    | BiasCheckType
+    | AttributionCheckType
+)
 
 #: How a feature is profiled and compared (one definition for config, profiles and checks).
 FeatureKind = Literal["numeric", "categorical"]

@@ -143,8 +143,12 @@ class Registry:
 
     def _bump(self, pipe: redis.client.Pipeline, model_id: str) -> None:
         pipe.incr(self._keys.registry_version())
-        pipe.publish(self._keys.registry_channel(), model_id)
         pipe.set(self._keys.generation(), uuid.uuid4().hex, nx=True)  # issue 19: generation.py
+
+    def _announce(self, model_id: str) -> None:
+        """Tell subscribers after the transaction (Redis Cluster runs no PUBLISH inside one;
+        the version key, written in it, is what services poll)."""
+        self._r.publish(self._keys.registry_channel(), model_id)
 
     def generation(self, create: bool = False) -> bytes | None:
         """The state's generation id (``create``: write one first if there is none)."""
@@ -166,6 +170,7 @@ class Registry:
         pipe.sadd(self._keys.models(), config.model_id)
         self._bump(pipe, config.model_id)
         results = pipe.execute()
+        self._announce(config.model_id)
         return int(results[3])
 
     def push_baseline(
@@ -183,6 +188,7 @@ class Registry:
         pipe.hincrby(key, "version", 1)
         self._bump(pipe, model_id)
         results = pipe.execute()
+        self._announce(model_id)
         return int(results[2])
 
     def get(self, model_id: str) -> ModelEntry | None:
@@ -210,6 +216,15 @@ class Registry:
     def baseline_files(self, model_id: str) -> dict[str, bytes] | None:
         blob = cast(bytes | None, self._r.hget(self._keys.baseline(model_id), "blob"))
         return unpack_baseline(blob) if blob else None
+
+    def baseline_versions(self, model_ids: list[str]) -> dict[str, int]:
+        """Each model's baseline version (0: none): what a cache checks to drop only the
+        baselines that changed (issue 23)."""
+        pipe = self._r.pipeline(transaction=False)
+        for model_id in model_ids:
+            pipe.hget(self._keys.baseline(model_id), "version")
+        raw: list[Any] = pipe.execute()
+        return {m: int(v) if v else 0 for m, v in zip(model_ids, raw, strict=True)}
 
 
 def _entry(raw: Mapping[bytes, bytes], has_baseline: bool) -> ModelEntry:

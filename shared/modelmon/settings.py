@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from modelmon.limits import LimitsSettings
@@ -62,11 +62,14 @@ class TopicSettings(BaseModel):
     alerts: str = "modelmon.alerts.v1"
     deadletter: str = "modelmon.deadletter.v1"
     labels: str = "modelmon.labels.v1"
+    #: explainer output: capture-schema events with ``attributions`` (docs/attribution.md)
+    attributions: str = "modelmon.attributions.v1"
     registry: str = "modelmon.registry.v1"  # compacted backup of models and baselines
     capture_partitions: int = 6
     alerts_partitions: int = 3
     deadletter_partitions: int = 3
     labels_partitions: int = 6
+    attributions_partitions: int = 6
     replication_factor: int = 1
 
 
@@ -74,7 +77,9 @@ class RedisSettings(BaseModel):
     """Connection to Redis and the prefix every modelmon key starts with."""
 
     url: str = Field(
-        default="redis://127.0.0.1:6379/0", description="rediss://host:port/db for TLS"
+        default="redis://127.0.0.1:6379/0",
+        description="rediss://host:port/db for TLS; redis+cluster://host:port[,host:port] for "
+        "a Redis Cluster; redis+sentinel://host:port[,host:port]/<master>[/<db>] for Sentinel",
     )
     key_prefix: str = "modelmon"
     username: str | None = Field(default=None, description="ACL user (else the URL's)")
@@ -179,6 +184,7 @@ ADMIN_PORTS = {
     "ingest": 9103,
     "api": 9104,
     "labeljoin": 9112,
+    "explainer": 9113,
 }
 
 
@@ -245,6 +251,49 @@ class DetectorSettings(BaseModel):
         default=120.0,
         gt=0,
         description="first retry of a window that could not be evaluated (doubles, to 1 h)",
+    )
+    shards: int = Field(
+        default=1, ge=1, le=4096, description="detector processes sharing the models (issue 23)"
+    )
+    shard_index: int = Field(
+        default=0, ge=0, description="this process's shard, 0..shards-1 (e.g. the pod ordinal)"
+    )
+    baseline_cache_bytes: int = Field(
+        default=256 * 1024 * 1024, ge=0, description="LRU of parsed baselines, by stored size"
+    )
+    partial_ttl_seconds: int = Field(
+        default=3600, ge=60, description="how long an evaluated window's partials stay in Redis"
+    )
+    repair_seconds: float = Field(
+        default=3600.0, gt=0, description="how often the bounded repair sweep of the index runs"
+    )
+    repair_lookback_seconds: int = Field(
+        default=2 * 3600,
+        ge=0,
+        description="close times below each model's cursor the repair sweep re-reads",
+    )
+
+    @model_validator(mode="after")
+    def _shard_in_range(self) -> DetectorSettings:
+        if self.shard_index >= self.shards:
+            raise ValueError(f"shard_index {self.shard_index} must be below shards {self.shards}")
+        return self
+
+
+class ResultsSettings(BaseModel):
+    """Window results in two tiers (issue 23): Redis holds the recent ones (the live path and
+    the dashboard), durable storage (Parquet under the report layout) holds every one."""
+
+    hot_retention_seconds: int = Field(
+        default=86_400, ge=60, description="results and feature series kept in Redis"
+    )
+    durable: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix or a directory for every result as Parquet "
+        "(default: detector.out; unset both: Redis only)",
+    )
+    durable_retention_days: int = Field(
+        default=400, ge=1, description="results older than this are deleted from durable storage"
     )
 
 
@@ -359,6 +408,35 @@ class LabelJoinSettings(BaseModel):
     )
 
 
+class ExplainerSettings(BaseModel):
+    """``modelmon run explainer``: SHAP attributions of sampled captures (docs/explainer.md)."""
+
+    topic: str | None = Field(
+        default=None, description="captures to explain; default: topics.capture"
+    )
+    output_topic: str | None = Field(
+        default=None,
+        description="attribution events (capture-event schema, attributions filled); "
+        "default: topics.attributions",
+    )
+    group: str = Field(default="modelmon-explainer", description="Kafka consumer group")
+    instance_id: str | None = Field(
+        default=None,
+        description="stable per process (e.g. the pod name): its transactional id; a restarted "
+        "instance with the same id aborts its predecessor's open transaction at once",
+    )
+    batch_size: int = Field(default=500, ge=1, description="captures per transaction")
+    models_dir: str | None = Field(
+        default=None, description="directory the model configs' explainer.model_path is below"
+    )
+    data_dir: str | None = Field(
+        default=None, description="directory the model configs' explainer.background_path is below"
+    )
+    setup_retry_seconds: float = Field(
+        default=60.0, gt=0, description="how long a model whose explainer failed to build waits"
+    )
+
+
 class Settings(BaseSettings):
     """Everything a modelmon process needs to reach its dependencies."""
 
@@ -374,6 +452,7 @@ class Settings(BaseSettings):
     admin: AdminSettings = Field(default_factory=AdminSettings)
     aggregator: AggregatorSettings = Field(default_factory=AggregatorSettings)
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
+    results: ResultsSettings = Field(default_factory=ResultsSettings)
     alerting: AlertingSettings = Field(default_factory=AlertingSettings)
     archiver: ArchiverSettings = Field(default_factory=ArchiverSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
@@ -381,5 +460,6 @@ class Settings(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)  # issue 19: modelmon/limits.py
     api: ApiSettings = Field(default_factory=ApiSettings)
     labeljoin: LabelJoinSettings = Field(default_factory=LabelJoinSettings)
+    explainer: ExplainerSettings = Field(default_factory=ExplainerSettings)
     log_level: str = "INFO"
     log_json: bool = True

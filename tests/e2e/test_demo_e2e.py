@@ -1,17 +1,19 @@
 """The demo, short, as a test of the whole chain (``modelmon demo run`` on the real stack).
 
 One run of about three minutes: 5-second windows, 40 requests/s, normal -> incident (income
-shifted, balance scaled x3, new regions, credit_score nulls, age as a string) -> recovered.
+shifted, balance scaled x3, new regions, credit_score nulls, age as a string, labels flipped,
+model v2 that predicts defaults for women far more readily) -> recovered.
 Everything is fresh for the run (``--namespace``: Kafka topics, consumer groups, Redis prefix;
 model id, bucket, SNS topic), so it never collides with other tests on the shared stack.
 
 Asserted: the drifted features, and only those, raise ``baseline_drift_check``; the new
 regions raise ``categorical_values_check``; the nulls and strings raise completeness and type
-violations; nothing fires in the normal phase; the first drift notification arrives within
-``LATENCY_BOUND_S`` of the incident's first request (the one timed bound, generous on
-purpose); every request that succeeded is in the archive, by inference id; CloudWatch holds
-the drift metrics; an SNS -> SQS subscriber got the alerts; and each alarm is followed by a
-"resolved" after the return to normal.
+violations; the flipped labels raise model quality; v2 raises exactly one bias drift alarm
+(``sex=female/DPPL``) and nothing else of bias; nothing fires in the normal phase; the first
+drift notification arrives within ``LATENCY_BOUND_S`` of the incident's first request (the
+one timed bound, generous on purpose); every request that succeeded is in the archive, by
+inference id; CloudWatch holds the drift metrics; an SNS -> SQS subscriber got the alerts; and
+each alarm is followed by a "resolved" after the return to normal.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ DRIFTED = {"income", "balance"}
 NEW_CATEGORY_FEATURES = {"region"}
 MISSING_FEATURES = {"credit_score"}
 WRONG_TYPE_FEATURES = {"age"}
+BIAS_ALARMS = {"sex=female/DPPL"}  # facet=value/metric: v2 treats women worse
 # Incident start -> first drift notification. The first fully drifted window ends at most
 # 2 windows after the incident starts; it completes after lateness (1 s) or the idle timeout
 # (2 s), then the detector and alerting each take a poll or two. 2 windows + 20 s is generous.
@@ -132,7 +135,9 @@ def _cleanup(boto: Callable[[str], Any], kafka_admin: Any, name: str, topic_arn:
     for queue in (name, f"{name}-e2e"):
         with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):
             sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=queue)["QueueUrl"])
-    topics = [f"{name}.{t}.v1" for t in ("capture", "alerts", "deadletter", "labels")]
+    topics = [
+        f"{name}.{t}.v1" for t in ("capture", "alerts", "deadletter", "labels", "attributions")
+    ]
     existing = set(kafka_admin.list_topics(timeout=10).topics)
     doomed = [t for t in topics if t in existing]
     if doomed:
@@ -356,6 +361,33 @@ def test_flipped_labels_raise_a_model_quality_alarm_that_resolves(demo: DemoOutc
     assert any(v["metric_name"] == "accuracy" for found in violations for v in found)
 
 
+def test_model_v2_raises_exactly_the_bias_alarm_and_it_resolves(demo: DemoOutcome) -> None:
+    assert _alarms(demo.detector_alerts, "bias_drift_check") == BIAS_ALARMS
+    assert _alarms(demo.notifications, "bias_drift_check") == BIAS_ALARMS
+    incident, recovered = demo.phase("incident"), demo.phase("recovered")
+    states = [
+        (n["state"], n["received_at"])
+        for n in sorted(demo.notifications, key=lambda n: n["received_at"])
+        if n["check_type"] == "bias_drift_check"
+    ]
+    assert states[0][0] == "ALARM" and states[0][1] >= incident["started_at"]
+    assert states[-1][0] == "OK" and states[-1][1] >= recovered["started_at"]
+    from modelmon.adapters.aws import boto_client
+
+    s3 = boto_client(Settings().aws, "s3")
+    bucket, model_id = demo.record["aws"]["bucket"], demo.record["model_id"]
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"reports/{model_id}/modelmon-demo/")
+    keys = [o["Key"] for o in listed.get("Contents", []) if "/model-bias/" in o["Key"]]
+    violated = {
+        (v["facet"], v["facet_value"], v["metric_name"])
+        for key in keys
+        if key.endswith("/constraint_violations.json")
+        for v in json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())["violations"]
+    }
+    assert violated == {("sex", "female", "DPPL")}
+    assert any(k.endswith("/model-bias/report.html") for k in keys)
+
+
 def test_drift_is_notified_within_the_latency_bound(demo: DemoOutcome) -> None:
     incident_start = demo.phase("incident")["started_at"]
     for feature in DRIFTED:
@@ -413,6 +445,7 @@ def test_reports_on_s3_name_the_violations(demo: DemoOutcome) -> None:
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         for o in page.get("Contents", [])
         if "/model-quality/" not in o["Key"]  # the label join's: test_flipped_labels_...
+        and "/model-bias/" not in o["Key"]  # the label join's: test_model_v2_raises_...
     ]
     windows = {k.rsplit("/", 1)[0] for k in keys}
     assert {f"{w}/{f}" for w in windows for f in REPORT_FILES} == set(keys)
@@ -424,7 +457,8 @@ def test_reports_on_s3_name_the_violations(demo: DemoOutcome) -> None:
     assert violated == {
         (a["check_type"], a["feature"])
         for a in demo.detector_alerts
-        if a["state"] == "ALARM" and a["check_type"] != "model_quality_check"
+        if a["state"] == "ALARM"
+        and a["check_type"] not in ("model_quality_check", "bias_drift_check")
     }
 
 

@@ -23,6 +23,8 @@ from modelmon.registry import Registry, read_baseline_dir
 from modelmon.sagemaker.build import build_statistics, suggest_constraints
 from modelmon.streaming.results import ResultStore
 
+from .label_join_support import seed_label_join
+
 READ_TOKEN = "read-token-0123456789abcdef"
 ADMIN_TOKEN = "admin-token-0123456789abcdef"
 FEATURES = ["x", "y", "color"]
@@ -74,6 +76,9 @@ def seed(client: Any, prefix: str, tmp: Path, windows: int = 30) -> Seeded:
     for w in (drifted, windows - 1):
         ref = WindowRef("churn", 60_000, int(results[w].window_start.timestamp() * 1000))
         store.save_merged(ref, profile(rng, 2000, 2.0 if w == drifted else 0.0), 3600)
+    # the label join's series of the same model (model quality and bias per window)
+    seed_label_join(client, prefix, "churn", int(results[0].window_start.timestamp() * 1000),
+                    60_000, windows=6, bad=3)  # fmt: skip
     return Seeded("churn", spec, drifted)
 
 

@@ -554,7 +554,7 @@ def test_persistent_violation_is_one_alarm_and_one_resolved_across_a_sigkill(
     try:
         wait_until(second.first_arrived.is_set, 120, "the held delivery to reach the 2nd hook")
         # deliveries of one event run concurrently: kill once SNS and the 1st hook are recorded
-        plan_key = f"{harness.settings.redis.key_prefix}:alerting:plan:{model}/w0"
+        plan_key = Keys(harness.settings.redis.key_prefix).alert_plan(model, f"{model}/w0")
         alarm_id = alarm(model, 0).event_id
         recorded = [f"d:sns|{alarm_id}".encode(), f"d:webhook0|{alarm_id}".encode()]
         wait_until(lambda: all(redis_client.hexists(plan_key, f) for f in recorded), 60)

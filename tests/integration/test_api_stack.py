@@ -26,6 +26,7 @@ from modelmon.settings import Settings
 from modelmon.streaming.results import ResultStore
 
 from .api_support import ADMIN_TOKEN, READ_TOKEN, bearer
+from .label_join_support import BIAS_KEY, seed_label_join
 from .test_aggregator_support import ServiceProcess, produce, register, service_env
 from .test_detector import SIZE, T0, _push_baseline, _stream
 
@@ -100,6 +101,7 @@ def incident(
     api = ServiceProcess("api", api_env, tmp / "api.log", extra=["--port", str(port)]).start()
     store = ResultStore(client, Keys(prefix), "test")
     states = Keys(prefix).alert_states("churn")
+    seed_label_join(client, prefix, "churn", T0, SIZE)
     try:
         wait_until(lambda: len(store.results("churn")) == 3, 120, "three evaluated windows")
         wait_until(lambda: _resolved(client, states), 60, "alerting to see x and color resolve")
@@ -212,6 +214,31 @@ def test_tokens_and_roles(incident: Incident) -> None:
     assert [e["field"] for e in bad.json()["errors"]] == ["body.model_id"]
 
 
+def test_the_api_returns_the_label_joins_quality_and_bias(incident: Incident) -> None:
+    quality = _get(incident, "/models/churn/quality")["page"]
+    assert quality["total"] == 4 and len(quality["items"]) == 4
+    verdicts = [
+        next(m for m in w["metrics"] if m["name"] == "accuracy")["violated"]
+        for w in quality["items"]
+    ]
+    assert verdicts == [False, False, True, False]
+    latest = _get(incident, "/models/churn/quality/latest")
+    assert latest == quality["items"][-1] and latest["labelled"] == 400
+    bias = _get(incident, "/models/churn/bias")["page"]["items"]
+    assert [w["violations"] for w in bias] == [0, 0, 2, 0]
+    bad = {f"{m['facet']}={m['facet_value']}/{m['metric']}": m for m in bias[2]["metrics"]}
+    assert {k for k, m in bad.items() if m["violated"]} == {BIAS_KEY, "sex=f/DI"}
+    assert bad[BIAS_KEY]["violated"] and bad[BIAS_KEY]["checked"]
+    assert bad[BIAS_KEY]["low"] < bad[BIAS_KEY]["value"] < bad[BIAS_KEY]["high"]
+    assert isinstance(bad[BIAS_KEY]["baseline"], float)
+    assert {m["stage"] for m in bias[2]["metrics"]} == {"pre_training", "post_training"}
+    assert not any(m["violated"] for m in bias[2]["metrics"] if m["stage"] == "pre_training")
+    assert _get(incident, "/models/churn/bias/latest") == bias[-1]
+    missing = httpx.get(incident.url + "/api/v1/models/nope/bias/latest",
+                        headers=bearer(READ_TOKEN), timeout=10)  # fmt: skip
+    assert missing.status_code == 404
+
+
 def test_dashboard_in_chromium(incident: Incident) -> None:
     assert shutil.which("chromium") or Path(CHROMIUM).exists(), (
         "Debian's chromium is needed: apt-get install -y chromium (scripts/test.sh does it)"
@@ -257,6 +284,19 @@ def test_dashboard_in_chromium(incident: Incident) -> None:
             timeline = page.locator("#alerts-table tbody tr")
             states = sorted(timeline.all_inner_texts())
             assert sum("ALARM" in s for s in states) == 2 and sum("OK" in s for s in states) == 2
+
+            # the label join's panels: the newest window's quality and bias, their history
+            page.locator("#mq-table tbody tr[data-metric='accuracy']").wait_for(timeout=30_000)
+            assert page.locator("#mq-table tbody tr[data-violated='true']").count() == 0
+            bias_row = page.locator(f"#bias-table tbody tr[data-key='{BIAS_KEY}']")
+            assert bias_row.get_attribute("data-violated") == "false"
+            assert "ok" in bias_row.inner_text()
+            assert page.locator("#bias-table tbody tr[data-stage='pre_training']").count() == 2
+            quality_traces = page.evaluate("document.getElementById('mq-history').data")
+            assert quality_traces[0]["name"] == "accuracy" and len(quality_traces[0]["x"]) == 4
+            bias_traces = page.evaluate("document.getElementById('bias-history').data")
+            dppl = next(t for t in bias_traces if t["name"] == BIAS_KEY)
+            assert len(dppl["x"]) == 4 and "#b71c1c" in dppl["marker"]["color"]
 
             page.get_by_role("button", name="feature x, drifted").click()
             page.wait_for_function(

@@ -252,7 +252,7 @@ def test_join_counts_exact_through_sigkills_and_quality_equals_sklearn(
 
 
 def _assert_quality_equals_sklearn(redis_client: Any, prefix: str, pairs: list[tuple]) -> None:
-    keys = [k for k in redis_client.scan_iter(f"{prefix}:lj:q:{MODEL}:*")]
+    keys = [k for k in redis_client.scan_iter(f"{prefix}:lj:{{lj:*}}:q:{MODEL}:*")]
     state = SPEC.empty()
     for blob in redis_client.mget(keys):
         state = SPEC.merge(state, SPEC.deserialize(blob))
@@ -305,7 +305,7 @@ def _assert_bias(
     tmp_path: Path,
 ) -> None:  # fmt: skip
     """Bias counts exact, each window's published metrics equal to ``monitor``, the alert."""
-    keys = list(redis_client.scan_iter(f"{prefix}:lj:b:{MODEL}:*"))
+    keys = list(redis_client.scan_iter(f"{prefix}:lj:{{lj:*}}:b:{MODEL}:*"))
     state = merge_all(BiasState.deserialize(b) for b in redis_client.mget(keys))
     cells = sum(state.facets["group"].cells.values())
     assert int(cells[:4].sum()) == len(pairs)  # every joined pair once, through the kills
@@ -329,7 +329,15 @@ def _assert_bias(
         assert run.exit_code in (0, 1), run.output
         assert result["joined"] == len(rows)
         batch = json.loads((out / "analysis.json").read_text())
-        assert result["analysis"] == batch  # streaming == batch, metric for metric
+        post, pre = "post_training_bias_metrics", "pre_training_bias_metrics"
+        assert result["analysis"][post] == batch[post]  # streaming == batch, metric for metric
+        # the window's pre-training metrics (its joined labels) == baseline create on its rows
+        made = tmp_path / f"baseline-{start}"
+        run = CliRunner().invoke(cli, ["baseline", "create", "--analysis", "bias", "--data",
+                                       str(data), "--config", str(baseline / "bias_config.json"),
+                                       "--out", str(made), "-q"])  # fmt: skip
+        assert run.exit_code == 0, run.output
+        assert result["analysis"][pre] == json.loads((made / "analysis.json").read_text())[pre]
         violations = json.loads((out / "constraint_violations.json").read_text())
         assert result["violations"] == violations["violations"]
         assert any(v["metric_name"] == "DPPL" for v in result["violations"])

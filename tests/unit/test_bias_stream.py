@@ -17,6 +17,7 @@ from modelmon.bias.config import BiasConfig
 from modelmon.bias.report import facet_reports
 from modelmon.bias.state import BiasState, state_from_rows
 from modelmon.bias.stream import (
+    IntervalOptions,
     add_delta,
     bias_alert_events,
     cloudwatch_data,
@@ -119,7 +120,8 @@ def test_a_shifted_group_alarms_and_recovers_through_the_alerting_state_machine(
     assert again == [e.event_id for e in bias_alert_events(bad, baseline, now)]
     files = report_files(bad)
     doc = json.loads(files["analysis.json"])
-    assert doc == analysis_json(CONFIG, _state(0.4), ("post_training",))  # as `monitor` writes
+    # both stages (the config asks for all), as `baseline create` writes them on these rows
+    assert doc == analysis_json(CONFIG, _state(0.4))
     violations = json.loads(files["constraint_violations.json"])["violations"]
     assert {v["constraint_check_type"] for v in violations} == {"bias_drift_check"}
     data = cloudwatch_data(bad, "ep", "sched")
@@ -175,3 +177,93 @@ def test_captures_carry_the_bias_inputs_and_joins_count_them() -> None:
         join.apply(r, models)
     (delta,) = join.windows.values()
     assert delta.captured == [record] and delta.bias_pairs == [(record, 1)]
+
+
+POST_ONLY = {**BIAS, "methods": {"post_training_bias": {"methods": ["DPPL"]}}}
+
+
+def _rows_state(config: BiasConfig, rows: list[dict[str, Any]]) -> BiasState:
+    return state_from_rows(config, rows, joined=True).merge(
+        state_from_rows(config, rows, joined=False)
+    )
+
+
+def _group_rows(n: int, rate_f: float, rate_m: float) -> list[dict[str, Any]]:
+    """n rows per group; the first rate * n of each group predicted positive."""
+    rows = []
+    for sex, rate in (("f", rate_f), ("m", rate_m)):
+        for i in range(n):
+            rows.append({"sex": sex, "age": 30 + i % 30, "region": "n", "y": i % 2,
+                         "prediction": int(i < rate * n)})  # fmt: skip
+    return rows
+
+
+def test_the_interval_rule_ignores_a_small_window_that_the_point_rule_flags() -> None:
+    """Baseline DPPL 0; 40 rows per group with DPPL 0.1: the point rule violates, the 95%
+    interval (sd ~0.11) straddles 0 and does not; a DPPL of 0.6 violates under both."""
+    config = BiasConfig.model_validate(POST_ONLY)
+    baseline = analysis_json(config, _rows_state(config, _group_rows(400, 0.3, 0.3)))
+    small = _rows_state(config, _group_rows(40, 0.3, 0.4))
+    big = _rows_state(config, _group_rows(40, 0.1, 0.7))
+    rule = IntervalOptions(check=True)
+
+    def dppl_broken(state: BiasState, options: IntervalOptions | None) -> bool:
+        found = evaluate_bias("m", (0, 1), config, state, baseline, options)
+        return any(v.facet == "sex" and v.metric_name == "DPPL" for v in found.violations)
+
+    assert dppl_broken(small, None) and not dppl_broken(small, rule)
+    assert dppl_broken(big, None) and dppl_broken(big, rule)
+    assert evaluate_bias("m", (0, 1), config, small, baseline, rule).check == "interval"
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(row, min_size=1, max_size=80), st.sampled_from([0.8, 0.95, 0.999]))
+def test_intervals_hold_their_value_are_seeded_and_name_both_stages(rows, level) -> None:  # type: ignore[no-untyped-def]
+    state = _rows_state(CONFIG, rows)
+    options = IntervalOptions(level=level, replicates=200)
+    first = evaluate_bias("m", (0, 1), CONFIG, state, None, options)
+    assert first == evaluate_bias("m", (0, 1), CONFIG, state, None, options)  # seeded
+    values = {
+        (stage, r.facet, r.value_or_threshold, m.name): m.value
+        for stage, reports in (("post_training", first.reports),
+                               ("pre_training", first.pre_reports))
+        for r in reports for m in r.metrics
+    }  # fmt: skip
+    for i in first.intervals:
+        value = values[(i.stage, i.facet, i.facet_value, i.metric)]
+        assert value is not None and i.low <= value + 1e-9 and value - 1e-9 <= i.high
+    assert {i.stage for i in first.intervals} <= {"pre_training", "post_training"}
+    doc = first.to_json()
+    assert json.dumps(doc, allow_nan=False)
+    assert set(doc["analysis"]) == {"version", "pre_training_bias_metrics",
+                                    "post_training_bias_metrics"}  # fmt: skip
+    page = report_files(first)["report.html"]
+    assert "Bias metrics (pre-training)" in page and "not checked" in page
+
+
+def test_the_window_report_page_marks_violations_and_escapes() -> None:
+    config = BiasConfig.model_validate(
+        {**POST_ONLY, "facet": [{"name_or_index": "sex", "value_or_threshold": ["<f>"]}]}
+    )
+    rows = [{**r, "sex": "<f>" if r["sex"] == "f" else "m"} for r in _group_rows(60, 0.1, 0.8)]
+    baseline_rows = [{**r, "sex": "<f>" if r["sex"] == "f" else "m"}
+                     for r in _group_rows(300, 0.4, 0.4)]  # fmt: skip
+    baseline = analysis_json(config, _rows_state(config, baseline_rows))
+    found = evaluate_bias("m", (0, 5000), config, _rows_state(config, rows), baseline)
+    page = report_files(found, baseline)["report.html"]
+    assert "&lt;f&gt;" in page and "<f>" not in page
+    assert 'class="bad"' in page and "violation" in page and "0.95 interval" in page
+    assert "1 violation(s)" in page
+
+
+def test_bias_section_interval_settings_are_validated() -> None:
+    quality = {"problem_type": "BinaryClassification"}
+    base = {"model_id": "m", "quality": quality}
+    ok = ModelConfig.model_validate(
+        {**base, "bias": {"analysis_config": BIAS, "check": "interval", "confidence_level": 0.99}}
+    )
+    assert ok.bias is not None and ok.bias.check == "interval"
+    for bad in ({"confidence_level": 1.0}, {"bootstrap_replicates": -1}, {"check": "maybe"},
+                {"check": "interval", "bootstrap_replicates": 0}):  # fmt: skip
+        with pytest.raises(ValidationError):
+            ModelConfig.model_validate({**base, "bias": {"analysis_config": BIAS, **bad}})

@@ -56,6 +56,6 @@ def test_keys_share_the_prefix_and_window_members_round_trip() -> None:
     ref = WindowRef("m.v1-x", 10_000, -20_000)
     assert WindowRef.from_member(ref.member()) == ref
     assert WindowRef.from_member(ref.member().encode()) == ref
-    assert keys.partial("t", 3, ref) == "pfx:partial:m.v1-x:10000:-20000:t:3"
-    assert keys.partition_state("t", 3) == "pfx:agg:t:3:state"
-    assert keys.model_config("m") == "pfx:model:m:config"
+    assert keys.partial("t", 3, ref) == "pfx:agg:{t:3}:partial:m.v1-x:10000:-20000"
+    assert keys.partition_state("t", 3) == "pfx:agg:{t:3}:state"
+    assert keys.model_config("m") == "pfx:{registry}:model:m:config"

@@ -118,6 +118,7 @@ def ensure_topics(
         topics.alerts: topics.alerts_partitions,
         topics.deadletter: topics.deadletter_partitions,
         topics.labels: topics.labels_partitions,
+        topics.attributions: topics.attributions_partitions,
     }
     try:
         existing = admin.list_topics(timeout=timeout).topics

@@ -86,7 +86,7 @@ class Router:
 
     def handle(self, event: AlertEvent | WindowEvaluated) -> Plan:
         plan = self.prepare(event)
-        done = self._d.store.outcomes(plan.event_id)
+        done = self._d.store.outcomes(plan.model_id, plan.event_id)
         todo = [d for d in plan.deliveries if d.id not in done]
         for skipped in (d for d in plan.deliveries if d.id in done):
             self._d.metrics.deliveries.labels(skipped.kind, "skipped").inc()
@@ -96,7 +96,7 @@ class Router:
         else:
             self._deliver_all(plan, todo, self._pool)
         if plan.deliveries:
-            self._d.store.finish(plan.event_id)
+            self._d.store.finish(plan.model_id, plan.event_id)
         return plan
 
     def _deliver_all(self, plan: Plan, todo: list[Delivery], pool: ThreadPoolExecutor) -> None:
@@ -130,7 +130,7 @@ class Router:
     def _delivered(self, plan: Plan, delivery: Delivery) -> None:
         d = self._d
         note = delivery.notification or (delivery.digest[0] if delivery.digest else None)
-        d.store.record(plan.event_id, delivery.id, "delivered")
+        d.store.record(plan.model_id, plan.event_id, delivery.id, "delivered")
         d.metrics.deliveries.labels(delivery.kind, "delivered").inc()
         if note is not None:
             age = d.clock() - note.detected_at.timestamp()
@@ -164,7 +164,7 @@ class Router:
             f"after {result.attempts} attempt(s): {error}"
         )
         d.dead_letter(delivery.model_dump_json().encode(), reason, plan.model_id)
-        d.store.record(plan.event_id, delivery.id, "dead_lettered")
+        d.store.record(plan.model_id, plan.event_id, delivery.id, "dead_lettered")
         d.metrics.deliveries.labels(kind, "dead_lettered").inc()
         d.metrics.dead_letters.labels(kind).inc()
 

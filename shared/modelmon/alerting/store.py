@@ -68,8 +68,9 @@ class AlertingStore:
 
     def prepare(self, event_id: str, model_id: str, keys: list[str], decide: Decide) -> Plan:
         """The event's stored plan, or a new one decided and stored atomically with its state."""
-        plan_key, state_key = self._keys.alert_plan(event_id), self._keys.alert_states(model_id)
-        with _redis_errors(), self._redis.pipeline() as pipe:
+        plan_key = self._keys.alert_plan(model_id, event_id)
+        state_key = self._keys.alert_states(model_id)
+        with _redis_errors(), self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     pipe.watch(plan_key, state_key)  # type: ignore[no-untyped-call]
@@ -101,20 +102,21 @@ class AlertingStore:
                 except redis.WatchError:
                     continue
 
-    def outcomes(self, event_id: str) -> dict[str, str]:
+    def outcomes(self, model_id: str, event_id: str) -> dict[str, str]:
         """Delivery id -> recorded outcome, for the deliveries of one plan done so far."""
         with _redis_errors():
-            raw = self._redis.hgetall(self._keys.alert_plan(event_id))
+            raw = self._redis.hgetall(self._keys.alert_plan(model_id, event_id))
         fields = {_text(k): _text(v) for k, v in raw.items()}
         return {k[2:]: v for k, v in fields.items() if k.startswith("d:")}
 
-    def record(self, event_id: str, delivery_id: str, outcome: Outcome) -> None:
+    def record(self, model_id: str, event_id: str, delivery_id: str, outcome: Outcome) -> None:
         with _redis_errors():
-            self._redis.hset(self._keys.alert_plan(event_id), f"d:{delivery_id}", outcome)
+            key = self._keys.alert_plan(model_id, event_id)
+            self._redis.hset(key, f"d:{delivery_id}", outcome)
 
-    def finish(self, event_id: str) -> None:
+    def finish(self, model_id: str, event_id: str) -> None:
         """Every delivery has an outcome: keep only a small ``done`` marker (de-duplication)."""
-        key = self._keys.alert_plan(event_id)
+        key = self._keys.alert_plan(model_id, event_id)
         with _redis_errors(), self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
             pipe.hset(key, "done", "1")

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelmon import __version__
+from modelmon.api import label_routes as _label_routes  # noqa: F401 (registers its routes)
 from modelmon.api.auth import TokenAuth
 from modelmon.api.captures import CaptureSource
 from modelmon.api.routes import Context, router

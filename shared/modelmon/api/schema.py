@@ -227,3 +227,75 @@ class FieldError(_Model):
 
 
 Problem.model_rebuild()
+
+
+# -- model quality and bias (the label join's series) ----------------------------------------
+class QualityMetric(_Model):
+    """One model-quality metric of a window and the model's constraint on it, if any."""
+
+    name: str
+    value: float | None = Field(description="null: undefined in this window (e.g. NaN)")
+    standard_deviation: float | None = None
+    threshold: float | None = None
+    comparison_operator: Literal["LessThanThreshold", "GreaterThanThreshold"] | None = None
+    violated: bool = False
+
+
+class QualityWindow(_Model):
+    """One label-join evaluation of a window (SageMaker's model-quality monitor)."""
+
+    window_start: datetime
+    window_end: datetime
+    problem_type: str
+    predictions: int = Field(description="captured predictions of the window")
+    labelled: int = Field(description="of which joined to a label")
+    coverage: float
+    metrics: list[QualityMetric]
+    violations: list[dict[str, str]] = Field(
+        description="constraint_violations.json entries (SageMaker's keys)"
+    )
+
+
+class QualitySeries(_Model):
+    model_id: str
+    page: Page[QualityWindow]
+
+
+BiasValue = float | Literal["Infinity", "-Infinity"] | None
+
+
+class BiasMetric(_Model):
+    """One bias metric of one facet value in a window, beside its baseline and interval."""
+
+    stage: Literal["pre_training", "post_training"]
+    facet: str
+    facet_value: str
+    metric: str
+    value: BiasValue = Field(description="null: Clarify's error (see error)")
+    error: str | None = None
+    low: float | None = Field(default=None, description="normal bootstrap interval, low end")
+    high: float | None = None
+    baseline: BiasValue = None
+    ideal: float = Field(description="1 for DI, 0 for every other metric")
+    checked: bool = Field(description="post-training metrics are checked; pre-training reported")
+    violated: bool
+    sensitive: int = Field(ge=0, description="joined pairs in the sensitive group")
+    rest: int = Field(ge=0, description="joined pairs in the rest")
+
+
+class BiasWindow(_Model):
+    """One window's bias drift evaluation (Clarify's metrics per facet value)."""
+
+    window_start: datetime
+    window_end: datetime
+    joined: int
+    skipped: int
+    check: Literal["point", "interval"]
+    confidence_level: float | None
+    violations: int
+    metrics: list[BiasMetric]
+
+
+class BiasSeries(_Model):
+    model_id: str
+    page: Page[BiasWindow]

@@ -24,6 +24,7 @@ from modelmon.keys import Keys, WindowRef
 from modelmon.profile import DatasetProfile
 from modelmon.registry import Registry
 from modelmon.streaming.reader import StateReader
+from modelmon.streaming.tiers import DurableResults, endpoint_path, merge_tiers
 
 DAY_MS = 86_400_000
 
@@ -62,9 +63,13 @@ class Span:
 class MonitorStore:
     """Read models over one deployment's Redis (one key prefix, one capture topic)."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, capture_topic: str, partitions: int):
+    def __init__(
+        self, client: redis.Redis, keys: Keys, capture_topic: str, partitions: int,
+        durable: DurableResults | None = None,
+    ) -> None:  # fmt: skip
         self._r = client
         self._keys = keys
+        self._durable = durable  # issue 23: results Redis no longer holds (streaming.tiers)
         self.registry = Registry(client, keys)
         self._partials = StateReader(client, keys, capture_topic)
         self._partitions = list(range(partitions))
@@ -88,7 +93,10 @@ class MonitorStore:
     def results(self, model_id: str, span: Span, rolling: bool = False) -> tuple[list[bytes], int]:
         """A page of stored WindowResult JSON in the span, oldest first, and the span's total."""
         key = self._keys.rolling_results(model_id) if rolling else self._keys.results(model_id)
-        return self._page(key, span)
+        cold = self._cold(model_id, key, span, rolling)
+        if cold is None:
+            return self._page(key, span)
+        return _paged(merge_tiers(cold, self._all(key, span)), span)
 
     def last_results(self, model_id: str, n: int, end_ms: int | None = None) -> list[bytes]:
         """The newest ``n`` results (before ``end_ms``), oldest first."""
@@ -99,7 +107,37 @@ class MonitorStore:
 
     def feature_series(self, model_id: str, feature: str, span: Span) -> tuple[list[bytes], int]:
         """A page of the feature's metrics JSON (with ``window_start`` ms) in the span."""
-        return self._page(self._keys.feature_series(model_id, feature), span)
+        key = self._keys.feature_series(model_id, feature)
+        cold = self._cold(model_id, self._keys.results(model_id), span, False)
+        if cold is None:
+            return self._page(key, span)
+        points = [(t, p) for t, raw in cold if (p := feature_point_of(raw, t, feature))]
+        return _paged(merge_tiers(points, self._all(key, span)), span)
+
+    def _cold(
+        self, model_id: str, key: str, span: Span, rolling: bool
+    ) -> list[tuple[int, bytes]] | None:
+        """Results of the span older than what Redis still holds, from the durable tier
+        (None: the hot tier covers the span, or there is no durable tier; a span without a
+        start is the hot tier's)."""
+        if self._durable is None or span.start_ms is None:
+            return None
+        with _redis_errors():
+            oldest = cast(list[tuple[bytes, float]], self._r.zrange(key, 0, 0, withscores=True))
+            entry = self.registry.get(model_id)
+        end = int(oldest[0][1]) if oldest else None
+        if span.end_ms is not None:
+            end = span.end_ms if end is None else min(end, span.end_ms)
+        if entry is None or (end is not None and span.start_ms >= end):
+            return None
+        upto = end if end is not None else 2**62
+        return self._durable.read(endpoint_path(entry.config), span.start_ms, upto, rolling)
+
+    def _all(self, key: str, span: Span) -> list[tuple[int, bytes]]:
+        low, high = span.bounds()
+        with _redis_errors():
+            raw = self._r.zrangebyscore(key, low, high, withscores=True)
+        return [(int(score), blob) for blob, score in cast(list[tuple[bytes, float]], raw)]
 
     def _page(self, key: str, span: Span) -> tuple[list[bytes], int]:
         low, high = span.bounds()
@@ -147,11 +185,42 @@ class MonitorStore:
             return None
         return BaselineMeta(int(raw[0]), (raw[1] or b"").decode(), int(raw[2] or 0))
 
+    # -- the label join's series (model quality, bias) ---------------------------------------
+    def label_join_results(self, model_id: str, kind: str, span: Span) -> tuple[list[bytes], int]:
+        """A page of stored quality or bias evaluation JSON (``kind``) in the span."""
+        return self._page(self._label_join_key(model_id, kind), span)
+
+    def latest_label_join(self, model_id: str, kind: str) -> bytes | None:
+        """The newest window's quality or bias evaluation JSON (``kind``), if any."""
+        with _redis_errors():
+            raw = cast(list[bytes], self._r.zrange(self._label_join_key(model_id, kind), -1, -1))
+        return raw[0] if raw else None
+
+    def _label_join_key(self, model_id: str, kind: str) -> str:
+        if kind == "quality":
+            return self._keys.quality_results(model_id)
+        if kind == "bias":
+            return self._keys.bias_results(model_id)
+        raise ValueError(f"no label-join series {kind!r}")
+
     # -- alerting -------------------------------------------------------------------------
     def alarm_states(self, model_id: str) -> dict[str, KeyState]:
         with _redis_errors():
             raw = cast(dict[bytes, bytes], self._r.hgetall(self._keys.alert_states(model_id)))
         return {k.decode(): KeyState.model_validate_json(v) for k, v in raw.items()}
+
+
+def _paged(items: list[tuple[int, bytes]], span: Span) -> tuple[list[bytes], int]:
+    return [b for _, b in items[span.offset : span.offset + span.limit]], len(items)
+
+
+def feature_point_of(result_json: bytes, score: int, feature: str) -> bytes | None:
+    """A feature's series point as the detector stores it (``ResultStore.save_result``),
+    rebuilt from a whole result (the durable tier keeps results, not series)."""
+    metrics = WindowResult.model_validate_json(result_json).features.get(feature)
+    if metrics is None:
+        return None
+    return orjson.dumps({"window_start": score, **metrics.model_dump(mode="json")})
 
 
 def feature_point(raw: bytes) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -74,6 +74,15 @@ class S3Store:
         body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
         return body
 
+    def delete(self, keys: Sequence[str]) -> None:
+        """Delete objects (1,000 per request); retention of the results tier (issue 23)."""
+        try:
+            for i in range(0, len(keys), 1000):
+                objects = [{"Key": k} for k in keys[i : i + 1000]]
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects})
+        except (BotoCoreError, ClientError) as exc:
+            raise DependencyUnavailableError(f"S3 delete in s3://{self.bucket}: {exc}") from exc
+
     def describe(self) -> str:
         return f"s3://{self.bucket}"
 
@@ -113,6 +122,10 @@ class LocalStore:
 
     def get(self, key: str) -> bytes:
         return contained(self.root, key).read_bytes()
+
+    def delete(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            contained(self.root, key).unlink(missing_ok=True)
 
     def describe(self) -> str:
         return str(self.root)

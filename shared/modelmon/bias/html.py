@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from modelmon.bias.analysis import BiasBaseline
 from modelmon.bias.checks import BiasViolation, format_value, ideal_value
@@ -34,14 +34,24 @@ def _value(value: float | None) -> str:
     return format_value(value) if math.isinf(value) else f"{value:.4g}"
 
 
+Interval = tuple[float, float]
+
+
 def bias_section(
     stage: str,
     reports: Sequence[FacetValueReport],
     baseline: BiasBaseline | None,
     violations: Sequence[BiasViolation],
+    intervals: Mapping[tuple[str, str, str], Interval] | None = None,
+    level: float = 0.95,
+    checked: bool = True,
 ) -> str:
-    """One table per (facet, facet value): metric, value, baseline, ideal, verdict."""
+    """One table per (facet, facet value): metric, value, [interval,] baseline, ideal, verdict.
+
+    ``intervals``: (facet, facet value, metric) -> confidence interval at ``level``;
+    ``checked`` False: the stage is reported, not checked (the stream's pre-training)."""
     bad = {(v.facet, v.facet_value, v.metric_name) for v in violations}
+    head = f"<th>{level:.4g} interval</th>" if intervals is not None else ""
     parts = [f"<h2>Bias metrics ({_e(stage.replace('_', '-'))})</h2>"]
     for report in reports:
         joined_d, joined_a, captured_d, captured_a = report.counts
@@ -49,11 +59,15 @@ def bias_section(
             f"<h3>{_e(report.facet)} = {_e(report.value_or_threshold)}</h3>"
             f"<p>joined pairs: {joined_d} sensitive, {joined_a} rest; captured predictions: "
             f"{captured_d} sensitive, {captured_a} rest</p>"
-            "<table><tr><th>metric</th><th>value</th><th>baseline</th><th>ideal</th>"
+            f"<table><tr><th>metric</th><th>value</th>{head}<th>baseline</th><th>ideal</th>"
             "<th>check</th></tr>"
         )
         for m in report.metrics:
-            parts.append(_row(stage, report, m, baseline, bad))
+            cell = None
+            if intervals is not None:
+                found = intervals.get((report.facet, report.value_or_threshold, m.name))
+                cell = "–" if found is None else f"[{_value(found[0])}, {_value(found[1])}]"
+            parts.append(_row(stage, report, m, baseline, bad, cell, checked))
         parts.append("</table>")
     return "\n".join(parts)
 
@@ -64,6 +78,8 @@ def _row(
     m: MetricValue,
     baseline: BiasBaseline | None,
     bad: set[tuple[str, str, str]],
+    interval: str | None = None,
+    checked: bool = True,
 ) -> str:
     found = None
     if baseline is not None:
@@ -71,12 +87,15 @@ def _row(
     violated = (report.facet, report.value_or_threshold, m.name) in bad
     if violated:
         verdict = "violation"
+    elif not checked:
+        verdict = "not checked"
     else:
         verdict = "ok" if found is not None and found.value is not None else "no baseline"
     value = _value(m.value) if m.error is None else f'<span class="err">{_e(m.error)}</span>'
+    extra = f"<td>{_e(interval)}</td>" if interval is not None else ""
     return (
         f'<tr class="{"bad" if violated else ""}"><td title="{_e(m.description)}">'
-        f"{_e(m.name)}</td><td>{value}</td>"
+        f"{_e(m.name)}</td><td>{value}</td>{extra}"
         f"<td>{_value(found.value if found else None)}</td>"
         f"<td>{ideal_value(m.name):g}</td><td>{verdict}</td></tr>"
     )

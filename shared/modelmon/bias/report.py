@@ -10,7 +10,7 @@ metric, and report value ± z·sd of the finite replicates. Seeded, so determini
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -126,16 +126,13 @@ def evaluate(names: Sequence[str], tables: Tables) -> tuple[MetricValue, ...]:
     return tuple(out)
 
 
-def facet_reports(
-    config: BiasConfig,
-    state: BiasState,
-    stage: str,
-    methods: Sequence[str] | None = None,
-    source: str = "joined",
-) -> list[FacetValueReport]:
-    """Every (facet, facet value)'s metrics of one stage, in config order."""
-    names = metric_names(stage, methods)
-    reports = []
+def facet_tables(
+    config: BiasConfig, state: BiasState, source: str = "joined"
+) -> list[tuple[str, str, Tables, tuple[int, int, int, int]]]:
+    """(facet, facet value label, tables, group sizes) per reported facet value, config order.
+
+    Sizes: joined pairs in the sensitive group, in the rest; captured predictions likewise."""
+    out = []
     for facet in config.facet:
         counts = state.facets.get(facet.name)
         for label, sensitive in facet_splits(facet, counts):
@@ -149,8 +146,65 @@ def facet_reports(
                 int(captured[1].sum()),
                 int(captured[0].sum()),
             )
-            reports.append(FacetValueReport(facet.name, label, evaluate(names, tables), sizes))
-    return reports
+            out.append((facet.name, label, tables, sizes))
+    return out
+
+
+def facet_reports(
+    config: BiasConfig,
+    state: BiasState,
+    stage: str,
+    methods: Sequence[str] | None = None,
+    source: str = "joined",
+) -> list[FacetValueReport]:
+    """Every (facet, facet value)'s metrics of one stage, in config order."""
+    names = metric_names(stage, methods)
+    return [
+        FacetValueReport(facet, label, evaluate(names, tables), sizes)
+        for facet, label, tables, sizes in facet_tables(config, state, source)
+    ]
+
+
+@dataclass(frozen=True)
+class MetricInterval:
+    """A metric's normal bootstrap confidence interval in one window."""
+
+    stage: str
+    facet: str
+    facet_value: str
+    metric: str
+    low: float
+    high: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "stage": self.stage,
+            "facet": self.facet,
+            "facet_value": self.facet_value,
+            "metric": self.metric,
+            "low": self.low,
+            "high": self.high,
+        }
+
+
+def facet_intervals(
+    config: BiasConfig,
+    state: BiasState,
+    stages: Mapping[str, Sequence[str] | None],
+    level: float = 0.95,
+    replicates: int = 1000,
+    seed: int = 0,
+) -> list[MetricInterval]:
+    """The confidence interval of every metric of ``stages`` (stage -> methods) per facet
+    value that has one (``confidence_interval``: finite value, >= 2 finite replicates)."""
+    out = []
+    for facet, label, tables, _ in facet_tables(config, state):
+        for stage, methods in stages.items():
+            for name in metric_names(stage, methods):
+                found = confidence_interval(name, tables, level, replicates, seed)
+                if found is not None:
+                    out.append(MetricInterval(stage, facet, label, name, *found))
+    return out
 
 
 def confidence_interval(

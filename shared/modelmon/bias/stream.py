@@ -17,12 +17,12 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from modelmon.alerting.cloudwatch import MetricDatum
-from modelmon.bias.analysis import BiasBaseline, parse_analysis, stage_section
+from modelmon.bias.analysis import BiasBaseline, json_value, parse_analysis, stage_section
 from modelmon.bias.checks import (
     CHECK_TYPE,
     BiasViolation,
@@ -32,11 +32,28 @@ from modelmon.bias.checks import (
 )
 from modelmon.bias.cloudwatch import bias_metric_data
 from modelmon.bias.config import BiasConfig
-from modelmon.bias.report import FacetValueReport, facet_reports
+from modelmon.bias.html import bias_report_page, bias_section
+from modelmon.bias.report import (
+    FacetValueReport,
+    MetricInterval,
+    facet_intervals,
+    facet_reports,
+)
 from modelmon.bias.state import BiasState, state_from_columns
 from modelmon.events import AlertEvent, alert_key
 
 STAGE: Final = "post_training"
+PRE_STAGE: Final = "pre_training"
+
+
+@dataclass(frozen=True)
+class IntervalOptions:
+    """Confidence intervals of a window's metrics (``BiasSection``'s fields)."""
+
+    level: float = 0.95
+    replicates: int = 1000
+    #: a violation needs the whole interval outside the allowed range (else the point rule)
+    check: bool = False
 
 
 def _columns(
@@ -83,7 +100,8 @@ def add_delta(
 
 @dataclass(frozen=True)
 class BiasEvaluation:
-    """One (model, window)'s post-training bias metrics and their violations."""
+    """One (model, window)'s bias metrics (post-training, checked; pre-training on the joined
+    labels, reported), their confidence intervals and the violations."""
 
     model_id: str
     window_start_ms: int
@@ -94,11 +112,23 @@ class BiasEvaluation:
     violations: tuple[BiasViolation, ...]
     joined: int
     skipped: int
+    pre_reports: tuple[FacetValueReport, ...] = ()
+    intervals: tuple[MetricInterval, ...] = ()
+    confidence_level: float = 0.95
+    check: str = "point"
+    #: (stage, facet, facet value, metric) -> the baseline's value (None: Clarify's error)
+    baselines: Mapping[tuple[str, str, str, str], float | None] = field(default_factory=dict)
 
     def analysis(self) -> dict[str, Any]:
-        """Clarify's analysis.json of the window (post-training section)."""
+        """Clarify's analysis.json of the window (post-training, and pre-training if any)."""
+        doc: dict[str, Any] = {"version": "1.0"}
+        if self.pre_reports:
+            doc["pre_training_bias_metrics"] = stage_section(
+                self.label, self.label_value, list(self.pre_reports)
+            )
         section = stage_section(self.label, self.label_value, list(self.reports))
-        return {"version": "1.0", "post_training_bias_metrics": section}
+        doc["post_training_bias_metrics"] = section
+        return doc
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,7 +139,41 @@ class BiasEvaluation:
             "skipped": self.skipped,
             "analysis": self.analysis(),
             "violations": [v.to_json() for v in self.violations],
+            "confidence_level": self.confidence_level,
+            "check": self.check,
+            "intervals": [i.to_json() for i in self.intervals if _finite(i)],
+            "metrics": self.metric_rows(),
         }
+
+    def metric_rows(self) -> list[dict[str, Any]]:
+        """One flat row per (stage, facet value, metric): value (±inf as Clarify's strings),
+        its interval, the baseline's value, the ideal, and whether it violates."""
+        bounds = {(i.stage, i.facet, i.facet_value, i.metric): i for i in self.intervals}
+        broken = {(v.facet, v.facet_value, v.metric_name) for v in self.violations}
+        rows = []
+        for stage, reports in ((STAGE, self.reports), (PRE_STAGE, self.pre_reports)):
+            for report in reports:
+                for metric in report.metrics:
+                    key = (stage, report.facet, report.value_or_threshold, metric.name)
+                    interval = bounds.get(key)
+                    finite = interval is not None and _finite(interval)
+                    rows.append({
+                        "stage": stage, "facet": report.facet,
+                        "facet_value": report.value_or_threshold, "metric": metric.name,
+                        "value": json_value(metric.value), "error": metric.error,
+                        "low": interval.low if finite and interval else None,
+                        "high": interval.high if finite and interval else None,
+                        "baseline": json_value(self.baselines.get(key)),
+                        "ideal": ideal_value(metric.name),
+                        "checked": stage == STAGE,
+                        "violated": stage == STAGE and key[1:] in broken,
+                        "sensitive": report.counts[0], "rest": report.counts[1],
+                    })  # fmt: skip
+        return rows
+
+
+def _finite(interval: MetricInterval) -> bool:
+    return math.isfinite(interval.low) and math.isfinite(interval.high)
 
 
 def joined_rows(state: BiasState) -> int:
@@ -124,16 +188,55 @@ def evaluate_bias(
     config: BiasConfig,
     state: BiasState,
     baseline_doc: Mapping[str, Any] | None,
+    options: IntervalOptions | None = None,
 ) -> BiasEvaluation:
-    methods = config.stage_methods().get(STAGE)
-    reports = facet_reports(config, state, STAGE, methods)
+    """The window's metrics per facet value, intervals (``options``; None: defaults, point
+    rule) and ``bias_drift_check`` violations of the post-training metrics."""
+    opts = options or IntervalOptions()
+    asked = config.stage_methods()
+    stages = {STAGE: asked.get(STAGE)}  # always checked, as SageMaker's model bias monitor
+    if PRE_STAGE in asked:
+        stages[PRE_STAGE] = asked[PRE_STAGE]
+    reports = facet_reports(config, state, STAGE, stages[STAGE])
+    pre: list[FacetValueReport] = []
+    if PRE_STAGE in stages:
+        pre = facet_reports(config, state, PRE_STAGE, stages[PRE_STAGE])
+    intervals: list[MetricInterval] = []
+    if opts.replicates >= 2:
+        intervals = facet_intervals(config, state, stages, opts.level, opts.replicates)
     violations: list[BiasViolation] = []
+    baselines: dict[tuple[str, str, str, str], float | None] = {}
     if baseline_doc is not None:
-        violations = bias_violations(parse_analysis(dict(baseline_doc)), STAGE, reports)
+        baselines = _baseline_values(parse_analysis(dict(baseline_doc)), reports, pre)
+        by_key = {
+            (i.facet, i.facet_value, i.metric): (i.low, i.high)
+            for i in intervals
+            if i.stage == STAGE
+        }
+        violations = bias_violations(
+            parse_analysis(dict(baseline_doc)), STAGE, reports, by_key if opts.check else None
+        )
     return BiasEvaluation(
         model_id, window[0], window[1], config.label_name, config.label_value_or_threshold(),
-        tuple(reports), tuple(violations), joined_rows(state), state.skipped,
+        tuple(reports), tuple(violations), joined_rows(state), state.skipped, tuple(pre),
+        tuple(intervals), opts.level, "interval" if opts.check else "point", baselines,
     )  # fmt: skip
+
+
+def _baseline_values(
+    baseline: BiasBaseline,
+    post: Sequence[FacetValueReport],
+    pre: Sequence[FacetValueReport],
+) -> dict[tuple[str, str, str, str], float | None]:
+    out: dict[tuple[str, str, str, str], float | None] = {}
+    for stage, reports in ((STAGE, post), (PRE_STAGE, pre)):
+        for report in reports:
+            for metric in report.metrics:
+                found = baseline.lookup(stage, report.facet, report.value_or_threshold, metric.name)
+                if found is not None:
+                    key = (stage, report.facet, report.value_or_threshold, metric.name)
+                    out[key] = found.value
+    return out
 
 
 def _when(ms: int) -> datetime:
@@ -212,8 +315,11 @@ def cloudwatch_data(evaluation: BiasEvaluation, endpoint: str, schedule: str) ->
     )  # fmt: skip
 
 
-def report_files(evaluation: BiasEvaluation) -> dict[str, str]:
-    """SageMaker's model-bias analysis.json and constraint_violations.json of the window."""
+def report_files(
+    evaluation: BiasEvaluation, baseline_doc: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """SageMaker's model-bias analysis.json and constraint_violations.json of the window, and
+    report.html (per facet value: each metric, its interval, its baseline, violations)."""
 
     def dumps(doc: Any) -> str:
         return json.dumps(doc, indent=2, sort_keys=False, allow_nan=False) + "\n"
@@ -221,4 +327,31 @@ def report_files(evaluation: BiasEvaluation) -> dict[str, str]:
     return {
         "analysis.json": dumps(evaluation.analysis()),
         "constraint_violations.json": dumps(violations_json(list(evaluation.violations))),
+        "report.html": report_html(evaluation, baseline_doc),
     }
+
+
+def report_html(evaluation: BiasEvaluation, baseline_doc: Mapping[str, Any] | None) -> str:
+    """The window's bias report page (self-contained, every value escaped)."""
+    baseline = parse_analysis(dict(baseline_doc)) if baseline_doc is not None else None
+    by_stage: dict[str, dict[tuple[str, str, str], tuple[float, float]]] = {}
+    for i in evaluation.intervals:
+        by_stage.setdefault(i.stage, {})[(i.facet, i.facet_value, i.metric)] = (i.low, i.high)
+    level = evaluation.confidence_level
+    sections = [
+        bias_section(STAGE, evaluation.reports, baseline, evaluation.violations,
+                     by_stage.get(STAGE, {}), level),
+    ]  # fmt: skip
+    if evaluation.pre_reports:
+        sections.append(
+            bias_section(PRE_STAGE, evaluation.pre_reports, baseline, (),
+                         by_stage.get(PRE_STAGE, {}), level, checked=False)
+        )  # fmt: skip
+    start, end = _when(evaluation.window_start_ms), _when(evaluation.window_end_ms)
+    rule = "whole interval outside" if evaluation.check == "interval" else "point value"
+    meta = (
+        f"model {evaluation.model_id}, window {start.isoformat()} - {end.isoformat()}: "
+        f"{evaluation.joined} joined pairs, {evaluation.skipped} skipped; "
+        f"{len(evaluation.violations)} violation(s) (rule: {rule} of the baseline's range)"
+    )
+    return bias_report_page(f"Bias drift: {evaluation.model_id}", sections, meta)

@@ -21,6 +21,11 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from modelmon.attribution.clarify import (
+    clarify_attributions,
+    clarify_predictions,
+    is_clarify_response,
+)
 from modelmon.errors import InvalidEventError
 from modelmon.events import CaptureEvent, Outputs, Payload, Scalar
 
@@ -175,6 +180,12 @@ def parse_outputs(payload: SageMakerPayload | None) -> list[Outputs]:
     if encoding != "JSON":
         return []
     doc = _loads(data)
+    if is_clarify_response(doc):  # Clarify online explainability: its inner predictions
+        ctype, inner = clarify_predictions(doc)
+        kind = "JSON" if "json" in ctype.lower() else "CSV"
+        return parse_outputs(
+            SageMakerPayload(observedContentType=ctype, mode="OUTPUT", data=inner, encoding=kind)
+        )
     if isinstance(doc, dict) and isinstance(doc.get("predictions"), list):
         items: list[Any] = doc["predictions"]
     elif isinstance(doc, list):
@@ -222,6 +233,16 @@ def _json_output(item: Any) -> Outputs:
 
 
 # ---------------------------------------------------------------------------- mapping
+
+
+def output_attributions(payload: SageMakerPayload | None) -> list[dict[str, float]]:
+    """Per instance, the Clarify online explainability attributions of an endpointOutput."""
+    if payload is None:
+        return []
+    encoding, data = _decoded(payload)
+    if encoding != "JSON" or "explanations" not in data:
+        return []
+    return clarify_attributions(_loads(data))
 
 
 def parse_record(doc: Any) -> SageMakerCaptureRecord:
@@ -299,6 +320,7 @@ def from_sagemaker_record(
     output = data.endpointOutput or data.batchTransformOutput
     inputs = parse_inputs(data.endpointInput, feature_names)
     outputs = parse_outputs(output)
+    explained = output_attributions(output)  # Clarify online explainability, if any
     extras = _extras(meta)
     synthesized = _synthesized(meta)
     single = len(inputs) == 1
@@ -317,6 +339,8 @@ def from_sagemaker_record(
             "source": "sagemaker",
             **extras,
         }
+        if i < len(explained) and explained[i]:
+            doc_event["attributions"] = explained[i]
         if single and not synthesized:
             doc_event["request"] = _payload(data.endpointInput)
             doc_event["response"] = _payload(output) if output else None

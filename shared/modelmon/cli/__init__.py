@@ -28,9 +28,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "alerts": ("modelmon.cli.alerts", "alerts", "Follow the alerts topic."),
     "demo": ("modelmon.cli.demo", "demo", "Run the end-to-end demo."),
     "rebuild": ("modelmon.cli.rebuild", "rebuild", "Restore models and baselines into Redis."),
+    "migrate-keys": (
+        "modelmon.cli.migrate_keys",
+        "migrate_keys",
+        "Rename pre-cluster Redis keys to hash-tagged names.",
+    ),
     "topics": ("modelmon.cli.topics", "topics", "Create modelmon's Kafka topics on your cluster."),
     "report": ("modelmon.cli.report", "report", "report.html of past streaming windows."),
     "labels": ("modelmon.cli.labels", "labels", "Import ground truth; merge it with captures."),
+    "capacity": ("modelmon.cli.capacity", "capacity", "What a load needs: cores, Redis, S3."),
 }
 
 

@@ -94,6 +94,7 @@ def create(
 ) -> None:
     """Create (or update) the model's alarms; running it again changes nothing."""
     from modelmon.alerting.alarms import alarm_specs
+    from modelmon.attribution.alarms import attribution_alarm_specs
     from modelmon.bias.alarms import bias_alarm_specs
     from modelmon.quality.alarms import quality_alarm_specs
 
@@ -101,6 +102,7 @@ def create(
     cw = _cloudwatch()
     quality = quality_alarm_specs(config, [sns_topic], evaluation_periods)
     quality += bias_alarm_specs(config, [sns_topic], evaluation_periods)
+    quality += attribution_alarm_specs(config, [sns_topic], evaluation_periods)
     chosen = list(features) or known or _published_features(cw, config)
     if not chosen and not quality:
         raise click.ClickException(

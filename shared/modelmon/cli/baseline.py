@@ -147,10 +147,24 @@ def baseline() -> None:
 @click.option("--exclude", multiple=True, help="Column to leave out (repeatable).")
 @click.option(
     "--analysis",
-    type=click.Choice(["data-quality", "bias"]),
+    type=click.Choice(["data-quality", "bias", "explainability"]),
     default="data-quality",
     show_default=True,
-    help="bias: Clarify's analysis.json of joined rows (needs --config; see docs/bias.md).",
+    help="bias: Clarify's analysis.json of joined rows (needs --config; see docs/bias.md). "
+    "explainability: Clarify's global SHAP analysis.json (--model or --endpoint, or captured "
+    "attributions; see docs/attribution.md).",
+)
+@click.option(
+    "--model",
+    "model_path",
+    default=None,
+    help="--analysis explainability: a fitted model file (joblib/pickle: trusted files only).",
+)
+@click.option(
+    "--endpoint",
+    default=None,
+    help="--analysis explainability: the model's HTTP endpoint (CSV rows in, a score per line "
+    "out): Kernel SHAP (needs the shap library).",
 )
 @click.option(
     "--config",
@@ -184,6 +198,8 @@ def create(
     label: str | None,
     exclude: tuple[str, ...],
     analysis: str,
+    model_path: str | None,
+    endpoint: str | None,
     config_path: Path | None,
     problem_type: str | None,
     prediction: str | None,
@@ -200,6 +216,12 @@ def create(
 
     With --problem-type: a model-quality baseline from (label, prediction[, probability]) rows.
     """
+    if analysis == "explainability":
+        from modelmon.cli.attribution import create_explainability_baseline
+
+        skip = [*exclude, *([label] if label else [])]
+        create_explainability_baseline(data, out, model_path, endpoint, skip, "label0")
+        return
     if analysis == "bias":
         from modelmon.cli.bias import JoinedInput, create_bias_baseline
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,14 @@ def demo(ctx: click.Context) -> None:
 @click.option("--keep-stack", is_flag=True, help="Leave a stack this demo started running.")
 @click.option("--drain", type=float, help="Seconds to wait after traffic (default ~2 windows).")
 @click.option(
+    "--scenario",
+    type=click.Choice(["data", "attribution"]),
+    default="data",
+    show_default=True,
+    help="data: drift, new categories and faults; attribution: a shortcut feature comes to "
+    "dominate the predictions while the inputs stay put (docs/attribution.md).",
+)
+@click.option(
     "--exit-when-done",
     is_flag=True,
     help="Stop everything after the summary (CI); by default it all stays up until Ctrl-C.",
@@ -107,7 +116,13 @@ def run(**options: Any) -> None:
         from modelmon.settings import Settings
 
         require_kafka("demo", Settings().kafka)
+    scenario = options.pop("scenario")
     phases = _schedule(options.pop("schedule"), options.pop("duration"), options["window"])
+    if scenario == "attribution" and not any(p.shortcut for p in phases):
+        from modelmon.demo.phases import attribution_schedule, fit_to_duration
+
+        total = sum(p.duration_s for p in phases)
+        phases = fit_to_duration(attribution_schedule(options["window"]), total)
     drain = options.pop("drain")
     opts = DemoOptions(
         phases=phases,
@@ -132,7 +147,7 @@ def serve_model(port: int, data_dir: Path, seed: int) -> None:
     """Train the demo classifier, write its training set, serve it on 127.0.0.1:PORT."""
     from aiohttp import web
 
-    from modelmon.demo.model import make_app, train, write_datasets
+    from modelmon.demo.model import ADMIN_TOKEN_ENV, make_app, train, write_datasets, write_joined
 
     try:
         model, cols = train(seed)
@@ -140,12 +155,17 @@ def serve_model(port: int, data_dir: Path, seed: int) -> None:
         _fail(exc)
         return
     training, baseline = write_datasets(cols, data_dir)
+    joined = write_joined(model, cols, data_dir)
     click.echo(
         f"trained HistGradientBoostingClassifier on {model.train_rows} rows "
-        f"(held-out accuracy {model.test_accuracy:.3f}); wrote {training} and {baseline}"
+        f"(held-out accuracy {model.test_accuracy:.3f}); wrote {training}, {baseline} "
+        f"and {joined}"
     )
     click.echo(f"serving POST http://127.0.0.1:{port}/invocations (JSON or CSV), GET /ping")
-    web.run_app(make_app(model), host="127.0.0.1", port=port, print=None)
+    token = os.environ.get(ADMIN_TOKEN_ENV) or None
+    if token:
+        click.echo(f"POST /admin/version switches the model version (token from {ADMIN_TOKEN_ENV})")
+    web.run_app(make_app(model, token), host="127.0.0.1", port=port, print=None)
 
 
 @demo.command()

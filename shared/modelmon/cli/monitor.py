@@ -133,8 +133,12 @@ def monitor(
     A model-quality baseline (constraints.json with *_constraints) checks joined
     (label, prediction) rows instead: CSV/JSON Lines or SageMaker merged records.
     """
+    from modelmon.cli.attribution import is_explainability_baseline, monitor_attributions
     from modelmon.cli.bias import JoinedInput, is_bias_baseline, monitor_bias
 
+    if is_explainability_baseline(baseline_dir):  # Clarify's global SHAP: attribution drift
+        monitor_attributions(baseline_dir, data, out, config_path)
+        return
     if is_bias_baseline(baseline_dir):  # Clarify's analysis.json: the bias monitor
         source = JoinedInput(data, data_format, header, quiet)
         monitor_bias(baseline_dir, source, out, config_path)

@@ -119,9 +119,17 @@ def _model(
     default=None,
     help="The report file (default: report-MODEL-START.html here).",
 )
+@click.option(
+    "--results",
+    "results_only",
+    is_flag=True,
+    help="Print the window results of [--window, --end) as JSON lines instead, from Redis "
+    "(the hot tier) and the Parquet files under --from (older ones), transparently.",
+)
 def report(
     model_id: str, start: datetime | None, end: datetime | None, location: str,
     baseline_dir: str | None, config_path: Path | None, list_only: bool, out: Path | None,
+    results_only: bool,
 ) -> None:  # fmt: skip
     """Render report.html of a past streaming window (or a range of windows, merged)."""
     from modelmon.streaming.window_report import parse_window, render_range
@@ -133,6 +141,9 @@ def report(
         raise click.UsageError("give --window START (or --list to see the stored windows)")
     if end is not None and end <= start:
         raise click.BadParameter("--end must be after --window", param_hint="--end")
+    if results_only:
+        _results(model_id, start, end, location, config_path)
+        return
     try:
         base, config = _model(model_id, baseline_dir, config_path)
         root = _model_root(location, model_id, config)
@@ -152,6 +163,47 @@ def report(
     target.write_text(page, encoding="utf-8")
     events = sum(w.profile.row_count for w in stored)
     click.echo(f"wrote {target} ({len(stored)} window(s), {events} events)")
+
+
+def _results(
+    model_id: str, start: datetime, end: datetime | None, location: str, config_path: Path | None
+) -> None:
+    """The window results of the range from both tiers (issue 23), oldest first."""
+    from modelmon.adapters.redis import make_redis
+    from modelmon.archive.store import open_store
+    from modelmon.cli.monitor import load_config
+    from modelmon.keys import Keys
+    from modelmon.settings import Settings
+    from modelmon.streaming.results import ResultStore
+    from modelmon.streaming.tiers import DurableResults, endpoint_path, merge_tiers
+
+    from_ms = int(start.timestamp() * 1000)
+    to_ms = int(end.timestamp() * 1000) if end is not None else 2**62
+    try:
+        config = load_config(config_path, None, False) if config_path else None
+        registry = _registry()
+        if config is None:
+            entry = registry.get(model_id)
+            config = entry.config if entry is not None else None
+        if config is None:
+            raise click.ClickException(f"model {model_id!r} is not registered (pass --config)")
+        settings = Settings()
+        client = make_redis(settings.redis)
+        hot = ResultStore(client, Keys(settings.redis.key_prefix), "report")
+        hot_part = hot.scored(model_id, from_ms, to_ms)
+        below = min([s for s, _ in hot_part], default=to_ms)
+        store, prefix = open_store(settings, location)
+        durable = DurableResults(store, prefix)  # type: ignore[arg-type]  # S3Store/LocalStore
+        cold = durable.read(endpoint_path(config), from_ms, below) if below > from_ms else []
+    except DependencyUnavailableError:
+        _redis_down()
+    except (ModelmonError, OSError) as exc:
+        fail("report", exc)
+    merged = merge_tiers(cold, hot_part)
+    for _, blob in merged:
+        click.echo(blob.decode())
+    click.echo(f"{len(merged)} result(s): {len(cold)} from {location}, {len(hot_part)} from Redis",
+               err=True)  # fmt: skip
 
 
 def _registry() -> Any:

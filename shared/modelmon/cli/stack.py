@@ -44,8 +44,14 @@ def stack(ctx: click.Context, /, **options: Any) -> None:
 
 @stack.command()
 @click.option("--capture-partitions", type=int, help="Partitions of the capture topic.")
+@click.option(
+    "--redis-cluster",
+    is_flag=True,
+    help="Also start a Redis Cluster: three masters on MODELMON_STACK_REDIS_CLUSTER_PORTS "
+    "(default [7000, 7001, 7002]); `stack env --redis-cluster` points modelmon at it.",
+)
 @click.pass_context
-def up(ctx: click.Context, capture_partitions: int | None) -> None:
+def up(ctx: click.Context, capture_partitions: int | None, redis_cluster: bool) -> None:
     """Start what is not running yet (idempotent) and create modelmon's topics."""
     from modelmon.settings import Settings
     from modelmon.stack import up as stack_up
@@ -55,14 +61,16 @@ def up(ctx: click.Context, capture_partitions: int | None) -> None:
     if capture_partitions is not None:
         topics = topics.model_copy(update={"capture_partitions": capture_partitions})
     try:
-        stack_up(cfg, topics, report=click.echo)
+        stack_up(cfg, topics, report=click.echo, redis_cluster=redis_cluster)
     except ModelmonError as exc:
         _fail(exc)
     click.echo(f"stack is up (state in {cfg.state()}); `modelmon stack env` prints its variables")
 
 
 @stack.command()
-@click.argument("services", nargs=-1, type=click.Choice(["kafka", "redis", "moto"]))
+@click.argument(
+    "services", nargs=-1, type=click.Choice(["kafka", "redis", "moto", "redis-cluster"])
+)
 @click.pass_context
 def down(ctx: click.Context, services: tuple[str, ...]) -> None:
     """Stop the processes this stack started, by pid (nothing else); all, or SERVICES."""
@@ -95,18 +103,20 @@ def status(ctx: click.Context, all_topics: bool) -> None:
 
 
 def _label(svc: Any) -> str:
-    names = {"kafka": "Apache Kafka", "redis": "Redis", "moto": "moto (AWS emulator)"}
+    names = {"kafka": "Apache Kafka", "redis": "Redis", "moto": "moto (AWS emulator)",
+             "redis-cluster": "Redis Cluster"}  # fmt: skip
     version = f" {svc.version}" if svc.version else ""
     return f"{names.get(svc.name, svc.name)}{version}"
 
 
 @stack.command()
+@click.option("--redis-cluster", is_flag=True, help="Point MODELMON_REDIS__URL at the cluster.")
 @click.pass_context
-def env(ctx: click.Context) -> None:
+def env(ctx: click.Context, redis_cluster: bool) -> None:
     """Print `export` lines pointing modelmon and boto3 at this stack (eval "$(...)")."""
     from modelmon.stack import env_vars
 
-    for key, value in env_vars(_config(ctx)).items():
+    for key, value in env_vars(_config(ctx), redis_cluster).items():
         click.echo(f"export {key}={shlex.quote(value)}")
 
 

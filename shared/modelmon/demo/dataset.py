@@ -34,6 +34,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec("region", "categorical", "north, south, east, west or central"),
     FeatureSpec("plan", "categorical", "basic, standard or premium"),
     FeatureSpec("channel", "categorical", "web, mobile or branch"),
+    FeatureSpec("sex", "categorical", "female or male: the sensitive attribute (bias drift)"),
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 NUMERIC: tuple[str, ...] = tuple(f.name for f in FEATURES if f.kind != "categorical")
@@ -45,7 +46,11 @@ CATEGORIES: dict[str, tuple[tuple[str, ...], tuple[float, ...]]] = {
     "region": (("north", "south", "east", "west", "central"), (0.24, 0.22, 0.2, 0.19, 0.15)),
     "plan": (("basic", "standard", "premium"), (0.5, 0.35, 0.15)),
     "channel": (("web", "mobile", "branch"), (0.45, 0.4, 0.15)),
+    #: the label does not depend on it; the model must not either (the bias monitor's facet)
+    "sex": (("female", "male"), (0.5, 0.5)),
 }
+#: the sensitive attribute and its sensitive value (the bias config's facet)
+SENSITIVE = ("sex", "female")
 
 
 def generate_columns(rng: np.random.Generator, n: int) -> dict[str, np.ndarray[Any, Any]]:

@@ -11,6 +11,12 @@ the training set (features + label) and the baseline set (features only) as CSV,
 A missing value, a value of the wrong type or an unknown category is treated as missing (the
 trees have a branch for it), as a forgiving production model would: the request still
 succeeds and the monitor is what notices.
+
+Versions (``VERSIONS``): the same classifier behind different decision thresholds. ``v2`` is a
+mis-deployed per-segment threshold that predicts a default for women far more readily — the
+scores and the inputs do not change, one group's predictions do (what only a bias monitor
+sees). ``POST /admin/version {"version": "v2"}`` switches, with the bearer token the server
+was started with (no token: no such route).
 """
 
 from __future__ import annotations
@@ -32,16 +38,44 @@ from modelmon.demo.dataset import (
     CATEGORIES,
     FEATURE_NAMES,
     LABEL,
+    SENSITIVE,
     generate_columns,
     label_columns,
     rows,
 )
+from modelmon.demo.phases import DEFAULT_VERSION
 from modelmon.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
 TRAINING_CSV = "training.csv"
 BASELINE_CSV = "baseline.csv"
+#: features, label and the model's prediction: the bias baseline's data
+JOINED_CSV = "joined.csv"
+PREDICTION = "prediction"
+ADMIN_TOKEN_ENV = "MODELMON_DEMO_MODEL_TOKEN"
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """A version of the demo model: its decision threshold, and other ones for some groups."""
+
+    name: str
+    threshold: float = 0.5
+    #: (feature, value, threshold): a different bar for one group
+    group_thresholds: tuple[tuple[str, str, float], ...] = ()
+
+    def thresholds(self, records: list[dict[str, Any]]) -> np.ndarray[Any, Any]:
+        out = np.full(len(records), self.threshold)
+        for name, value, threshold in self.group_thresholds:
+            out[np.array([r.get(name) == value for r in records], dtype=bool)] = threshold
+        return out
+
+
+VERSIONS: dict[str, ModelVersion] = {
+    DEFAULT_VERSION: ModelVersion(DEFAULT_VERSION),
+    "v2": ModelVersion("v2", group_thresholds=((*SENSITIVE, 0.1),)),
+}
 
 
 @dataclass
@@ -51,11 +85,16 @@ class DemoModel:
     classifier: Any
     train_rows: int
     test_accuracy: float
+    version: ModelVersion = VERSIONS[DEFAULT_VERSION]
 
     def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One ``{"prediction", "probability"}`` per record; never raises on bad values."""
         probs = self.classifier.predict_proba(encode(records))[:, 1]
-        return [{"prediction": int(p >= 0.5), "probability": round(float(p), 6)} for p in probs]
+        bars = self.version.thresholds(records)
+        return [
+            {"prediction": int(p >= bar), "probability": round(float(p), 6)}
+            for p, bar in zip(probs, bars, strict=True)
+        ]
 
 
 def _number(value: Any) -> float:
@@ -118,6 +157,35 @@ def write_datasets(cols: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     return training, baseline
 
 
+def write_joined(model: DemoModel, cols: dict[str, Any], out_dir: Path) -> Path:
+    """``joined.csv``: the training rows with their label and the model's prediction (the
+    joined data ``baseline create --analysis bias`` reads)."""
+    path = out_dir / JOINED_CSV
+    records = rows(cols)
+    predictions = [p[PREDICTION] for p in model.predict(records)]
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow((*FEATURE_NAMES, LABEL, PREDICTION))
+        labels = cols[LABEL].tolist()
+        for record, label, predicted in zip(records, labels, predictions, strict=True):
+            writer.writerow((*(record[n] for n in FEATURE_NAMES), label, predicted))
+    return path
+
+
+def switch_version(base_url: str, token: str, version: str, timeout: float = 10) -> None:
+    """Ask a running demo model (``base_url`` without ``/invocations``) to serve ``version``."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{base_url.rstrip('/')}/admin/version",
+        data=orjson.dumps({"version": version}),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        resp.read()
+
+
 def _csv_records(text: str) -> list[dict[str, Any]]:
     records = []
     for row in csv.reader(io.StringIO(text)):
@@ -137,8 +205,9 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def make_app(model: DemoModel) -> web.Application:
-    """The HTTP app: ``POST /invocations`` and ``/predict``, ``GET /ping`` and ``/healthz``."""
+def make_app(model: DemoModel, admin_token: str | None = None) -> web.Application:
+    """The HTTP app: ``POST /invocations`` and ``/predict``, ``GET /ping`` and ``/healthz``;
+    ``POST /admin/version`` when started with an admin token."""
 
     async def invoke(request: web.Request) -> web.Response:
         body = await request.read()
@@ -160,11 +229,36 @@ def make_app(model: DemoModel) -> web.Application:
         return _error(400, 'send {"instances": [{...}]} or one flat object of named features')
 
     async def ping(request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "test_accuracy": model.test_accuracy})
+        return web.json_response(
+            {"status": "ok", "test_accuracy": model.test_accuracy, "version": model.version.name}
+        )
 
     app = web.Application(client_max_size=1024 * 1024)
     app.router.add_post("/invocations", invoke)
     app.router.add_post("/predict", invoke)
     app.router.add_get("/ping", ping)
     app.router.add_get("/healthz", ping)
+    if admin_token:
+        app.router.add_post("/admin/version", _version_handler(model, admin_token))
     return app
+
+
+def _version_handler(model: DemoModel, token: str) -> Any:
+    import hmac
+
+    async def switch(request: web.Request) -> web.Response:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return _error(401, "a bearer token is needed")
+        try:
+            doc = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            doc = None
+        name = doc.get("version") if isinstance(doc, dict) else None
+        if name not in VERSIONS:
+            return _error(400, f"version must be one of {', '.join(VERSIONS)}")
+        model.version = VERSIONS[name]
+        log.info("now serving model version %s", name)
+        return web.json_response({"version": name})
+
+    return switch

@@ -3,7 +3,9 @@
 A phase changes requests drawn from the training distribution: ``shift`` adds a constant to
 a numeric feature, ``scale`` multiplies it, ``new_categories`` replaces a share of a
 categorical's values with values never seen in training, ``missing`` sends ``null`` for a
-share of a feature's values and ``wrong_type`` sends a string where a number belongs. Pure
+share of a feature's values and ``wrong_type`` sends a string where a number belongs.
+``model_version`` is the model version served during the phase (the runner switches the demo
+model at the phase's start): ``v2`` shifts one group's predictions, not the inputs. Pure
 logic: no clock, no I/O; the RNG is handed in.
 """
 
@@ -17,6 +19,7 @@ import numpy as np
 from modelmon.demo.dataset import INTEGRAL, generate_columns, label_columns, rows
 
 WRONG_TYPE_VALUE = "unknown"
+DEFAULT_VERSION = "v1"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,11 @@ class Phase:
     wrong_type: dict[str, float] = field(default_factory=dict)
     #: share of ground-truth labels flipped: the world changed, the model did not (accuracy falls)
     label_noise: float = 0.0
+    #: the model version that serves this phase (``modelmon.demo.model.VERSIONS``)
+    model_version: str = DEFAULT_VERSION
+    #: the model leans on these features ({feature: standardized weight} of the demo's
+    #: explainable scorer, ``demo.attribution``): the attributions move, the inputs do not
+    shortcut: dict[str, float] = field(default_factory=dict)
 
     @property
     def drifted(self) -> frozenset[str]:
@@ -43,7 +51,7 @@ class Phase:
     def is_normal(self) -> bool:
         return not (
             self.drifted or self.new_categories or self.missing or self.wrong_type
-            or self.label_noise
+            or self.label_noise or self.model_version != DEFAULT_VERSION or self.shortcut
         )  # fmt: skip
 
     def describe(self) -> str:
@@ -60,11 +68,16 @@ class Phase:
         ]
         if self.label_noise:
             parts.append(f"labels flipped ({self.label_noise:.0%})")
+        if self.model_version != DEFAULT_VERSION:
+            parts.append(f"model {self.model_version} deployed")
+        if self.shortcut:
+            parts.append("model leans on " + ", ".join(self.shortcut) + " (attributions only)")
         return "; ".join(parts) or "training distribution"
 
 
 def default_schedule(window_s: float, windows_per_phase: float = 3) -> list[Phase]:
-    """Normal -> drift + new categories + data-quality fault -> normal, in windows."""
+    """Normal -> drift + new categories + data-quality fault + a model version that treats
+    women worse -> normal, in windows."""
     span = window_s * windows_per_phase
     return [
         Phase("normal", span),
@@ -78,8 +91,20 @@ def default_schedule(window_s: float, windows_per_phase: float = 3) -> list[Phas
             missing={"credit_score": 0.25},
             wrong_type={"age": 0.2},
             label_noise=0.45,
+            model_version="v2",
         ),
         Phase("recovered", span * 4 / 3),
+    ]
+
+
+def attribution_schedule(window_s: float, windows_per_phase: float = 3) -> list[Phase]:
+    """Normal -> a shortcut feature dominates the predictions (inputs unchanged) -> normal:
+    the feature-attribution incident (docs/attribution.md)."""
+    span = window_s * windows_per_phase
+    return [
+        Phase("normal", span),
+        Phase("shortcut", span, shortcut={"num_products": 3.0}),
+        Phase("recovered", span),
     ]
 
 

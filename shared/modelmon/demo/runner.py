@@ -21,13 +21,16 @@ from types import FrameType
 from typing import Any
 
 from modelmon.demo import resources
+from modelmon.demo.attribution import with_explainability
 from modelmon.demo.explore import Ticker, look_here, stay_up
-from modelmon.demo.phases import Phase
+from modelmon.demo.model import ADMIN_TOKEN_ENV, switch_version
+from modelmon.demo.phases import DEFAULT_VERSION, Phase
 from modelmon.demo.receiver import WebhookReceiver
 from modelmon.demo.services import ServiceSpec, free_port, new_dashboard, service_specs
 from modelmon.demo.setup import (
     Missing,
     create_and_push_baseline,
+    create_bias_baseline,
     model_config,
     modelmon_argv,
     write_model_yaml,
@@ -95,7 +98,7 @@ def namespace_env(namespace: str) -> dict[str, str]:
     }
 
 
-TOPIC_KINDS = ("capture", "alerts", "deadletter", "labels")
+TOPIC_KINDS = ("capture", "alerts", "deadletter", "labels", "attributions")
 #: Seconds between the progress lines printed while traffic runs.
 TICK_SECONDS = 5.0
 
@@ -121,6 +124,10 @@ class DemoRun:
         self.proxy_port = 0
         self.ticker = Ticker(self, every=TICK_SECONDS)
         self.dashboard = new_dashboard()
+        import secrets
+
+        self.model_token = secrets.token_urlsafe(24)  # the model's version switch
+        self.model_version = DEFAULT_VERSION
 
     def _child_env(self) -> dict[str, str]:
         from modelmon.stack import StackConfig, env_vars
@@ -244,7 +251,7 @@ class DemoRun:
         argv = modelmon_argv("demo", "serve-model", "--port", str(port), "--data-dir", str(data))
         self.state.model_url = f"http://127.0.0.1:{port}/invocations"
         self.echo(f"model  training a scikit-learn classifier to serve on port {port}...")
-        return self.children.start("model", argv)
+        return self.children.start("model", argv, {ADMIN_TOKEN_ENV: self.model_token})
 
     def _await_model(self, child: Child) -> None:
         ping = self.state.model_url.replace("/invocations", "/ping")
@@ -258,10 +265,12 @@ class DemoRun:
         assert self.receiver is not None and self.state.aws is not None
         # a window is scored once 60% of its predictions have their label (at least 100)
         min_labels = max(100, int(0.6 * self.o.window_s * self.o.rate))
+        bias = self._bias_baseline()
         config = model_config(
             self.o.model_id, self.o.window_s, self.receiver.url, self.state.aws.topic_arn,
-            min_labels,
+            min_labels, bias,
         )  # fmt: skip
+        config = with_explainability(config)  # the attribution baseline: docs/attribution.md
         config_file = write_model_yaml(config, run_dir / "model.yaml")
         try:
             lines = create_and_push_baseline(
@@ -278,6 +287,34 @@ class DemoRun:
         for line in lines:
             self.echo(f"setup  {line}")
 
+    def _bias_baseline(self) -> Any:
+        """The bias section (``baseline create --analysis bias`` on the model's joined rows)."""
+        run_dir = self.state.run_dir
+        try:
+            bias, line = create_bias_baseline(
+                run_dir / "data" / "joined.csv", run_dir / "bias_baseline", self.env,
+                run_dir / "logs" / "setup.log",
+            )  # fmt: skip
+        except ModelmonError as exc:
+            self._note(f"no bias baseline, so no bias drift checks this run: {exc}")
+            return None
+        self.echo(f"setup  {line}")
+        return bias
+
+    def _switch_model(self, phase: Phase) -> None:
+        """Serve the phase's model version (the incident deploys v2) when it changes."""
+        wanted = phase.model_version
+        if wanted == self.model_version:
+            return
+        base = self.state.model_url.removesuffix("/invocations")
+        try:
+            switch_version(base, self.model_token, wanted)
+        except OSError as exc:
+            self._note(f"could not switch the model to {wanted}: {exc}")
+            return
+        self.model_version = wanted
+        self.echo(f"model  now serving version {wanted}")
+
     def _start_services(self) -> list[tuple[ServiceSpec, Child]]:
         aws = self.state.aws
         assert aws is not None
@@ -288,6 +325,7 @@ class DemoRun:
             self.proxy_port,
             f"s3://{aws.bucket}/capture",
             f"s3://{aws.bucket}/reports",
+            attributions=any(p.shortcut for p in self.o.phases),  # docs/attribution.md
         )
         started = []
         for spec in [self.dashboard.spec(f"s3://{aws.bucket}/capture"), *specs]:
@@ -333,10 +371,12 @@ class DemoRun:
                     f"{report.failed} failed {report.statuses}"
                 )
             else:
+                self._switch_model(self.o.phases[len(self.state.phases) - 1])
                 self.echo(f"[{time.time() - t0:5.0f}s] phase {report.name}: {report.description}")
             self._check_children()
 
         labels = self._label_client()
+        explained = self._attribution_publisher()
         generator = TrafficGenerator(
             self.state.traffic_url,
             self.o.phases,
@@ -347,6 +387,9 @@ class DemoRun:
             on_phase=on_phase,
             on_label=(lambda i, v: labels.label(i, v) and None) if labels else None,
             label_delay_s=self.o.window_s / 2,
+            on_answer=(lambda i, body, phase: explained.publish(i, body, phase.shortcut))
+            if explained
+            else None,
         )
         self.echo(f"traffic -> {self.state.traffic_url}")
         if labels is not None:
@@ -359,6 +402,18 @@ class DemoRun:
         finally:
             if labels is not None:
                 labels.close(10)
+            if explained is not None:
+                explained.close(10)
+
+    def _attribution_publisher(self) -> Any:
+        """Publishes each answer's attributions (None without the attributions aggregator)."""
+        if self.state.services.get("aggregator-attributions") != "running":
+            return None
+        if not any(p.shortcut for p in self.o.phases):
+            return None  # no attribution incident in this schedule: nothing to show
+        from modelmon.demo.attribution import AttributionPublisher, DemoExplainer
+
+        return AttributionPublisher(self.o.model_id, self.settings, DemoExplainer.fit())
 
     def _label_client(self) -> Any:
         """The SDK client that sends the delayed labels (None without the label join)."""

@@ -29,14 +29,17 @@ class ServiceSpec:
     admin_port: int | None = None
     env: dict[str, str] = field(default_factory=dict)
     role: str = ""
+    command: str | None = None  # the service to run when the name differs (a second instance)
 
     @property
     def available(self) -> bool:
-        return module_available(f"modelmon_services.{self.name.replace('-', '_')}")
+        return module_available(
+            f"modelmon_services.{(self.command or self.name).replace('-', '_')}"
+        )
 
     @property
     def argv(self) -> list[str]:
-        return modelmon_argv("run", self.name, *self.args)
+        return modelmon_argv("run", self.command or self.name, *self.args)
 
     @property
     def ready_url(self) -> str | None:
@@ -48,12 +51,17 @@ class ServiceSpec:
 
 
 def service_specs(
-    model_id: str, model_url: str, proxy_port: int, archive_destination: str, reports: str
+    model_id: str,
+    model_url: str,
+    proxy_port: int,
+    archive_destination: str,
+    reports: str,
+    attributions: bool = False,
 ) -> list[ServiceSpec]:
     """The pipeline, in start order: consumers first, then the proxy that feeds them."""
     ports = {
         name: free_port()
-        for name in ("archiver", "aggregator", "detector", "alerting", "labeljoin")
+        for name in ("archiver", "aggregator", "detector", "alerting", "labeljoin", "attributions")
     }
     proxy_admin = free_port()
     return [
@@ -71,6 +79,7 @@ def service_specs(
             {},
             "capture topic -> windowed profiles in Redis (exactly-once)",
         ),
+        *([attributions_aggregator(ports["attributions"])] if attributions else []),
         ServiceSpec(
             "detector",
             ["--admin-port", str(ports["detector"]), "--out", reports],
@@ -103,6 +112,24 @@ def service_specs(
             "HTTP proxy in front of the model -> capture topic",
         ),
     ]
+
+
+def attributions_aggregator(admin_port: int) -> ServiceSpec:
+    """A second aggregator, on the attributions topic (the explainer's output; the demo's
+    traffic publishes the attributions of its requests there): docs/attribution.md."""
+    import os
+
+    namespace_group = os.environ.get("MODELMON_AGGREGATOR__GROUP", "modelmon-aggregator")
+    topic = os.environ.get("MODELMON_TOPICS__ATTRIBUTIONS", "modelmon.attributions.v1")
+    return ServiceSpec(
+        "aggregator-attributions",
+        ["--admin-port", str(admin_port)],
+        admin_port,
+        {"MODELMON_AGGREGATOR__TOPIC": topic,
+         "MODELMON_AGGREGATOR__GROUP": f"{namespace_group}-attributions"},
+        "attributions topic -> windowed attribution partials in Redis (exactly-once)",
+        command="aggregator",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

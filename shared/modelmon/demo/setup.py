@@ -17,6 +17,7 @@ import yaml
 
 from modelmon.config import (
     AlertRoutes,
+    BiasSection,
     CloudWatchRoute,
     ModelConfig,
     QualityConfig,
@@ -75,6 +76,7 @@ def model_config(
     webhook_url: str,
     sns_topic_arn: str | None,
     min_labels: int = 100,
+    bias: BiasSection | None = None,
 ) -> ModelConfig:
     """Short windows, SageMaker's default checks and thresholds, alerts to SNS and a webhook."""
     return ModelConfig(
@@ -97,6 +99,7 @@ def model_config(
             min_labels=min_labels,
             constraints=DEMO_QUALITY_CONSTRAINTS,
         ),
+        bias=bias,
     )
 
 
@@ -128,3 +131,47 @@ def create_and_push_baseline(
     lines.append(run_step(["model", "register", "--config", str(config_file)], env, log))
     lines.append(run_step(["baseline", "push", "--model", model_id, str(out)], env, log))
     return [r.output.splitlines()[0] if r.output else "" for r in lines]
+
+
+#: Clarify's analysis config of the demo: does the model predict defaults (label 1) for women
+#: more often than for men? Only DPPL is checked (it needs predictions alone, and the label
+#: noise of the incident moves the label-based metrics too); the pre-training metrics of the
+#: window's labels are reported beside it.
+DEMO_BIAS_CONFIG: dict[str, Any] = {
+    "label": "defaulted",
+    "label_values_or_threshold": [1],
+    "predicted_label": "prediction",
+    "facet": [{"name_or_index": "sex", "value_or_threshold": ["female"]}],
+    "methods": {
+        "pre_training_bias": {"methods": "all"},
+        "post_training_bias": {"methods": ["DPPL"]},
+    },
+}
+#: ~100 rows per group in a 5 s window at 40 requests/s: DPPL's sd is ~0.06 (0.08 at the first
+#: evaluation, 120 labels) around a baseline near 0, so SageMaker's point rule (|DPPL| >
+#: |baseline|) would fire on most quiet windows. The interval rule at 99.99% (z = 3.89) needs
+#: |DPPL| > ~0.25-0.3: v2 moves DPPL to ~-0.5, normal traffic stays under ~0.2 (measured).
+DEMO_BIAS_LEVEL = 0.9999
+
+
+def create_bias_baseline(
+    joined: Path, out: Path, env: dict[str, str], log: Path
+) -> tuple[BiasSection, str]:
+    """``baseline create --analysis bias`` on the joined training rows; the model config's
+    bias section (its analysis.json as the baseline) and the command's first line."""
+    import json
+
+    out.mkdir(parents=True, exist_ok=True)
+    config_file = out.parent / "analysis_config.json"
+    config_file.write_text(json.dumps(DEMO_BIAS_CONFIG, indent=2))
+    args = ["baseline", "create", "--analysis", "bias", "--data", str(joined)]
+    result = run_step([*args, "--config", str(config_file), "--out", str(out)], env, log)
+    section = BiasSection.model_validate(
+        {
+            "analysis_config": DEMO_BIAS_CONFIG,
+            "baseline": json.loads((out / "analysis.json").read_text()),
+            "confidence_level": DEMO_BIAS_LEVEL,
+            "check": "interval",
+        }
+    )
+    return section, (result.output.splitlines() or [""])[0]

@@ -80,8 +80,11 @@ class TrafficGenerator:
         on_phase: Callable[[PhaseReport, bool], None] | None = None,
         on_label: Callable[[str, int], None] | None = None,
         label_delay_s: float = 0.0,
+        on_answer: Callable[[str, dict[str, Any], Phase], None] | None = None,
     ) -> None:
         check_target(url, rate)
+        #: every answered request (inference id, body, phase), e.g. to publish attributions
+        self.on_answer = on_answer
         #: ground truth of each answered request, handed to ``on_label`` ``label_delay_s`` later
         self.on_label, self.label_delay_s = on_label, label_delay_s
         self._label_timers: list[asyncio.TimerHandle] = []
@@ -139,7 +142,7 @@ class TrafficGenerator:
             self._counter += 1
             inference_id = f"{self.id_prefix}-{self._counter:07d}"
             task = asyncio.create_task(
-                self._send(session, body, inference_id, report, ids, truths[i])
+                self._send(session, body, inference_id, report, ids, truths[i], phase)
             )
             tasks.add(task)
             task.add_done_callback(tasks.discard)
@@ -157,6 +160,7 @@ class TrafficGenerator:
         report: PhaseReport,
         ids: Any,
         truth: int | None = None,
+        phase: Phase | None = None,
     ) -> None:
         report.sent += 1
         headers = {"Content-Type": "application/json", INFERENCE_ID_HEADER: inference_id}
@@ -176,6 +180,8 @@ class TrafficGenerator:
                 )
             if ids:
                 ids.write(f"{inference_id}\t{report.name}\n")
+            if self.on_answer is not None and phase is not None:
+                self.on_answer(inference_id, body, phase)
         else:
             report.failed += 1
 

@@ -163,16 +163,23 @@ class JoinStore:
         ]
 
     def partials(self, model_id: str, start_ms: int, partitions: Iterable[int]) -> list[Any]:
-        keys = [self.keys.quality_partial(model_id, start_ms, p) for p in partitions]
-        try:
-            return list(self._r.mget(keys)) if keys else []
-        except redis.RedisError as exc:
-            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        return self._get_each(
+            [self.keys.quality_partial(model_id, start_ms, p) for p in partitions]
+        )
 
     def bias_partials(self, model_id: str, start_ms: int, partitions: Iterable[int]) -> list[Any]:
-        keys = [self.keys.bias_partial(model_id, start_ms, p) for p in partitions]
+        return self._get_each([self.keys.bias_partial(model_id, start_ms, p) for p in partitions])
+
+    def _get_each(self, keys: list[str]) -> list[Any]:
+        """GET of each key in one round trip; the keys live in their partitions' slots, so a
+        pipeline rather than one MGET (which Redis Cluster refuses across slots)."""
+        if not keys:
+            return []
         try:
-            return list(self._r.mget(keys)) if keys else []
+            pipe = self._r.pipeline(transaction=False)
+            for key in keys:
+                pipe.get(key)
+            return list(pipe.execute())
         except redis.RedisError as exc:
             raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
 
@@ -215,7 +222,7 @@ class JoinStore:
             plan.watermark,
             now_ms,
             self.retention_seconds,
-            k.labeljoin_window_prefix(),
+            k.labeljoin_window_prefix(partition),
             partition,
             SWEEP_LIMIT,
             len(held),

@@ -29,6 +29,8 @@ class StackConfig(BaseSettings):
     kafka_port: int = 9092
     kafka_controller_port: int = 9093
     redis_port: int = 6379
+    #: the masters of ``stack up --redis-cluster`` (each also uses port + 10000, its bus)
+    redis_cluster_ports: list[int] = Field(default_factory=lambda: [7000, 7001, 7002])
     moto_port: int = 5000
     state_dir: Path | None = None  # default: <project>/.modelmon/stack
     project_dir: Path | None = None  # default: found from cwd or the package location
@@ -58,6 +60,10 @@ class StackConfig(BaseSettings):
     @property
     def redis_url(self) -> str:
         return f"redis://{self.host}:{self.redis_port}/0"
+
+    @property
+    def redis_cluster_url(self) -> str:
+        return "redis+cluster://" + ",".join(f"{self.host}:{p}" for p in self.redis_cluster_ports)
 
     @property
     def aws_endpoint(self) -> str:

@@ -69,15 +69,21 @@ def _locked(cfg: StackConfig) -> Iterator[None]:
 
 
 def up(
-    cfg: StackConfig, topics: TopicSettings, report: Callable[[str], None] = print
-) -> dict[str, int]:
-    """Start whatever is not running yet (idempotent) and create the topics."""
+    cfg: StackConfig, topics: TopicSettings, report: Callable[[str], None] = print,
+    redis_cluster: bool = False,
+) -> dict[str, int]:  # fmt: skip
+    """Start whatever is not running yet (idempotent) and create the topics; ``redis_cluster``:
+    also a three-master Redis Cluster (``cfg.redis_cluster_ports``)."""
     from modelmon.adapters.kafka import ensure_topics
     from modelmon.settings import KafkaSettings
 
     with _locked(cfg):
         kafka.check_prerequisites(cfg)
         _start_all(cfg, report)
+        if redis_cluster:
+            from modelmon.stack import redis_cluster as cluster
+
+            cluster.stack_up(cfg, report)
         from confluent_kafka.admin import AdminClient
 
         kafka_settings = KafkaSettings(bootstrap_servers=cfg.kafka_bootstrap)
@@ -103,7 +109,7 @@ def _start_all(cfg: StackConfig, report: Callable[[str], None]) -> None:
         raise
 
 
-SERVICE_NAMES = tuple(s.NAME for s in _LAUNCH)
+SERVICE_NAMES = (*(s.NAME for s in _LAUNCH), "redis-cluster")
 
 
 def down(
@@ -111,6 +117,11 @@ def down(
 ) -> None:
     """Stop the processes this stack started (by pid), or only the named ones; nothing else."""
     with _locked(cfg):
+        from modelmon.stack import redis_cluster as cluster
+
+        # the cluster is optional: named, or running, it is stopped (by pid, as the rest)
+        if "redis-cluster" in only or (not only and cluster.of_stack(cfg).running()):
+            cluster.stack_down(cfg, report)
         for service in _STOP:
             if only and service.NAME not in only:
                 continue
@@ -127,6 +138,12 @@ def status(cfg: StackConfig) -> StackStatus:
                         lambda: redis.version(cfg)),
         _service_status(moto.process(cfg), moto.ready(cfg), cfg.aws_endpoint, moto.version),
     ]  # fmt: skip
+    from modelmon.stack import redis_cluster as cluster
+
+    nodes = cluster.of_stack(cfg)
+    if running := nodes.running():
+        state = "running" if len(running) == len(nodes.ports) and nodes.healthy() else "degraded"
+        services.append(ServiceStatus("redis-cluster", cfg.redis_cluster_url, state))
     topics: dict[str, int] = {}
     cluster_id = None
     if services[0].state.startswith("running"):
@@ -134,11 +151,12 @@ def status(cfg: StackConfig) -> StackStatus:
     return StackStatus(str(cfg.state()), services, topics, cluster_id)
 
 
-def env_vars(cfg: StackConfig) -> dict[str, str]:
-    """The variables that point modelmon, boto3 and the tests at this stack."""
+def env_vars(cfg: StackConfig, redis_cluster: bool = False) -> dict[str, str]:
+    """The variables that point modelmon, boto3 and the tests at this stack (``redis_cluster``:
+    at its Redis Cluster rather than its single Redis)."""
     return {
         "MODELMON_KAFKA__BOOTSTRAP_SERVERS": cfg.kafka_bootstrap,
-        "MODELMON_REDIS__URL": cfg.redis_url,
+        "MODELMON_REDIS__URL": cfg.redis_cluster_url if redis_cluster else cfg.redis_url,
         "AWS_ENDPOINT_URL": cfg.aws_endpoint,
         "AWS_DEFAULT_REGION": cfg.aws_region,
         # Dummy credentials for the emulator (moto accepts any); not secrets.

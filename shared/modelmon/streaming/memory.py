@@ -97,6 +97,7 @@ class MemoryRegistry:
     def __init__(self) -> None:
         self.entries: dict[str, ModelEntry] = {}
         self.baselines: dict[str, dict[str, bytes]] = {}
+        self.baseline_version: dict[str, int] = {}
         self._version = 0
         self.down = False
 
@@ -109,6 +110,7 @@ class MemoryRegistry:
     def push_baseline(self, model_id: str, files: dict[str, bytes]) -> int:
         self._version += 1
         self.baselines[model_id] = dict(files)
+        self.baseline_version[model_id] = self.baseline_version.get(model_id, 0) + 1
         entry = self.entries[model_id]
         self.entries[model_id] = ModelEntry(entry.config, entry.version, entry.changed_at_ms, True)
         return self._version
@@ -123,6 +125,9 @@ class MemoryRegistry:
 
     def baseline_files(self, model_id: str) -> dict[str, bytes] | None:
         return self.baselines.get(model_id)
+
+    def baseline_versions(self, model_ids: list[str]) -> dict[str, int]:
+        return {m: self.baseline_version.get(m, 0) for m in model_ids}
 
 
 class MemoryStateReader:
@@ -152,6 +157,17 @@ class MemoryStateReader:
                     found[ref] = close
         return found
 
+    def scores(self, refs: Iterable[WindowRef], partitions: Iterable[int]) -> dict[WindowRef, int]:
+        self.store._check()
+        found: dict[WindowRef, int] = {}
+        parts = list(partitions)
+        for ref in refs:
+            for p in parts:
+                entry = self.store.partitions.get(p, _Partition()).partials.get(ref)
+                if entry is not None:
+                    found[ref] = entry[0]
+        return found
+
     def merged(self, window: WindowRef, partitions: Iterable[int]) -> MergedWindow:
         self.store._check()
         profile, holders, late = DatasetProfile.zero(), [], 0
@@ -179,9 +195,25 @@ class MemoryResultStore:
             self.saved: dict[WindowRef, DatasetProfile] = {}
             self.results_of: dict[tuple[str, bool], dict[int, WindowResult]] = {}
             self.failed: dict[WindowRef, WindowFailure] = {}
+            self.retries: dict[WindowRef, int] = {}
+            self.cursor_of: dict[str, int] = {}
         else:
             self.claims, self.done_at, self.saved = base.claims, base.done_at, base.saved
             self.results_of, self.failed = base.results_of, base.failed
+            self.retries, self.cursor_of = base.retries, base.cursor_of
+
+    def due_retries(self, now_ms: int, limit: int = 1000) -> list[WindowRef]:
+        due = sorted((at, r.member(), r) for r, at in self.retries.items() if at <= now_ms)
+        return [r for _, _, r in due[:limit]]
+
+    def drop_retry(self, ref: WindowRef) -> None:
+        self.retries.pop(ref, None)
+
+    def cursors(self) -> dict[str, int]:
+        return dict(self.cursor_of)
+
+    def save_cursors(self, cursors: Mapping[str, int]) -> None:
+        self.cursor_of.update(cursors)
 
     def done(self, windows: Iterable[WindowRef]) -> set[WindowRef]:
         return {ref for ref in windows if ref in self.done_at}
@@ -201,6 +233,7 @@ class MemoryResultStore:
     def finish(self, ref: WindowRef, evaluated_at_ms: int, ttl_seconds: int) -> None:
         self.done_at[ref] = evaluated_at_ms
         self.failed.pop(ref, None)
+        self.retries.pop(ref, None)
         self.release(ref)
 
     def save_merged(self, ref: WindowRef, profile: DatasetProfile, ttl_seconds: int) -> None:
@@ -219,6 +252,7 @@ class MemoryResultStore:
 
     def record_failure(self, failure: WindowFailure, ttl_seconds: int) -> None:
         self.failed[failure.window] = failure
+        self.retries[failure.window] = failure.retry_at_ms
 
     def failures(self, windows: Iterable[WindowRef]) -> dict[WindowRef, WindowFailure]:
         return {ref: self.failed[ref] for ref in windows if ref in self.failed}

@@ -66,6 +66,22 @@ class StateReader:
                 found[WindowRef.from_member(member)] = int(score)
         return found
 
+    def scores(self, refs: Iterable[WindowRef], partitions: Iterable[int]) -> dict[WindowRef, int]:
+        """Which of ``refs`` are in any partition's window index, with their close time: one
+        ZSCORE per (window, partition), pipelined (the detector's candidates, issue 23)."""
+        wanted, parts = list(refs), list(partitions)
+        pipe = self._r.pipeline(transaction=False)
+        for ref in wanted:
+            for p in parts:
+                pipe.zscore(self._keys.partition_windows(self.topic, p), ref.member())
+        raw = self._execute(pipe) if wanted and parts else []
+        found: dict[WindowRef, int] = {}
+        for i, ref in enumerate(wanted):
+            hits = [s for s in raw[i * len(parts) : (i + 1) * len(parts)] if s is not None]
+            if hits:
+                found[ref] = int(hits[0])
+        return found
+
     def merged(self, window: WindowRef, partitions: Iterable[int]) -> MergedWindow:
         """The merge of every partition's partial of ``window``."""
         parts = list(partitions)

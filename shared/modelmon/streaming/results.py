@@ -8,7 +8,7 @@ re-evaluation with the same deterministic event ids, never a lost window.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -52,15 +52,26 @@ class WindowFailure:
 
 
 class ResultStore:
-    def __init__(self, client: redis.Redis, keys: Keys, owner: str) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, owner: str, topic: str = "") -> None:
         self._r = client
         self._keys = keys
         self.owner = owner
+        self.topic = topic  # the capture topic: names the detector's cursors and retry queue
         self._release = client.register_script(_RELEASE)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Errors are translated by the client (``adapters.redis``)."""
         return fn(*args, **kwargs)
+
+    def _get_each(self, keys: list[str]) -> list[Any]:
+        """GET of each key in one round trip: the keys spread by model over Redis Cluster's
+        slots, so a pipeline rather than one MGET (refused across slots)."""
+        if not keys:
+            return []
+        pipe = self._r.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(key)
+        return cast(list[Any], self._call(pipe.execute))
 
     def done(self, windows: Iterable[WindowRef]) -> set[WindowRef]:
         refs = list(windows)
@@ -87,31 +98,59 @@ class ResultStore:
         pipe = self._r.pipeline(transaction=True)
         pipe.set(self._keys.done(ref), evaluated_at_ms, ex=ttl_seconds)
         pipe.delete(self._keys.failed(ref))
+        pipe.zrem(self._keys.detector_retries(self.topic), ref.member())
         self._call(pipe.execute)
         self.release(ref)
 
     def record_failure(self, failure: WindowFailure, ttl_seconds: int) -> None:
         """Remember (durably) that the window failed, until it is evaluated or expires."""
-        key = self._keys.failed(failure.window)
-        self._call(self._r.set, key, failure.to_json(), ex=ttl_seconds)
+        pipe = self._r.pipeline(transaction=True)
+        pipe.set(self._keys.failed(failure.window), failure.to_json(), ex=ttl_seconds)
+        retries = self._keys.detector_retries(self.topic)
+        pipe.zadd(retries, {failure.window.member(): failure.retry_at_ms})
+        self._call(pipe.execute)
+
+    def due_retries(self, now_ms: int, limit: int = 1000) -> list[WindowRef]:
+        """Failed windows whose retry time has come (the retry queue: no scan)."""
+        key = self._keys.detector_retries(self.topic)
+        raw = cast(list[bytes], self._call(self._r.zrangebyscore, key, "-inf", now_ms, 0, limit))
+        return [WindowRef.from_member(m) for m in raw]
+
+    def drop_retry(self, ref: WindowRef) -> None:
+        """Forget a queued retry (its window is gone, or it is not this deployment's)."""
+        self._call(self._r.zrem, self._keys.detector_retries(self.topic), ref.member())
+
+    def cursors(self) -> dict[str, int]:
+        """Each model's stored detector cursor (``Keys.detector_cursors``)."""
+        raw = cast(
+            dict[bytes, bytes], self._call(self._r.hgetall, self._keys.detector_cursors(self.topic))
+        )
+        return {k.decode(): int(v) for k, v in raw.items()}
+
+    def save_cursors(self, cursors: Mapping[str, int]) -> None:
+        if cursors:
+            key = self._keys.detector_cursors(self.topic)
+            self._call(self._r.hset, key, mapping=dict(cursors))
 
     def failures(self, windows: Iterable[WindowRef]) -> dict[WindowRef, WindowFailure]:
         """The recorded failures among ``windows``."""
         refs = list(windows)
         if not refs:
             return {}
-        raw = cast(list[Any], self._call(self._r.mget, [self._keys.failed(r) for r in refs]))
+        raw = self._get_each([self._keys.failed(r) for r in refs])
         return {r: WindowFailure.from_json(b) for r, b in zip(refs, raw, strict=True) if b}
 
     def save_merged(self, ref: WindowRef, profile: DatasetProfile, ttl_seconds: int) -> None:
         self._call(self._r.set, self._keys.merged(ref), profile.serialize(), ex=ttl_seconds)
 
     def merged_profiles(self, refs: list[WindowRef]) -> list[DatasetProfile]:
-        blobs = cast(list[Any], self._call(self._r.mget, [self._keys.merged(r) for r in refs]))
+        blobs = self._get_each([self._keys.merged(r) for r in refs])
         return [DatasetProfile.deserialize(b) for b in blobs if b is not None]
 
     def save_result(self, result: WindowResult, rolling: bool, retention_ms: int) -> None:
-        """Replace the entry at this window start (idempotent), per model and per feature."""
+        """Replace the entry at this window start (idempotent), per model and per feature;
+        entries older than ``retention_ms`` before it are trimmed, and the keys expire
+        ``retention_ms`` after the last write (the hot tier's retention, issue 23)."""
         score = int(result.window_end.timestamp() * 1000) if rolling else _start(result)
         key = (
             self._keys.rolling_results(result.model_id)
@@ -122,6 +161,7 @@ class ResultStore:
         pipe.zremrangebyscore(key, score, score)
         pipe.zadd(key, {result.model_dump_json(): score})
         pipe.zremrangebyscore(key, "-inf", f"({score - retention_ms}")
+        pipe.pexpire(key, retention_ms)  # a model that stops: its hot results go too
         if not rolling:
             for name, metrics in result.features.items():
                 series = self._keys.feature_series(result.model_id, name)
@@ -129,7 +169,16 @@ class ResultStore:
                 pipe.zremrangebyscore(series, score, score)
                 pipe.zadd(series, {orjson.dumps(point): score})
                 pipe.zremrangebyscore(series, "-inf", f"({score - retention_ms}")
+                pipe.pexpire(series, retention_ms)
         self._call(pipe.execute)
+
+    def scored(
+        self, model_id: str, start_ms: int, end_ms: int, rolling: bool = False
+    ) -> list[tuple[int, bytes]]:
+        """(score, WindowResult JSON) of the hot tier with ``start_ms <= score < end_ms``."""
+        key = self._keys.rolling_results(model_id) if rolling else self._keys.results(model_id)
+        raw = self._call(self._r.zrangebyscore, key, start_ms, f"({end_ms}", withscores=True)
+        return [(int(s), b) for b, s in cast(list[tuple[bytes, float]], raw)]
 
     def results(self, model_id: str, rolling: bool = False) -> list[WindowResult]:
         key = self._keys.rolling_results(model_id) if rolling else self._keys.results(model_id)

@@ -185,6 +185,7 @@ async function renderModel(where) {
   show("model");
   drawHeatmap(map, where.model);
   drawTimeline(alerts);
+  await renderLabels(where.model);
   $("feature").hidden = !where.feature;
   if (where.feature) await renderFeature(where.model, where.feature, where.window);
 }
@@ -248,6 +249,133 @@ function drawDistance(series) {
     title: { text: "completeness (data quality)", font: { size: 13 } }, height: 280,
     margin: { l: 50, r: 10, t: 36, b: 60 }, xaxis: { type: "date" }, yaxis: { range: [0, 1.05], tickformat: ".0%" },
   }, PLOT_CONFIG);
+}
+
+// ----- model quality and bias (the label join) ---------------------------------------------
+async function latestOrNull(path) {
+  try {
+    return await api(path);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return null;
+    throw err;
+  }
+}
+
+function dayBefore(iso) {
+  return new Date(new Date(iso).getTime() - 86400000).toISOString();
+}
+
+async function renderLabels(model) {
+  const base = "/models/" + encodeURIComponent(model);
+  const [quality, bias] = await Promise.all([
+    latestOrNull(base + "/quality/latest"), latestOrNull(base + "/bias/latest")]);
+  const [qHist, bHist] = await Promise.all([
+    quality ? api(base + "/quality?limit=1000&start=" + encodeURIComponent(dayBefore(quality.window_end))) : null,
+    bias ? api(base + "/bias?limit=1000&start=" + encodeURIComponent(dayBefore(bias.window_end))) : null,
+  ]);
+  drawQuality(quality, qHist);
+  drawBias(bias, bHist);
+}
+
+function fmtBias(x) {
+  return typeof x === "string" ? x : fmtNum(x);
+}
+
+function drawQuality(latest, history) {
+  const table = $("mq-table");
+  table.dataset.window = latest ? latest.window_start : "";
+  $("mq-history").hidden = !latest;
+  if (!latest) {
+    table.querySelector("tbody").innerHTML = "";
+    return;
+  }
+  $("mq-note").textContent = "Window " + fmtTime(latest.window_start) + ": " + latest.labelled +
+    " of " + latest.predictions + " predictions labelled (" + (100 * latest.coverage).toFixed(0) +
+    "%), " + latest.violations.length + " violation(s).";
+  table.querySelector("tbody").innerHTML = latest.metrics.map((m) => {
+    const rule = m.threshold == null ? "–" :
+      (m.comparison_operator === "LessThanThreshold" ? "≥ " : "≤ ") + fmtNum(m.threshold);
+    const verdict = m.threshold == null ? "–" : (m.violated ? "violation" : "ok");
+    return '<tr data-metric="' + esc(m.name) + '" data-violated="' + m.violated + '"' +
+      (m.violated ? ' class="violated"' : "") + "><td>" + esc(m.name) + "</td><td>" +
+      fmtNum(m.value) + "</td><td>" + rule + "</td><td>" + verdict + "</td></tr>";
+  }).join("");
+  const windows = history.page.items;
+  const shown = latest.metrics.filter((m) => m.threshold != null).map((m) => m.name);
+  if (!shown.length) {  // no constraint: accuracy (classification) or the first metric
+    const first = latest.metrics.find((m) => m.name === "accuracy") || latest.metrics[0];
+    if (first) shown.push(first.name);
+  }
+  const traces = shown.map((name) => ({
+    type: "scatter", mode: "lines+markers", name, x: windows.map((w) => w.window_start),
+    y: windows.map((w) => { const m = w.metrics.find((k) => k.name === name); return m ? m.value : null; }),
+  }));
+  for (const m of latest.metrics.filter((k) => k.threshold != null && windows.length)) {
+    traces.push({ type: "scatter", mode: "lines", name: m.name + " constraint", showlegend: true,
+      x: [windows[0].window_start, windows[windows.length - 1].window_start],
+      y: [m.threshold, m.threshold], line: { dash: "dash", color: "#b71c1c" } });
+  }
+  Plotly.react($("mq-history"), traces, {
+    title: { text: "model quality per window", font: { size: 13 } }, height: 280,
+    margin: { l: 50, r: 10, t: 36, b: 60 }, xaxis: { type: "date" }, legend: { orientation: "h", y: -0.35 },
+  }, PLOT_CONFIG);
+  $("mq-history").dataset.traces = String(traces.length);
+}
+
+function biasKey(m) {
+  return m.facet + "=" + m.facet_value + "/" + m.metric;
+}
+
+function drawBias(latest, history) {
+  const table = $("bias-table");
+  table.dataset.window = latest ? latest.window_start : "";
+  $("bias-history").hidden = !latest;
+  if (!latest) {
+    table.querySelector("tbody").innerHTML = "";
+    return;
+  }
+  $("bias-note").textContent = "Window " + fmtTime(latest.window_start) + ": " + latest.joined +
+    " joined pairs, " + latest.violations + " violation(s); rule: " +
+    (latest.check === "interval" ? "the whole " + latest.confidence_level + " interval" : "the value") +
+    " farther from the ideal than the baseline.";
+  const rows = latest.metrics.slice().sort((a, b) => (b.checked - a.checked) || (b.violated - a.violated));
+  table.querySelector("tbody").innerHTML = rows.map((m) => {
+    const verdict = !m.checked ? "reported" : m.violated ? "violation" : m.baseline == null ? "no baseline" : "ok";
+    const interval = m.low == null ? "–" : "[" + fmtNum(m.low) + ", " + fmtNum(m.high) + "]";
+    const value = m.value == null ? '<span title="' + esc(m.error) + '">–</span>' : fmtBias(m.value);
+    return '<tr data-key="' + esc(biasKey(m)) + '" data-stage="' + m.stage + '" data-violated="' +
+      m.violated + '"' + (m.violated ? ' class="violated"' : "") + "><td>" + esc(m.facet) + " = " +
+      esc(m.facet_value) + "</td><td>" + esc(m.metric) + "</td><td>" + value + "</td><td>" +
+      interval + "</td><td>" + fmtBias(m.baseline) + "</td><td>" + verdict + "</td></tr>";
+  }).join("");
+  const windows = history.page.items;
+  const keys = [...new Set(latest.metrics.filter((m) => m.checked).map(biasKey))];
+  const traces = [];
+  for (const key of keys) {
+    const pts = windows.map((w) => w.metrics.find((m) => m.checked && biasKey(m) === key) || null);
+    const num = (v) => (typeof v === "number" ? v : null);
+    traces.push({ type: "scatter", mode: "lines+markers", name: key, x: windows.map((w) => w.window_start),
+      y: pts.map((p) => (p ? num(p.value) : null)),
+      error_y: { type: "data", symmetric: false, visible: true,
+        array: pts.map((p) => (p && p.high != null && num(p.value) != null ? p.high - p.value : null)),
+        arrayminus: pts.map((p) => (p && p.low != null && num(p.value) != null ? p.value - p.low : null)) },
+      marker: { color: pts.map((p) => (p && p.violated ? "#b71c1c" : "#4e79a7")) } });
+    const last = latest.metrics.find((m) => m.checked && biasKey(m) === key);
+    if (last && typeof last.baseline === "number" && windows.length) {
+      const allowed = Math.abs(last.baseline - last.ideal);
+      for (const y of [last.ideal - allowed, last.ideal + allowed]) {
+        traces.push({ type: "scatter", mode: "lines", name: key + " allowed", showlegend: y > last.ideal,
+          x: [windows[0].window_start, windows[windows.length - 1].window_start], y: [y, y],
+          line: { dash: "dash", color: "#b71c1c" } });
+      }
+    }
+  }
+  Plotly.react($("bias-history"), traces, {
+    title: { text: "checked bias metrics per window (bars: interval; dashed: allowed by the baseline)", font: { size: 13 } },
+    height: 300, margin: { l: 50, r: 10, t: 36, b: 60 }, xaxis: { type: "date" },
+    legend: { orientation: "h", y: -0.35 },
+  }, PLOT_CONFIG);
+  $("bias-history").dataset.traces = String(traces.length);
 }
 
 // ----- loop ------------------------------------------------------------------------------

@@ -1,0 +1,30 @@
+"""Prometheus metrics of the explainer (registered on the service's own registry)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class ExplainerMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.events = Counter(
+            "modelmon_explainer_events",
+            "Capture events by outcome: explained, not_sampled, over_budget (sampled but the "
+            "endpoint's request budget was spent), no_config, has_attributions, no_event_id, "
+            "unreadable (the aggregator dead-letters those), dead_letter",
+            ["model", "outcome"], registry=registry,
+        )  # fmt: skip
+        self.requests = Counter(
+            "modelmon_explainer_endpoint_requests",
+            "Requests to model endpoints (Kernel SHAP) by outcome",
+            ["model", "outcome"], registry=registry,
+        )  # fmt: skip
+        self.transactions = Counter(
+            "modelmon_explainer_transactions", "Kafka transactions by outcome", ["outcome"],
+            registry=registry,
+        )  # fmt: skip
+        self.lag = Gauge(
+            "modelmon_explainer_consumer_lag",
+            "Capture messages not yet explained or skipped, per partition",
+            ["partition"], registry=registry,
+        )  # fmt: skip
