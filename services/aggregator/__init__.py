@@ -40,6 +40,7 @@ def build(rt: Runtime) -> Aggregator:
         AttributionIntake,
         AttributionStore,
     )
+    from modelmon.streaming.partition import FlushCadence
     from modelmon.streaming.store import PartitionStore
 
     from .service import Aggregator, AggregatorOptions, AggregatorPorts, Readiness
@@ -48,6 +49,7 @@ def build(rt: Runtime) -> Aggregator:
     options = AggregatorOptions(
         topic=opts.topic or s.topics.capture, group=opts.group, batch_size=opts.batch_size,
         flush_events=opts.flush_events, flush_seconds=opts.flush_seconds,
+        cadence=FlushCadence(opts.flush_bytes_per_event, opts.flush_max_seconds),
         max_features=s.limits.max_features, bounds=EventTimeBounds.of(s.limits),
     )  # fmt: skip
     readiness = Readiness(rt.health)

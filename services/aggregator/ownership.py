@@ -21,7 +21,7 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaException, TopicPartition
 
 from modelmon.adapters.kafka import ConsumerPort
 from modelmon.errors import CorruptBlobError, FencedWriteError
-from modelmon.streaming.partition import FlushPlan, PartitionAggregate
+from modelmon.streaming.partition import FlushCadence, FlushPlan, PartitionAggregate
 from modelmon.streaming.store import StoredPartition
 
 from .metrics import AggregatorMetrics
@@ -72,12 +72,14 @@ class Ownership:
         self.owned: dict[int, PartitionAggregate] = {}
         self.pending_events = 0
         self.last_flush = time.monotonic()
+        self._written: dict[int, float] = {}  # partition -> monotonic time of its last write
 
     # -- rebalance ------------------------------------------------------------------------
     def on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
             stored = self._load(tp.partition)
             self.owned[tp.partition] = _aggregate(stored)
+            self._written[tp.partition] = time.monotonic()
             tp.offset = stored.offset if stored.offset is not None else OFFSET_BEGINNING
         consumer.assign(partitions)
         self._joined()
@@ -102,15 +104,20 @@ class Ownership:
         log.warning("partitions lost", extra={"partitions": [tp.partition for tp in partitions]})
 
     # -- flushing -------------------------------------------------------------------------
-    def flush(self, only: list[int] | None = None) -> None:
-        """Dead letters first (durable before the offsets move past them), then each partition."""
+    def flush(self, only: list[int] | None = None, cadence: FlushCadence | None = None) -> None:
+        """Dead letters first (durable before the offsets move past them), then each partition
+        (with a ``cadence``: only those it says are due, issue 23; else all that are pending)."""
         if not self._writable():
             return
         self._flush_dead_letters()
         flushed: list[TopicPartition] = []
+        now = time.monotonic()
         for p in list(only if only is not None else self.owned):
             agg = self.owned.get(p)
             if agg is None or not agg.pending:
+                continue
+            waited = now - self._written.get(p, now)
+            if cadence is not None and not agg.flush_due(waited, cadence):
                 continue
             if self._flush_partition(p, agg) and agg.stored_offset is not None:
                 flushed.append(TopicPartition(self.topic, p, agg.stored_offset))
@@ -136,6 +143,7 @@ class Ownership:
             self.reset(p)
             return False
         agg.flushed(plan)
+        self._written[p] = time.monotonic()
         self.metrics.flushes.labels("ok").inc()
         self.metrics.flush_seconds.observe(time.perf_counter() - started)
         for ref, count in plan.late:
@@ -147,6 +155,7 @@ class Ownership:
         """Drop the partition's state and resume from what the store holds."""
         stored = self._load(p)
         self.owned[p] = _aggregate(stored)
+        self._written[p] = time.monotonic()
         offset = stored.offset if stored.offset is not None else OFFSET_BEGINNING
         try:
             self._consumer.seek(TopicPartition(self.topic, p, offset))

@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message
@@ -29,6 +29,7 @@ from modelmon.registry import ModelCatalog
 from modelmon.retry import retry_transient
 from modelmon.service import DeadLetters, Health, RedactFn, StopFlag
 from modelmon.streaming.feature_cap import DEFAULT_MAX_FEATURES
+from modelmon.streaming.partition import FlushCadence
 from modelmon.streaming.runtime import tune_collector
 
 from .intake import Intake, plans_of
@@ -50,6 +51,7 @@ class AggregatorOptions:
     poll_timeout: float = 0.2
     flush_events: int = 100_000
     flush_seconds: float = 1.0
+    cadence: FlushCadence = field(default_factory=FlushCadence)  # what a flush writes (issue 23)
     retention_seconds: int = 7 * 86400
     max_features: int = DEFAULT_MAX_FEATURES  # per model and window (issue 19)
     bounds: EventTimeBounds | None = None  # event-time horizons (issue 19); None: unbounded
@@ -188,7 +190,7 @@ class Aggregator:
         own = self.ownership
         due = time.monotonic() - own.last_flush >= self.options.flush_seconds
         if own.pending_events >= self.options.flush_events or due:
-            own.flush()
+            own.flush(cadence=self.options.cadence)
         return len(msgs)
 
     def process(self, msgs: list[Message]) -> None:

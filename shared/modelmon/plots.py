@@ -106,7 +106,7 @@ def figure(over: Overlay, title: str) -> dict[str, Any]:
     edges = over.edges
     # numeric: bars at bin centres on a numeric axis; the bin's range shows on hover
     x: list[Any] = (
-        [(lo + hi) / 2 for lo, hi in pairwise(edges)]
+        [lo / 2 + hi / 2 for lo, hi in pairwise(edges)]  # (lo + hi) / 2 overflows near 1e308
         if over.kind == "numeric"
         else list(over.labels)
     )

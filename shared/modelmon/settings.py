@@ -224,6 +224,16 @@ class AggregatorSettings(BaseModel):
     flush_seconds: float = Field(
         default=1.0, gt=0, description="...or after this many seconds, whichever comes first"
     )
+    flush_bytes_per_event: float = Field(
+        default=64.0,
+        ge=0,
+        description="a flush writes a partition's partials when that costs at most this many "
+        "bytes per event since its last write, or a window completed, or flush_max_seconds "
+        "passed (0: write every flush); docs/decisions/0004-partial-flush.md",
+    )
+    flush_max_seconds: float = Field(
+        default=10.0, gt=0, description="longest a partition's events wait to be written"
+    )
 
 
 class DetectorSettings(BaseModel):

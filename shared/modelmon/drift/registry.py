@@ -31,6 +31,11 @@ class DriftMethod:
     sagemaker: bool = False  # SageMaker's own method: constraints.json's threshold applies
 
     def __call__(self, baseline: Any, current: Any, **params: Any) -> DriftResult:
+        with np.errstate(all="ignore"):  # extreme values give inf/NaN results, not warnings
+            return self.run(baseline, current, **params)
+
+    def run(self, baseline: Any, current: Any, **params: Any) -> DriftResult:
+        """``__call__`` without its own ``np.errstate`` (the caller holds one)."""
         for side, profile in (("baseline", baseline), ("current", current)):
             if profile.kind not in self.kinds:
                 raise ConfigurationError(
@@ -38,8 +43,7 @@ class DriftMethod:
                     f"features, but the {side} profile is {profile.kind}; choose one of "
                     f"{', '.join(available_methods(profile.kind))}"
                 )
-        with np.errstate(all="ignore"):  # extreme values give inf/NaN results, not warnings
-            return self.function(baseline, current, **params)
+        return self.function(baseline, current, **params)
 
     def drifted(self, value: float, threshold: float | None = None) -> bool:
         """Whether ``value`` crosses ``threshold`` (the default when None); NaN never does."""
@@ -131,5 +135,22 @@ def evaluate(
 ) -> dict[str, DriftResult]:
     """Every requested (default: every applicable) method on one feature pair."""
     names = methods if methods is not None else available_methods(baseline.kind)
-    shared = {**num.prepare(baseline, current), **params}
-    return {name: get_method(name)(baseline, current, **shared) for name in names}
+    results: dict[str, DriftResult] = {}
+    with np.errstate(all="ignore"):  # once per feature, not once per method
+        shared = {**num.prepare(baseline, current), **params}
+        for name in names:
+            extra = {}
+            if name in _BUILT_ON and _BUILT_ON[name][1] in results and not params:
+                kwarg, base = _BUILT_ON[name]
+                extra[kwarg] = results[base]
+            results[name] = get_method(name).run(baseline, current, **shared, **extra)
+    return results
+
+
+#: methods computed from another method's result on the same pair: (keyword, that method)
+_BUILT_ON: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "linf_categorical_robust": ("linf", "linf_categorical"),
+        "new_category_excess": ("new_rate", "new_category_rate"),
+    }
+)

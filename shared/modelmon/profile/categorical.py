@@ -300,6 +300,14 @@ class CategoricalAccumulator:
     def add_missing(self, rows: int) -> None:
         self.missing += rows
 
+    def estimated_bytes(self) -> int:
+        """About what ``snapshot().to_body()`` takes serialized: both sketches' sizes (exact,
+        from DataSketches) and the category sample."""
+        keys = None if self.sample is None else self.sample.keys  # texts and counts
+        sample = 0 if keys is None else len(keys) * (keys.dtype.itemsize // 4 + 6)
+        sketches = self.frequent.get_serialized_size_bytes()
+        return int(sketches + self.distinct.get_compact_serialization_bytes()) + sample + 64
+
     def snapshot(self) -> CategoricalProfile:
         return CategoricalProfile(
             self.missing,

@@ -142,13 +142,16 @@ class CategorySample:
         threshold = last + 1
         if not (isinstance(keys, list) and isinstance(counts, list) and len(keys) == len(counts)):
             raise ValueError("category sample: keys and counts differ")
-        if len(keys) > SAMPLE_SIZE or not all(isinstance(k, str) for k in keys):
+        # type sets, not per-item isinstance: this runs for every stored profile a compare loads
+        if len(keys) > SAMPLE_SIZE or not set(map(type, keys)) <= {str}:
             raise ValueError("category sample: too many entries or a key that is not text")
+        if not set(map(type, counts)) <= {int}:
+            raise ValueError("category sample: counts must be positive integers")
         try:
             values = np.array(counts, dtype=np.int64)
         except (TypeError, ValueError, OverflowError) as exc:
             raise ValueError(f"category sample: bad count ({exc})") from exc
-        if len(values) and (values.min() <= 0 or any(isinstance(c, bool) for c in counts)):
+        if len(values) and values.min() <= 0:
             raise ValueError("category sample: counts must be positive integers")
         texts = np.array(keys, dtype=str)
         hashes = hash_texts(texts)

@@ -383,3 +383,8 @@ def infer_kind(
         return "categorical"
     present = len(col.values) + col.non_finite
     return "numeric" if present else None
+
+
+#: for ``modelmon.profile.encoded`` (a dictionary-encoded text column takes the same steps)
+texts_of = _texts
+categorical_from_counts = _categorical_from_counts

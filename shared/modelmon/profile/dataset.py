@@ -15,11 +15,12 @@ from modelmon.events import FeatureKind
 from modelmon.profile import codec
 from modelmon.profile.categorical import CategoricalAccumulator, CategoricalProfile
 from modelmon.profile.columns import as_array, categorical_column, infer_kind, numeric_column
+from modelmon.profile.encoded import EncodedText
 from modelmon.profile.numbers import Numbers
 from modelmon.profile.numeric import NumericAccumulator, NumericProfile
 
 FeatureProfile = NumericProfile | CategoricalProfile
-Column = npt.NDArray[Any] | Sequence[Any] | Numbers
+Column = npt.NDArray[Any] | Sequence[Any] | Numbers | EncodedText
 _Accumulator = NumericAccumulator | CategoricalAccumulator
 
 
@@ -96,7 +97,10 @@ class DatasetProfile:
         return DatasetProfile(rows, features)
 
 
-def _infer_kind(arr: npt.NDArray[Any] | Numbers) -> FeatureKind | None:
+def _infer_kind(arr: npt.NDArray[Any] | Numbers | EncodedText) -> FeatureKind | None:
+    if isinstance(arr, EncodedText):
+        kind: FeatureKind | None = arr.infer_kind()
+        return kind
     if isinstance(arr, Numbers):
         return "numeric" if not np.isnan(arr.values).all() else None
     return infer_kind(arr)
@@ -137,7 +141,10 @@ class ProfileTracker:
 
     def update(self, columns: Mapping[str, Column]) -> None:
         """Add one batch: whole columns of equal length, keyed by feature name."""
-        arrays = {n: c if isinstance(c, Numbers) else as_array(c) for n, c in columns.items()}
+        arrays = {
+            n: c if isinstance(c, Numbers | EncodedText) else as_array(c)
+            for n, c in columns.items()
+        }
         lengths = {len(a) for a in arrays.values()}
         if len(lengths) > 1:
             sizes = ", ".join(f"{n}={len(a)}" for n, a in arrays.items())
@@ -153,7 +160,7 @@ class ProfileTracker:
                 self._pending[name] += rows
         self.row_count += rows
 
-    def _update_feature(self, name: str, arr: npt.NDArray[Any] | Numbers) -> None:
+    def _update_feature(self, name: str, arr: npt.NDArray[Any] | Numbers | EncodedText) -> None:
         acc = self._acc.get(name)
         if acc is None:
             kind = self._kinds.get(name) or _infer_kind(arr)
@@ -164,6 +171,11 @@ class ProfileTracker:
             acc.add_missing(self._pending.pop(name, self.row_count))
             self._kinds[name] = kind
             self._acc[name] = acc
+        if isinstance(arr, EncodedText):  # Arrow text: counted by code when categorical
+            if isinstance(acc, CategoricalAccumulator):
+                acc.add(arr.categorical())
+                return
+            arr = arr.objects()
         if isinstance(arr, Numbers):
             if isinstance(acc, NumericAccumulator):
                 acc.add(arr.classify())
@@ -173,6 +185,14 @@ class ProfileTracker:
             acc.add(numeric_column(arr))
         else:
             acc.add(categorical_column(arr))
+
+    def estimated_bytes(self) -> int:
+        """About the size of ``snapshot().serialize()``, without serializing (a flush's cost)."""
+        return (
+            32
+            + sum(a.estimated_bytes() + 16 + len(n) for n, a in self._acc.items())
+            + sum(96 + len(n) for n in self._pending)
+        )
 
     def snapshot(self) -> DatasetProfile:
         """An immutable copy of everything seen so far."""

@@ -101,7 +101,7 @@ class NumericProfile:
         }
 
     # ----- distribution -------------------------------------------------------------------
-    @property
+    @cached_property
     def rank_error(self) -> float:
         """Bound on the error of any CDF value: 0 while the sketch still holds every value."""
         return KLL_RANK_ERROR if self.sketch.is_estimation_mode() else 0.0
@@ -241,6 +241,10 @@ class NumericAccumulator:
 
     def add_missing(self, rows: int) -> None:
         self.missing += rows
+
+    def estimated_bytes(self) -> int:
+        """About what ``snapshot().to_body()`` takes serialized (8 bytes per retained item)."""
+        return 8 * self.sketch.retained + 12 * len(self.sketch.levels) + 96
 
     def snapshot(self) -> NumericProfile:
         return NumericProfile(

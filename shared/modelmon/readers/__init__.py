@@ -12,7 +12,7 @@ import gzip
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import orjson
 import pyarrow as pa
@@ -25,7 +25,7 @@ from modelmon.readers.capture import (
     read_capture,
 )
 from modelmon.readers.sources import DataSourceError, Source, list_sources
-from modelmon.readers.stats import Columns, ReadStats, row_count
+from modelmon.readers.stats import Columns, ProfileColumns, ReadStats, row_count
 from modelmon.readers.tabular import read_csv, read_json_lines, read_parquet
 
 __all__ = [
@@ -82,12 +82,17 @@ class DataReader:
         self._progress = progress
         self.sources: list[Source] = list_sources(paths, s3_client)
 
-    def batches(self) -> Iterator[Columns]:
-        """Column batches of every source in turn; progress after every batch and file."""
+    @overload
+    def batches(self, encoded: Literal[False] = False) -> Iterator[Columns]: ...
+    @overload
+    def batches(self, encoded: Literal[True]) -> Iterator[ProfileColumns]: ...
+    def batches(self, encoded: bool = False) -> Iterator[Any]:
+        """Column batches of every source in turn; progress after every batch and file.
+        ``encoded``: CSV/Parquet text columns come as ``EncodedText`` (for the profile)."""
         for done, source in enumerate(self.sources):
             self.stats.files += 1
             try:
-                for batch in self._read_one(source):
+                for batch in self._read_one(source, encoded):
                     self.stats.rows += row_count(batch)
                     self._report(done)
                     yield batch
@@ -104,14 +109,15 @@ class DataReader:
                 ReadProgress(files_done, len(self.sources), stats.bytes_read, total, stats.rows)
             )
 
-    def _read_one(self, source: Source) -> Iterator[Columns]:
+    def _read_one(self, source: Source, encoded: bool) -> Iterator[ProfileColumns]:
         fmt = self.options.format
         if fmt == "auto":
             fmt = _detect(source)
         if fmt == "csv":
-            return read_csv(source, self.stats, self.options.header, self.options.names)
+            opts = self.options
+            return read_csv(source, self.stats, opts.header, opts.names, encoded)
         if fmt == "parquet":
-            return read_parquet(source, self.stats)
+            return read_parquet(source, self.stats, encoded)
         if fmt == "capture":
             return read_capture(source, self.stats, self.options.names, self.options.window)
         return read_json_lines(source, self.stats)
@@ -140,7 +146,7 @@ def read_profile(
     tracker = ProfileTracker(kinds)
     order: dict[str, None] = {}
     skip = set(exclude)
-    for batch in reader.batches():
+    for batch in reader.batches(encoded=True):
         order.update(dict.fromkeys(batch))
         columns = {k: v for k, v in batch.items() if k not in skip} if skip else batch
         if columns:

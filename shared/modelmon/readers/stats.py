@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sized
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy.typing as npt
 
+from modelmon.profile.encoded import EncodedText
 from modelmon.profile.numbers import Numbers
 
 #: One batch of input, column-wise: what ``ProfileTracker.update`` takes (``Numbers`` where
 #: integer and decimal text mix in a column: each value keeps its own type).
 Columns = dict[str, npt.NDArray[Any] | list[Any] | Numbers]
+#: what ``DataReader.batches(encoded=True)`` yields: text columns may be ``EncodedText``
+ProfileColumns = Mapping[str, npt.NDArray[Any] | list[Any] | Numbers | EncodedText]
 
 
 @dataclass
@@ -80,5 +84,5 @@ def columns_from_rows(rows: list[dict[str, Any]]) -> Columns:
     return {name: [row.get(name) for row in rows] for name in names}
 
 
-def row_count(columns: Columns) -> int:
+def row_count(columns: Mapping[str, Sized]) -> int:
     return max((len(c) for c in columns.values()), default=0)

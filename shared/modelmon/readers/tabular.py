@@ -20,9 +20,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from modelmon.profile.encoded import EncodedText
 from modelmon.profile.numbers import Numbers
 from modelmon.readers.sources import Source
-from modelmon.readers.stats import Columns, ReadStats, columns_from_rows
+from modelmon.readers.stats import Columns, ProfileColumns, ReadStats, columns_from_rows
 
 #: CSV cells that are missing values: empty and NaN text, as the profile treats Python values
 #: (and SageMaker's Spark reader empty cells). "NA" or "null" are text like any other.
@@ -43,11 +44,27 @@ def arrow_to_numpy(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[Any] | Number
     Built from Arrow's buffers with numpy: pyarrow's own ``to_numpy`` imports pandas, which
     costs seconds at start-up.
     """
+    column = _convert(arr, encoded=False)
+    assert not isinstance(column, EncodedText)
+    return column
+
+
+def arrow_to_column(arr: pa.Array | pa.ChunkedArray) -> npt.NDArray[Any] | Numbers | EncodedText:
+    """``arrow_to_numpy``, but a text column that is not numeric stays dictionary-encoded
+    (``EncodedText``: no Python string per row; the profile's rules are unchanged)."""
+    return _convert(arr, encoded=True)
+
+
+def _convert(
+    arr: pa.Array | pa.ChunkedArray, encoded: bool
+) -> npt.NDArray[Any] | Numbers | EncodedText:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     kind = arr.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        return _text_to_numpy(arr)
+    if encoded and pa.types.is_dictionary(kind) and _is_text(kind.value_type):
+        return _encode(pc.cast(arr, kind.value_type))  # as _objects would: text, never numbers
+    if _is_text(kind):
+        return _text_to_numpy(arr, encoded)
     if pa.types.is_integer(kind):
         return _exact(pc.cast(arr, pa.int64()), np.dtype(np.int64))
     if pa.types.is_boolean(kind):
@@ -90,12 +107,27 @@ def _objects(arr: pa.Array) -> npt.NDArray[Any]:
     return out
 
 
+def _is_text(kind: pa.DataType) -> bool:
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def _encode(arr: pa.Array) -> EncodedText:
+    """A string column dictionary-encoded: texts in order of first appearance, -1 for null."""
+    enc = pc.dictionary_encode(arr)
+    indices = pc.cast(enc.indices, pa.int64())
+    codes = _buffer(indices, np.dtype(np.int64))  # null slots hold garbage: masked next
+    if indices.null_count:
+        nulls = _buffer(pc.cast(pc.is_null(indices), pa.int8()), np.dtype(np.int8))
+        codes[nulls.astype(bool)] = -1
+    return EncodedText(enc.dictionary.to_pylist(), codes)
+
+
 def _first_value(arr: pa.Array) -> str | None:
     valid = pc.drop_null(arr.slice(0, 64))
     return str(valid[0].as_py()) if len(valid) else None
 
 
-def _text_to_numpy(arr: pa.Array) -> npt.NDArray[Any] | Numbers:
+def _text_to_numpy(arr: pa.Array, encoded: bool) -> npt.NDArray[Any] | Numbers | EncodedText:
     """Integer text -> int64, decimal text -> float64, anything else -> str objects.
 
     The common cases cost one vectorised cast: a column whose first value is not a number is
@@ -104,12 +136,14 @@ def _text_to_numpy(arr: pa.Array) -> npt.NDArray[Any] | Numbers:
     first = _first_value(arr)
     if first is None:
         return np.full(len(arr), np.nan)
-    if not _looks_numeric(first):
-        return _objects(arr)
+    text = _encode if encoded else _objects
+    # "5_1": Python's float() reads 51, Arrow's cast fails (text either way): skip the cast
+    if "_" in first or not _looks_numeric(first):
+        return text(arr)
     try:
         floats = pc.cast(arr, pa.float64())
     except pa.ArrowInvalid:
-        return _objects(arr)
+        return text(arr)
     if pc.any(pc.match_substring_regex(arr, _NOT_INTEGER)).as_py():
         return _typed_floats(arr, floats)
     try:
@@ -177,8 +211,13 @@ def looks_like_header(fields: Sequence[str], names: Sequence[str] | None) -> boo
 
 
 def read_csv(
-    source: Source, stats: ReadStats, header: bool | None, names: Sequence[str] | None
-) -> Iterator[Columns]:
+    source: Source,
+    stats: ReadStats,
+    header: bool | None,
+    names: Sequence[str] | None,
+    encoded: bool = False,
+) -> Iterator[ProfileColumns]:
+    """Column batches of a CSV file (``encoded``: text columns as ``EncodedText``)."""
     first_line = source.first_line().decode("utf-8-sig", errors="replace")  # BOM: Excel
     if not first_line.strip():
         stats.empty_files += 1
@@ -210,7 +249,7 @@ def read_csv(
     )
     for batch in reader:
         if batch.num_rows:
-            yield {name: arrow_to_numpy(batch.column(i)) for i, name in enumerate(columns)}
+            yield {name: _convert(batch.column(i), encoded) for i, name in enumerate(columns)}
 
 
 def csv_lines_to_columns(lines: list[str], names: list[str]) -> Columns:
@@ -227,7 +266,10 @@ def csv_lines_to_columns(lines: list[str], names: list[str]) -> Columns:
     return {name: arrow_to_numpy(table.column(i)) for i, name in enumerate(names)}
 
 
-def read_parquet(source: Source, stats: ReadStats) -> Iterator[Columns]:
+def read_parquet(
+    source: Source, stats: ReadStats, encoded: bool = False
+) -> Iterator[ProfileColumns]:
+    """Column batches of a Parquet file (``encoded``: text columns as ``EncodedText``)."""
     where: Any = source.local_path or pa.BufferReader(source.read_bytes())
     file = pq.ParquetFile(where)
     if file.metadata.num_rows == 0:
@@ -235,7 +277,8 @@ def read_parquet(source: Source, stats: ReadStats) -> Iterator[Columns]:
         stats.note("empty file", source.name)
         return
     for batch in file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
-        yield {name: arrow_to_numpy(batch.column(i)) for i, name in enumerate(batch.schema.names)}
+        names = batch.schema.names
+        yield {name: _convert(batch.column(i), encoded) for i, name in enumerate(names)}
 
 
 def iter_json_lines(source: Source, stats: ReadStats) -> Iterator[tuple[int, Any]]:

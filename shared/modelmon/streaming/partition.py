@@ -5,6 +5,13 @@ watermark, late-event counts since the last flush, and the offsets: ``stored_off
 next offset Redis holds for the partition (the fencing token of the next flush) and
 ``next_offset`` the one after the last message folded in. ``flush_plan()`` says what one
 fenced Redis script call must write; ``flushed()`` applies a successful write.
+
+``flush_due()`` is the size-aware cadence (issue 23, docs/decisions/0004-partial-flush.md): a
+flush rewrites each dirty window's partial whole, so a periodic flush writes a partition only
+when that costs at most ``FlushCadence.bytes_per_event`` per event folded in since its last
+write, when a window became complete (the detector waits for it), or when its oldest unwritten
+event has waited ``FlushCadence.max_seconds``. Fencing is unchanged: a skipped partition just
+keeps its stored offset, and a crash replays from there.
 """
 
 from __future__ import annotations
@@ -38,6 +45,17 @@ class ModelPlan:
     features: tuple[str, ...] = ()
     decoder: TypedDecoder | None = None  # when the config lists every feature
     max_features: int = DEFAULT_MAX_FEATURES  # issue 19: streaming/feature_cap.py
+
+
+@dataclass(frozen=True, slots=True)
+class FlushCadence:
+    """When a periodic flush writes a partition (see the module docstring)."""
+
+    #: write when the dirty partials cost at most this many bytes per event since the last
+    #: write (0: on every periodic flush, the cadence before issue 23)
+    bytes_per_event: float = 64.0
+    #: ...or when the partition's last write is this many seconds old
+    max_seconds: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +181,28 @@ class PartitionAggregate:
             window.tracker.update(cols)
             self._dirty.add(ref)
         return len(on_time), int(late.sum())
+
+    def estimated_flush_bytes(self) -> int:
+        """About how many partial bytes ``flush_plan()`` would write now (no serializing)."""
+        return sum(self._windows[ref].tracker.estimated_bytes() for ref in self._dirty)
+
+    def completed_windows(self) -> bool:
+        """Whether a window is complete (its model's watermark passed its close): the next
+        flush writes its final partial and drops it from memory."""
+        return any(
+            evicted(w.close_ms, self.models.of(r.model_id)) for r, w in self._windows.items()
+        )
+
+    def flush_due(self, waited_seconds: float, cadence: FlushCadence) -> bool:
+        """Whether a periodic flush should write this partition now; ``waited_seconds``: since
+        its last write (or since it was assigned)."""
+        if not self.pending:
+            return False
+        if cadence.bytes_per_event <= 0 or not self._dirty or waited_seconds >= cadence.max_seconds:
+            return True
+        if self.completed_windows():
+            return True
+        return self.estimated_flush_bytes() <= cadence.bytes_per_event * self._events
 
     def flush_plan(self) -> FlushPlan:
         """What to write now (call only when ``pending``)."""
