@@ -1,0 +1,107 @@
+//! modelmon's native capture decoder: a batch of capture-event bytes -> columns per model.
+//!
+//! `decode_batch(values, plans, max_bytes, max_extra)` parses each message with simd-json,
+//! checks it against the capture-event schema (rules.rs) and appends its inputs to its model's
+//! columns (batch.rs); numbers stay in Rust vectors handed to numpy without a copy, and only
+//! strings and bools (categorical values) become Python objects (one `str` per distinct value
+//! per column). The typing rules, shared with the pure-Python reference, are in docs/decode.md.
+
+pub mod batch;
+pub mod rules;
+pub mod time;
+
+use std::collections::HashMap;
+
+use numpy::{IntoPyArray, PyArray1};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use batch::{Batch, ColumnBuilder, Tag};
+
+/// Bumped whenever the rules or the result's shape change (the Python side checks it).
+const ABI: u32 = 1;
+
+fn objects<'py>(py: Python<'py>, c: &ColumnBuilder) -> PyResult<Bound<'py, PyAny>> {
+    let strings: Vec<PyObject> =
+        c.strings.iter().map(|s| PyString::new(py, s).into_any().unbind()).collect();
+    let none = py.None();
+    let mut out: Vec<PyObject> = Vec::with_capacity(c.tags.len());
+    for (row, tag) in c.tags.iter().enumerate() {
+        out.push(match tag {
+            Tag::Missing => none.clone_ref(py),
+            Tag::Int => PyInt::new(py, c.ints[row]).into_any().unbind(),
+            Tag::Float => PyFloat::new(py, c.floats[row]).into_any().unbind(),
+            Tag::Bool => PyBool::new(py, c.ints[row] != 0).to_owned().into_any().unbind(),
+            Tag::Str => strings[c.ints[row] as usize].clone_ref(py),
+        });
+    }
+    Ok(PyArray1::from_vec(py, out).into_any())
+}
+
+fn column<'py>(py: Python<'py>, c: ColumnBuilder) -> PyResult<Bound<'py, PyTuple>> {
+    if !c.numeric_only() || c.inexact_int {
+        return PyTuple::new(py, [PyString::new(py, "o").into_any(), objects(py, &c)?]);
+    }
+    let integral = if c.n_int == 0 {
+        py.None().into_bound(py)
+    } else {
+        let mask: Vec<bool> = c.tags.iter().map(|t| *t == Tag::Int).collect();
+        mask.into_pyarray(py).into_any()
+    };
+    let floats = c.floats.into_pyarray(py).into_any();
+    PyTuple::new(py, [PyString::new(py, "n").into_any(), floats, integral])
+}
+
+fn to_python(py: Python<'_>, b: Batch) -> PyResult<Bound<'_, PyTuple>> {
+    let groups = PyList::empty(py);
+    for g in b.groups {
+        let cols = if g.abandoned {
+            py.None().into_bound(py)
+        } else {
+            let d = PyDict::new(py);
+            for (name, c) in g.names.into_iter().zip(g.columns) {
+                d.set_item(name, column(py, c)?)?;
+            }
+            d.into_any()
+        };
+        groups.append((g.positions.into_pyarray(py), cols))?;
+    }
+    PyTuple::new(
+        py,
+        [
+            b.index.into_pyarray(py).into_any(),
+            b.event_ms.into_pyarray(py).into_any(),
+            b.model_codes.into_pyarray(py).into_any(),
+            PyList::new(py, b.models)?.into_any(),
+            groups.into_any(),
+            PyList::new(py, b.refused)?.into_any(),
+        ],
+    )
+}
+
+/// Decodes a batch: `values` a list of `bytes | None`, `plans` model id -> configured feature
+/// names. Returns `(index, event_ms, model_codes, models, groups, refused)`; see
+/// `modelmon.streaming.native_decode`.
+#[pyfunction]
+fn decode_batch<'py>(
+    py: Python<'py>,
+    values: &Bound<'py, PyList>,
+    plans: HashMap<String, Vec<String>>,
+    max_bytes: usize,
+    max_extra: usize,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let held: Vec<Option<Bound<'py, PyBytes>>> = values
+        .iter()
+        .map(|v| v.downcast_into::<PyBytes>().ok())
+        .collect();
+    let slices: Vec<Option<&[u8]>> = held.iter().map(|v| v.as_ref().map(|b| b.as_bytes())).collect();
+    let batch = py.allow_threads(|| batch::decode(&slices, &plans, max_bytes, max_extra));
+    to_python(py, batch)
+}
+
+#[pymodule]
+fn modelmon_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(decode_batch, m)?)?;
+    m.add("ABI", ABI)?;
+    Ok(())
+}
