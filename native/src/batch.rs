@@ -9,6 +9,9 @@ use crate::rules::{self, Val};
 /// What a column holds at a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tag {
+    /// The event has no such input (the reference then has no such key).
+    Absent,
+    /// The input is `null`.
     Missing,
     Int,
     Float,
@@ -26,6 +29,7 @@ pub struct ColumnBuilder {
     pub strings: Vec<String>,
     intern: HashMap<String, i64>,
     pub n_bool: usize,
+    pub n_absent: usize,
     pub n_str: usize,
     pub n_int: usize,
     /// An int a float cannot hold exactly (|v| >= 2**53).
@@ -43,7 +47,8 @@ impl ColumnBuilder {
 
     fn pad(&mut self, n: usize) {
         while self.tags.len() < n {
-            self.tags.push(Tag::Missing);
+            self.n_absent += 1;
+            self.tags.push(Tag::Absent);
             self.floats.push(f64::NAN);
             self.ints.push(0);
         }
@@ -107,7 +112,8 @@ pub struct ModelGroup {
     index: HashMap<String, usize>,
     /// Too many names the plan does not list: the caller decodes this model's events itself.
     pub abandoned: bool,
-    planned: usize,
+    /// Columns before this one are the plan's.
+    pub planned: usize,
 }
 
 impl ModelGroup {
@@ -173,6 +179,14 @@ pub struct Batch {
     pub refused: Vec<i64>,
 }
 
+/// True when the text has a `\uD800`-`\uDFFF` escape: the reference refuses a lone surrogate,
+/// the parser here would not, so such messages go to the reference (pairs are rare in captures).
+fn has_surrogate_escape(b: &[u8]) -> bool {
+    b.windows(4).any(|w| {
+        w[0] == b'\\' && w[1] == b'u' && (w[2] | 0x20) == b'd' && matches!(w[3] | 0x20, b'8'..=b'9' | b'a'..=b'f')
+    })
+}
+
 /// Decodes `values` (None = a message without a value) with per-model feature plans.
 pub fn decode(
     values: &[Option<&[u8]>],
@@ -185,7 +199,7 @@ pub fn decode(
     let mut buffers = Buffers::default();
     let mut scratch: Vec<u8> = Vec::new();
     for (i, value) in values.iter().enumerate() {
-        let Some(bytes) = value.filter(|b| b.len() <= max_bytes) else {
+        let Some(bytes) = value.filter(|b| b.len() <= max_bytes && !has_surrogate_escape(b)) else {
             out.refused.push(i as i64);
             continue;
         };
@@ -216,4 +230,109 @@ pub fn decode(
         out.groups[code].add(position, &event.inputs, max_extra);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(msgs: &[&str], plans: &[(&str, &[&str])]) -> Batch {
+        let plans: HashMap<String, Vec<String>> = plans
+            .iter()
+            .map(|(m, f)| ((*m).to_owned(), f.iter().map(|s| (*s).to_owned()).collect()))
+            .collect();
+        let values: Vec<Option<&[u8]>> = msgs.iter().map(|m| Some(m.as_bytes())).collect();
+        decode(&values, &plans, 1 << 20, 4)
+    }
+
+    fn ev(model: &str, inputs: &str) -> String {
+        format!(r#"{{"model_id":"{model}","event_time":"2026-01-01T00:00:00.5Z","inputs":{inputs}}}"#)
+    }
+
+    #[test]
+    fn mixed_models_are_split_with_typed_columns() {
+        let msgs = [ev("a", r#"{"x":1,"c":"u"}"#), ev("b", r#"{"x":2.5}"#), ev("a", r#"{"x":3.5,"c":"u"}"#)];
+        let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
+        let b = run(&refs, &[("a", &["x", "c"]), ("b", &["x"])]);
+        assert_eq!(b.index, vec![0, 1, 2]);
+        assert_eq!(b.models, vec!["a", "b"]);
+        assert_eq!(b.model_codes, vec![0, 1, 0]);
+        assert_eq!(b.event_ms, vec![1_767_225_600_500; 3]);
+        let a = &b.groups[0];
+        assert_eq!(a.positions, vec![0, 2]);
+        assert_eq!(a.columns[0].floats, vec![1.0, 3.5]);
+        assert_eq!(a.columns[0].tags, vec![Tag::Int, Tag::Float]);
+        assert!(a.columns[0].numeric_only());
+        assert_eq!(a.columns[1].strings, vec!["u"]); // one string per distinct value
+        assert_eq!(a.columns[1].ints, vec![0, 0]);
+    }
+
+    #[test]
+    fn missing_extra_and_duplicate_names() {
+        let msgs = [ev("a", r#"{"x":1}"#), ev("a", r#"{"y":true,"x":2,"x":null}"#)];
+        let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
+        let b = run(&refs, &[("a", &["x", "z"])]);
+        let a = &b.groups[0];
+        assert_eq!(a.names, vec!["x", "z", "y"]);
+        assert_eq!(a.columns[0].tags, vec![Tag::Int, Tag::Missing]); // the later duplicate wins
+        assert_eq!(a.columns[0].n_int, 1);
+        assert_eq!(a.columns[1].tags, vec![Tag::Absent, Tag::Absent]);
+        assert_eq!(a.columns[2].tags, vec![Tag::Absent, Tag::Bool]);
+        assert_eq!(a.columns[2].n_absent, 1);
+    }
+
+    #[test]
+    fn too_many_extra_names_abandon_the_model() {
+        let msgs = [ev("a", r#"{"p":1,"q":1,"r":1,"s":1,"t":1}"#), ev("b", r#"{"p":1}"#)];
+        let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
+        let b = run(&refs, &[]);
+        assert!(b.groups[0].abandoned && !b.groups[1].abandoned);
+        assert_eq!(b.groups[0].positions, vec![0]);
+    }
+
+    #[test]
+    fn invalid_or_unusual_messages_are_refused() {
+        let good = ev("a", "{}");
+        let cases = [
+            "not json".to_owned(),
+            ev("a", r#"{"x":NaN}"#),
+            ev("a", r#"{"x":1e999}"#),
+            ev("a", r#"{"x":9223372036854775808}"#),
+            ev("a", r#"{"x":[1]}"#),
+            ev("a", r#"{"x":"\ud800"}"#),
+            ev("a b", "{}"),
+            good.replacen('{', r#"{"unknown":1,"#, 1),
+            good.replacen('{', r#"{"schema_version":1.0,"#, 1),
+            good.replacen('{', r#"{"latency_ms":-1,"#, 1),
+            good.replacen('{', r#"{"request":{"content_type":"a","encoding":"XML","data":""},"#, 1),
+            good.replacen('{', r#"{"model_id":5,"#, 1),
+            good.replace("2026-01-01T00:00:00.5Z", "2026-01-01T00:00:00+05:30"),
+            good.replace(r#","inputs":{}"#, ""),
+            format!("{good}x"),
+            format!("\u{feff}{good}"),
+        ];
+        for msg in &cases {
+            let b = run(&[msg.as_str(), good.as_str()], &[]);
+            assert_eq!(b.refused, vec![0], "{msg}");
+            assert_eq!(b.index, vec![1]);
+        }
+    }
+
+    #[test]
+    fn numbers_read_as_the_reference_reads_them() {
+        let msgs = [ev("a", r#"{"a":-0,"b":-0.0,"c":1e5,"d":0.1e-400,"e":9007199254740993,"f":1.7976931348623157e308,"g":2.2250738585072014e-308,"h":123456789012345678901234567890.5}"#)];
+        let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
+        let b = run(&refs, &[("a", &["a", "b", "c", "d", "e", "f", "g", "h"])]);
+        assert_eq!(b.refused, Vec::<i64>::new());
+        let c = &b.groups[0].columns;
+        assert_eq!((c[0].tags[0], c[0].ints[0]), (Tag::Int, 0));
+        assert_eq!(c[1].tags[0], Tag::Float);
+        assert!(c[1].floats[0] == 0.0 && c[1].floats[0].is_sign_negative());
+        assert_eq!((c[2].tags[0], c[2].floats[0]), (Tag::Float, 100000.0));
+        assert_eq!(c[3].floats[0], 0.0);
+        assert!(c[4].inexact_int && c[4].ints[0] == 9_007_199_254_740_993);
+        assert_eq!(c[5].floats[0], f64::MAX);
+        assert_eq!(c[6].floats[0], 2.2250738585072014e-308);
+        assert_eq!(c[7].floats[0], "123456789012345678901234567890.5".parse::<f64>().unwrap());
+    }
 }

@@ -19,7 +19,7 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyT
 use batch::{Batch, ColumnBuilder, Tag};
 
 /// Bumped whenever the rules or the result's shape change (the Python side checks it).
-const ABI: u32 = 1;
+const ABI: u32 = 2;
 
 fn objects<'py>(py: Python<'py>, c: &ColumnBuilder) -> PyResult<Bound<'py, PyAny>> {
     let strings: Vec<PyObject> =
@@ -28,7 +28,7 @@ fn objects<'py>(py: Python<'py>, c: &ColumnBuilder) -> PyResult<Bound<'py, PyAny
     let mut out: Vec<PyObject> = Vec::with_capacity(c.tags.len());
     for (row, tag) in c.tags.iter().enumerate() {
         out.push(match tag {
-            Tag::Missing => none.clone_ref(py),
+            Tag::Missing | Tag::Absent => none.clone_ref(py),
             Tag::Int => PyInt::new(py, c.ints[row]).into_any().unbind(),
             Tag::Float => PyFloat::new(py, c.floats[row]).into_any().unbind(),
             Tag::Bool => PyBool::new(py, c.ints[row] != 0).to_owned().into_any().unbind(),
@@ -38,9 +38,21 @@ fn objects<'py>(py: Python<'py>, c: &ColumnBuilder) -> PyResult<Bound<'py, PyAny
     Ok(PyArray1::from_vec(py, out).into_any())
 }
 
-fn column<'py>(py: Python<'py>, c: ColumnBuilder) -> PyResult<Bound<'py, PyTuple>> {
+/// Where an input the plan does not list was present (the reference makes a column of a name
+/// only where some event has it); None for the plan's columns or when present everywhere.
+fn presence<'py>(py: Python<'py>, c: &ColumnBuilder, extra: bool) -> Bound<'py, PyAny> {
+    if !extra || c.n_absent == 0 {
+        return py.None().into_bound(py);
+    }
+    let mask: Vec<bool> = c.tags.iter().map(|t| *t != Tag::Absent).collect();
+    mask.into_pyarray(py).into_any()
+}
+
+fn column<'py>(py: Python<'py>, c: ColumnBuilder, extra: bool) -> PyResult<Bound<'py, PyTuple>> {
+    let present = presence(py, &c, extra);
     if !c.numeric_only() || c.inexact_int {
-        return PyTuple::new(py, [PyString::new(py, "o").into_any(), objects(py, &c)?]);
+        let objs = objects(py, &c)?;
+        return PyTuple::new(py, [PyString::new(py, "o").into_any(), objs, present]);
     }
     let integral = if c.n_int == 0 {
         py.None().into_bound(py)
@@ -49,7 +61,7 @@ fn column<'py>(py: Python<'py>, c: ColumnBuilder) -> PyResult<Bound<'py, PyTuple
         mask.into_pyarray(py).into_any()
     };
     let floats = c.floats.into_pyarray(py).into_any();
-    PyTuple::new(py, [PyString::new(py, "n").into_any(), floats, integral])
+    PyTuple::new(py, [PyString::new(py, "n").into_any(), floats, integral, present])
 }
 
 fn to_python(py: Python<'_>, b: Batch) -> PyResult<Bound<'_, PyTuple>> {
@@ -59,8 +71,8 @@ fn to_python(py: Python<'_>, b: Batch) -> PyResult<Bound<'_, PyTuple>> {
             py.None().into_bound(py)
         } else {
             let d = PyDict::new(py);
-            for (name, c) in g.names.into_iter().zip(g.columns) {
-                d.set_item(name, column(py, c)?)?;
+            for (i, (name, c)) in g.names.into_iter().zip(g.columns).enumerate() {
+                d.set_item(name, column(py, c, i >= g.planned)?)?;
             }
             d.into_any()
         };
@@ -79,6 +91,18 @@ fn to_python(py: Python<'_>, b: Batch) -> PyResult<Bound<'_, PyTuple>> {
     )
 }
 
+/// Each registered model's configured feature names, kept across batches.
+#[pyclass(frozen)]
+struct Plans(HashMap<String, Vec<String>>);
+
+#[pymethods]
+impl Plans {
+    #[new]
+    fn new(plans: HashMap<String, Vec<String>>) -> Self {
+        Self(plans)
+    }
+}
+
 /// Decodes a batch: `values` a list of `bytes | None`, `plans` model id -> configured feature
 /// names. Returns `(index, event_ms, model_codes, models, groups, refused)`; see
 /// `modelmon.streaming.native_decode`.
@@ -86,7 +110,7 @@ fn to_python(py: Python<'_>, b: Batch) -> PyResult<Bound<'_, PyTuple>> {
 fn decode_batch<'py>(
     py: Python<'py>,
     values: &Bound<'py, PyList>,
-    plans: HashMap<String, Vec<String>>,
+    plans: &Plans,
     max_bytes: usize,
     max_extra: usize,
 ) -> PyResult<Bound<'py, PyTuple>> {
@@ -95,13 +119,14 @@ fn decode_batch<'py>(
         .map(|v| v.downcast_into::<PyBytes>().ok())
         .collect();
     let slices: Vec<Option<&[u8]>> = held.iter().map(|v| v.as_ref().map(|b| b.as_bytes())).collect();
-    let batch = py.allow_threads(|| batch::decode(&slices, &plans, max_bytes, max_extra));
+    let batch = py.allow_threads(|| batch::decode(&slices, &plans.0, max_bytes, max_extra));
     to_python(py, batch)
 }
 
 #[pymodule]
 fn modelmon_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode_batch, m)?)?;
+    m.add_class::<Plans>()?;
     m.add("ABI", ABI)?;
     Ok(())
 }

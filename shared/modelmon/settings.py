@@ -373,3 +373,6 @@ class Settings(BaseSettings):
     labeljoin: LabelJoinSettings = Field(default_factory=LabelJoinSettings)
     log_level: str = "INFO"
     log_json: bool = True
+    #: Decode capture batches with the native decoder (native/, built by scripts/venv.sh when
+    #: cargo is there); false forces the pure-Python reference path (docs/decode.md).
+    native: bool = True
