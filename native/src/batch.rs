@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use rustc_hash::FxHashMap;
 use simd_json::Buffers;
 
 use crate::rules::{self, Val};
@@ -27,7 +28,7 @@ pub struct ColumnBuilder {
     pub floats: Vec<f64>,
     pub ints: Vec<i64>,
     pub strings: Vec<String>,
-    intern: HashMap<String, i64>,
+    intern: FxHashMap<String, i64>,
     pub n_bool: usize,
     pub n_absent: usize,
     pub n_str: usize,
@@ -82,11 +83,15 @@ impl ColumnBuilder {
             }
             Val::Str(s) => {
                 self.n_str += 1;
-                let next = self.strings.len() as i64;
-                let idx = *self.intern.entry(s.to_owned()).or_insert(next);
-                if idx == next {
-                    self.strings.push(s.to_owned());
-                }
+                let idx = match self.intern.get(s) {
+                    Some(&idx) => idx,
+                    None => {
+                        let idx = self.strings.len() as i64;
+                        self.intern.insert(s.to_owned(), idx);
+                        self.strings.push(s.to_owned());
+                        idx
+                    }
+                };
                 (Tag::Str, f64::NAN, idx)
             }
         };
@@ -109,7 +114,7 @@ pub struct ModelGroup {
     /// Feature names: the plan's first, then others in order of appearance.
     pub names: Vec<String>,
     pub columns: Vec<ColumnBuilder>,
-    index: HashMap<String, usize>,
+    index: FxHashMap<String, usize>,
     /// Too many names the plan does not list: the caller decodes this model's events itself.
     pub abandoned: bool,
     /// Columns before this one are the plan's.
@@ -136,9 +141,15 @@ impl ModelGroup {
         if self.abandoned {
             return;
         }
+        let mut guess = 0; // events usually list their inputs in one order: try the next column
         for (name, v) in inputs {
-            let col = match self.index.get(*name) {
-                Some(&c) => c,
+            let known = if self.names.get(guess).is_some_and(|n| n == name) {
+                Some(guess)
+            } else {
+                self.index.get(*name).copied()
+            };
+            let col = match known {
+                Some(c) => c,
                 None => {
                     if self.names.len() - self.planned >= max_extra {
                         self.abandon();
@@ -151,6 +162,7 @@ impl ModelGroup {
                 }
             };
             self.columns[col].set(row, *v);
+            guess = col + 1;
         }
         for c in &mut self.columns {
             c.pad(row + 1);
@@ -182,8 +194,11 @@ pub struct Batch {
 /// True when the text has a `\uD800`-`\uDFFF` escape: the reference refuses a lone surrogate,
 /// the parser here would not, so such messages go to the reference (pairs are rare in captures).
 fn has_surrogate_escape(b: &[u8]) -> bool {
-    b.windows(4).any(|w| {
-        w[0] == b'\\' && w[1] == b'u' && (w[2] | 0x20) == b'd' && matches!(w[3] | 0x20, b'8'..=b'9' | b'a'..=b'f')
+    memchr::memchr_iter(b'\\', b).any(|i| {
+        b.len() > i + 3
+            && b[i + 1] == b'u'
+            && (b[i + 2] | 0x20) == b'd'
+            && matches!(b[i + 3] | 0x20, b'8'..=b'9' | b'a'..=b'f')
     })
 }
 
@@ -195,7 +210,7 @@ pub fn decode(
     max_extra: usize,
 ) -> Batch {
     let mut out = Batch::default();
-    let mut codes: HashMap<String, usize> = HashMap::new();
+    let mut codes: FxHashMap<String, usize> = FxHashMap::default();
     let mut buffers = Buffers::default();
     let mut scratch: Vec<u8> = Vec::new();
     for (i, value) in values.iter().enumerate() {
