@@ -194,13 +194,17 @@ def main() -> None:
         try:
             values = list(model_events(100_000, 1))
             kafka = kafka_consume_cost(stack, values)
-            print(f"\nKafka consume alone: {kafka:.2f} µs/event ({1e6 / kafka:,.0f} events/CPU-s).\n")
+            print(
+                f"\nKafka consume alone: {kafka:.2f} µs/event ({1e6 / kafka:,.0f} events/CPU-s).\n"
+            )
             print("| models | path | aggregator Kafka -> Redis, events/CPU-s | µs/event |\n"
                   "|---|---|---|---|")  # fmt: skip
             for models in counts:
                 for path in paths:
                     log(f"aggregator: {models} models, {path} ...")
-                    rate = aggregator_rate(stack, args.aggregator_events, models, path, Path(tmpdir))
+                    rate = aggregator_rate(
+                        stack, args.aggregator_events, models, path, Path(tmpdir)
+                    )
                     print(f"| {models:,} | {path} | {rate:,.0f} | {1e6 / rate:.2f} |")
         finally:
             stack.cleanup()
