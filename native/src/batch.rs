@@ -9,6 +9,7 @@ use crate::rules::{self, Val};
 
 /// What a column holds at a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Tag {
     /// The event has no such input (the reference then has no such key).
     Absent,
@@ -122,6 +123,11 @@ pub struct ModelGroup {
 }
 
 impl ModelGroup {
+    /// Rows of every column (the model's events in the batch).
+    pub fn rows(&self) -> usize {
+        self.positions.len()
+    }
+
     fn new(plan: Option<&Vec<String>>) -> Self {
         let mut g = Self::default();
         for name in plan.into_iter().flatten() {

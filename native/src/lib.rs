@@ -16,10 +16,10 @@ use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use batch::{Batch, ColumnBuilder, Tag};
+use batch::{Batch, ColumnBuilder, ModelGroup, Tag};
 
 /// Bumped whenever the rules or the result's shape change (the Python side checks it).
-const ABI: u32 = 2;
+const ABI: u32 = 3;
 
 fn objects<'py>(py: Python<'py>, c: &ColumnBuilder) -> PyResult<Bound<'py, PyAny>> {
     let strings: Vec<PyObject> =
@@ -38,45 +38,48 @@ fn objects<'py>(py: Python<'py>, c: &ColumnBuilder) -> PyResult<Bound<'py, PyAny
     Ok(PyArray1::from_vec(py, out).into_any())
 }
 
-/// Where an input the plan does not list was present (the reference makes a column of a name
-/// only where some event has it); None for the plan's columns or when present everywhere.
-fn presence<'py>(py: Python<'py>, c: &ColumnBuilder, extra: bool) -> Bound<'py, PyAny> {
-    if !extra || c.n_absent == 0 {
-        return py.None().into_bound(py);
-    }
-    let mask: Vec<bool> = c.tags.iter().map(|t| *t != Tag::Absent).collect();
-    mask.into_pyarray(py).into_any()
+/// True when the column keeps Python objects (strings, bools, or an int a float cannot hold).
+fn needs_objects(c: &ColumnBuilder) -> bool {
+    !c.numeric_only() || c.inexact_int
 }
 
-fn column<'py>(py: Python<'py>, c: ColumnBuilder, extra: bool) -> PyResult<Bound<'py, PyTuple>> {
-    let present = presence(py, &c, extra);
-    if !c.numeric_only() || c.inexact_int {
-        let objs = objects(py, &c)?;
-        return PyTuple::new(py, [PyString::new(py, "o").into_any(), objs, present]);
+/// One model's columns as one block: `(positions, names, planned, floats, tags, objects)` with
+/// `floats` and `tags` (`Tag` as u8) flat, feature after feature (Python reshapes them to
+/// features x rows), and `objects` the columns that keep Python objects. A handful of Python
+/// objects per model and batch, whatever its number of features.
+fn group<'py>(py: Python<'py>, g: ModelGroup) -> PyResult<Bound<'py, PyTuple>> {
+    let rows = g.rows();
+    let positions = g.positions.into_pyarray(py).into_any();
+    if g.abandoned {
+        return PyTuple::new(py, [positions, py.None().into_bound(py)]);
     }
-    let integral = if c.n_int == 0 {
-        py.None().into_bound(py)
-    } else {
-        let mask: Vec<bool> = c.tags.iter().map(|t| *t == Tag::Int).collect();
-        mask.into_pyarray(py).into_any()
-    };
-    let floats = c.floats.into_pyarray(py).into_any();
-    PyTuple::new(py, [PyString::new(py, "n").into_any(), floats, integral, present])
+    let mut floats: Vec<f64> = Vec::with_capacity(rows * g.columns.len());
+    let mut tags: Vec<u8> = Vec::with_capacity(rows * g.columns.len());
+    let objs = PyDict::new(py);
+    for (name, c) in g.names.iter().zip(&g.columns) {
+        floats.extend_from_slice(&c.floats);
+        tags.extend(c.tags.iter().map(|t| *t as u8));
+        if needs_objects(c) {
+            objs.set_item(name, objects(py, c)?)?;
+        }
+    }
+    PyTuple::new(
+        py,
+        [
+            positions,
+            PyList::new(py, &g.names)?.into_any(),
+            g.planned.into_pyobject(py)?.into_any(),
+            floats.into_pyarray(py).into_any(),
+            tags.into_pyarray(py).into_any(),
+            objs.into_any(),
+        ],
+    )
 }
 
 fn to_python(py: Python<'_>, b: Batch) -> PyResult<Bound<'_, PyTuple>> {
     let groups = PyList::empty(py);
     for g in b.groups {
-        let cols = if g.abandoned {
-            py.None().into_bound(py)
-        } else {
-            let d = PyDict::new(py);
-            for (i, (name, c)) in g.names.into_iter().zip(g.columns).enumerate() {
-                d.set_item(name, column(py, c, i >= g.planned)?)?;
-            }
-            d.into_any()
-        };
-        groups.append((g.positions.into_pyarray(py), cols))?;
+        groups.append(group(py, g)?)?;
     }
     PyTuple::new(
         py,

@@ -114,18 +114,12 @@ class DecodedBatch:
         if self.columns is not None:
             return _take_columns(self.columns, positions, len(self))
         group = None if self.groups is None or model_id is None else self.groups.get(model_id)
-        if group is None or group.columns is None:
+        if group is None or group.block is None:
             return None
-        rows = np.searchsorted(group.positions, positions)
-        cols = _take_columns(group.columns, rows, len(group.positions))
-        for name, mask in group.present.items():  # a name no event of these rows has
-            if not mask[rows].any():
-                del cols[name]
-        if not len(rows):
-            cols = {}
+        cols = group.block.columns(np.searchsorted(group.positions, positions))
         for name in configured:  # a model registered after this batch was decoded
             if name not in cols:
-                cols[name] = _objects([None] * len(rows))
+                cols[name] = _objects([None] * len(positions))
         return cols
 
     def rows_at(self, positions: Int64Array, model_id: str | None = None) -> list[Inputs]:
@@ -168,14 +162,11 @@ class DecodedBatch:
 @dataclass(frozen=True, slots=True)
 class ModelGroup:
     """One model's events in a mixed batch: their (sorted) ``positions`` in the batch, and
-    either their ``columns`` (rows in the order of ``positions``) or their ``inputs`` dicts."""
+    their columns as a ``Block`` (the native decoder) or their ``inputs`` dicts."""
 
     positions: Int64Array
-    columns: dict[str, Column | Numbers] | None = None
+    block: Block | None = None
     inputs: list[Inputs] = field(default_factory=list)
-    #: For a name the model's config does not list: the rows whose event has it (absent when
-    #: every row has it). A window's columns hold such a name only where one of its events does.
-    present: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict)
 
     def subset(self, new_of_old: Int64Array) -> ModelGroup:
         """The events kept by a batch subset (``new_of_old``: new position, or -1 if dropped)."""
@@ -183,10 +174,50 @@ class ModelGroup:
         rows = np.flatnonzero(moved >= 0)
         return ModelGroup(
             positions=moved[rows],
-            columns=None if self.columns is None else _take_columns(self.columns, rows, -1),
+            block=None if self.block is None else self.block.take(rows),
             inputs=take(self.inputs, rows) if self.inputs else [],
-            present={name: mask[rows] for name, mask in self.present.items()},
         )
+
+
+#: ``Block.tags`` values (native/src/batch.rs ``Tag``): what each row of a column holds.
+ABSENT, MISSING, INT, FLOAT, BOOL, STR = range(6)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A model's columns in one batch as two matrices (features x rows): ``floats`` (NaN where
+    not a number) and ``tags`` (what each value was: ``ABSENT`` ... ``STR``); ``objects`` holds
+    the columns that keep Python values (strings, bools, ints beyond 2**53). The first
+    ``planned`` names are the model's configured features."""
+
+    names: list[str]
+    planned: int
+    floats: npt.NDArray[np.float64]
+    tags: npt.NDArray[np.uint8]
+    objects: dict[str, Column]
+
+    def take(self, rows: Int64Array) -> Block:
+        objects = {name: col[rows] for name, col in self.objects.items()}
+        return Block(self.names, self.planned, self.floats[:, rows], self.tags[:, rows], objects)
+
+    def columns(self, rows: Int64Array) -> dict[str, Column | Numbers]:
+        """The columns at these rows: every configured feature, and the others where one of
+        these events has them (as the reference builds them from dicts)."""
+        every = len(rows) == self.tags.shape[1]
+        part = self if every else self.take(rows)
+        ints = part.tags == INT
+        has_int = ints.any(axis=1)
+        present = (part.tags[self.planned :] != ABSENT).any(axis=1)
+        out: dict[str, Column | Numbers] = {}
+        for j, name in enumerate(self.names):
+            if j >= self.planned and not present[j - self.planned]:
+                continue
+            obj = part.objects.get(name)
+            if obj is not None:
+                out[name] = obj
+            else:
+                out[name] = Numbers(part.floats[j], ints[j] if has_int[j] else None)
+        return out
 
 
 def _take_columns(

@@ -26,10 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from modelmon.profile.numbers import Numbers
 from modelmon.streaming.decode import (
     MAX_MESSAGE_BYTES,
-    Column,
+    Block,
     DecodedBatch,
     ModelGroup,
     Rejected,
@@ -40,7 +39,7 @@ from modelmon.streaming.decode import (
 log = logging.getLogger(__name__)
 
 #: The result shape and rules version this module reads (``native/src/lib.rs`` ``ABI``).
-ABI = 2
+ABI = 3
 #: Feature names a model's events may carry beyond its config, per batch, before the native
 #: decoder stops building columns for that model (its events then keep dicts, and the
 #: feature cap, streaming/feature_cap.py, bounds what a flood of names costs).
@@ -94,15 +93,12 @@ def decode_mixed(
         list(values), _native_plans(plans), MAX_MESSAGE_BYTES, MAX_EXTRA_NAMES
     )
     index, event_ms, codes, models, groups_raw, refused = raw
-    groups = {
-        model: _group(positions, cols)
-        for model, (positions, cols) in zip(models, groups_raw, strict=True)
-    }
+    groups = {model: _group(*raw) for model, raw in zip(models, groups_raw, strict=True)}
     batch = DecodedBatch(
         index=index, event_ms=event_ms, model_ids=take(models, codes), groups=groups,
         model_codes=codes,
     )  # fmt: skip
-    if not refused and all(g.columns is not None for g in groups.values()):
+    if not refused and all(g.block is not None for g in groups.values()):
         return batch, []
     return _with_reference(batch, values, refused)
 
@@ -122,16 +118,14 @@ def _native_plans(plans: Mapping[str, Sequence[str]]) -> Any:
     return native
 
 
-def _group(positions: Any, raw: Mapping[str, tuple[Any, ...]] | None) -> ModelGroup:
-    if raw is None:  # too many names the plan does not list: the reference builds its dicts
+def _group(positions: Any, names: list[str] | None = None, *block: Any) -> ModelGroup:
+    if names is None:  # too many names the plan does not list: the reference builds its dicts
         return ModelGroup(positions)
-    cols: dict[str, Column | Numbers] = {}
-    present = {}
-    for name, col in raw.items():
-        cols[name] = Numbers(col[1], col[2]) if col[0] == "n" else col[1]
-        if col[-1] is not None:
-            present[name] = col[-1]
-    return ModelGroup(positions, cols, present=present)
+    planned, floats, tags, objects = block
+    shape = (len(names), len(positions))
+    return ModelGroup(
+        positions, Block(names, planned, floats.reshape(shape), tags.reshape(shape), objects)
+    )
 
 
 def _with_reference(
@@ -143,7 +137,7 @@ def _with_reference(
     extra, rejects = decode_batch([values[i] for i in refused])
     taken = np.asarray(refused, dtype=np.int64)[extra.index]
     rejects = [_moved(r, refused[r.index]) for r in rejects]
-    redo = {m for m, g in batch.groups.items() if g.columns is None} | set(extra.model_ids)
+    redo = {m for m, g in batch.groups.items() if g.block is None} | set(extra.model_ids)
     if not len(taken) and not redo:
         return batch, rejects
     index = np.concatenate([batch.index, taken])
