@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 import numpy as np
@@ -32,6 +32,9 @@ from modelmon.profile.numbers import Numbers
 from modelmon.streaming.poison import DECODE_ERRORS, reason, reason_code
 from modelmon.streaming.timestamps import epoch_millis
 from modelmon.validation import OTHER_FIELDS, CaptureStruct, Int64
+
+if TYPE_CHECKING:
+    from modelmon.streaming.blocks import ModelGroup
 
 Int64Array = npt.NDArray[np.int64]
 Column = npt.NDArray[Any]
@@ -157,67 +160,6 @@ class DecodedBatch:
             groups=groups,
             model_codes=codes,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class ModelGroup:
-    """One model's events in a mixed batch: their (sorted) ``positions`` in the batch, and
-    their columns as a ``Block`` (the native decoder) or their ``inputs`` dicts."""
-
-    positions: Int64Array
-    block: Block | None = None
-    inputs: list[Inputs] = field(default_factory=list)
-
-    def subset(self, new_of_old: Int64Array) -> ModelGroup:
-        """The events kept by a batch subset (``new_of_old``: new position, or -1 if dropped)."""
-        moved = new_of_old[self.positions]
-        rows = np.flatnonzero(moved >= 0)
-        return ModelGroup(
-            positions=moved[rows],
-            block=None if self.block is None else self.block.take(rows),
-            inputs=take(self.inputs, rows) if self.inputs else [],
-        )
-
-
-#: ``Block.tags`` values (native/src/batch.rs ``Tag``): what each row of a column holds.
-ABSENT, MISSING, INT, FLOAT, BOOL, STR = range(6)
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    """A model's columns in one batch as two matrices (features x rows): ``floats`` (NaN where
-    not a number) and ``tags`` (what each value was: ``ABSENT`` ... ``STR``); ``objects`` holds
-    the columns that keep Python values (strings, bools, ints beyond 2**53). The first
-    ``planned`` names are the model's configured features."""
-
-    names: list[str]
-    planned: int
-    floats: npt.NDArray[np.float64]
-    tags: npt.NDArray[np.uint8]
-    objects: dict[str, Column]
-
-    def take(self, rows: Int64Array) -> Block:
-        objects = {name: col[rows] for name, col in self.objects.items()}
-        return Block(self.names, self.planned, self.floats[:, rows], self.tags[:, rows], objects)
-
-    def columns(self, rows: Int64Array) -> dict[str, Column | Numbers]:
-        """The columns at these rows: every configured feature, and the others where one of
-        these events has them (as the reference builds them from dicts)."""
-        every = len(rows) == self.tags.shape[1]
-        part = self if every else self.take(rows)
-        ints = part.tags == INT
-        has_int = ints.any(axis=1)
-        present = (part.tags[self.planned :] != ABSENT).any(axis=1)
-        out: dict[str, Column | Numbers] = {}
-        for j, name in enumerate(self.names):
-            if j >= self.planned and not present[j - self.planned]:
-                continue
-            obj = part.objects.get(name)
-            if obj is not None:
-                out[name] = obj
-            else:
-                out[name] = Numbers(part.floats[j], ints[j] if has_int[j] else None)
-        return out
 
 
 def _take_columns(

@@ -26,11 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from modelmon.streaming.blocks import Block, ModelGroup
 from modelmon.streaming.decode import (
     MAX_MESSAGE_BYTES,
-    Block,
     DecodedBatch,
-    ModelGroup,
     Rejected,
     decode_batch,
     take,
