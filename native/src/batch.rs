@@ -107,14 +107,36 @@ impl ColumnBuilder {
     }
 }
 
+/// A model's configured feature names, with their column numbers (built once per registry load).
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub names: Vec<String>,
+    index: FxHashMap<String, usize>,
+}
+
+impl Plan {
+    pub fn new(names: Vec<String>) -> Self {
+        let mut plan = Self::default();
+        for name in names {
+            if !plan.index.contains_key(&name) {
+                plan.index.insert(name.clone(), plan.names.len());
+                plan.names.push(name);
+            }
+        }
+        plan
+    }
+}
+
 /// One model's events in a batch.
 #[derive(Debug, Default)]
-pub struct ModelGroup {
+pub struct ModelGroup<'p> {
+    plan: Option<&'p Plan>,
     /// Positions (into the accepted events) of this model's events.
     pub positions: Vec<i64>,
     /// Feature names: the plan's first, then others in order of appearance.
     pub names: Vec<String>,
     pub columns: Vec<ColumnBuilder>,
+    /// Column numbers of the names the plan does not list.
     index: FxHashMap<String, usize>,
     /// Too many names the plan does not list: the caller decodes this model's events itself.
     pub abandoned: bool,
@@ -122,20 +144,24 @@ pub struct ModelGroup {
     pub planned: usize,
 }
 
-impl ModelGroup {
+impl<'p> ModelGroup<'p> {
     /// Rows of every column (the model's events in the batch).
     pub fn rows(&self) -> usize {
         self.positions.len()
     }
 
-    fn new(plan: Option<&Vec<String>>) -> Self {
-        let mut g = Self::default();
-        for name in plan.into_iter().flatten() {
-            if !g.index.contains_key(name) {
-                g.index.insert(name.clone(), g.names.len());
-                g.names.push(name.clone());
-                g.columns.push(ColumnBuilder::default());
-            }
+    fn new(plan: Option<&'p Plan>) -> Self {
+        let mut g = Self {
+            plan,
+            ..Self::default()
+        };
+        if let Some(plan) = plan {
+            g.names = plan.names.clone();
+            g.columns = plan
+                .names
+                .iter()
+                .map(|_| ColumnBuilder::default())
+                .collect();
         }
         g.planned = g.names.len();
         g
@@ -152,7 +178,10 @@ impl ModelGroup {
             let known = if self.names.get(guess).is_some_and(|n| n == name) {
                 Some(guess)
             } else {
-                self.index.get(*name).copied()
+                self.plan
+                    .and_then(|p| p.index.get(*name))
+                    .or_else(|| self.index.get(*name))
+                    .copied()
             };
             let col = match known {
                 Some(c) => c,
@@ -185,14 +214,14 @@ impl ModelGroup {
 
 /// A decoded batch: accepted messages in delivery order, grouped by model.
 #[derive(Debug, Default)]
-pub struct Batch {
+pub struct Batch<'p> {
     /// Batch positions of the accepted messages.
     pub index: Vec<i64>,
     pub event_ms: Vec<i64>,
     /// Per accepted message, its model's number in `models`.
     pub model_codes: Vec<i64>,
     pub models: Vec<String>,
-    pub groups: Vec<ModelGroup>,
+    pub groups: Vec<ModelGroup<'p>>,
     /// Batch positions of refused messages (handed to the reference decoder).
     pub refused: Vec<i64>,
 }
@@ -209,12 +238,12 @@ fn has_surrogate_escape(b: &[u8]) -> bool {
 }
 
 /// Decodes `values` (None = a message without a value) with per-model feature plans.
-pub fn decode(
+pub fn decode<'p>(
     values: &[Option<&[u8]>],
-    plans: &HashMap<String, Vec<String>>,
+    plans: &'p HashMap<String, Plan>,
     max_bytes: usize,
     max_extra: usize,
-) -> Batch {
+) -> Batch<'p> {
     let mut out = Batch::default();
     let mut codes: FxHashMap<String, usize> = FxHashMap::default();
     let mut buffers = Buffers::default();
@@ -257,22 +286,34 @@ pub fn decode(
 mod tests {
     use super::*;
 
-    fn run(msgs: &[&str], plans: &[(&str, &[&str])]) -> Batch {
-        let plans: HashMap<String, Vec<String>> = plans
+    fn run(msgs: &[&str], plans: &[(&str, &[&str])]) -> Batch<'static> {
+        let plans: HashMap<String, Plan> = plans
             .iter()
-            .map(|(m, f)| ((*m).to_owned(), f.iter().map(|s| (*s).to_owned()).collect()))
+            .map(|(m, f)| {
+                (
+                    (*m).to_owned(),
+                    Plan::new(f.iter().map(|s| (*s).to_owned()).collect()),
+                )
+            })
             .collect();
+        let plans: &'static HashMap<String, Plan> = Box::leak(Box::new(plans));
         let values: Vec<Option<&[u8]>> = msgs.iter().map(|m| Some(m.as_bytes())).collect();
-        decode(&values, &plans, 1 << 20, 4)
+        decode(&values, plans, 1 << 20, 4)
     }
 
     fn ev(model: &str, inputs: &str) -> String {
-        format!(r#"{{"model_id":"{model}","event_time":"2026-01-01T00:00:00.5Z","inputs":{inputs}}}"#)
+        format!(
+            r#"{{"model_id":"{model}","event_time":"2026-01-01T00:00:00.5Z","inputs":{inputs}}}"#
+        )
     }
 
     #[test]
     fn mixed_models_are_split_with_typed_columns() {
-        let msgs = [ev("a", r#"{"x":1,"c":"u"}"#), ev("b", r#"{"x":2.5}"#), ev("a", r#"{"x":3.5,"c":"u"}"#)];
+        let msgs = [
+            ev("a", r#"{"x":1,"c":"u"}"#),
+            ev("b", r#"{"x":2.5}"#),
+            ev("a", r#"{"x":3.5,"c":"u"}"#),
+        ];
         let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
         let b = run(&refs, &[("a", &["x", "c"]), ("b", &["x"])]);
         assert_eq!(b.index, vec![0, 1, 2]);
@@ -290,7 +331,10 @@ mod tests {
 
     #[test]
     fn missing_extra_and_duplicate_names() {
-        let msgs = [ev("a", r#"{"x":1}"#), ev("a", r#"{"y":true,"x":2,"x":null}"#)];
+        let msgs = [
+            ev("a", r#"{"x":1}"#),
+            ev("a", r#"{"y":true,"x":2,"x":null}"#),
+        ];
         let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
         let b = run(&refs, &[("a", &["x", "z"])]);
         let a = &b.groups[0];
@@ -304,7 +348,10 @@ mod tests {
 
     #[test]
     fn too_many_extra_names_abandon_the_model() {
-        let msgs = [ev("a", r#"{"p":1,"q":1,"r":1,"s":1,"t":1}"#), ev("b", r#"{"p":1}"#)];
+        let msgs = [
+            ev("a", r#"{"p":1,"q":1,"r":1,"s":1,"t":1}"#),
+            ev("b", r#"{"p":1}"#),
+        ];
         let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
         let b = run(&refs, &[]);
         assert!(b.groups[0].abandoned && !b.groups[1].abandoned);
@@ -325,7 +372,11 @@ mod tests {
             good.replacen('{', r#"{"unknown":1,"#, 1),
             good.replacen('{', r#"{"schema_version":1.0,"#, 1),
             good.replacen('{', r#"{"latency_ms":-1,"#, 1),
-            good.replacen('{', r#"{"request":{"content_type":"a","encoding":"XML","data":""},"#, 1),
+            good.replacen(
+                '{',
+                r#"{"request":{"content_type":"a","encoding":"XML","data":""},"#,
+                1,
+            ),
             good.replacen('{', r#"{"model_id":5,"#, 1),
             good.replace("2026-01-01T00:00:00.5Z", "2026-01-01T00:00:00+05:30"),
             good.replace(r#","inputs":{}"#, ""),
@@ -341,7 +392,10 @@ mod tests {
 
     #[test]
     fn numbers_read_as_the_reference_reads_them() {
-        let msgs = [ev("a", r#"{"a":-0,"b":-0.0,"c":1e5,"d":0.1e-400,"e":9007199254740993,"f":1.7976931348623157e308,"g":2.2250738585072014e-308,"h":123456789012345678901234567890.5}"#)];
+        let msgs = [ev(
+            "a",
+            r#"{"a":-0,"b":-0.0,"c":1e5,"d":0.1e-400,"e":9007199254740993,"f":1.7976931348623157e308,"g":2.2250738585072014e-308,"h":123456789012345678901234567890.5}"#,
+        )];
         let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
         let b = run(&refs, &[("a", &["a", "b", "c", "d", "e", "f", "g", "h"])]);
         assert_eq!(b.refused, Vec::<i64>::new());
@@ -354,6 +408,9 @@ mod tests {
         assert!(c[4].inexact_int && c[4].ints[0] == 9_007_199_254_740_993);
         assert_eq!(c[5].floats[0], f64::MAX);
         assert_eq!(c[6].floats[0], 2.2250738585072014e-308);
-        assert_eq!(c[7].floats[0], "123456789012345678901234567890.5".parse::<f64>().unwrap());
+        assert_eq!(
+            c[7].floats[0],
+            "123456789012345678901234567890.5".parse::<f64>().unwrap()
+        );
     }
 }

@@ -16,14 +16,30 @@ use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use batch::{Batch, ColumnBuilder, ModelGroup, Tag};
+use batch::{Batch, ColumnBuilder, ModelGroup, Plan, Tag};
+use rustc_hash::FxHashMap;
 
 /// Bumped whenever the rules or the result's shape change (the Python side checks it).
 const ABI: u32 = 3;
 
-fn objects<'py>(py: Python<'py>, c: &ColumnBuilder) -> PyResult<Bound<'py, PyAny>> {
-    let strings: Vec<PyObject> =
-        c.strings.iter().map(|s| PyString::new(py, s).into_any().unbind()).collect();
+/// One Python `str` per distinct text in a batch (feature names, categories).
+type Texts = FxHashMap<String, PyObject>;
+
+fn text(py: Python<'_>, texts: &mut Texts, s: &str) -> PyObject {
+    if let Some(t) = texts.get(s) {
+        return t.clone_ref(py);
+    }
+    let t = PyString::new(py, s).into_any().unbind();
+    texts.insert(s.to_owned(), t.clone_ref(py));
+    t
+}
+
+fn objects<'py>(
+    py: Python<'py>,
+    c: &ColumnBuilder,
+    texts: &mut Texts,
+) -> PyResult<Bound<'py, PyAny>> {
+    let strings: Vec<PyObject> = c.strings.iter().map(|s| text(py, texts, s)).collect();
     let none = py.None();
     let mut out: Vec<PyObject> = Vec::with_capacity(c.tags.len());
     for (row, tag) in c.tags.iter().enumerate() {
@@ -31,7 +47,10 @@ fn objects<'py>(py: Python<'py>, c: &ColumnBuilder) -> PyResult<Bound<'py, PyAny
             Tag::Missing | Tag::Absent => none.clone_ref(py),
             Tag::Int => PyInt::new(py, c.ints[row]).into_any().unbind(),
             Tag::Float => PyFloat::new(py, c.floats[row]).into_any().unbind(),
-            Tag::Bool => PyBool::new(py, c.ints[row] != 0).to_owned().into_any().unbind(),
+            Tag::Bool => PyBool::new(py, c.ints[row] != 0)
+                .to_owned()
+                .into_any()
+                .unbind(),
             Tag::Str => strings[c.ints[row] as usize].clone_ref(py),
         });
     }
@@ -47,7 +66,7 @@ fn needs_objects(c: &ColumnBuilder) -> bool {
 /// `floats` and `tags` (`Tag` as u8) flat, feature after feature (Python reshapes them to
 /// features x rows), and `objects` the columns that keep Python objects. A handful of Python
 /// objects per model and batch, whatever its number of features.
-fn group<'py>(py: Python<'py>, g: ModelGroup) -> PyResult<Bound<'py, PyTuple>> {
+fn group<'py>(py: Python<'py>, g: ModelGroup, texts: &mut Texts) -> PyResult<Bound<'py, PyTuple>> {
     let rows = g.rows();
     let positions = g.positions.into_pyarray(py).into_any();
     if g.abandoned {
@@ -60,14 +79,14 @@ fn group<'py>(py: Python<'py>, g: ModelGroup) -> PyResult<Bound<'py, PyTuple>> {
         floats.extend_from_slice(&c.floats);
         tags.extend(c.tags.iter().map(|t| *t as u8));
         if needs_objects(c) {
-            objs.set_item(name, objects(py, c)?)?;
+            objs.set_item(text(py, texts, name), objects(py, c, texts)?)?;
         }
     }
     PyTuple::new(
         py,
         [
             positions,
-            PyList::new(py, &g.names)?.into_any(),
+            PyList::new(py, g.names.iter().map(|n| text(py, texts, n)))?.into_any(),
             g.planned.into_pyobject(py)?.into_any(),
             floats.into_pyarray(py).into_any(),
             tags.into_pyarray(py).into_any(),
@@ -76,10 +95,11 @@ fn group<'py>(py: Python<'py>, g: ModelGroup) -> PyResult<Bound<'py, PyTuple>> {
     )
 }
 
-fn to_python(py: Python<'_>, b: Batch) -> PyResult<Bound<'_, PyTuple>> {
+fn to_python<'py>(py: Python<'py>, b: Batch<'_>) -> PyResult<Bound<'py, PyTuple>> {
     let groups = PyList::empty(py);
+    let mut texts = Texts::default();
     for g in b.groups {
-        groups.append(group(py, g)?)?;
+        groups.append(group(py, g, &mut texts)?)?;
     }
     PyTuple::new(
         py,
@@ -96,13 +116,18 @@ fn to_python(py: Python<'_>, b: Batch) -> PyResult<Bound<'_, PyTuple>> {
 
 /// Each registered model's configured feature names, kept across batches.
 #[pyclass(frozen)]
-struct Plans(HashMap<String, Vec<String>>);
+struct Plans(HashMap<String, Plan>);
 
 #[pymethods]
 impl Plans {
     #[new]
     fn new(plans: HashMap<String, Vec<String>>) -> Self {
-        Self(plans)
+        Self(
+            plans
+                .into_iter()
+                .map(|(m, names)| (m, Plan::new(names)))
+                .collect(),
+        )
     }
 }
 
@@ -121,7 +146,10 @@ fn decode_batch<'py>(
         .iter()
         .map(|v| v.downcast_into::<PyBytes>().ok())
         .collect();
-    let slices: Vec<Option<&[u8]>> = held.iter().map(|v| v.as_ref().map(|b| b.as_bytes())).collect();
+    let slices: Vec<Option<&[u8]>> = held
+        .iter()
+        .map(|v| v.as_ref().map(|b| b.as_bytes()))
+        .collect();
     let batch = py.allow_threads(|| batch::decode(&slices, &plans.0, max_bytes, max_extra));
     to_python(py, batch)
 }

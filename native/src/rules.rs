@@ -44,11 +44,15 @@ fn width(nodes: &[Node]) -> usize {
 
 /// The `(key, value nodes)` pairs of the object at `nodes[0]`, duplicates included.
 fn pairs<'t, 'a>(nodes: &'t [Node<'a>]) -> Result<Vec<(&'a str, &'t [Node<'a>])>, Refusal> {
-    let Node::Object { len, .. } = nodes[0] else { return Err("not an object") };
+    let Node::Object { len, .. } = nodes[0] else {
+        return Err("not an object");
+    };
     let mut out = Vec::with_capacity(len);
     let mut i = 1;
     for _ in 0..len {
-        let Node::String(key) = nodes[i] else { return Err("bad key") };
+        let Node::String(key) = nodes[i] else {
+            return Err("bad key");
+        };
         let w = width(&nodes[i + 1..]);
         out.push((key, &nodes[i + 1..i + 1 + w]));
         i += 1 + w;
@@ -62,7 +66,8 @@ pub fn is_name(s: &str) -> bool {
     !b.is_empty()
         && b.len() <= 128
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
 /// A feature value or `outputs.prediction`: `str | int64 | float | bool | None`, floats finite.
@@ -105,7 +110,11 @@ fn optional_text(nodes: &[Node], min: usize, max: usize) -> Result<(), Refusal> 
         return Ok(());
     }
     let n = string(nodes)?.chars().count();
-    if n < min || n > max { Err("length") } else { Ok(()) }
+    if n < min || n > max {
+        Err("length")
+    } else {
+        Ok(())
+    }
 }
 
 /// `None` or an object whose values all pass `check`.
@@ -184,7 +193,11 @@ fn payload(nodes: &[Node]) -> Result<(), Refusal> {
             _ => return Err("unknown payload field"),
         }
     }
-    if seen.iter().all(|s| *s) { Ok(()) } else { Err("payload field missing") }
+    if seen.iter().all(|s| *s) {
+        Ok(())
+    } else {
+        Err("payload field missing")
+    }
 }
 
 fn inputs<'a>(nodes: &[Node<'a>]) -> Result<Vec<(&'a str, Val<'a>)>, Refusal> {
@@ -245,7 +258,11 @@ pub fn event<'a>(nodes: &[Node<'a>]) -> Result<Event<'a>, Refusal> {
         }
     }
     match (model_id, event_ms, ins) {
-        (Some(model_id), Some(event_ms), Some(inputs)) => Ok(Event { model_id, event_ms, inputs }),
+        (Some(model_id), Some(event_ms), Some(inputs)) => Ok(Event {
+            model_id,
+            event_ms,
+            inputs,
+        }),
         _ => Err("required field missing"),
     }
 }
