@@ -55,6 +55,7 @@ NOTES = {
     "MODELMON_AWS__REGION": "default: AWS_DEFAULT_REGION, AWS_REGION, else us-east-1",
     "MODELMON_AWS__ENDPOINT_URL": "default: AWS_ENDPOINT_URL; unset means real AWS",
     "MODELMON_LOG_JSON": "JSON lines (services) or plain text",
+    "MODELMON_NATIVE": "the native capture decoder when built; 0: pure Python (docs/decode.md)",
     "MODELMON_STACK_STATE_DIR": "default: <checkout>/.modelmon/stack",
     "MODELMON_STACK_PROJECT_DIR": "the checkout holding deploy/local/kafka/pom.xml",
     "MODELMON_STACK_KAFKA_HEAP": "the broker's -Xmx",

@@ -62,6 +62,17 @@ else
 fi
 rc=0
 .venv/bin/pytest --durations=10 "${suites[@]}" "$@" || rc=$?
+# The pure-Python decoder is the reference and the fallback: with the native one built, the
+# decode and aggregator unit tests run once more on it alone (docs/decode.md).
+if [[ ${#suites[@]} -gt 0 ]] && .venv/bin/python -c 'import modelmon_native' 2>/dev/null; then
+  echo "== pytest, pure-Python decoder (MODELMON_NATIVE=0) (${SECONDS}s)"
+  MODELMON_NATIVE=0 .venv/bin/pytest -q -p no:cacheprovider \
+    tests/unit/test_decode_parity.py tests/unit/test_streaming_decode.py \
+    tests/unit/test_streaming_partition.py tests/unit/test_feature_cap.py \
+    tests/unit/test_poison_messages.py tests/unit/test_one_validator.py \
+    tests/unit/test_limits.py tests/unit/test_model_watermarks.py \
+    tests/unit/test_aggregator_loop.py || { r=$?; [[ $rc -ne 0 ]] || rc=$r; }
+fi
 echo "== done in ${SECONDS}s"
 if [[ $rc -eq 5 ]]; then
   echo "pytest collected no tests: that is a failure here" >&2

@@ -25,12 +25,17 @@ from typing import Any
 import pytest
 
 from modelmon.stack import StackConfig, env_vars
+from modelmon.streaming.native_decode import select as select_decoder
 
 # The suites are packages (tests/unit/__init__.py ...), so equal file names in two suites do not
 # clash; their directories also stay importable, for helper modules a test imports by name.
 for _suite in ("unit", "integration", "e2e"):
     if str(Path(__file__).parent / _suite) not in sys.path:
         sys.path.append(str(Path(__file__).parent / _suite))
+
+# MODELMON_NATIVE=0 runs the suites on the pure-Python capture decoder (scripts/test.sh runs the
+# decode and aggregator tests that way too); otherwise the native one when it is built.
+select_decoder(os.environ.get("MODELMON_NATIVE", "1").lower() not in {"0", "false", "no", "off"})
 
 _STACK = StackConfig()
 for _key, _value in env_vars(_STACK).items():

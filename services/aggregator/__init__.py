@@ -40,12 +40,14 @@ def build(rt: Runtime) -> Aggregator:
         AttributionIntake,
         AttributionStore,
     )
+    from modelmon.streaming.native_decode import select
     from modelmon.streaming.partition import FlushCadence
     from modelmon.streaming.store import PartitionStore
 
     from .service import Aggregator, AggregatorOptions, AggregatorPorts, Readiness
 
     s, opts = rt.settings, rt.settings.aggregator
+    select(s.native)  # MODELMON_NATIVE=0: the pure-Python decoder (logs which path is active)
     options = AggregatorOptions(
         topic=opts.topic or s.topics.capture, group=opts.group, batch_size=opts.batch_size,
         flush_events=opts.flush_events, flush_seconds=opts.flush_seconds,

@@ -1,7 +1,9 @@
 """Intake: a consumed batch -> decoded events folded into the owning partition's aggregate.
 
-Decode routing: a batch of one model's messages (one Kafka key, checked against the payload)
-goes through that model's typed decoder, anything else through the generic one. What cannot
+Decode routing: with the native decoder (streaming/native_decode.py) every batch is decoded
+once, whatever models it mixes, and split by model with array operations. On the pure-Python
+path a batch of one model's messages (one Kafka key, checked against the payload) goes through
+that model's typed decoder, anything else through the generic one. What cannot
 be profiled (undecodable, invalid, or naming an unregistered model) is a dead letter with its
 source topic/partition/offset; a model registered a moment ago is looked up again first.
 """
@@ -24,6 +26,7 @@ from modelmon.service import DeadLetters
 from modelmon.streaming.bounds import reject_out_of_bounds
 from modelmon.streaming.decode import DecodedBatch, Rejected, TypedDecoder, decode_batch, take
 from modelmon.streaming.feature_cap import DEFAULT_MAX_FEATURES
+from modelmon.streaming.native_decode import decode_mixed
 from modelmon.streaming.partition import ModelPlan, PartitionAggregate
 from modelmon.windows import WindowSpec
 
@@ -73,6 +76,7 @@ class Intake:
         self._bounds, self._max_features, self._clock = bounds, max_features, clock
         self._may_refresh = may_refresh  # False after a Redis loss: keep the plans we have
         self.plans: dict[str, ModelPlan] = {}
+        self._features: tuple[object, dict[str, tuple[str, ...]]] = (None, {})  # of plans
         self._last_recheck = float("-inf")
         self._attributions = attributions  # modelmon.attribution: (p, agg, values, offsets, batch)
 
@@ -187,8 +191,14 @@ class Intake:
         return batch, sorted([*rejects, *bad], key=lambda r: r.index)
 
     def _decode(self, chunk: list[Message], values: list[bytes | None]) -> tuple[Any, list[Any]]:
-        """The model's typed decoder when the batch is one model's (by Kafka key, checked
-        against the payload); otherwise, or when it declines, the generic decoder."""
+        """The native decoder, once for the whole batch; on the pure-Python path the model's
+        typed decoder when the batch is one model's (by Kafka key, checked against the
+        payload), otherwise, or when it declines, the generic decoder."""
+        if self._features[0] is not self.plans:  # per model: its configured features
+            self._features = (self.plans, {m: p.features for m, p in self.plans.items()})
+        native = decode_mixed(values, self._features[1])
+        if native is not None:
+            return native
         keys = set(map(Message.key, chunk))
         key = keys.pop() if len(keys) == 1 else None
         plan = self.plans.get(key.decode(errors="replace")) if isinstance(key, bytes) else None

@@ -463,3 +463,6 @@ class Settings(BaseSettings):
     explainer: ExplainerSettings = Field(default_factory=ExplainerSettings)
     log_level: str = "INFO"
     log_json: bool = True
+    #: Decode capture batches with the native decoder (native/, built by scripts/venv.sh when
+    #: cargo is there); false forces the pure-Python reference path (docs/decode.md).
+    native: bool = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from modelmon.limits import EventTimeBounds
-from modelmon.streaming.decode import DecodedBatch, Int64Array, Rejected, take
+from modelmon.streaming.decode import DecodedBatch, Int64Array, Rejected
 
 
 def reject_out_of_bounds(
@@ -38,17 +38,4 @@ def reject_out_of_bounds(
 
 def subset(batch: DecodedBatch, positions: Int64Array) -> DecodedBatch:
     """The events of ``batch`` at these (sorted) positions."""
-    columns = None
-    if batch.columns is not None:
-        columns = {
-            name: col[positions] if isinstance(col, np.ndarray) else col.take(positions)
-            for name, col in batch.columns.items()
-        }
-    return DecodedBatch(
-        index=batch.index[positions],
-        event_ms=batch.event_ms[positions],
-        model_ids=take(batch.model_ids, positions),
-        inputs=take(batch.inputs, positions) if batch.inputs else [],
-        columns=columns,
-        model_id=batch.model_id,
-    )
+    return batch.subset(positions)

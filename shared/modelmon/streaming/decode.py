@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import msgspec
 import numpy as np
@@ -32,6 +32,9 @@ from modelmon.profile.numbers import Numbers
 from modelmon.streaming.poison import DECODE_ERRORS, reason, reason_code
 from modelmon.streaming.timestamps import epoch_millis
 from modelmon.validation import OTHER_FIELDS, CaptureStruct, Int64
+
+if TYPE_CHECKING:
+    from modelmon.streaming.blocks import ModelGroup
 
 Int64Array = npt.NDArray[np.int64]
 Column = npt.NDArray[Any]
@@ -89,21 +92,83 @@ class DecodedBatch:
     inputs: list[Inputs] = field(default_factory=list)
     columns: dict[str, Column | Numbers] | None = None
     model_id: str | None = None
+    #: A mixed batch decoded once (streaming/native_decode.py): each model's events and columns,
+    #: and each event's model as a number (``model_codes`` indexes ``list(groups)``).
+    groups: dict[str, ModelGroup] | None = None
+    model_codes: Int64Array | None = None
 
     def __len__(self) -> int:
         return len(self.event_ms)
 
+    def models(self) -> tuple[list[str], Int64Array]:
+        """The batch's model ids and, per event, the number of its model in that list."""
+        if self.model_id is not None:  # one model's batch (a typed decode)
+            return [self.model_id], np.zeros(len(self), dtype=np.int64)
+        if self.groups is not None and self.model_codes is not None:
+            return list(self.groups), self.model_codes
+        names, inverse = np.unique(np.asarray(self.model_ids, dtype=object), return_inverse=True)
+        return names.tolist(), inverse.astype(np.int64)
+
+    def typed_columns(
+        self, positions: Int64Array, configured: Iterable[str], model_id: str | None = None
+    ) -> dict[str, Column | Numbers] | None:
+        """Columns built at decode time for these (sorted) positions, or None when this batch
+        (or this model's part of it) keeps ``inputs`` dicts instead."""
+        if self.columns is not None:
+            return _take_columns(self.columns, positions, len(self))
+        group = None if self.groups is None or model_id is None else self.groups.get(model_id)
+        if group is None or group.block is None:
+            return None
+        cols = group.block.columns(np.searchsorted(group.positions, positions))
+        for name in configured:  # a model registered after this batch was decoded
+            if name not in cols:
+                cols[name] = _objects([None] * len(positions))
+        return cols
+
+    def rows_at(self, positions: Int64Array, model_id: str | None = None) -> list[Inputs]:
+        """The ``inputs`` dicts of these events (a batch or a model's part that keeps them)."""
+        if self.groups is not None and model_id is not None and model_id in self.groups:
+            group = self.groups[model_id]
+            return take(group.inputs, np.searchsorted(group.positions, positions))
+        return take(self.inputs, positions)
+
     def columns_at(
-        self, positions: Int64Array, configured: Iterable[str]
+        self, positions: Int64Array, configured: Iterable[str], model_id: str | None = None
     ) -> dict[str, Column | Numbers]:
         """The columns of the events at these (sorted) positions of the batch."""
-        if self.columns is None:
-            rows = take(self.inputs, positions)
-            return columns(rows, feature_names(rows, configured))
-        if len(positions) == len(self):  # every event, in order
-            return dict(self.columns)
-        return {name: col[positions] if isinstance(col, np.ndarray) else col.take(positions)
-                for name, col in self.columns.items()}  # fmt: skip
+        cols = self.typed_columns(positions, configured, model_id)
+        if cols is not None:
+            return cols
+        rows = self.rows_at(positions, model_id)
+        return columns(rows, feature_names(rows, configured))
+
+    def subset(self, positions: Int64Array) -> DecodedBatch:
+        """The events at these (sorted) positions, as a batch of its own."""
+        groups = codes = None
+        if self.groups is not None and self.model_codes is not None:
+            new_of_old = np.full(len(self), -1, dtype=np.int64)
+            new_of_old[positions] = np.arange(len(positions), dtype=np.int64)
+            groups = {m: g.subset(new_of_old) for m, g in self.groups.items()}
+            codes = self.model_codes[positions]
+        return DecodedBatch(
+            index=self.index[positions],
+            event_ms=self.event_ms[positions],
+            model_ids=take(self.model_ids, positions),
+            inputs=take(self.inputs, positions) if self.inputs else [],
+            columns=None if self.columns is None else _take_columns(self.columns, positions, -1),
+            model_id=self.model_id,
+            groups=groups,
+            model_codes=codes,
+        )
+
+
+def _take_columns(
+    cols: Mapping[str, Column | Numbers], rows: Int64Array, n: int
+) -> dict[str, Column | Numbers]:
+    if len(rows) == n:  # every row, in order
+        return dict(cols)
+    return {name: col[rows] if isinstance(col, np.ndarray) else col.take(rows)
+            for name, col in cols.items()}  # fmt: skip
 
 
 def decode_batch(values: Sequence[bytes | None]) -> tuple[DecodedBatch, list[Rejected]]:
@@ -169,6 +234,15 @@ def _millis(times: Sequence[datetime]) -> Int64Array:
         dtype=np.int64,
         count=len(times),
     )
+
+
+def split_by_code(codes: Int64Array, n: int) -> list[Int64Array]:
+    """For each code ``0..n-1``, the (sorted) positions holding it: one stable sort."""
+    if n == 1:
+        return [np.arange(len(codes), dtype=np.int64)]
+    order = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes, minlength=n))[:-1]
+    return np.split(order.astype(np.int64, copy=False), bounds)
 
 
 def take(items: Sequence[Any], idx: npt.NDArray[np.intp] | npt.NDArray[np.int64]) -> list[Any]:

@@ -22,7 +22,6 @@ from modelmon.streaming.decode import (
     Int64Array,
     columns,
     feature_names,
-    take,
 )
 
 #: Default cap (MODELMON_LIMITS__MAX_FEATURES overrides it).
@@ -33,15 +32,18 @@ C = TypeVar("C")
 
 def capped_columns(
     batch: DecodedBatch, positions: Int64Array, tracked: Collection[str],
-    configured: Collection[str], limit: int,
+    configured: Collection[str], limit: int, model_id: str | None = None,
 ) -> tuple[dict[str, Column | Numbers], int]:  # fmt: skip
-    """``batch.columns_at(positions, configured)`` within the cap, and the values left out.
+    """``batch.columns_at(positions, configured, model_id)`` within the cap, and the values
+    left out.
 
     On the generic path the names are capped before any column is built, so a flood of names
-    costs a count, not a column each."""
-    if batch.columns is not None:  # a typed batch: the configured features only
-        return cap_features(batch.columns_at(positions, configured), tracked, configured, limit)
-    rows = take(batch.inputs, positions)
+    costs a count, not a column each (the native decoder bounds the names it builds columns
+    for: past that, a model's events keep their dicts)."""
+    typed = batch.typed_columns(positions, configured, model_id)
+    if typed is not None:  # columns built at decode time
+        return cap_features(typed, tracked, configured, limit)
+    rows = batch.rows_at(positions, model_id)
     names = feature_names(rows, configured)
     admitted = admit(names, tracked, configured, limit)
     if len(admitted) == len(names):

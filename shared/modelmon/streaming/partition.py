@@ -24,7 +24,7 @@ import numpy as np
 
 from modelmon.keys import WindowRef
 from modelmon.profile import DatasetProfile, FeatureKind, ProfileTracker
-from modelmon.streaming.decode import DecodedBatch, Int64Array, TypedDecoder
+from modelmon.streaming.decode import DecodedBatch, Int64Array, TypedDecoder, split_by_code
 from modelmon.streaming.feature_cap import DEFAULT_MAX_FEATURES, capped_columns
 from modelmon.streaming.watermarks import ModelWatermarks
 from modelmon.windows import (
@@ -127,28 +127,23 @@ class PartitionAggregate:
         self.next_offset = last_offset + 1
         if len(batch) == 0:
             return AddResult(0, 0, [])
-        if batch.model_id is not None:  # one model's batch (a typed decode)
-            names, inverse = np.array([batch.model_id]), np.zeros(len(batch), dtype=np.intp)
-        else:
-            names, inverse = np.unique(np.asarray(batch.model_ids), return_inverse=True)
-        known = np.isin(inverse, [i for i, n in enumerate(names.tolist()) if n in plans])
-        unknown = batch.index[~known].tolist()
-        positions = np.flatnonzero(known)
-        times = batch.event_ms[positions]
-        marks = self.models.marks_before(names.tolist(), inverse[positions], times)  # per model
-        if len(times):
-            self.watermark = max(self.watermark, int(times.max()))
+        names, codes = batch.models()
+        # each model's events with array operations, one sort per batch (issue 23: the cost
+        # per (model, batch) stays small when a batch mixes many models)
+        per_model = split_by_code(codes, len(names))
+        unknown = [p for m, p in zip(names, per_model, strict=True) if m not in plans and len(p)]
+        unknown_index = batch.index[np.sort(np.concatenate(unknown))].tolist() if unknown else []
         profiled = late = 0
-        for code, model_id in enumerate(names.tolist()):
-            if model_id not in plans:
+        for model_id, positions in sorted(zip(names, per_model, strict=True)):
+            if model_id not in plans or not len(positions):
                 continue
-            sel = np.flatnonzero(inverse[positions] == code)
-            n_on_time, n_late = self._add_model(
-                model_id, plans[model_id], batch, positions[sel], marks[sel]
-            )
+            times = batch.event_ms[positions]
+            self.watermark = max(self.watermark, int(times.max()))
+            marks = self.models.advance(model_id, times)  # issue 19: per model
+            n_on_time, n_late = self._add_model(model_id, plans[model_id], batch, positions, marks)
             profiled, late = profiled + n_on_time, late + n_late
         self._events += profiled
-        return AddResult(profiled, late, unknown)
+        return AddResult(profiled, late, unknown_index)
 
     def _add_model(
         self,
@@ -175,7 +170,7 @@ class PartitionAggregate:
                 self._windows[ref] = window
             cols, over = capped_columns(  # issue 19: bounded features per window
                 batch, on_time[on_time_starts == start], window.tracker.feature_names(),
-                plan.features, plan.max_features,
+                plan.features, plan.max_features, model_id,
             )  # fmt: skip
             self.over_cap[model_id] += over
             window.tracker.update(cols)

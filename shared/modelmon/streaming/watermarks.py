@@ -46,9 +46,14 @@ class ModelWatermarks:
             sel = np.flatnonzero(codes == code)
             if not len(sel):
                 continue
-            times = event_ms[sel]
-            marks[sel] = watermarks_before(times, self.of(model_id))
-            self._marks[model_id] = max(self.of(model_id), int(times.max()))
+            marks[sel] = self.advance(model_id, event_ms[sel])
+        return marks
+
+    def advance(self, model_id: str, event_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """The model's watermark just before each of its events (in offset order, at least
+        one), advancing it past them."""
+        marks = watermarks_before(event_ms, self.of(model_id))
+        self._marks[model_id] = max(self.of(model_id), int(event_ms.max()))
         return marks
 
 
