@@ -52,6 +52,7 @@ REPORT_FILES = (
     "constraint_violations.json",
     "report.html",
     "modelmon-window.json",
+    "window-result.parquet",  # the durable tier of the window's result (docs/streaming.md)
 )
 STAYS_UP = "everything stays up"
 #: the demo fixture runs inside the first test: allow it RUN_TIMEOUT_S plus the asserts (the

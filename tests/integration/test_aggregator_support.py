@@ -169,6 +169,20 @@ def assert_exact_windows(
         assert {f.count for f in w.profile.features.values()} == {w.profile.row_count}
 
 
+#: Every service process started and not yet waited for: ``stop_leftovers`` ends them after
+#: each test, so a test that fails half-way never leaves services running into the next ones.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def stop_leftovers() -> None:
+    """SIGKILL the service processes a test started and did not stop (it failed half-way)."""
+    while _STARTED:
+        proc = _STARTED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+
+
 @dataclass
 class ServiceProcess:
     """A ``modelmon run <service>`` subprocess with its own env (prefix, topic, group)."""
@@ -187,6 +201,7 @@ class ServiceProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        _STARTED.append(self.proc)
         return self
 
     def kill(self) -> None:

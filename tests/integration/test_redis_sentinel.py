@@ -46,11 +46,22 @@ def sentinel_setup(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes
     try:
         probe = redis.Redis(port=replica, socket_timeout=2)
         wait_until(lambda: _synced(probe), 30, "the replica in sync")
+        # The sentinel learns of replicas from the master's INFO (every 10 s): a master killed
+        # before that leaves it nothing to promote, and no failover ever happens.
+        watcher = redis.Redis(port=sentinel, socket_timeout=2)
+        wait_until(lambda: _known_replicas(watcher) > 0, 60, "the sentinel knows the replica")
         yield f"redis+sentinel://127.0.0.1:{sentinel}/mm", procs[0], replica
     finally:
         for p in procs:
             p.kill()
             p.wait(10)
+
+
+def _known_replicas(sentinel: redis.Redis) -> int:
+    try:
+        return len(sentinel.sentinel_slaves("mm"))
+    except redis.RedisError:
+        return 0
 
 
 def _synced(client: redis.Redis) -> bool:
