@@ -174,9 +174,15 @@ def assert_exact_windows(
 _STARTED: list[subprocess.Popen[bytes]] = []
 
 
-def stop_leftovers() -> None:
-    """SIGKILL the service processes a test started and did not stop (it failed half-way)."""
-    while _STARTED:
+def started_count() -> int:
+    """How many service processes were started so far (a mark for ``stop_leftovers``)."""
+    return len(_STARTED)
+
+
+def stop_leftovers(since: int) -> None:
+    """SIGKILL the service processes started after mark ``since`` (by a test that failed
+    half-way) that still run; those started before it (a module fixture's) stay."""
+    while len(_STARTED) > since:
         proc = _STARTED.pop()
         if proc.poll() is None:
             proc.kill()
