@@ -38,7 +38,7 @@ NATIVE_STAMP=$VENV/.modelmon-native.sha256
 native_hash() {
   (cd native && find . -path ./target -prune -o -type f \( -name '*.rs' -o -name 'Cargo.*' \
     -o -name pyproject.toml \) -print | LC_ALL=C sort | xargs cat
-   "$VENV/bin/python" -c 'import sys; print(sys.version)'; cargo --version 2>/dev/null || true
+   "../$VENV/bin/python" -c 'import sys; print(sys.version)'; cargo --version 2>/dev/null || true
   ) | sha256sum | cut -d' ' -f1
 }
 
