@@ -19,6 +19,8 @@ Connection errors while a cluster reshards or a master fails over are
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
@@ -55,26 +57,35 @@ def _transient(exc: RedisClusterException) -> bool:
     return isinstance(exc, SlotNotCoveredError) or any(t in str(exc) for t in _TRANSIENT_CLUSTER)
 
 
+@contextmanager
+def _translating() -> Iterator[None]:
+    """The one translation: a ``RedisError`` (and a transient cluster error) becomes
+    ``RedisUnavailableError``; ``NoScriptError``/``WatchError`` and programming errors such as
+    a cross-slot command pass through. A single server never raises cluster errors."""
+    try:
+        yield
+    except _PASS:
+        raise
+    except redis.RedisError as exc:
+        raise _translated(exc) from exc
+    except RedisClusterException as exc:
+        if _transient(exc):
+            raise _translated(exc) from exc
+        raise
+
+
 class _Pipeline(Pipeline):
     def execute(self, raise_on_error: bool = True) -> list[Any]:
-        try:
+        with _translating():
             return super().execute(raise_on_error)
-        except _PASS:
-            raise
-        except redis.RedisError as exc:
-            raise _translated(exc) from exc
 
 
 class ModelmonRedis(redis.Redis):
     """``redis.Redis`` whose failures are ``DependencyUnavailableError``."""
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
-        try:
+        with _translating():
             return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
-        except _PASS:
-            raise
-        except redis.RedisError as exc:
-            raise _translated(exc) from exc
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
         pipe = super().pipeline(transaction, shard_hint)
@@ -84,32 +95,16 @@ class ModelmonRedis(redis.Redis):
 
 class _ClusterPipeline(ClusterPipeline):
     def execute(self, raise_on_error: bool = True) -> list[Any]:
-        try:
+        with _translating():
             return super().execute(raise_on_error)
-        except _PASS:
-            raise
-        except redis.RedisError as exc:
-            raise _translated(exc) from exc
-        except RedisClusterException as exc:
-            if _transient(exc):
-                raise _translated(exc) from exc
-            raise
 
 
 class ModelmonRedisCluster(RedisCluster):
     """``redis.cluster.RedisCluster`` whose failures are ``DependencyUnavailableError``."""
 
     def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with _translating():
             return super().execute_command(*args, **kwargs)  # type: ignore[no-untyped-call]
-        except _PASS:
-            raise
-        except redis.RedisError as exc:
-            raise _translated(exc) from exc
-        except RedisClusterException as exc:
-            if _transient(exc):
-                raise _translated(exc) from exc
-            raise
 
     def pipeline(self, transaction: Any = None, shard_hint: Any = None) -> Any:
         """Not a transaction unless asked (redis-py splits multi-key commands through it), so
