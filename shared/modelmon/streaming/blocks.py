@@ -9,6 +9,7 @@ The rules these columns follow: docs/decode.md ("The typing rules").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,3 +78,58 @@ class Block:
             else:
                 out[name] = Numbers(part.floats[j], ints[j] if has_int[j] else None)
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class SharedBlock:
+    """The events of every model of a batch whose columns have one layout (the same ``names``,
+    ``planned`` and object columns), as one ``Block``: row ``r`` is batch position
+    ``positions[r]`` (ascending) of model ``models[codes[r]]``. The aggregator folds many small
+    models in with array operations over it (issue 23: the cost per batch, not per model)."""
+
+    models: list[str]
+    codes: Int64Array
+    positions: Int64Array
+    block: Block
+
+
+def layout(block: Block) -> tuple[tuple[str, ...], int, frozenset[str]]:
+    """What must be equal for two models' blocks to share one: names, planned, object columns."""
+    return tuple(block.names), block.planned, frozenset(block.objects)
+
+
+def shared_blocks(groups: Mapping[str, ModelGroup]) -> tuple[list[SharedBlock], list[str]]:
+    """The groups' blocks joined per layout (sorted by model within a layout, rows in batch
+    order), and the models that keep ``inputs`` dicts (no block), sorted."""
+    by_layout: dict[tuple[tuple[str, ...], int, frozenset[str]], list[str]] = {}
+    rest: list[str] = []
+    for model in sorted(groups):
+        block = groups[model].block
+        if block is None:
+            rest.append(model)
+        else:
+            by_layout.setdefault(layout(block), []).append(model)
+    return [_joined(models, groups) for models in by_layout.values()], rest
+
+
+def _joined(models: list[str], groups: Mapping[str, ModelGroup]) -> SharedBlock:
+    parts = [groups[m] for m in models]
+    blocks = [g.block for g in parts if g.block is not None]
+    if len(parts) == 1:
+        codes = np.zeros(len(parts[0].positions), dtype=np.int64)
+        return SharedBlock(models, codes, parts[0].positions, blocks[0])
+    positions = np.concatenate([g.positions for g in parts])
+    codes = np.repeat(np.arange(len(parts), dtype=np.int64), [len(g.positions) for g in parts])
+    order = np.argsort(positions, kind="stable")
+    first = blocks[0]
+    objects = {
+        name: np.concatenate([b.objects[name] for b in blocks])[order] for name in first.objects
+    }
+    block = Block(
+        first.names,
+        first.planned,
+        np.concatenate([b.floats for b in blocks], axis=1)[:, order],
+        np.concatenate([b.tags for b in blocks], axis=1)[:, order],
+        objects,
+    )
+    return SharedBlock(models, codes[order], positions[order], block)

@@ -34,7 +34,7 @@ from modelmon.streaming.timestamps import epoch_millis
 from modelmon.validation import OTHER_FIELDS, CaptureStruct, Int64
 
 if TYPE_CHECKING:
-    from modelmon.streaming.blocks import ModelGroup
+    from modelmon.streaming.blocks import ModelGroup, SharedBlock
 
 Int64Array = npt.NDArray[np.int64]
 Column = npt.NDArray[Any]
@@ -96,6 +96,20 @@ class DecodedBatch:
     #: and each event's model as a number (``model_codes`` indexes ``list(groups)``).
     groups: dict[str, ModelGroup] | None = None
     model_codes: Int64Array | None = None
+    #: The same events joined per column layout (``blocks.SharedBlock``), when the decoder
+    #: built them so; ``shared_blocks()`` joins ``groups`` otherwise.
+    shared: list[SharedBlock] | None = None
+
+    def shared_blocks(self) -> tuple[list[SharedBlock], list[str]] | None:
+        """The batch's models joined per column layout, and the models that keep ``inputs``
+        dicts; None for a batch that is not a mixed, natively decoded one."""
+        if self.groups is None:
+            return None
+        if self.shared is not None:
+            return self.shared, sorted(m for m, g in self.groups.items() if g.block is None)
+        from modelmon.streaming.blocks import shared_blocks  # blocks imports this module
+
+        return shared_blocks(self.groups)
 
     def __len__(self) -> int:
         return len(self.event_ms)

@@ -1,0 +1,72 @@
+"""Joining a mixed batch's per-model blocks per column layout (streaming/blocks.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from modelmon.streaming import native_decode
+from modelmon.streaming.blocks import Block, ModelGroup, shared_blocks
+
+
+def _block(names: list[str], rows: int, seed: int, objects: tuple[str, ...] = ()) -> Block:
+    rng = np.random.default_rng(seed)
+    floats = rng.normal(size=(len(names), rows))
+    tags = rng.integers(0, 6, size=(len(names), rows)).astype(np.uint8)
+    objs = {n: np.array([f"{n}{seed}-{i}" for i in range(rows)], dtype=object) for n in objects}
+    return Block(names, len(names), floats, tags, objs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=8), st.randoms(use_true_random=False))
+def test_joined_rows_are_each_models_rows_in_batch_order(sizes: list[int], rnd) -> None:  # type: ignore[no-untyped-def]
+    total = sum(sizes)
+    owner = [m for m, n in enumerate(sizes) for _ in range(n)]
+    rnd.shuffle(owner)
+    groups = {}
+    for m, n in enumerate(sizes):
+        positions = np.flatnonzero(np.asarray(owner) == m).astype(np.int64)
+        objects = ("c",) if m % 3 else ()  # two layouts: with and without an object column
+        groups[f"m{m}"] = ModelGroup(positions, _block(["a", "b", "c"], n, m, objects))
+    groups["dicts"] = ModelGroup(np.array([total], dtype=np.int64))
+    joined, rest = shared_blocks(groups)
+    assert rest == ["dicts"]
+    assert sum(len(s.positions) for s in joined) == total
+    for s in joined:
+        assert (np.diff(s.positions) > 0).all()
+        for code, model in enumerate(s.models):
+            mine = s.codes == code
+            group = groups[model]
+            assert group.block is not None
+            np.testing.assert_array_equal(s.positions[mine], group.positions)
+            np.testing.assert_array_equal(s.block.floats[:, mine], group.block.floats)
+            np.testing.assert_array_equal(s.block.tags[:, mine], group.block.tags)
+            for name, col in group.block.objects.items():
+                assert s.block.objects[name][mine].tolist() == col.tolist()
+
+
+def test_a_mixed_native_batch_offers_its_shared_blocks() -> None:
+    if not native_decode.available():
+        pytest.skip("the native decoder is not built (no cargo when the venv was made)")
+    was = native_decode.active() == "native"
+    native_decode.select(True)
+    events = [
+        b'{"schema_version":1,"event_id":"e%d","model_id":"m%d","event_time":'
+        b'"2026-01-01T00:00:00Z","inputs":{"x":%d,"y":"k"}}' % (i, i % 3, i)
+        for i in range(9)
+    ]
+    got = native_decode.decode_mixed(events, {f"m{i}": ["x", "y"] for i in range(3)})
+    assert got is not None
+    batch, rejects = got
+    assert not rejects
+    shared = batch.shared_blocks()
+    assert shared is not None
+    joined, rest = shared
+    assert rest == [] and len(joined) == 1
+    [s] = joined
+    np.testing.assert_array_equal(s.positions, np.arange(9))
+    assert [s.models[c] for c in s.codes.tolist()] == [f"m{i % 3}" for i in range(9)]
+    assert s.block.floats[0].tolist() == [float(i) for i in range(9)]
+    native_decode.select(was)
