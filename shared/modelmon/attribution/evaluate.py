@@ -11,7 +11,6 @@ Report files go to ``{endpoint}/{schedule}/yyyy/mm/dd/hh/[MMSS/]model-explainabi
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,7 +32,7 @@ from modelmon.attribution.checks import (
 )
 from modelmon.attribution.cloudwatch import explainability_metric_data
 from modelmon.attribution.state import DEFAULT_LABEL, AttributionState
-from modelmon.events import AlertEvent, alert_key
+from modelmon.events import AlertEvent, series_alert
 
 FOLDER: Final = "model-explainability/"
 
@@ -132,32 +131,26 @@ def alert_events(
         if not check.evaluated:
             continue
         state = "ALARM" if check.violated else "OK"
-        digest = hashlib.sha256(
-            f"{evaluation.model_id}|{evaluation.window_start_ms}|{check.label}|{state}|"
-            f"{evaluation.attributions}".encode()
-        ).hexdigest()[:32]
         description = (
             check.description
             if check.violated
             else f"Feature attribution NDCG {check.ndcg:.4f} meets threshold {check.threshold}"
         )
         events.append(
-            AlertEvent(
-                event_id=f"a-{digest}",
-                alert_key=alert_key(evaluation.model_id, variant, CHECK_TYPE, check.label),
-                model_id=evaluation.model_id,
+            series_alert(
+                evaluation,
+                "a",
+                evaluation.attributions,
+                CHECK_TYPE,
+                check.label,
+                state,
+                description=description,
+                detected_at=detected_at,
                 variant=variant,
-                window_start=_when(evaluation.window_start_ms),
-                window_end=_when(evaluation.window_end_ms),
-                check_type=CHECK_TYPE,
-                feature=check.label,
                 value=check.ndcg,
                 threshold=check.threshold,
                 method="ndcg",
                 severity=severity,
-                state=state,
-                description=description,
-                detected_at=detected_at,
             )
         )
     return events
