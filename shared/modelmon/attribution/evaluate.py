@@ -12,6 +12,7 @@ Report files go to ``{endpoint}/{schedule}/yyyy/mm/dd/hh/[MMSS/]model-explainabi
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -35,6 +36,8 @@ from modelmon.attribution.state import DEFAULT_LABEL, AttributionState
 from modelmon.events import AlertEvent, series_alert
 
 FOLDER: Final = "model-explainability/"
+#: Features per label the stored summary keeps (the window's highest mean |SHAP| first).
+TOP_FEATURES: Final = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +79,8 @@ class AttributionEvaluation:
         return analysis_document(labels)
 
     def to_json(self) -> dict[str, Any]:
-        """A summary for reports and the API: the NDCG per label and the rankings."""
+        """A summary for reports and the API: the NDCG per label and, per label, the window's
+        ``TOP_FEATURES`` features by mean |SHAP| beside their baseline values."""
         return {
             "model_id": self.model_id,
             "window_start_ms": self.window_start_ms,
@@ -91,7 +95,23 @@ class AttributionEvaluation:
                 }
                 for c in self.checks
             ],
+            "top_features": self.top_features(),
         }
+
+    def top_features(self, n: int = TOP_FEATURES) -> dict[str, list[dict[str, Any]]]:
+        """Per checked label (the baseline's name) the window's ``n`` features with the
+        highest mean |SHAP| (ties by name), each with its baseline value (null: not in the
+        baseline); labels without a check have no baseline values."""
+
+        def ranked(values: Mapping[str, float], baseline: Mapping[str, float]) -> list[Any]:
+            top = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+            return [{"feature": f, "value": v, "baseline": baseline.get(f)} for f, v in top]
+
+        found = {c.label: ranked(c.live, c.baseline) for c in self.checks}
+        for label, values in sorted(self.live.items()):
+            if not any(c.live == values for c in self.checks):
+                found.setdefault(label, ranked(values, {}))
+        return found
 
 
 def evaluate_attributions(
