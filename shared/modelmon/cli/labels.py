@@ -21,7 +21,8 @@ from typing import Any
 
 import click
 
-from modelmon.cli.baseline import IsoTime, fail, output_dir, s3_client_factory
+from modelmon.cli.baseline import fail, output_dir, s3_client_factory
+from modelmon.cli.options import time_option
 from modelmon.errors import InvalidEventError, ModelmonError
 
 
@@ -63,11 +64,10 @@ def _label_events(
 )
 @click.option("--model", required=True, help="The model (endpoint) the labels belong to.")
 @click.option("--out", default=None, help="Write label events as NDJSON here instead of Kafka.")
-@click.option(
+@time_option(
     "--label-time",
-    type=IsoTime(),
-    default=None,
-    help="Label time for files outside yyyy/mm/dd/hh folders (default: now).",
+    "label_time",
+    "Label time for files outside yyyy/mm/dd/hh folders (default: now).",
 )
 def import_labels(
     sources: tuple[str, ...], model: str, out: str | None, label_time: datetime | None
