@@ -265,16 +265,21 @@ function dayBefore(iso) {
   return new Date(new Date(iso).getTime() - 86400000).toISOString();
 }
 
+// one series' newest window and its day of history (null, null: no window yet)
+async function seriesDay(base, series) {
+  const latest = await latestOrNull(base + "/" + series + "/latest");
+  if (!latest) return [null, null];
+  const start = encodeURIComponent(dayBefore(latest.window_end));
+  return [latest, await api(base + "/" + series + "?limit=1000&start=" + start)];
+}
+
 async function renderLabels(model) {
   const base = "/models/" + encodeURIComponent(model);
-  const [quality, bias] = await Promise.all([
-    latestOrNull(base + "/quality/latest"), latestOrNull(base + "/bias/latest")]);
-  const [qHist, bHist] = await Promise.all([
-    quality ? api(base + "/quality?limit=1000&start=" + encodeURIComponent(dayBefore(quality.window_end))) : null,
-    bias ? api(base + "/bias?limit=1000&start=" + encodeURIComponent(dayBefore(bias.window_end))) : null,
-  ]);
-  drawQuality(quality, qHist);
-  drawBias(bias, bHist);
+  const [quality, bias, attribution] = await Promise.all(
+    ["quality", "bias", "attribution"].map((series) => seriesDay(base, series)));
+  drawQuality(...quality);
+  drawBias(...bias);
+  drawAttribution(...attribution);
 }
 
 function fmtBias(x) {
@@ -376,6 +381,49 @@ function drawBias(latest, history) {
     legend: { orientation: "h", y: -0.35 },
   }, PLOT_CONFIG);
   $("bias-history").dataset.traces = String(traces.length);
+}
+
+function drawAttribution(latest, history) {
+  const table = $("attr-table");
+  table.dataset.window = latest ? latest.window_start : "";
+  $("attr-history").hidden = !latest;
+  if (!latest) {
+    table.querySelector("tbody").innerHTML = "";
+    return;
+  }
+  $("attr-note").textContent = "Window " + fmtTime(latest.window_start) + ": " +
+    latest.attributions + " events with attributions, " + latest.violations +
+    " label(s) below their NDCG threshold.";
+  table.querySelector("tbody").innerHTML = latest.labels.map((l) => {
+    const ndcg = l.ndcg == null ? "not checked" : fmtNum(l.ndcg) + (l.violated ? " < " : " ≥ ") +
+      fmtNum(l.threshold);
+    return l.top_features.map((f, i) => '<tr data-label="' + esc(l.label) + '" data-feature="' +
+      esc(f.feature) + '" data-violated="' + l.violated + '"' + (l.violated ? ' class="violated"' : "") +
+      "><td>" + (i ? "" : esc(l.label)) + "</td><td>" + (i ? "" : ndcg) + "</td><td>" +
+      esc(f.feature) + "</td><td>" + fmtNum(f.value) + "</td><td>" + fmtNum(f.baseline) +
+      "</td></tr>").join("");
+  }).join("");
+  const windows = history.page.items;
+  const labels = [...new Set(windows.flatMap((w) => w.labels.map((l) => l.label)))];
+  const traces = [];
+  for (const name of labels) {
+    const pts = windows.map((w) => w.labels.find((l) => l.label === name) || null);
+    traces.push({ type: "scatter", mode: "lines+markers", name: "NDCG " + name,
+      x: windows.map((w) => w.window_start), y: pts.map((p) => (p ? p.ndcg : null)),
+      marker: { color: pts.map((p) => (p && p.violated ? "#b71c1c" : BASE_COLOR)) } });
+    const last = latest.labels.find((l) => l.label === name);
+    if (last && last.threshold != null && windows.length) {
+      traces.push({ type: "scatter", mode: "lines", name: name + " threshold",
+        x: [windows[0].window_start, windows[windows.length - 1].window_start],
+        y: [last.threshold, last.threshold], line: { dash: "dash", color: "#b71c1c" } });
+    }
+  }
+  Plotly.react($("attr-history"), traces, {
+    title: { text: "feature attribution NDCG per window (dashed: alert below)", font: { size: 13 } },
+    height: 280, margin: { l: 50, r: 10, t: 36, b: 60 }, xaxis: { type: "date" },
+    yaxis: { range: [0, 1.05] }, legend: { orientation: "h", y: -0.35 },
+  }, PLOT_CONFIG);
+  $("attr-history").dataset.traces = String(traces.length);
 }
 
 // ----- loop ------------------------------------------------------------------------------
