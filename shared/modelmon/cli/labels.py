@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from modelmon.cli.baseline import fail, output_dir, s3_client_factory
-from modelmon.cli.options import time_option
+from modelmon.cli.options import data_option, time_option
 from modelmon.errors import InvalidEventError, ModelmonError
 
 
@@ -55,13 +55,7 @@ def _label_events(
 
 
 @labels.command(name="import")
-@click.option(
-    "--from",
-    "sources",
-    multiple=True,
-    required=True,
-    help="Ground-truth folder or s3://bucket/prefix (repeatable).",
-)
+@data_option("Ground-truth folder or s3://bucket/prefix (repeatable).", "--from", "sources")
 @click.option("--model", required=True, help="The model (endpoint) the labels belong to.")
 @click.option("--out", default=None, help="Write label events as NDJSON here instead of Kafka.")
 @time_option(
@@ -145,19 +139,12 @@ def _import_to_kafka(paths: list[str], model: str, when: datetime) -> tuple[int,
 
 
 @labels.command()
-@click.option(
+@data_option(
+    "Capture archive folder or s3://bucket/prefix (SageMaker capture records).",
     "--captures",
-    multiple=True,
-    required=True,
-    help="Capture archive folder or s3://bucket/prefix (SageMaker capture records).",
+    "captures",
 )
-@click.option(
-    "--labels",
-    "label_paths",
-    multiple=True,
-    required=True,
-    help="Ground-truth folder or s3://bucket/prefix.",
-)
+@data_option("Ground-truth folder or s3://bucket/prefix.", "--labels", "label_paths")
 @click.option("--out", required=True, help="Folder (or s3://bucket/prefix/) for merged records.")
 def merge(captures: tuple[str, ...], label_paths: tuple[str, ...], out: str) -> None:
     """Join captures to ground truth by inference id (SageMaker's merge job)."""

@@ -33,9 +33,10 @@ class IsoTime(click.ParamType):  # type: ignore[type-arg]
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def data_option(help: str) -> Decorator:
-    """``--data`` (repeatable, required): files, folders or s3:// prefixes to read."""
-    return click.option("--data", "data", multiple=True, required=True, help=help)
+def data_option(help: str, name: str = "--data", dest: str = "data") -> Decorator:
+    """``--data`` (or ``name``; repeatable, required): files, folders or s3:// prefixes to
+    read, as a tuple in ``dest``."""
+    return click.option(name, dest, multiple=True, required=True, help=help)
 
 
 def out_option(help: str, *, file: bool = False) -> Decorator:
