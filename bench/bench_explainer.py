@@ -86,11 +86,6 @@ class _Consumer:
     def consumer_group_metadata(self) -> Any:
         return None
 
-    def get_watermark_offsets(
-        self, partition: TopicPartition, timeout: float = 1, cached: bool = False
-    ) -> tuple[int, int]:
-        return 0, len(self.values)
-
     def close(self) -> None: ...
 
 

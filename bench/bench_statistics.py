@@ -21,14 +21,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from scipy.special import chdtri
 
 from modelmon.drift import evaluate, get_method
-from modelmon.drift.numeric import JS_ALPHA, bin_edges, js_divergence, psi_of
 from modelmon.profile import DatasetProfile, ProfileTracker
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))  # the exact oracle
+from drift_exact import exact_numeric
 from rounds import ROUNDS, Rounds, interleaved
 from statistics_data import generate, specs
 from summary import headline
@@ -85,32 +84,6 @@ def time_compare(baseline_blob: bytes, current_blob: bytes, repeats: int = 21) -
     log(f"compare: median {np.median(times) * 1e3:.1f} ms, fastest {min(times) * 1e3:.1f} ms, "
         f"CPU median {CPU_MS['cold']:.1f} ms")  # fmt: skip
     return float(np.median(times))
-
-
-def exact_numeric(x: np.ndarray, y: np.ndarray, b: Any) -> dict[str, float]:
-    """The exact value of every numeric distance on the raw data (PSI/JS on the same bins)."""
-    edges = bin_edges(b, 10)
-    sx, sy = np.sort(x), np.sort(y)
-
-    def shares(s: np.ndarray) -> np.ndarray:
-        cdf = np.searchsorted(s, edges, side="right") / len(s)
-        return np.maximum(np.diff(np.concatenate(([0.0], cdf, [1.0]))), 1e-3)
-
-    p, q = shares(sx), shares(sy)
-    ks = float(stats.ks_2samp(x, y).statistic)
-    margin = 1.8 * np.sqrt((len(x) + len(y)) / (len(x) * len(y)))
-    jsd = max(js_divergence(p, q), 0.0)
-    js_margin = float(chdtri(max(len(edges), 1), JS_ALPHA)) * (1 / len(x) + 1 / len(y))
-    js_margin /= 8 * math.log(2)
-    return {
-        "linf_simple": ks,
-        "linf_robust": max(0.0, ks - margin),
-        "psi": psi_of(p, q),
-        "jensen_shannon": float(np.sqrt(jsd)),
-        "jensen_shannon_robust": math.sqrt(max(0.0, jsd - js_margin)),
-        "wasserstein": float(stats.wasserstein_distance(x, y) / x.std()),
-        "mean_shift": float(abs(y.mean() - x.mean()) / x.std()),
-    }
 
 
 def exact_categorical(x: np.ndarray, y: np.ndarray) -> dict[str, float]:

@@ -14,7 +14,6 @@ are deterministic, so the alerting service de-duplicates them).
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -54,7 +53,7 @@ class AttributionStep:
         out: str | None = None,
         write_reports: Callable[[str, dict[str, str]], None] | None = None,
         cloudwatch: Any | None = None,
-        save: Callable[[str, int, str], None] | None = None,
+        save: Callable[[str, int, dict[str, Any]], None] | None = None,
         expire: Callable[[WindowRef], None] | None = None,
     ) -> None:
         self._read, self._out, self._expire = read, out, expire
@@ -83,8 +82,7 @@ class AttributionStep:
         if events:
             produce_all(ref.model_id, [e.model_dump_json().encode() for e in events])
         if self._save is not None:
-            body = json.dumps(evaluation.to_json(), separators=(",", ":"), allow_nan=False)
-            self._save(ref.model_id, ref.start_ms, body)
+            self._save(ref.model_id, ref.start_ms, evaluation.to_json())
         if self._cloudwatch is not None and route.enabled:
             data = [d.to_aws() for d in cloudwatch_data(evaluation, endpoint, route.schedule_name)]
             try:
@@ -138,18 +136,15 @@ def attribution_step(
         expire_window,
         window_attributions,
     )
+    from modelmon.streaming.results import save_window_doc
 
     stores = [
         AttributionStore(redis, keys, t)
         for t in dict.fromkeys([topic, settings.topics.attributions])
     ]
 
-    def save(model_id: str, start_ms: int, body: str) -> None:
-        key = keys.attribution_results(model_id)
-        pipe = redis.pipeline()
-        pipe.zremrangebyscore(key, start_ms, start_ms)
-        pipe.zadd(key, {body: start_ms})
-        pipe.execute()
+    def save(model_id: str, start_ms: int, doc: dict[str, Any]) -> None:
+        save_window_doc(redis, keys.attribution_results(model_id), start_ms, doc)
 
     return AttributionStep(
         lambda ref: window_attributions(stores, ref),

@@ -44,9 +44,6 @@ class ConsumerPort(Protocol):
     ) -> list[TopicPartition]: ...
     def seek(self, partition: TopicPartition) -> None: ...
     def consumer_group_metadata(self) -> Any: ...
-    def get_watermark_offsets(
-        self, partition: TopicPartition, timeout: float = ..., cached: bool = ...
-    ) -> tuple[int, int]: ...
     def close(self) -> None: ...
 
 
@@ -131,7 +128,6 @@ class ExplainerLoop:
             raise
         self._flush_counts()
         self.metrics.transactions.labels("committed").inc()
-        self._observe_lag(positions)
         return len(msgs)
 
     def _count(self, model: str, outcome: str, n: int = 1) -> None:
@@ -257,12 +253,3 @@ class ExplainerLoop:
                 self._consumer.seek(tp)
             except KafkaException as exc:
                 log.warning("seek failed: %s", exc)
-
-    def _observe_lag(self, positions: list[TopicPartition]) -> None:
-        for tp in positions:
-            try:
-                _, high = self._consumer.get_watermark_offsets(tp, cached=True)
-            except KafkaException:
-                continue
-            if high >= 0 and tp.offset >= 0:
-                self.metrics.lag.labels(str(tp.partition)).set(max(0, high - tp.offset))

@@ -1,8 +1,10 @@
-"""Prometheus metrics of the explainer (registered on the service's own registry)."""
+"""Prometheus metrics of the explainer (registered on the service's own registry). Its consumer
+lag is the shared ``modelmon_consumer_lag{group="modelmon-explainer"}`` (``adapters.lag``, set
+up in ``main``): the explainer commits its offsets in its transactions, which that gauge reads."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter
 
 
 class ExplainerMetrics:
@@ -22,9 +24,4 @@ class ExplainerMetrics:
         self.transactions = Counter(
             "modelmon_explainer_transactions", "Kafka transactions by outcome", ["outcome"],
             registry=registry,
-        )  # fmt: skip
-        self.lag = Gauge(
-            "modelmon_explainer_consumer_lag",
-            "Capture messages not yet explained or skipped, per partition",
-            ["partition"], registry=registry,
         )  # fmt: skip

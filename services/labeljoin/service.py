@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -30,6 +29,7 @@ from modelmon.quality.html import quality_report_html
 from modelmon.quality.join import ModelQuality
 from modelmon.service import Health, StopFlag
 from modelmon.settings import AwsSettings
+from modelmon.streaming.results import save_window_doc
 
 from .joiner import Joiner
 from .router import Router
@@ -90,12 +90,8 @@ class Publisher:
         if self._write is not None:
             page = {"report.html": quality_report_html(result, model.constraints)}
             self._write(report_path(endpoint, schedule, result), report_files(result) | page)
-        body = json.dumps(result.to_json(), separators=(",", ":"), allow_nan=False)
         key = self._keys.quality_results(result.model_id)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.zremrangebyscore(key, result.window_start_ms, result.window_start_ms)
-        pipe.zadd(key, {body: result.window_start_ms})
-        pipe.execute()
+        save_window_doc(self._redis, key, result.window_start_ms, result.to_json())
         if self._cloudwatch is not None and cloudwatch_on:
             data = cloudwatch_metric_data(result, endpoint, schedule)
             for i in range(0, len(data), 20):
@@ -121,12 +117,8 @@ class Publisher:
             window = (result.window_start_ms, result.window_end_ms)
             folder = window_folder(endpoint, schedule, window) + "model-bias/"
             self._write(folder, bias_report_files(result, baseline))
-        body = json.dumps(result.to_json(), separators=(",", ":"), allow_nan=False)
         key = self._keys.bias_results(result.model_id)
-        pipe = self._redis.pipeline(transaction=True)
-        pipe.zremrangebyscore(key, result.window_start_ms, result.window_start_ms)
-        pipe.zadd(key, {body: result.window_start_ms})
-        pipe.execute()
+        save_window_doc(self._redis, key, result.window_start_ms, result.to_json())
         if self._cloudwatch is not None and cloudwatch_on:
             data = [d.to_aws() for d in bias_cloudwatch_data(result, endpoint, schedule)]
             for i in range(0, len(data), 20):
@@ -153,12 +145,7 @@ def store_rolling(redis: Any, keys: Keys) -> Callable[[QualityEvaluation], None]
 
     def store(result: QualityEvaluation) -> None:
         key = keys.quality_rolling_results(result.model_id)
-        score = result.window_end_ms
-        body = json.dumps(result.to_json(), separators=(",", ":"), allow_nan=False)
-        pipe = redis.pipeline(transaction=True)
-        pipe.zremrangebyscore(key, score, score)
-        pipe.zadd(key, {body: score})
-        pipe.execute()
+        save_window_doc(redis, key, result.window_end_ms, result.to_json())
 
     return store
 

@@ -7,9 +7,10 @@ additive only: new optional fields, never a renamed or retyped one.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import (
     AfterValidator,
@@ -288,3 +289,78 @@ AlertsTopicEvent = Annotated[AlertEvent | WindowEvaluated, Field(discriminator="
 def alert_key(model_id: str, variant: str, check_type: str, feature: str) -> str:
     """The stable identity of an alert across windows."""
     return f"{model_id}/{variant}/{check_type}/{feature}"
+
+
+def transition_id(
+    series: str, model_id: str, window_start_ms: int, feature: str, state: str, evidence: int
+) -> str:
+    """The id of one check's state in one window of a series evaluated again as evidence
+    arrives (the label join's quality and bias, the attributions): ``series`` is the id's
+    prefix (``q``, ``b``, ``a``), ``evidence`` the count it rests on (labelled pairs, joined
+    pairs, attributions). Same window, check, state and evidence, same id."""
+    text = f"{model_id}|{window_start_ms}|{feature}|{state}|{evidence}"
+    return f"{series}-{hashlib.sha256(text.encode()).hexdigest()[:32]}"
+
+
+def window_alert(
+    model_id: str,
+    window_ms: tuple[int, int],
+    check_type: AlertKind,
+    feature: str,
+    *,
+    event_id: str,
+    description: str,
+    detected_at: datetime,
+    variant: str = "AllTraffic",
+    state: str = "ALARM",
+    value: float | None = None,
+    threshold: float | None = None,
+    method: str | None = None,
+    severity: str = "warning",
+    report_uri: str | None = None,
+) -> AlertEvent:
+    """The alert event of one check of one window (start, end in epoch ms), its ``alert_key``
+    derived from model, variant, check and feature."""
+    return AlertEvent(
+        event_id=event_id,
+        alert_key=alert_key(model_id, variant, check_type, feature),
+        model_id=model_id,
+        variant=variant,
+        window_start=datetime.fromtimestamp(window_ms[0] / 1000, UTC),
+        window_end=datetime.fromtimestamp(window_ms[1] / 1000, UTC),
+        check_type=check_type,
+        feature=feature,
+        value=value,
+        threshold=threshold,
+        method=method,
+        severity=severity,  # validated by the model: one of its Literal values
+        state=state,
+        description=description,
+        report_uri=report_uri,
+        detected_at=detected_at,
+    )
+
+
+class EvaluatedWindow(Protocol):
+    """What ``series_alert`` reads of a label-join or attribution evaluation."""
+
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def window_start_ms(self) -> int: ...
+    @property
+    def window_end_ms(self) -> int: ...
+
+
+def series_alert(
+    evaluation: EvaluatedWindow, series: str, evidence: int, check_type: AlertKind, feature: str,
+    state: str, **fields: Any,
+) -> AlertEvent:  # fmt: skip
+    """``window_alert`` of an evaluated window, its id the ``transition_id`` of the check's
+    state (``fields``: ``window_alert``'s keyword arguments)."""
+    start = evaluation.window_start_ms
+    return window_alert(
+        evaluation.model_id, (start, evaluation.window_end_ms), check_type, feature,
+        event_id=transition_id(series, evaluation.model_id, start, feature, state, evidence),
+        state=state, **fields,
+    )  # fmt: skip

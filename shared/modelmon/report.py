@@ -8,7 +8,6 @@ a distribution); the script is inlined from the ``plotly`` package, so the page 
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Mapping, Sequence
 from importlib import resources
@@ -20,6 +19,7 @@ import numpy as np
 from modelmon import plots
 from modelmon.checks import Baseline, BaselineDistribution, Evaluation
 from modelmon.events import CheckOutcome, FeatureMetrics
+from modelmon.page import escape as _e
 from modelmon.plots import Overlay
 from modelmon.profile import CategoricalProfile, DatasetProfile, FeatureProfile
 from modelmon.readers import ReadStats
@@ -53,10 +53,6 @@ def _plotly_script(src: str | None) -> str:
     if src is not None:
         return f'<script src="{_e(src)}"></script>'
     return "<script>" + plotly_js().replace("</script", "<\\/script") + "</script>"
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _fmt(value: float | None, digits: int = 4) -> str:

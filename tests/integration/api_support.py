@@ -1,5 +1,6 @@
 """A seeded monitoring state for the API tests: a registered model with a real baseline, a
-synthetic window history written through the detector's ResultStore, and window profiles."""
+synthetic window history written through the detector's ResultStore, window profiles, and the
+label join's and the attribution series."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from modelmon.registry import Registry, read_baseline_dir
 from modelmon.sagemaker.build import build_statistics, suggest_constraints
 from modelmon.streaming.results import ResultStore
 
+from .attribution_support import seed_attribution
 from .label_join_support import seed_label_join
 
 READ_TOKEN = "read-token-0123456789abcdef"
@@ -77,8 +79,10 @@ def seed(client: Any, prefix: str, tmp: Path, windows: int = 30) -> Seeded:
         ref = WindowRef("churn", 60_000, int(results[w].window_start.timestamp() * 1000))
         store.save_merged(ref, profile(rng, 2000, 2.0 if w == drifted else 0.0), 3600)
     # the label join's series of the same model (model quality and bias per window)
-    seed_label_join(client, prefix, "churn", int(results[0].window_start.timestamp() * 1000),
-                    60_000, windows=6, bad=3)  # fmt: skip
+    t0 = int(results[0].window_start.timestamp() * 1000)
+    seed_label_join(client, prefix, "churn", t0, 60_000, windows=6, bad=3)
+    # and the detector's feature-attribution series (NDCG per window)
+    seed_attribution(client, prefix, "churn", t0, 60_000, windows=6, bad=3)
     return Seeded("churn", spec, drifted)
 
 

@@ -26,6 +26,7 @@ from modelmon.settings import Settings
 from modelmon.streaming.results import ResultStore
 
 from .api_support import ADMIN_TOKEN, READ_TOKEN, bearer
+from .attribution_support import seed_attribution
 from .label_join_support import BIAS_KEY, seed_label_join
 from .test_aggregator_support import ServiceProcess, produce, register, service_env
 from .test_detector import SIZE, T0, _push_baseline, _stream
@@ -102,6 +103,7 @@ def incident(
     store = ResultStore(client, Keys(prefix), "test")
     states = Keys(prefix).alert_states("churn")
     seed_label_join(client, prefix, "churn", T0, SIZE)
+    seed_attribution(client, prefix, "churn", T0, SIZE)
     try:
         wait_until(lambda: len(store.results("churn")) == 3, 120, "three evaluated windows")
         wait_until(lambda: _resolved(client, states), 60, "alerting to see x and color resolve")
@@ -214,7 +216,7 @@ def test_tokens_and_roles(incident: Incident) -> None:
     assert [e["field"] for e in bad.json()["errors"]] == ["body.model_id"]
 
 
-def test_the_api_returns_the_label_joins_quality_and_bias(incident: Incident) -> None:
+def test_the_api_returns_quality_bias_and_attribution_series(incident: Incident) -> None:
     quality = _get(incident, "/models/churn/quality")["page"]
     assert quality["total"] == 4 and len(quality["items"]) == 4
     verdicts = [
@@ -237,6 +239,11 @@ def test_the_api_returns_the_label_joins_quality_and_bias(incident: Incident) ->
     missing = httpx.get(incident.url + "/api/v1/models/nope/bias/latest",
                         headers=bearer(READ_TOKEN), timeout=10)  # fmt: skip
     assert missing.status_code == 404
+    # the detector's feature-attribution series, through the same route factory
+    attribution = _get(incident, "/models/churn/attribution")["page"]["items"]
+    assert [w["violations"] for w in attribution] == [0, 0, 1, 0]
+    assert attribution[2]["labels"][0]["ndcg"] < 0.9 <= attribution[1]["labels"][0]["ndcg"]
+    assert _get(incident, "/models/churn/attribution/latest") == attribution[-1]
 
 
 def test_dashboard_in_chromium(incident: Incident) -> None:
@@ -297,6 +304,20 @@ def test_dashboard_in_chromium(incident: Incident) -> None:
             bias_traces = page.evaluate("document.getElementById('bias-history').data")
             dppl = next(t for t in bias_traces if t["name"] == BIAS_KEY)
             assert len(dppl["x"]) == 4 and "#b71c1c" in dppl["marker"]["color"]
+            # the attribution panel: the newest window's top features, the NDCG history
+            top = page.locator("#attr-table tbody tr[data-label='label0']")
+            top.first.wait_for(timeout=30_000)
+            assert top.evaluate_all("rows => rows.map(r => r.dataset.feature)") == [
+                "income",
+                "debt",
+                "age",
+                "tenure",
+            ]
+            assert page.locator("#attr-table tbody tr[data-violated='true']").count() == 0
+            ndcg = page.evaluate("document.getElementById('attr-history').data")
+            assert ndcg[0]["name"] == "NDCG label0" and len(ndcg[0]["x"]) == 4
+            assert ndcg[0]["marker"]["color"].count("#b71c1c") == 1  # window 2 turned around
+            assert ndcg[1]["name"] == "label0 threshold" and ndcg[1]["y"] == [0.9, 0.9]
 
             page.get_by_role("button", name="feature x, drifted").click()
             page.wait_for_function(

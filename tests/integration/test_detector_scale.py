@@ -4,35 +4,19 @@ the first start find the windows from watermark moves, never by reading the wind
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-
-from modelmon.adapters.kafka import make_consumer, make_producer
 from modelmon.keys import Keys, WindowRef
-from modelmon.registry import Registry
-from modelmon.service import Health, StopFlag
 from modelmon.settings import Settings
-from modelmon.streaming.reader import StateReader
 from modelmon.streaming.ready import shard_of
 from modelmon.streaming.results import ResultStore
 from modelmon_services.detector.finder import ShardOptions
-from modelmon_services.detector.ports import DetectorPorts
 from modelmon_services.detector.service import Detector, DetectorOptions
 
-from .test_aggregator_support import (
-    Event,
-    ServiceProcess,
-    caught_up,
-    high_watermarks,
-    produce,
-    register,
-    service_env,
-    wait_for,
-)
+from .detector_support import in_process_detector, settled
+from .test_aggregator_support import Event, ServiceProcess, produce, register, service_env
 from .test_detector import T0, _evaluated
 
 MODELS = 1000
@@ -80,15 +64,9 @@ def _detector(
     settings: Settings, redis_client: Any, prefix: str, capture: str, alerts: str, shard: int,
     results: ResultStore | None = None,
 ) -> Detector:  # fmt: skip
-    keys = Keys(prefix)
-    store = results or ResultStore(redis_client, keys, f"shard-{shard}", capture)
-    ports = DetectorPorts(
-        consumer=make_consumer(settings.kafka, "modelmon-detector-offsets"),
-        producer=make_producer(settings.kafka), reader=StateReader(redis_client, keys, capture),
-        results=store, registry=Registry(redis_client, keys), write_reports=lambda u, f: None,
-    )  # fmt: skip
+    store = results or ResultStore(redis_client, Keys(prefix), f"shard-{shard}", capture)
     options = DetectorOptions(capture, alerts, shard=ShardOptions(2, shard))
-    return Detector(options, ports, StopFlag(), CollectorRegistry(), Health())
+    return in_process_detector(settings, redis_client, prefix, options, store)
 
 
 def _until_idle(det: Detector) -> int:
@@ -100,9 +78,7 @@ def _until_idle(det: Detector) -> int:
 
 def _settled(settings: Settings, redis_client: Any, prefix: str, capture: str) -> None:
     """The aggregator caught up with the topic, then its partitions idle (2 s)."""
-    ends = high_watermarks(settings, capture, PARTITIONS)
-    wait_for(lambda: caught_up(redis_client, prefix, capture, ends), 180, "aggregator caught up")
-    time.sleep(2.5)
+    settled(settings, redis_client, prefix, capture, PARTITIONS, 180, 2.5)
 
 
 def test_a_thousand_models_each_window_once_across_shards_and_a_restart(

@@ -4,39 +4,24 @@ serves the results (and feature series) past the hot retention from S3 with the 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from click.testing import CliRunner
-from prometheus_client import CollectorRegistry
 
-from modelmon.adapters.kafka import make_consumer, make_producer
 from modelmon.api.store import MonitorStore, Span
 from modelmon.archive.store import S3Store
 from modelmon.cli import cli
 from modelmon.keys import Keys
-from modelmon.registry import Registry
-from modelmon.service import Health, StopFlag
 from modelmon.settings import Settings
-from modelmon.streaming.reader import StateReader
 from modelmon.streaming.results import ResultStore
 from modelmon.streaming.tiers import DurableResults
-from modelmon_services.detector.ports import DetectorPorts
-from modelmon_services.detector.service import Detector, DetectorOptions
+from modelmon_services.detector.service import DetectorOptions
 
-from .test_aggregator_support import (
-    Event,
-    ServiceProcess,
-    caught_up,
-    high_watermarks,
-    produce,
-    register,
-    service_env,
-    wait_for,
-)
+from .detector_support import in_process_detector, settled
+from .test_aggregator_support import Event, ServiceProcess, produce, register, service_env
 from .test_detector import T0, _evaluated
 
 SIZE = 10_000
@@ -66,19 +51,10 @@ def test_results_past_the_hot_retention_are_served_from_s3_with_the_same_content
         "aggregator", service_env(redis_prefix, capture, consumer_group), tmp_path / "agg.log"
     ).start()
     try:
-        ends = high_watermarks(settings, capture, 2)
-        wait_for(lambda: caught_up(redis_client, redis_prefix, capture, ends), 120, "caught up")
-        time.sleep(1.5)  # the partitions idle: the last window completes too
-        ports = DetectorPorts(
-            consumer=make_consumer(settings.kafka, "modelmon-detector-offsets"),
-            producer=make_producer(settings.kafka),
-            reader=StateReader(redis_client, keys, capture),
-            results=ResultStore(redis_client, keys, "tiers", capture),
-            registry=Registry(redis_client, keys), write_reports=lambda u, f: None,
-            durable=durable,
-        )  # fmt: skip
+        settled(settings, redis_client, redis_prefix, capture, 2, 120, 1.5)  # then idle
         options = DetectorOptions(capture, alerts, hot_retention_seconds=HOT_SECONDS)
-        det = Detector(options, ports, StopFlag(), CollectorRegistry(), Health())
+        results = ResultStore(redis_client, keys, "tiers", capture)
+        det = in_process_detector(settings, redis_client, redis_prefix, options, results, durable)
         assert det.step() == WINDOWS
     finally:
         assert aggregator.terminate() == 0, aggregator.logs()

@@ -1,5 +1,6 @@
-"""The API's read models of the label join's series: quality windows beside the model's
-constraints, bias windows from the stored rows (and from older documents without them)."""
+"""The API's read models of the per-window series: quality windows beside the model's
+constraints, bias windows from the stored rows (and from older documents without them),
+attribution windows (NDCG per label, top features) as the detector stores them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from modelmon.api.label_views import bias_window, quality_window
+from modelmon.api.label_views import attribution_window, bias_window, quality_window
+from modelmon.attribution.analysis import LabelExplanation, analysis_document
+from modelmon.attribution.evaluate import AttributionSettings, evaluate_attributions
+from modelmon.attribution.state import state_of_events
 from modelmon.bias.analysis import analysis_json
 from modelmon.bias.config import BiasConfig
 from modelmon.bias.state import state_from_rows
@@ -113,3 +117,51 @@ def test_the_quality_window_page_marks_violations_and_escapes() -> None:
     assert 'class="bad"><td>accuracy</td><td>0.5</td>' in page
     assert "≥ 0.8" in page and "1 violation(s)" in page and "10 of 20" in page
     assert "≥" not in quality_report_html(found, None)
+
+
+# -- feature attribution (the detector's NDCG series) -----------------------------------------
+shap_rows = st.lists(
+    st.dictionaries(st.sampled_from([f"f{i}" for i in range(14)]),
+                    st.floats(-5, 5, allow_nan=False), min_size=1),
+    min_size=1, max_size=30,
+)  # fmt: skip
+baseline_values = st.dictionaries(
+    st.sampled_from([f"f{i}" for i in range(14)]), st.floats(0, 3, allow_nan=False), min_size=1
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shap_rows, baseline_values | st.none(), st.floats(0.5, 1.0))
+def test_attribution_windows_match_the_evaluation(rows, baseline, threshold) -> None:  # type: ignore[no-untyped-def]
+    state = state_of_events([{"attributions": r} for r in rows])
+    doc = None
+    if baseline is not None:
+        doc = analysis_document({"label0": LabelExplanation(baseline)})
+    found = evaluate_attributions("m", (0, 60_000), state, AttributionSettings(doc, threshold))
+    window = attribution_window(_stored(found.to_json()))
+    assert window.attributions == found.attributions
+    assert window.violations == len(found.violated)
+    (label,) = window.labels
+    assert label.label == "label0"
+    live = found.live["label0"]
+    expected = sorted(live.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+    assert [(f.feature, f.value) for f in label.top_features] == expected
+    if found.checks:
+        (check,) = found.checks
+        assert label.ndcg == (check.ndcg if check.evaluated else None)
+        assert (label.threshold, label.violated) == (threshold, check.violated)
+        assert all(f.baseline == check.baseline.get(f.feature) for f in label.top_features)
+    else:
+        assert label.ndcg is None and label.threshold is None and not label.violated
+        assert all(f.baseline is None for f in label.top_features)
+
+
+def test_an_attribution_window_stored_before_top_features_reads_without_them() -> None:
+    check = {"label": "label0", "ndcg": 0.7, "threshold": 0.9, "violated": True}
+    doc = {"model_id": "m", "window_start_ms": 0, "window_end_ms": 60_000, "attributions": 7,
+           "checks": [check]}  # fmt: skip
+    window = attribution_window(doc)
+    assert window.violations == 1 and window.attributions == 7
+    assert window.labels[0].model_dump() == {
+        "label": "label0", "ndcg": 0.7, "threshold": 0.9, "violated": True, "top_features": [],
+    }  # fmt: skip

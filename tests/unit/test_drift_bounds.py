@@ -10,11 +10,9 @@ from collections.abc import Callable
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import stats
-from scipy.special import chdtri
 
+from drift_exact import exact_numeric
 from modelmon.drift import available_methods, get_method
-from modelmon.drift.numeric import JS_ALPHA, bin_edges, js_divergence, psi_of
 from modelmon.profile import NumericProfile, ProfileTracker
 
 Shape = Callable[[np.random.Generator, int], np.ndarray]
@@ -54,32 +52,6 @@ def profile(x: np.ndarray) -> NumericProfile:
     return p
 
 
-def exact(x: np.ndarray, y: np.ndarray, b: NumericProfile) -> dict[str, float]:
-    x, y = x[np.isfinite(x)], y[np.isfinite(y)]
-    edges = bin_edges(b, 10)
-    sx, sy = np.sort(x), np.sort(y)
-
-    def shares(s: np.ndarray) -> np.ndarray:
-        cdf = np.searchsorted(s, edges, side="right") / len(s)
-        return np.maximum(np.diff(np.concatenate(([0.0], cdf, [1.0]))), 1e-3)
-
-    p, q = shares(sx), shares(sy)
-    ks = float(stats.ks_2samp(x, y).statistic)
-    margin = 1.8 * math.sqrt((len(x) + len(y)) / (len(x) * len(y)))
-    jsd = max(js_divergence(p, q), 0.0)
-    js_margin = float(chdtri(max(len(edges), 1), JS_ALPHA)) * (1 / len(x) + 1 / len(y))
-    js_margin /= 8 * math.log(2)
-    return {
-        "linf_simple": ks,
-        "linf_robust": max(0.0, ks - margin),
-        "psi": psi_of(p, q),
-        "jensen_shannon": math.sqrt(jsd),
-        "jensen_shannon_robust": math.sqrt(max(0.0, jsd - js_margin)),
-        "wasserstein": float(stats.wasserstein_distance(x, y) / x.std()),
-        "mean_shift": float(abs(y.mean() - x.mean()) / x.std()),
-    }
-
-
 @settings(max_examples=25, deadline=None)
 @given(
     shape=st.sampled_from(sorted(SHAPES)),
@@ -96,7 +68,7 @@ def test_each_numeric_method_is_within_its_bound_and_keeps_the_exact_verdict(
     y = SHAPES[shape](rng, m)
     y = y + shift * np.nanstd(x) if np.isfinite(np.nanstd(x)) else y
     b, c = profile(x), profile(y)
-    truth = exact(x, y, b)
+    truth = exact_numeric(x, y, b)
     for name in available_methods("numeric"):
         method = get_method(name)
         got = method(b, c)

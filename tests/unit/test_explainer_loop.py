@@ -88,11 +88,6 @@ class FakeConsumer:
     def consumer_group_metadata(self) -> Any:
         return "group"
 
-    def get_watermark_offsets(
-        self, partition: TopicPartition, timeout: float = 1, cached: bool = False
-    ) -> tuple[int, int]:
-        return 0, len(self.values)
-
     def close(self) -> None:
         self.closed = True
 

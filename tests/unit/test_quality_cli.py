@@ -19,6 +19,23 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
+def _columns(columns: dict[str, str]) -> list[str]:
+    """--label/--prediction/--probability from keyword arguments."""
+    return [arg for name, value in columns.items() for arg in (f"--{name}", value)]
+
+
+def quality_baseline(problem: str, data: object, out: Path, **columns: str) -> Result:
+    """``baseline create --problem-type PROBLEM --data DATA --out OUT`` and the columns."""
+    args = ["--problem-type", problem, "--data", str(data), *_columns(columns)]
+    return run("baseline", "create", *args, "--out", str(out))
+
+
+def quality_monitor(baseline: Path, data: object, out: Path, **columns: str) -> Result:
+    """``monitor --baseline BASELINE --data DATA --out OUT`` and the columns."""
+    args = ["--baseline", str(baseline), "--data", str(data), "--out", str(out)]
+    return run("monitor", *args, *_columns(columns))
+
+
 def _binary_csv(path: Path, n: int, flip: float, seed: int) -> Path:
     rng = np.random.default_rng(seed)
     with path.open("w", newline="") as fh:
@@ -34,22 +51,10 @@ def _binary_csv(path: Path, n: int, flip: float, seed: int) -> Path:
 def test_binary_baseline_from_sagemaker_dataset_and_monitor(tmp_path: Path) -> None:
     out = tmp_path / "qb"
     data = str(REF / "validation_with_predictions.csv")
-    result = run(
-        "baseline",
-        "create",
-        "--problem-type",
-        "BinaryClassification",
-        "--data",
-        data,
-        "--label",
-        "label",
-        "--prediction",
-        "prediction",
-        "--probability",
-        "probability",
-        "--out",
-        str(out),
-    )
+    result = quality_baseline(
+        "BinaryClassification", data, out,
+        label="label", prediction="prediction", probability="probability",
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     stats = json.loads((out / "statistics.json").read_text())
     assert stats["dataset"]["item_count"] == 201
@@ -58,23 +63,11 @@ def test_binary_baseline_from_sagemaker_dataset_and_monitor(tmp_path: Path) -> N
     )
     constraints = json.loads((out / "constraints.json").read_text())
     assert len(constraints["binary_classification_constraints"]) == 11
-    same = run("monitor", "--baseline", str(out), "--data", data, "--out", str(tmp_path / "m1"))
+    same = quality_monitor(out, data, tmp_path / "m1")
     assert same.exit_code == 0, same.output
     worse = _binary_csv(tmp_path / "worse.csv", 500, flip=0.4, seed=1)
-    bad = run(
-        "monitor",
-        "--baseline",
-        str(out),
-        "--data",
-        str(worse),
-        "--out",
-        str(tmp_path / "m2"),
-        "--label",
-        "truth",
-        "--prediction",
-        "predicted",
-        "--probability",
-        "score",
+    bad = quality_monitor(
+        out, worse, tmp_path / "m2", label="truth", prediction="predicted", probability="score"
     )
     assert bad.exit_code == 1, bad.output
     violations = json.loads((tmp_path / "m2" / "constraint_violations.json").read_text())
@@ -85,32 +78,12 @@ def test_binary_baseline_from_sagemaker_dataset_and_monitor(tmp_path: Path) -> N
 
 def test_missing_columns_exit_2_naming_the_columns(tmp_path: Path) -> None:
     data = str(REF / "validation_with_predictions.csv")
-    result = run(
-        "baseline",
-        "create",
-        "--problem-type",
-        "Regression",
-        "--data",
-        data,
-        "--label",
-        "y",
-        "--prediction",
-        "prediction",
-        "--out",
-        str(tmp_path / "x"),
+    result = quality_baseline(
+        "Regression", data, tmp_path / "x", label="y", prediction="prediction"
     )
     assert result.exit_code == 2
     assert "'y'" in result.output and "probability, prediction, label" in result.output
-    result = run(
-        "baseline",
-        "create",
-        "--problem-type",
-        "Regression",
-        "--data",
-        data,
-        "--out",
-        str(tmp_path / "x"),
-    )
+    result = quality_baseline("Regression", data, tmp_path / "x")
     assert result.exit_code == 2 and "--label" in result.output
 
 
@@ -118,19 +91,8 @@ def test_regression_baseline_matches_sagemaker_and_sagemaker_baseline_is_accepte
     tmp_path: Path,
 ) -> None:
     data = str(REF / "model_quality_baseline_dataset.csv")
-    result = run(
-        "baseline",
-        "create",
-        "--problem-type",
-        "Regression",
-        "--data",
-        data,
-        "--label",
-        "Label",
-        "--prediction",
-        "Prediction",
-        "--out",
-        str(tmp_path / "rb"),
+    result = quality_baseline(
+        "Regression", data, tmp_path / "rb", label="Label", prediction="Prediction"
     )
     assert result.exit_code == 0, result.output
     ours = json.loads((tmp_path / "rb" / "constraints.json").read_text())
@@ -142,19 +104,7 @@ def test_regression_baseline_matches_sagemaker_and_sagemaker_baseline_is_accepte
     (sm / "constraints.json").write_text(
         (REF / "model_quality_constraints_bad_case.json").read_text()
     )
-    checked = run(
-        "monitor",
-        "--baseline",
-        str(sm),
-        "--data",
-        data,
-        "--out",
-        str(tmp_path / "o"),
-        "--label",
-        "Label",
-        "--prediction",
-        "Prediction",
-    )
+    checked = quality_monitor(sm, data, tmp_path / "o", label="Label", prediction="Prediction")
     assert checked.exit_code == 1
     (violation,) = json.loads((tmp_path / "o" / "constraint_violations.json").read_text())[
         "violations"
@@ -194,16 +144,12 @@ def test_labels_merge_then_monitor_merged_records(tmp_path: Path) -> None:
     extra["eventMetadata"]["eventId"] = "no-label-for-me"
     (captures / "a.jsonl").write_text(text.rstrip("\n") + "\n" + json.dumps(extra) + "\n")
     out = tmp_path / "merged"
-    result = run(
-        "labels",
-        "merge",
-        "--captures",
-        str(tmp_path / "captures"),
-        "--labels",
-        str(gt),
-        "--out",
-        str(out),
-    )
+
+    def merge(into: Path) -> Result:
+        sources = ["--captures", str(tmp_path / "captures"), "--labels", str(gt)]
+        return run("labels", "merge", *sources, "--out", str(into))
+
+    result = merge(out)
     assert result.exit_code == 0, result.output
     assert "44 merged, 1 capture(s) without label, 0 label(s) without capture" in result.output
     (part,) = sorted(out.rglob("*.jsonl"))
@@ -211,36 +157,14 @@ def test_labels_merge_then_monitor_merged_records(tmp_path: Path) -> None:
     record = json.loads(part.read_text().splitlines()[0])
     assert set(record) == {"eventMetadata", "eventVersion", "groundTruthData", "captureData"}
     again = tmp_path / "again"
-    run(
-        "labels",
-        "merge",
-        "--captures",
-        str(tmp_path / "captures"),
-        "--labels",
-        str(gt),
-        "--out",
-        str(again),
-    )
+    assert merge(again).exit_code == 0
     assert [p.name for p in again.rglob("*.jsonl")] == [part.name]  # deterministic name
     qb = tmp_path / "qb"
-    made = run(
-        "baseline",
-        "create",
-        "--problem-type",
-        "BinaryClassification",
-        "--data",
-        str(out),
-        "--label",
-        "label",
-        "--probability",
-        "probability",
-        "--out",
-        str(qb),
+    made = quality_baseline(
+        "BinaryClassification", out, qb, label="label", probability="probability"
     )
     assert made.exit_code == 0, made.output
     stats = json.loads((qb / "statistics.json").read_text())
     assert stats["dataset"]["item_count"] == 44
-    checked = run(
-        "monitor", "--baseline", str(qb), "--data", str(out), "--out", str(tmp_path / "m")
-    )
+    checked = quality_monitor(qb, out, tmp_path / "m")
     assert checked.exit_code == 0, checked.output

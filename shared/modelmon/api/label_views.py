@@ -1,8 +1,10 @@
-"""Pure read models of the label join's series: model quality and bias drift per window.
+"""Pure read models of the per-window evaluation series: model quality and bias drift (the
+label join's) and feature-attribution drift (the detector's).
 
-The label join stores one JSON document per evaluated window (``QualityEvaluation.to_json``,
-``BiasEvaluation.to_json``); these functions reshape one into what the API answers, with the
-model's quality constraints beside each metric. No I/O and no clock.
+Each series stores one JSON document per evaluated window (``QualityEvaluation.to_json``,
+``BiasEvaluation.to_json``, ``AttributionEvaluation.to_json``); these functions reshape one
+into what the API answers, with the model's quality constraints beside each metric. No I/O
+and no clock.
 """
 
 from __future__ import annotations
@@ -11,7 +13,15 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from modelmon.api.schema import BiasMetric, BiasWindow, QualityMetric, QualityWindow
+from modelmon.api.schema import (
+    AttributionFeature,
+    AttributionLabel,
+    AttributionWindow,
+    BiasMetric,
+    BiasWindow,
+    QualityMetric,
+    QualityWindow,
+)
 from modelmon.api.views import utc
 from modelmon.bias.checks import ideal_value
 from modelmon.errors import BaselineError
@@ -105,3 +115,39 @@ def _rows_from_analysis(analysis: Mapping[str, Any], violations: list[Any]) -> l
                     "violated": key in broken, "sensitive": 0, "rest": 0,
                 })  # fmt: skip
     return rows
+
+
+def attribution_window(doc: Mapping[str, Any]) -> AttributionWindow:
+    """One stored attribution evaluation: per label its NDCG check and top features (a
+    label without a check, e.g. no baseline, is listed unchecked; documents stored before the
+    top features were kept have none)."""
+    checks = [c for c in doc.get("checks") or [] if isinstance(c, Mapping)]
+    top = doc.get("top_features")
+    top = top if isinstance(top, Mapping) else {}
+    labels = []
+    for label in sorted({str(c.get("label")) for c in checks} | {str(k) for k in top}):
+        check = next((c for c in checks if str(c.get("label")) == label), {})
+        features = [f for f in top.get(label) or [] if isinstance(f, Mapping)]
+        labels.append(
+            AttributionLabel(
+                label=label,
+                ndcg=_number(check.get("ndcg")),
+                threshold=_number(check.get("threshold")),
+                violated=bool(check.get("violated", False)),
+                top_features=[
+                    AttributionFeature(
+                        feature=str(f.get("feature")),
+                        value=_number(f.get("value")) or 0.0,
+                        baseline=_number(f.get("baseline")),
+                    )
+                    for f in features
+                ],
+            )
+        )
+    return AttributionWindow(
+        window_start=utc(int(doc["window_start_ms"])),
+        window_end=utc(int(doc["window_end_ms"])),
+        attributions=max(0, int(doc.get("attributions", 0))),
+        violations=sum(1 for label in labels if label.violated),
+        labels=labels,
+    )

@@ -299,3 +299,39 @@ class BiasWindow(_Model):
 class BiasSeries(_Model):
     model_id: str
     page: Page[BiasWindow]
+
+
+# -- feature attribution (the detector's NDCG series) ------------------------------------------
+class AttributionFeature(_Model):
+    """One of a label's top features in a window: its global SHAP value beside the baseline's."""
+
+    feature: str
+    value: float = Field(description="the window's mean |SHAP| of the feature")
+    baseline: float | None = Field(description="the baseline's; null: not in the baseline")
+
+
+class AttributionLabel(_Model):
+    """One label's NDCG check in a window (Clarify's feature_attribution_drift_check)."""
+
+    label: str
+    ndcg: float | None = Field(description="null: no baseline ranking to compare with")
+    threshold: float | None = Field(description="null: not checked (no baseline)")
+    violated: bool = Field(description="ndcg < threshold")
+    top_features: list[AttributionFeature] = Field(
+        description="the window's highest mean |SHAP| first (at most 10)"
+    )
+
+
+class AttributionWindow(_Model):
+    """One window's feature-attribution drift evaluation."""
+
+    window_start: datetime
+    window_end: datetime
+    attributions: int = Field(ge=0, description="events with attributions in the window")
+    violations: int = Field(ge=0, description="labels whose NDCG is below the threshold")
+    labels: list[AttributionLabel]
+
+
+class AttributionSeries(_Model):
+    model_id: str
+    page: Page[AttributionWindow]

@@ -27,6 +27,13 @@ from modelmon.streaming.reader import StateReader
 from modelmon.streaming.tiers import DurableResults, endpoint_path, merge_tiers
 
 DAY_MS = 86_400_000
+#: The per-window evaluation series the API serves: name -> its ``Keys`` method (the label
+#: join writes quality and bias, the detector the attribution series).
+SERIES = {
+    "quality": "quality_results",
+    "bias": "bias_results",
+    "attribution": "attribution_results",
+}
 
 
 @contextmanager
@@ -185,23 +192,21 @@ class MonitorStore:
             return None
         return BaselineMeta(int(raw[0]), (raw[1] or b"").decode(), int(raw[2] or 0))
 
-    # -- the label join's series (model quality, bias) ---------------------------------------
-    def label_join_results(self, model_id: str, kind: str, span: Span) -> tuple[list[bytes], int]:
-        """A page of stored quality or bias evaluation JSON (``kind``) in the span."""
-        return self._page(self._label_join_key(model_id, kind), span)
+    # -- per-window evaluation series (model quality, bias, feature attribution) ----------
+    def window_series(self, model_id: str, series: str, span: Span) -> tuple[list[bytes], int]:
+        """A page of stored evaluation JSON of one series (``SERIES``) in the span."""
+        return self._page(self._series_key(model_id, series), span)
 
-    def latest_label_join(self, model_id: str, kind: str) -> bytes | None:
-        """The newest window's quality or bias evaluation JSON (``kind``), if any."""
+    def latest_window(self, model_id: str, series: str) -> bytes | None:
+        """The newest window's evaluation JSON of one series (``SERIES``), if any."""
         with _redis_errors():
-            raw = cast(list[bytes], self._r.zrange(self._label_join_key(model_id, kind), -1, -1))
+            raw = cast(list[bytes], self._r.zrange(self._series_key(model_id, series), -1, -1))
         return raw[0] if raw else None
 
-    def _label_join_key(self, model_id: str, kind: str) -> str:
-        if kind == "quality":
-            return self._keys.quality_results(model_id)
-        if kind == "bias":
-            return self._keys.bias_results(model_id)
-        raise ValueError(f"no label-join series {kind!r}")
+    def _series_key(self, model_id: str, series: str) -> str:
+        if series not in SERIES:
+            raise ValueError(f"no window series {series!r} (known: {', '.join(SERIES)})")
+        return str(getattr(self._keys, SERIES[series])(model_id))
 
     # -- alerting -------------------------------------------------------------------------
     def alarm_states(self, model_id: str) -> dict[str, KeyState]:

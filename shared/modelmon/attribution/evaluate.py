@@ -11,8 +11,8 @@ Report files go to ``{endpoint}/{schedule}/yyyy/mm/dd/hh/[MMSS/]model-explainabi
 
 from __future__ import annotations
 
-import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -33,9 +33,11 @@ from modelmon.attribution.checks import (
 )
 from modelmon.attribution.cloudwatch import explainability_metric_data
 from modelmon.attribution.state import DEFAULT_LABEL, AttributionState
-from modelmon.events import AlertEvent, alert_key
+from modelmon.events import AlertEvent, series_alert
 
 FOLDER: Final = "model-explainability/"
+#: Features per label the stored summary keeps (the window's highest mean |SHAP| first).
+TOP_FEATURES: Final = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,8 @@ class AttributionEvaluation:
         return analysis_document(labels)
 
     def to_json(self) -> dict[str, Any]:
-        """A summary for reports and the API: the NDCG per label and the rankings."""
+        """A summary for reports and the API: the NDCG per label and, per label, the window's
+        ``TOP_FEATURES`` features by mean |SHAP| beside their baseline values."""
         return {
             "model_id": self.model_id,
             "window_start_ms": self.window_start_ms,
@@ -92,7 +95,23 @@ class AttributionEvaluation:
                 }
                 for c in self.checks
             ],
+            "top_features": self.top_features(),
         }
+
+    def top_features(self, n: int = TOP_FEATURES) -> dict[str, list[dict[str, Any]]]:
+        """Per checked label (the baseline's name) the window's ``n`` features with the
+        highest mean |SHAP| (ties by name), each with its baseline value (null: not in the
+        baseline); labels without a check have no baseline values."""
+
+        def ranked(values: Mapping[str, float], baseline: Mapping[str, float]) -> list[Any]:
+            top = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+            return [{"feature": f, "value": v, "baseline": baseline.get(f)} for f, v in top]
+
+        found = {c.label: ranked(c.live, c.baseline) for c in self.checks}
+        for label, values in sorted(self.live.items()):
+            if not any(c.live == values for c in self.checks):
+                found.setdefault(label, ranked(values, {}))
+        return found
 
 
 def evaluate_attributions(
@@ -132,32 +151,26 @@ def alert_events(
         if not check.evaluated:
             continue
         state = "ALARM" if check.violated else "OK"
-        digest = hashlib.sha256(
-            f"{evaluation.model_id}|{evaluation.window_start_ms}|{check.label}|{state}|"
-            f"{evaluation.attributions}".encode()
-        ).hexdigest()[:32]
         description = (
             check.description
             if check.violated
             else f"Feature attribution NDCG {check.ndcg:.4f} meets threshold {check.threshold}"
         )
         events.append(
-            AlertEvent(
-                event_id=f"a-{digest}",
-                alert_key=alert_key(evaluation.model_id, variant, CHECK_TYPE, check.label),
-                model_id=evaluation.model_id,
+            series_alert(
+                evaluation,
+                "a",
+                evaluation.attributions,
+                CHECK_TYPE,
+                check.label,
+                state,
+                description=description,
+                detected_at=detected_at,
                 variant=variant,
-                window_start=_when(evaluation.window_start_ms),
-                window_end=_when(evaluation.window_end_ms),
-                check_type=CHECK_TYPE,
-                feature=check.label,
                 value=check.ndcg,
                 threshold=check.threshold,
                 method="ndcg",
                 severity=severity,
-                state=state,
-                description=description,
-                detected_at=detected_at,
             )
         )
     return events

@@ -8,28 +8,24 @@ attribution (KLL sketch: rank error at most ``state.RANK_ERROR``).
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping, Sequence
 
 from modelmon.attribution.evaluate import AttributionEvaluation
 from modelmon.attribution.state import RANK_ERROR, AttributionState, FeatureAttribution
+from modelmon.page import escape as _e
+from modelmon.page import number as _n
+from modelmon.page import page, table
 
+#: Added to ``page.BASE_STYLE``: feature names left-aligned, rows whose rank moved marked.
 STYLE = (
-    "body{font:14px system-ui,sans-serif;margin:2em;color:#222}"
-    "table{border-collapse:collapse;margin:.5em 0 1.5em}"
-    "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
     "th:first-child,td:first-child,td.f{text-align:left}"
     "tr.moved td{background:#fff4d6}.bad{color:#b00020;font-weight:600}"
 )
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _n(value: float | None) -> str:
-    return "–" if value is None or not math.isfinite(value) else f"{value:.4g}"
+HEADERS = (
+    "feature", "window mean |SHAP|", "window rank", "baseline mean |SHAP|", "baseline rank",
+    "signed mean", "p5", "p50", "p95",
+)  # fmt: skip
 
 
 def _ranks(values: Mapping[str, float]) -> dict[str, int]:
@@ -44,11 +40,7 @@ def _label_table(
 ) -> str:
     live_rank, base_rank = _ranks(live), _ranks(baseline)
     names = sorted(set(live) | set(baseline), key=lambda n: (live_rank.get(n, 10**9), n))
-    rows = [
-        "<table><tr><th>feature</th><th>window mean |SHAP|</th><th>window rank</th>"
-        "<th>baseline mean |SHAP|</th><th>baseline rank</th><th>signed mean</th>"
-        "<th>p5</th><th>p50</th><th>p95</th></tr>"
-    ]
+    rows = []
     for name in names:
         fa = features.get(name)
         q = fa.quantiles((0.05, 0.5, 0.95)) if fa is not None else [math.nan] * 3
@@ -61,8 +53,7 @@ def _label_table(
             + "".join(f"<td>{_n(v)}</td>" for v in q)
             + "</tr>"
         )
-    rows.append("</table>")
-    return "".join(rows)
+    return table(HEADERS, rows)
 
 
 def attribution_section(evaluation: AttributionEvaluation, state: AttributionState) -> str:
@@ -97,9 +88,4 @@ def attribution_section(evaluation: AttributionEvaluation, state: AttributionSta
 
 def attribution_page(title: str, sections: Sequence[str], meta: str = "") -> str:
     """A whole report.html around one or more sections."""
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(title)}</title>"
-        f"<style>{STYLE}</style></head><body><h1>{_e(title)}</h1><p>{_e(meta)}</p>"
-        + "\n".join(sections)
-        + "</body></html>\n"
-    )
+    return page(title, sections, meta, STYLE)

@@ -7,25 +7,14 @@ not compute shows its error text.
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Mapping, Sequence
 
 from modelmon.bias.analysis import BiasBaseline
 from modelmon.bias.checks import BiasViolation, format_value, ideal_value
 from modelmon.bias.report import FacetValueReport, MetricValue
-
-_STYLE = (
-    "body{font:14px system-ui,sans-serif;margin:2em;color:#222}"
-    "table{border-collapse:collapse;margin:.5em 0 1.5em}"
-    "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}"
-    "th:first-child,td:first-child{text-align:left}"
-    "tr.bad td{background:#fde2e1}.err{color:#777;font-style:italic}"
-)
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+from modelmon.page import FLAGGED_ROWS_STYLE, page, table
+from modelmon.page import escape as _e
 
 
 def _value(value: float | None) -> str:
@@ -51,24 +40,24 @@ def bias_section(
     ``intervals``: (facet, facet value, metric) -> confidence interval at ``level``;
     ``checked`` False: the stage is reported, not checked (the stream's pre-training)."""
     bad = {(v.facet, v.facet_value, v.metric_name) for v in violations}
-    head = f"<th>{level:.4g} interval</th>" if intervals is not None else ""
+    headers = ["metric", "value", "baseline", "ideal", "check"]
+    if intervals is not None:
+        headers.insert(2, f"{level:.4g} interval")
     parts = [f"<h2>Bias metrics ({_e(stage.replace('_', '-'))})</h2>"]
     for report in reports:
         joined_d, joined_a, captured_d, captured_a = report.counts
-        parts.append(
-            f"<h3>{_e(report.facet)} = {_e(report.value_or_threshold)}</h3>"
-            f"<p>joined pairs: {joined_d} sensitive, {joined_a} rest; captured predictions: "
-            f"{captured_d} sensitive, {captured_a} rest</p>"
-            f"<table><tr><th>metric</th><th>value</th>{head}<th>baseline</th><th>ideal</th>"
-            "<th>check</th></tr>"
-        )
+        rows = []
         for m in report.metrics:
             cell = None
             if intervals is not None:
                 found = intervals.get((report.facet, report.value_or_threshold, m.name))
                 cell = "–" if found is None else f"[{_value(found[0])}, {_value(found[1])}]"
-            parts.append(_row(stage, report, m, baseline, bad, cell, checked))
-        parts.append("</table>")
+            rows.append(_row(stage, report, m, baseline, bad, cell, checked))
+        parts.append(
+            f"<h3>{_e(report.facet)} = {_e(report.value_or_threshold)}</h3>"
+            f"<p>joined pairs: {joined_d} sensitive, {joined_a} rest; captured predictions: "
+            f"{captured_d} sensitive, {captured_a} rest</p>" + table(headers, rows, sep="\n")
+        )
     return "\n".join(parts)
 
 
@@ -103,9 +92,4 @@ def _row(
 
 def bias_report_page(title: str, sections: Sequence[str], meta: str = "") -> str:
     """A whole report.html around one or more sections."""
-    body = "\n".join(sections)
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{_e(title)}</title>"
-        f"<style>{_STYLE}</style></head><body><h1>{_e(title)}</h1><p>{_e(meta)}</p>"
-        f"{body}</body></html>\n"
-    )
+    return page(title, sections, meta, FLAGGED_ROWS_STYLE)

@@ -13,7 +13,6 @@ datums (``bias_metric_data``) and SageMaker's report files.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -40,7 +39,7 @@ from modelmon.bias.report import (
     facet_reports,
 )
 from modelmon.bias.state import BiasState, state_from_columns
-from modelmon.events import AlertEvent, alert_key
+from modelmon.events import AlertEvent, series_alert
 
 STAGE: Final = "post_training"
 PRE_STAGE: Final = "pre_training"
@@ -275,32 +274,26 @@ def bias_alert_events(
             state = "ALARM" if violation else "OK"
             feature = alert_feature(report.facet, report.value_or_threshold, metric.name)
             ideal = ideal_value(metric.name)
-            digest = hashlib.sha256(
-                f"{evaluation.model_id}|{evaluation.window_start_ms}|{feature}|{state}|"
-                f"{evaluation.joined}".encode()
-            ).hexdigest()[:32]
             description = (
                 violation.description
                 if violation
                 else f"Metric value {value:.4g} meets the baseline {found.value:.4g}"
             )
             events.append(
-                AlertEvent(
-                    event_id=f"b-{digest}",
-                    alert_key=alert_key(evaluation.model_id, variant, CHECK_TYPE, feature),
-                    model_id=evaluation.model_id,
+                series_alert(
+                    evaluation,
+                    "b",
+                    evaluation.joined,
+                    CHECK_TYPE,
+                    feature,
+                    state,
+                    description=f"{description} ({evaluation.joined} joined pairs)",
+                    detected_at=detected_at,
                     variant=variant,
-                    window_start=_when(evaluation.window_start_ms),
-                    window_end=_when(evaluation.window_end_ms),
-                    check_type=CHECK_TYPE,
-                    feature=feature,
                     value=abs(float(value) - ideal),
                     threshold=abs(float(found.value) - ideal),
                     method=f"|{metric.name} - {ideal:g}|",
                     severity=severity,
-                    state=state,
-                    description=f"{description} ({evaluation.joined} joined pairs)",
-                    detected_at=detected_at,
                 )
             )
     return events

@@ -33,6 +33,10 @@ ANALYSIS_FILE = "analysis.json"
 MAX_ROWS, MAX_BACKGROUND = 1000, 100
 
 
+#: What a batch command reports as a one-line error (exit 2) instead of a traceback.
+_FAILURES = (ConfigurationError, InvalidEventError, OSError, ValueError, click.ClickException)
+
+
 def is_explainability_baseline(location: str) -> bool:
     """A local analysis.json (or a directory holding one) with Clarify's ``explanations``."""
     path = Path(location)
@@ -132,13 +136,7 @@ def monitor_attributions(
             target.mkdir(parents=True, exist_ok=True)
             for name, text in files.items():
                 (target / name).write_text(text, encoding="utf-8")
-    except (
-        ConfigurationError,
-        InvalidEventError,
-        OSError,
-        ValueError,
-        click.ClickException,
-    ) as exc:
+    except _FAILURES as exc:
         fail("monitor", exc)
     for check in evaluation.checks:
         verdict = "VIOLATION" if check.violated else "ok"
@@ -236,13 +234,7 @@ def create_explainability_baseline(
         with output_dir(out) as target:
             target.mkdir(parents=True, exist_ok=True)
             (target / ANALYSIS_FILE).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    except (
-        ConfigurationError,
-        InvalidEventError,
-        OSError,
-        ValueError,
-        click.ClickException,
-    ) as exc:
+    except _FAILURES as exc:
         fail("baseline create", exc)
     click.echo(
         f"wrote {out.rstrip('/')}/{ANALYSIS_FILE} (global SHAP of {len(values)} features "

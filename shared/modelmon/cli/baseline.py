@@ -12,56 +12,24 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import click
 
+from modelmon.cli.options import (
+    config_option,
+    data_option,
+    input_options,
+    out_option,
+)
 from modelmon.errors import ModelmonError
 
 if TYPE_CHECKING:
     from modelmon.checks import Baseline
     from modelmon.quality.problem import ProblemType
     from modelmon.readers import TimeRange
-
-FORMAT_CHOICES = ("auto", "csv", "jsonl", "parquet", "capture")
-
-
-class IsoTime(click.ParamType):  # type: ignore[type-arg]
-    """An ISO-8601 time; without a zone it is UTC."""
-
-    name = "ISO-8601 time"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> datetime:
-        if isinstance(value, datetime):
-            return value
-        try:
-            moment = datetime.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO-8601 time (e.g. 2026-01-01T00:00:00Z)", param, ctx)
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Options shared by every command that reads data files."""
-    options = [
-        click.option("--format", "data_format", type=click.Choice(FORMAT_CHOICES),
-                     default="auto", show_default=True,
-                     help="Input format; auto: by file suffix, capture records detected."),
-        click.option("--header/--no-header", default=None,
-                     help="Whether CSV files start with a header (default: guess)."),
-        click.option("--start", type=IsoTime(), default=None,
-                     help="Capture records: only events at or after this time."),
-        click.option("--end", type=IsoTime(), default=None,
-                     help="Capture records: only events before this time."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress on stderr."),
-    ]  # fmt: skip
-    for option in reversed(options):
-        func = option(func)
-    return func
 
 
 def time_range(start: datetime | None, end: datetime | None) -> TimeRange:
@@ -129,19 +97,10 @@ def baseline() -> None:
 
 
 @baseline.command()
-@click.option(
-    "--data",
-    "data",
-    multiple=True,
-    required=True,
-    help="File, folder or s3://bucket/prefix of training data (repeatable).",
-)
-@click.option(
-    "--out",
-    "out",
-    required=True,
-    help="Directory (or s3://bucket/prefix/) to write statistics.json, constraints.json "
-    "and profile.bin to.",
+@data_option("File, folder or s3://bucket/prefix of training data (repeatable).")
+@out_option(
+    "Directory (or s3://bucket/prefix/) to write statistics.json, constraints.json "
+    "and profile.bin to."
 )
 @click.option("--label", default=None, help="Ground-truth column: left out of the features.")
 @click.option("--exclude", multiple=True, help="Column to leave out (repeatable).")
@@ -166,13 +125,7 @@ def baseline() -> None:
     help="--analysis explainability: the model's HTTP endpoint (CSV rows in, a score per line "
     "out): Kernel SHAP (needs the shap library).",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="--analysis bias: the analysis config (Clarify's analysis_config.json).",
-)
+@config_option("--analysis bias: the analysis config (Clarify's analysis_config.json).")
 @click.option(
     "--problem-type",
     type=click.Choice(["BinaryClassification", "MulticlassClassification", "Regression"]),

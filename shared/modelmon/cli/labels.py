@@ -21,7 +21,8 @@ from typing import Any
 
 import click
 
-from modelmon.cli.baseline import IsoTime, fail, output_dir, s3_client_factory
+from modelmon.cli.baseline import fail, output_dir, s3_client_factory
+from modelmon.cli.options import data_option, time_option
 from modelmon.errors import InvalidEventError, ModelmonError
 
 
@@ -54,20 +55,13 @@ def _label_events(
 
 
 @labels.command(name="import")
-@click.option(
-    "--from",
-    "sources",
-    multiple=True,
-    required=True,
-    help="Ground-truth folder or s3://bucket/prefix (repeatable).",
-)
+@data_option("Ground-truth folder or s3://bucket/prefix (repeatable).", "--from", "sources")
 @click.option("--model", required=True, help="The model (endpoint) the labels belong to.")
 @click.option("--out", default=None, help="Write label events as NDJSON here instead of Kafka.")
-@click.option(
+@time_option(
     "--label-time",
-    type=IsoTime(),
-    default=None,
-    help="Label time for files outside yyyy/mm/dd/hh folders (default: now).",
+    "label_time",
+    "Label time for files outside yyyy/mm/dd/hh folders (default: now).",
 )
 def import_labels(
     sources: tuple[str, ...], model: str, out: str | None, label_time: datetime | None
@@ -145,19 +139,12 @@ def _import_to_kafka(paths: list[str], model: str, when: datetime) -> tuple[int,
 
 
 @labels.command()
-@click.option(
+@data_option(
+    "Capture archive folder or s3://bucket/prefix (SageMaker capture records).",
     "--captures",
-    multiple=True,
-    required=True,
-    help="Capture archive folder or s3://bucket/prefix (SageMaker capture records).",
+    "captures",
 )
-@click.option(
-    "--labels",
-    "label_paths",
-    multiple=True,
-    required=True,
-    help="Ground-truth folder or s3://bucket/prefix.",
-)
+@data_option("Ground-truth folder or s3://bucket/prefix.", "--labels", "label_paths")
 @click.option("--out", required=True, help="Folder (or s3://bucket/prefix/) for merged records.")
 def merge(captures: tuple[str, ...], label_paths: tuple[str, ...], out: str) -> None:
     """Join captures to ground truth by inference id (SageMaker's merge job)."""

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from modelmon.cli.options import config_option
 from modelmon.errors import ConfigurationError, DependencyUnavailableError, ModelmonError
 
 
@@ -44,13 +45,7 @@ def model() -> None:
 
 
 @model.command()
-@click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="model.yaml (or JSON) following schemas/model-config.schema.json",
-)
+@config_option("model.yaml (or JSON) following schemas/model-config.schema.json", required=True)
 def register(config_path: Path) -> None:
     """Validate a model config and store it (replacing any previous one)."""
     from modelmon.config_check import check_config

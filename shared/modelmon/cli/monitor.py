@@ -16,11 +16,17 @@ import click
 
 from modelmon.cli.baseline import (
     fail,
-    input_options,
     load_baseline,
     output_dir,
     s3_client_factory,
     time_range,
+)
+from modelmon.cli.options import (
+    baseline_option,
+    config_option,
+    data_option,
+    input_options,
+    out_option,
 )
 from modelmon.errors import ModelmonError
 
@@ -61,34 +67,19 @@ def load_config(path: Path | None, min_rows: int | None, non_negative: bool) -> 
 
 
 @click.command()
-@click.option(
-    "--baseline",
-    "baseline_dir",
-    required=True,
-    help="Baseline directory or s3://bucket/prefix/: statistics.json + constraints.json "
+@baseline_option(
+    "Baseline directory or s3://bucket/prefix/: statistics.json + constraints.json "
     "[+ profile.bin].",
-)
-@click.option(
-    "--data",
-    "data",
-    multiple=True,
     required=True,
-    help="File, folder or s3://bucket/prefix to check (repeatable).",
 )
-@click.option(
-    "--out",
-    "out",
-    required=True,
-    help="Directory (or s3://bucket/prefix/) for statistics.json, "
-    "constraint_violations.json, report.html.",
+@data_option("File, folder or s3://bucket/prefix to check (repeatable).")
+@out_option(
+    "Directory (or s3://bucket/prefix/) for statistics.json, "
+    "constraint_violations.json, report.html."
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Model config (YAML): per-feature methods and thresholds; for a bias baseline, "
-    "the bias analysis config (default: the baseline's bias_config.json).",
+@config_option(
+    "Model config (YAML): per-feature methods and thresholds; for a bias baseline, "
+    "the bias analysis config (default: the baseline's bias_config.json)."
 )
 @click.option(
     "--min-rows",

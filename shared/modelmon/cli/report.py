@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from modelmon.cli.baseline import IsoTime, fail, load_baseline, s3_client_factory
+from modelmon.cli.baseline import fail, load_baseline, s3_client_factory
+from modelmon.cli.options import baseline_option, config_option, out_option, time_option
 from modelmon.errors import DependencyUnavailableError, ModelmonError
 
 if TYPE_CHECKING:
@@ -74,51 +75,25 @@ def _model(
 
 @click.command()
 @click.option("--model", "model_id", required=True, help="Model id.")
-@click.option(
-    "--window",
-    "start",
-    type=IsoTime(),
-    default=None,
-    help="A time in the window to report (UTC), or with --end the range's start.",
+@time_option(
+    "--window", "start", "A time in the window to report (UTC), or with --end the range's start."
 )
-@click.option(
-    "--end",
-    type=IsoTime(),
-    default=None,
-    help="Merge every window starting before this time into one report.",
-)
+@time_option("--end", "end", "Merge every window starting before this time into one report.")
 @click.option(
     "--from",
     "location",
     required=True,
     help="Where the detector writes reports: its --out (directory or s3://bucket/prefix).",
 )
-@click.option(
-    "--baseline",
-    "baseline_dir",
-    default=None,
-    help="Baseline directory or s3:// prefix (default: the model's, from the registry).",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Model config (default: the registered one).",
-)
+@baseline_option("Baseline directory or s3:// prefix (default: the model's, from the registry).")
+@config_option("Model config (default: the registered one).")
 @click.option(
     "--list",
     "list_only",
     is_flag=True,
     help="List the stored windows (start and folder) instead of rendering one.",
 )
-@click.option(
-    "--out",
-    "out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="The report file (default: report-MODEL-START.html here).",
-)
+@out_option("The report file (default: report-MODEL-START.html here).", file=True)
 @click.option(
     "--results",
     "results_only",

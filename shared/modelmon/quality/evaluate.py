@@ -8,14 +8,13 @@ name = statistic name, dimensions Endpoint and MonitoringSchedule, as SageMaker 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, cast
 
-from modelmon.events import AlertEvent, alert_key
+from modelmon.events import AlertEvent, series_alert
 from modelmon.quality import files
 from modelmon.quality.problem import ProblemType, QualityState
 
@@ -97,10 +96,6 @@ def alert_events(
             continue
         violation = broken.get(files.camel(name))
         state = "ALARM" if violation else "OK"
-        digest = hashlib.sha256(
-            f"{evaluation.model_id}|{evaluation.window_start_ms}|{name}|{state}|"
-            f"{evaluation.labelled}".encode()
-        ).hexdigest()[:32]
         description = (
             violation["description"]
             if violation
@@ -108,21 +103,19 @@ def alert_events(
             f"{rule['comparison_operator']} '{rule['threshold']}'"
         )
         events.append(
-            AlertEvent(
-                event_id=f"q-{digest}",
-                alert_key=alert_key(evaluation.model_id, variant, CHECK_TYPE, name),
-                model_id=evaluation.model_id,
+            series_alert(
+                evaluation,
+                "q",
+                evaluation.labelled,
+                CHECK_TYPE,
+                name,
+                state,
+                description=f"{description} (label coverage {evaluation.coverage:.1%})",
+                detected_at=detected_at,
                 variant=variant,
-                window_start=_when(evaluation.window_start_ms),
-                window_end=_when(evaluation.window_end_ms),
-                check_type=CHECK_TYPE,
-                feature=name,
                 value=float(entry["value"]),
                 threshold=float(rule["threshold"]),
                 severity=severity,
-                state=state,
-                description=f"{description} (label coverage {evaluation.coverage:.1%})",
-                detected_at=detected_at,
             )
         )
     return events

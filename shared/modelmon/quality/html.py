@@ -7,26 +7,16 @@ the window's label coverage.
 
 from __future__ import annotations
 
-import html
-import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from modelmon.bias.html import bias_report_page
 from modelmon.errors import BaselineError
+from modelmon.page import FLAGGED_ROWS_STYLE, page, table
+from modelmon.page import escape as _e
+from modelmon.page import number as _number
 from modelmon.quality import files
 from modelmon.quality.evaluate import QualityEvaluation
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
-
-
-def _number(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return "–"
-    return f"{value:.4g}" if math.isfinite(value) else "–"
 
 
 def _rules(constraints: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -61,9 +51,8 @@ def quality_report_html(
             f"<td>{_number(entry.get('standard_deviation'))}</td>"
             f"<td>{_e(limit)}</td><td>{verdict}</td></tr>"
         )
-    table = (
-        "<h2>Model quality</h2><table><tr><th>metric</th><th>value</th><th>sd</th>"
-        "<th>constraint</th><th>check</th></tr>" + "".join(rows) + "</table>"
+    section = "<h2>Model quality</h2>" + table(
+        ["metric", "value", "sd", "constraint", "check"], rows
     )
     start = datetime.fromtimestamp(evaluation.window_start_ms / 1000, UTC)
     end = datetime.fromtimestamp(evaluation.window_end_ms / 1000, UTC)
@@ -72,4 +61,4 @@ def quality_report_html(
         f"{end.isoformat()}: {evaluation.labelled} of {evaluation.predictions} predictions "
         f"labelled ({evaluation.coverage:.0%}); {len(evaluation.violations)} violation(s)"
     )
-    return bias_report_page(f"Model quality: {evaluation.model_id}", [table], meta)
+    return page(f"Model quality: {evaluation.model_id}", [section], meta, FLAGGED_ROWS_STYLE)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from modelmon.checks import Baseline, Evaluation, evaluate, feature_metrics
 from modelmon.config import ModelConfig, endpoint_name
-from modelmon.events import AlertEvent, WindowEvaluated, WindowResult, alert_key
+from modelmon.events import AlertEvent, WindowEvaluated, WindowResult, window_alert
 from modelmon.keys import WindowRef
 from modelmon.names import check_name
 from modelmon.profile import DatasetProfile
@@ -108,22 +108,20 @@ def alert_events(
     result = detection.result
     rolling_note = f" (rolling view of {view.windows} windows)" if view.windows > 1 else ""
     return [
-        AlertEvent(
+        window_alert(
+            view.model_id,
+            (view.start_ms, view.end_ms),
+            c.check_type,
+            c.feature,
             event_id=event_id(*view.id_parts, c.check_type, c.feature),
-            alert_key=alert_key(view.model_id, result.variant, c.check_type, c.feature),
-            model_id=view.model_id,
+            description=c.description + rolling_note,
+            detected_at=detected_at,
             variant=result.variant,
-            window_start=result.window_start,
-            window_end=result.window_end,
-            check_type=c.check_type,
-            feature=c.feature,
             value=c.value,
             threshold=c.threshold,
             method=c.method,
             severity=config.alerts.severity.get(c.check_type, "warning"),
-            description=c.description + rolling_note,
             report_uri=result.report_uri,
-            detected_at=detected_at,
         )
         for c in result.violations
     ]
@@ -168,12 +166,11 @@ def report_files(
 
 def evaluation_recovered(ref: WindowRef, attempts: int, now: datetime) -> AlertEvent:
     """The ``OK`` that clears a window's ``evaluation_failed`` alarm once it evaluated."""
-    return AlertEvent(
+    return window_alert(
+        ref.model_id, (ref.start_ms, ref.end_ms), "evaluation_failed", "*",
         event_id=event_id(ref.model_id, ref.start_ms, ref.end_ms, "evaluation_recovered"),
-        alert_key=alert_key(ref.model_id, "AllTraffic", "evaluation_failed", "*"),
-        model_id=ref.model_id, window_start=utc(ref.start_ms), window_end=utc(ref.end_ms),
-        check_type="evaluation_failed", feature="*", severity="critical", state="OK",
         description=f"window evaluated after {attempts} failed attempt(s)", detected_at=now,
+        severity="critical", state="OK",
     )  # fmt: skip
 
 
@@ -187,12 +184,10 @@ def evaluation_failed(
         model_id=ref.model_id, window_start=start, window_end=end, evaluated_at=now,
         event_count=0, features={}, checks=[], status="failed", failure_reason=reason,
     )  # fmt: skip
-    alert = AlertEvent(
+    alert = window_alert(
+        ref.model_id, (ref.start_ms, ref.end_ms), "evaluation_failed", "*",
         event_id=event_id(ref.model_id, ref.start_ms, ref.end_ms, "evaluation_failed", attempts),
-        alert_key=alert_key(ref.model_id, result.variant, "evaluation_failed", "*"),
-        model_id=ref.model_id, window_start=start, window_end=end,
-        check_type="evaluation_failed", feature="*", severity="critical",
         description=f"window could not be evaluated (attempt {attempts}): {reason}",
-        detected_at=now,
+        detected_at=now, variant=result.variant, severity="critical",
     )  # fmt: skip
     return result, alert

@@ -8,6 +8,7 @@ re-evaluation with the same deterministic event ids, never a lost window.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -18,6 +19,18 @@ import redis
 from modelmon.events import WindowResult
 from modelmon.keys import Keys, WindowRef
 from modelmon.profile import DatasetProfile
+
+
+def save_window_doc(client: Any, key: str, start_ms: int, doc: Mapping[str, Any]) -> None:
+    """One window's evaluation document into a series (a sorted set scored by window start),
+    replacing the window's earlier one in one transaction: the label join's quality and bias
+    series, the detector's attribution series."""
+    body = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    pipe = client.pipeline(transaction=True)
+    pipe.zremrangebyscore(key, start_ms, start_ms)
+    pipe.zadd(key, {body: start_ms})
+    pipe.execute()
+
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end

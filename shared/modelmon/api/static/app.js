@@ -265,30 +265,55 @@ function dayBefore(iso) {
   return new Date(new Date(iso).getTime() - 86400000).toISOString();
 }
 
+// one series' newest window and its day of history (null, null: no window yet)
+async function seriesDay(base, series) {
+  const latest = await latestOrNull(base + "/" + series + "/latest");
+  if (!latest) return [null, null];
+  const start = encodeURIComponent(dayBefore(latest.window_end));
+  return [latest, await api(base + "/" + series + "?limit=1000&start=" + start)];
+}
+
 async function renderLabels(model) {
   const base = "/models/" + encodeURIComponent(model);
-  const [quality, bias] = await Promise.all([
-    latestOrNull(base + "/quality/latest"), latestOrNull(base + "/bias/latest")]);
-  const [qHist, bHist] = await Promise.all([
-    quality ? api(base + "/quality?limit=1000&start=" + encodeURIComponent(dayBefore(quality.window_end))) : null,
-    bias ? api(base + "/bias?limit=1000&start=" + encodeURIComponent(dayBefore(bias.window_end))) : null,
-  ]);
-  drawQuality(quality, qHist);
-  drawBias(bias, bHist);
+  const [quality, bias, attribution] = await Promise.all(
+    ["quality", "bias", "attribution"].map((series) => seriesDay(base, series)));
+  drawQuality(...quality);
+  drawBias(...bias);
+  drawAttribution(...attribution);
 }
 
 function fmtBias(x) {
   return typeof x === "string" ? x : fmtNum(x);
 }
 
-function drawQuality(latest, history) {
-  const table = $("mq-table");
+// a series panel ("mq", "bias", "attr"): its table names the newest window; none yet: emptied
+function openPanel(prefix, latest) {
+  const table = $(prefix + "-table");
   table.dataset.window = latest ? latest.window_start : "";
-  $("mq-history").hidden = !latest;
-  if (!latest) {
-    table.querySelector("tbody").innerHTML = "";
-    return;
-  }
+  $(prefix + "-history").hidden = !latest;
+  if (!latest) table.querySelector("tbody").innerHTML = "";
+  return table;
+}
+
+// a dashed horizontal line across the windows (a constraint, threshold or allowed bound)
+function limitTrace(name, windows, y, showlegend) {
+  return { type: "scatter", mode: "lines", name, showlegend,
+    x: [windows[0].window_start, windows[windows.length - 1].window_start], y: [y, y],
+    line: { dash: "dash", color: "#b71c1c" } };
+}
+
+// a series panel's history chart; extra: this chart's own layout settings
+function drawHistory(prefix, traces, title, extra) {
+  Plotly.react($(prefix + "-history"), traces, Object.assign({
+    title: { text: title, font: { size: 13 } }, height: 280, margin: { l: 50, r: 10, t: 36, b: 60 },
+    xaxis: { type: "date" }, legend: { orientation: "h", y: -0.35 },
+  }, extra), PLOT_CONFIG);
+  $(prefix + "-history").dataset.traces = String(traces.length);
+}
+
+function drawQuality(latest, history) {
+  const table = openPanel("mq", latest);
+  if (!latest) return;
   $("mq-note").textContent = "Window " + fmtTime(latest.window_start) + ": " + latest.labelled +
     " of " + latest.predictions + " predictions labelled (" + (100 * latest.coverage).toFixed(0) +
     "%), " + latest.violations.length + " violation(s).";
@@ -311,15 +336,9 @@ function drawQuality(latest, history) {
     y: windows.map((w) => { const m = w.metrics.find((k) => k.name === name); return m ? m.value : null; }),
   }));
   for (const m of latest.metrics.filter((k) => k.threshold != null && windows.length)) {
-    traces.push({ type: "scatter", mode: "lines", name: m.name + " constraint", showlegend: true,
-      x: [windows[0].window_start, windows[windows.length - 1].window_start],
-      y: [m.threshold, m.threshold], line: { dash: "dash", color: "#b71c1c" } });
+    traces.push(limitTrace(m.name + " constraint", windows, m.threshold, true));
   }
-  Plotly.react($("mq-history"), traces, {
-    title: { text: "model quality per window", font: { size: 13 } }, height: 280,
-    margin: { l: 50, r: 10, t: 36, b: 60 }, xaxis: { type: "date" }, legend: { orientation: "h", y: -0.35 },
-  }, PLOT_CONFIG);
-  $("mq-history").dataset.traces = String(traces.length);
+  drawHistory("mq", traces, "model quality per window", {});
 }
 
 function biasKey(m) {
@@ -327,13 +346,8 @@ function biasKey(m) {
 }
 
 function drawBias(latest, history) {
-  const table = $("bias-table");
-  table.dataset.window = latest ? latest.window_start : "";
-  $("bias-history").hidden = !latest;
-  if (!latest) {
-    table.querySelector("tbody").innerHTML = "";
-    return;
-  }
+  const table = openPanel("bias", latest);
+  if (!latest) return;
   $("bias-note").textContent = "Window " + fmtTime(latest.window_start) + ": " + latest.joined +
     " joined pairs, " + latest.violations + " violation(s); rule: " +
     (latest.check === "interval" ? "the whole " + latest.confidence_level + " interval" : "the value") +
@@ -364,18 +378,44 @@ function drawBias(latest, history) {
     if (last && typeof last.baseline === "number" && windows.length) {
       const allowed = Math.abs(last.baseline - last.ideal);
       for (const y of [last.ideal - allowed, last.ideal + allowed]) {
-        traces.push({ type: "scatter", mode: "lines", name: key + " allowed", showlegend: y > last.ideal,
-          x: [windows[0].window_start, windows[windows.length - 1].window_start], y: [y, y],
-          line: { dash: "dash", color: "#b71c1c" } });
+        traces.push(limitTrace(key + " allowed", windows, y, y > last.ideal));
       }
     }
   }
-  Plotly.react($("bias-history"), traces, {
-    title: { text: "checked bias metrics per window (bars: interval; dashed: allowed by the baseline)", font: { size: 13 } },
-    height: 300, margin: { l: 50, r: 10, t: 36, b: 60 }, xaxis: { type: "date" },
-    legend: { orientation: "h", y: -0.35 },
-  }, PLOT_CONFIG);
-  $("bias-history").dataset.traces = String(traces.length);
+  drawHistory("bias", traces,
+    "checked bias metrics per window (bars: interval; dashed: allowed by the baseline)", { height: 300 });
+}
+
+function drawAttribution(latest, history) {
+  const table = openPanel("attr", latest);
+  if (!latest) return;
+  $("attr-note").textContent = "Window " + fmtTime(latest.window_start) + ": " +
+    latest.attributions + " events with attributions, " + latest.violations +
+    " label(s) below their NDCG threshold.";
+  table.querySelector("tbody").innerHTML = latest.labels.map((l) => {
+    const ndcg = l.ndcg == null ? "not checked" : fmtNum(l.ndcg) + (l.violated ? " < " : " ≥ ") +
+      fmtNum(l.threshold);
+    return l.top_features.map((f, i) => '<tr data-label="' + esc(l.label) + '" data-feature="' +
+      esc(f.feature) + '" data-violated="' + l.violated + '"' + (l.violated ? ' class="violated"' : "") +
+      "><td>" + (i ? "" : esc(l.label)) + "</td><td>" + (i ? "" : ndcg) + "</td><td>" +
+      esc(f.feature) + "</td><td>" + fmtNum(f.value) + "</td><td>" + fmtNum(f.baseline) +
+      "</td></tr>").join("");
+  }).join("");
+  const windows = history.page.items;
+  const labels = [...new Set(windows.flatMap((w) => w.labels.map((l) => l.label)))];
+  const traces = [];
+  for (const name of labels) {
+    const pts = windows.map((w) => w.labels.find((l) => l.label === name) || null);
+    traces.push({ type: "scatter", mode: "lines+markers", name: "NDCG " + name,
+      x: windows.map((w) => w.window_start), y: pts.map((p) => (p ? p.ndcg : null)),
+      marker: { color: pts.map((p) => (p && p.violated ? "#b71c1c" : BASE_COLOR)) } });
+    const last = latest.labels.find((l) => l.label === name);
+    if (last && last.threshold != null && windows.length) {
+      traces.push(limitTrace(name + " threshold", windows, last.threshold, true));
+    }
+  }
+  drawHistory("attr", traces, "feature attribution NDCG per window (dashed: alert below)",
+    { yaxis: { range: [0, 1.05] } });
 }
 
 // ----- loop ------------------------------------------------------------------------------
