@@ -24,12 +24,13 @@ from modelmon.limits import EventTimeBounds
 from modelmon.registry import ModelCatalog
 from modelmon.service import DeadLetters
 from modelmon.streaming.bounds import reject_out_of_bounds
-from modelmon.streaming.decode import DecodedBatch, Rejected, TypedDecoder, decode_batch, take
+from modelmon.streaming.decode import DecodedBatch, Rejected, TypedDecoder, decode_batch
 from modelmon.streaming.feature_cap import DEFAULT_MAX_FEATURES
 from modelmon.streaming.native_decode import decode_mixed
 from modelmon.streaming.partition import ModelPlan, PartitionAggregate
 from modelmon.windows import WindowSpec
 
+from .messages import Offsets, accepted, by_partition
 from .metrics import AggregatorMetrics
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,15 @@ def plans_of(
             max_features=max(max_features, len(cfg.features)),  # issue 19: bounded features
         )
     return plans
+
+
+def model_names(batch: DecodedBatch) -> set[str]:
+    """The models a decoded batch names (without a pass over its events when it says)."""
+    if batch.model_id is not None:
+        return {batch.model_id}
+    if batch.groups is not None:
+        return set(batch.groups)
+    return set(batch.model_ids)
 
 
 class Intake:
@@ -79,6 +89,8 @@ class Intake:
         self._features: tuple[object, dict[str, tuple[str, ...]]] = (None, {})  # of plans
         self._last_recheck = float("-inf")
         self._attributions = attributions  # modelmon.attribution: (p, agg, values, offsets, batch)
+        #: the outcome counters' children, looked up once (profiled, late, dead_letter)
+        self._events = [metrics.events.labels(o) for o in ("profiled", "late", "dead_letter")]
 
     # -- the registry ---------------------------------------------------------------------
     def refresh(self, force: bool = False) -> None:
@@ -113,34 +125,26 @@ class Intake:
             for err in errors:
                 if err is not None and err.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer error: %s", err)
-        if not good:
-            return 0
         taken = 0
-        parts = np.fromiter(map(Message.partition, good), dtype=np.int64, count=len(good))
-        for p in np.unique(parts).tolist():
+        for p, chunk in by_partition(good):
             agg = owned.get(p)
             if agg is None:
                 continue
-            chunk = take(good, np.flatnonzero(parts == p))
-            offsets: list[int] = list(map(Message.offset, chunk))  # type: ignore[arg-type]
-            if not agg.accepts(offsets[0]):  # re-delivered after a seek: skip what we hold
-                chunk = [m for m, o in zip(chunk, offsets, strict=True) if agg.accepts(o)]
-                offsets = [o for o in offsets if agg.accepts(o)]
-                if not chunk:
-                    continue
-            self._process_partition(p, agg, chunk, offsets)
-            taken += len(chunk)
+            chunk = accepted(chunk, agg.next_offset)  # re-delivered after a seek: skip those
+            if chunk:
+                self._process_partition(p, agg, chunk, Offsets(chunk))
+                taken += len(chunk)
         return taken
 
     def _process_partition(
-        self, p: int, agg: PartitionAggregate, chunk: list[Message], offsets: list[int]
+        self, p: int, agg: PartitionAggregate, chunk: list[Message], offsets: Offsets
     ) -> None:
         values = list(map(Message.value, chunk))
         batch, rejects = self._decode_safely(chunk, values)
         if self._bounds is not None:  # issue 19: out-of-bounds event times -> dead letters
             now_ms = int(self._clock() * 1000)
             batch, rejects = reject_out_of_bounds(batch, rejects, self._bounds, now_ms)
-        if not self.plans.keys() >= set(batch.model_ids):
+        if not self.plans.keys() >= model_names(batch):
             self._recheck()  # a model registered a moment ago is not a dead letter
         if self._attributions is not None:  # before add: the same lateness as the profile
             self._attributions(p, agg, values, offsets, batch, self.plans)
@@ -158,13 +162,19 @@ class Intake:
             )
             source = (self.topic, p, offsets[i])
             self._dead_letters.send(values[i] or b"", error, model_id=model_id, source=source)
-        dead = len(rejects) + len(result.unknown)
+        self._count(agg, result.profiled, result.late, len(rejects) + len(result.unknown))
+
+    def _count(self, agg: PartitionAggregate, profiled: int, late: int, dead: int) -> None:
+        """The batch's outcomes into the metrics (a few calls per batch, none per event)."""
         for model, n in agg.over_cap.items():  # issue 19: values past the feature cap
             self.metrics.over_cap.labels(model).inc(n)
         agg.over_cap.clear()
-        self.metrics.events.labels("profiled").inc(result.profiled)
-        self.metrics.events.labels("late").inc(result.late)
-        self.metrics.events.labels("dead_letter").inc(dead)
+        events = self._events
+        events[0].inc(profiled)
+        if late:
+            events[1].inc(late)
+        if dead:
+            events[2].inc(dead)
 
     def _decode_safely(
         self, chunk: list[Message], values: list[bytes | None]

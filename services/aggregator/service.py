@@ -47,7 +47,7 @@ __all__ = ["Aggregator", "AggregatorOptions", "Readiness", "plans_of"]
 class AggregatorOptions:
     topic: str
     group: str = "modelmon-aggregator"
-    batch_size: int = 5000
+    batch_size: int = 20_000  # AggregatorSettings.batch_size
     poll_timeout: float = 0.2
     flush_events: int = 100_000
     flush_seconds: float = 1.0

@@ -217,7 +217,13 @@ class AggregatorSettings(BaseModel):
     group: str = Field(
         default="modelmon-aggregator", description="Kafka consumer group shared by all aggregators"
     )
-    batch_size: int = Field(default=5000, ge=1, description="messages per consume() call")
+    batch_size: int = Field(
+        default=20_000,
+        ge=1,
+        description="messages per consume() call: each partition's share of a batch is decoded "
+        "and folded in at once, so larger batches spread the fixed cost of a profile update "
+        "(the pre-fetch limit, 16 MiB unless set, bounds a batch's bytes)",
+    )
     flush_events: int = Field(
         default=100_000, ge=1, description="flush to Redis after this many messages..."
     )
