@@ -156,11 +156,10 @@ fn outputs(nodes: &[Node]) -> Result<(), Refusal> {
             "prediction" => {
                 scalar(&v[0])?;
             }
-            "probability" => {
-                if !is_null(v) {
-                    number(&v[0])?;
-                }
+            "probability" if !is_null(v) => {
+                number(&v[0])?;
             }
+            "probability" => {}
             "scores" => optional_map(v, |n| number(n).is_ok())?,
             _ if depth(v) > MAX_DEPTH => return Err("too deep"),
             _ => {}
