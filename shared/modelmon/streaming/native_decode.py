@@ -175,6 +175,7 @@ def _with_reference(
         kept = block.without(redo)
         if kept is not None:  # positions in the merged batch: still ascending
             shared.append(replace(kept, positions=rank[kept.positions]))
+    shared.sort(key=lambda s: s.models[0])  # a block's first model may have left it
     own: dict[str, ModelGroup] = {}
     for m in sorted(redo):
         positions = np.sort(rank[np.flatnonzero(codes == code_of[m])])
