@@ -251,20 +251,35 @@ fn recycle<'a, 'b>(mut v: Vec<simd_json::Node<'a>>) -> Vec<simd_json::Node<'b>> 
 /// Parses one message into `scratch` and checks it: the event, or None when refused. `tape`
 /// is the parser's node buffer, kept across messages.
 fn parse<'s>(
-    value: Option<&[u8]>,
+    value: Option<&'s [u8]>,
     max_bytes: usize,
     scratch: &'s mut Vec<u8>,
-    buffers: &mut Buffers,
-    tape: &mut Vec<simd_json::Node<'static>>,
+    parser: &mut Parser,
 ) -> Option<rules::Event<'s>> {
     let bytes = value.filter(|b| b.len() <= max_bytes && !has_surrogate_escape(b))?;
     scratch.clear();
     scratch.extend_from_slice(bytes);
-    let mut t = simd_json::Tape(recycle(std::mem::take(tape)));
-    let parsed = simd_json::fill_tape(scratch, buffers, &mut t).ok();
-    let event = parsed.and_then(|()| rules::event(&t.0).ok());
-    *tape = recycle(t.0);
+    let mut t = simd_json::Tape(recycle(std::mem::take(&mut parser.tape)));
+    let parsed = simd_json::fill_tape(scratch, &mut parser.buffers, &mut t).ok();
+    let spare = rules::recycle(std::mem::take(&mut parser.inputs));
+    let event = parsed.and_then(|()| rules::event(&t.0, spare).ok());
+    parser.tape = recycle(t.0);
     event
+}
+
+/// What parsing a message needs, kept across messages (no allocation per message).
+#[derive(Default)]
+pub struct Parser {
+    buffers: Buffers,
+    tape: Vec<simd_json::Node<'static>>,
+    inputs: Vec<(&'static str, Val<'static>)>,
+}
+
+impl Parser {
+    /// Hands back an event's inputs vector for the next message to reuse.
+    fn done(&mut self, event: rules::Event) {
+        self.inputs = rules::recycle(event.inputs);
+    }
 }
 
 /// Per model of a batch: its layout and whether it left the shared blocks.
@@ -286,11 +301,10 @@ pub fn decode<'p>(
     let mut models = Models::default();
     let mut builders: Vec<Option<LayoutBuilder<'p>>> = plans.layouts.iter().map(|_| None).collect();
     let mut opened = false;
-    let mut buffers = Buffers::default();
+    let mut parser = Parser::default();
     let mut scratch: Vec<u8> = Vec::new();
-    let mut tape = Vec::new();
     for (i, value) in values.iter().enumerate() {
-        let Some(event) = parse(*value, max_bytes, &mut scratch, &mut buffers, &mut tape) else {
+        let Some(event) = parse(*value, max_bytes, &mut scratch, &mut parser) else {
             out.refused.push(i as i64);
             continue;
         };
@@ -310,6 +324,7 @@ pub fn decode<'p>(
         out.event_ms.push(event.event_ms);
         out.model_codes.push(code as i64);
         if models.irregular[code] {
+            parser.done(event);
             continue;
         }
         let layout = models.layout[code];
@@ -322,6 +337,7 @@ pub fn decode<'p>(
         if !builder.add(position, code as u32, &event.inputs) {
             models.irregular[code] = true;
         }
+        parser.done(event);
     }
     for builder in builders.into_iter().flatten() {
         out.shared
@@ -346,19 +362,20 @@ fn per_model<'p>(
     max_extra: usize,
 ) {
     let mut groups: FxHashMap<usize, ModelGroup<'p>> = FxHashMap::default();
-    let (mut buffers, mut scratch, mut tape) = (Buffers::default(), Vec::new(), Vec::new());
+    let (mut parser, mut scratch) = (Parser::default(), Vec::new());
     for (position, &code) in out.model_codes.iter().enumerate() {
         let code = code as usize;
         if !models.irregular[code] {
             continue;
         }
         let value = values[out.index[position] as usize];
-        let event = parse(value, max_bytes, &mut scratch, &mut buffers, &mut tape)
+        let event = parse(value, max_bytes, &mut scratch, &mut parser)
             .expect("a message accepted once is accepted again");
         groups
             .entry(code)
             .or_insert_with(|| ModelGroup::new(Some(&plans.layouts[models.layout[code]])))
             .add(position as i64, &event.inputs, max_extra);
+        parser.done(event);
     }
     out.groups = groups.into_iter().collect();
     out.groups.sort_by_key(|(code, _)| *code);
