@@ -330,9 +330,16 @@ pub fn decode<'p>(
         let layout = models.layout[code];
         let builder = builders[layout].get_or_insert_with(|| {
             // the first layout of a batch is usually its only one: room for every message
-            let rows = if opened { 64 } else { values.len() - i };
+            // (within ~32 MiB of cells up front; it grows by doubling past that)
+            let plan = &plans.layouts[layout];
+            let budget = (1 << 22) / plan.names.len().max(1);
+            let rows = if opened {
+                64
+            } else {
+                (values.len() - i).min(budget)
+            };
             opened = true;
-            LayoutBuilder::new(&plans.layouts[layout], rows)
+            LayoutBuilder::new(plan, rows)
         });
         if !builder.add(position, code as u32, &event.inputs) {
             models.irregular[code] = true;
@@ -486,6 +493,23 @@ mod tests {
             vec![0, 1]
         );
         assert_eq!(col(one, 1).0, &[ABSENT, ABSENT][..]);
+    }
+
+    #[test]
+    fn a_layout_opened_later_grows_as_its_rows_come() {
+        let mut msgs = vec![ev("a", r#"{"x":0}"#)];
+        msgs.extend((0..300).map(|i| ev("b", &format!(r#"{{"y":{i},"s":"t{}"}}"#, i % 7))));
+        let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
+        let b = run(&refs, &[("a", &["x"]), ("b", &["y", "s"])]);
+        let [_, s] = &b.shared[..] else { panic!() };
+        assert_eq!(s.rows, 300);
+        assert!(s.stride >= 300);
+        let (tags, floats) = col(s, 0);
+        assert!(tags.iter().all(|t| *t == INT));
+        assert_eq!(floats, (0..300).map(f64::from).collect::<Vec<_>>());
+        let texts = &s.objects[0];
+        assert_eq!(texts.strings.len(), 7);
+        assert_eq!(texts.ints, (0..300).map(|i| i % 7).collect::<Vec<i64>>());
     }
 
     #[test]
