@@ -52,6 +52,13 @@ fn odd(tag: u8, float: f64) -> bool {
         || (tag == Tag::Int as u8 && float.abs() >= EXACT)
 }
 
+/// `a == b` for short texts without a call to `memcmp` (feature names, compared per value).
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// Strings of one column, one per distinct value.
 #[derive(Debug, Default, Clone)]
 pub struct Strings {
@@ -182,7 +189,7 @@ impl<'p> LayoutBuilder<'p> {
         let (row, names) = (self.rows, &self.plan.names);
         let mut guess = 0; // events usually list their inputs in one order: try the next column
         for (done, (name, v)) in inputs.iter().enumerate() {
-            let col = if names.get(guess).is_some_and(|n| n == name) {
+            let col = if names.get(guess).is_some_and(|n| same(n, name)) {
                 guess
             } else if let Some(&c) = self.plan.index.get(*name) {
                 c
