@@ -1,10 +1,11 @@
-//! A batch of messages -> per model, columns (pure Rust; lib.rs hands them to Python).
-
-use std::collections::HashMap;
+//! A batch of messages -> columns per layout (models of equal plans share one block), and per
+//! model for the models whose events carry names their plan does not list (pure Rust; lib.rs
+//! hands them to Python).
 
 use rustc_hash::FxHashMap;
 use simd_json::Buffers;
 
+use crate::layout::{LayoutBuilder, Plans, Shared};
 use crate::rules::{self, Val};
 
 /// What a column holds at a row.
@@ -111,7 +112,7 @@ impl ColumnBuilder {
 #[derive(Debug, Default)]
 pub struct Plan {
     pub names: Vec<String>,
-    index: FxHashMap<String, usize>,
+    pub index: FxHashMap<String, usize>,
 }
 
 impl Plan {
@@ -212,7 +213,8 @@ impl<'p> ModelGroup<'p> {
     }
 }
 
-/// A decoded batch: accepted messages in delivery order, grouped by model.
+/// A decoded batch: accepted messages in delivery order, as blocks shared by the models of a
+/// layout, and per-model groups for models with names their plan does not list.
 #[derive(Debug, Default)]
 pub struct Batch<'p> {
     /// Batch positions of the accepted messages.
@@ -221,7 +223,10 @@ pub struct Batch<'p> {
     /// Per accepted message, its model's number in `models`.
     pub model_codes: Vec<i64>,
     pub models: Vec<String>,
-    pub groups: Vec<ModelGroup<'p>>,
+    /// Blocks over the rows of models that share a layout, ordered by their first model's name.
+    pub shared: Vec<Shared<'p>>,
+    /// (model number, its group) for models outside the shared blocks.
+    pub groups: Vec<(usize, ModelGroup<'p>)>,
     /// Batch positions of refused messages (handed to the reference decoder).
     pub refused: Vec<i64>,
 }
@@ -237,39 +242,80 @@ fn has_surrogate_escape(b: &[u8]) -> bool {
     })
 }
 
-/// Decodes `values` (None = a message without a value) with per-model feature plans.
+/// An empty vector of another element lifetime, keeping the allocation (in-place collect).
+fn recycle<'a, 'b>(mut v: Vec<simd_json::Node<'a>>) -> Vec<simd_json::Node<'b>> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!()).collect()
+}
+
+/// Parses one message into `scratch` and checks it: the event, or None when refused. `tape`
+/// is the parser's node buffer, kept across messages.
+fn parse<'s>(
+    value: Option<&'s [u8]>,
+    max_bytes: usize,
+    scratch: &'s mut Vec<u8>,
+    parser: &mut Parser,
+) -> Option<rules::Event<'s>> {
+    let bytes = value.filter(|b| b.len() <= max_bytes && !has_surrogate_escape(b))?;
+    scratch.clear();
+    scratch.extend_from_slice(bytes);
+    let mut t = simd_json::Tape(recycle(std::mem::take(&mut parser.tape)));
+    let parsed = simd_json::fill_tape(scratch, &mut parser.buffers, &mut t).ok();
+    let spare = rules::recycle(std::mem::take(&mut parser.inputs));
+    let event = parsed.and_then(|()| rules::event(&t.0, spare).ok());
+    parser.tape = recycle(t.0);
+    event
+}
+
+/// What parsing a message needs, kept across messages (no allocation per message).
+#[derive(Default)]
+pub struct Parser {
+    buffers: Buffers,
+    tape: Vec<simd_json::Node<'static>>,
+    inputs: Vec<(&'static str, Val<'static>)>,
+}
+
+impl Parser {
+    /// Hands back an event's inputs vector for the next message to reuse.
+    fn done(&mut self, event: rules::Event) {
+        self.inputs = rules::recycle(event.inputs);
+    }
+}
+
+/// Per model of a batch: its layout and whether it left the shared blocks.
+#[derive(Default)]
+struct Models {
+    codes: FxHashMap<String, usize>,
+    layout: Vec<usize>,
+    irregular: Vec<bool>,
+}
+
+/// Decodes `values` (None = a message without a value) with the registered models' plans.
 pub fn decode<'p>(
     values: &[Option<&[u8]>],
-    plans: &'p HashMap<String, Plan>,
+    plans: &'p Plans,
     max_bytes: usize,
     max_extra: usize,
 ) -> Batch<'p> {
     let mut out = Batch::default();
-    let mut codes: FxHashMap<String, usize> = FxHashMap::default();
-    let mut buffers = Buffers::default();
+    let mut models = Models::default();
+    let mut builders: Vec<Option<LayoutBuilder<'p>>> = plans.layouts.iter().map(|_| None).collect();
+    let mut opened = false;
+    let mut parser = Parser::default();
     let mut scratch: Vec<u8> = Vec::new();
     for (i, value) in values.iter().enumerate() {
-        let Some(bytes) = value.filter(|b| b.len() <= max_bytes && !has_surrogate_escape(b)) else {
+        let Some(event) = parse(*value, max_bytes, &mut scratch, &mut parser) else {
             out.refused.push(i as i64);
             continue;
         };
-        scratch.clear();
-        scratch.extend_from_slice(bytes);
-        let Ok(tape) = simd_json::to_tape_with_buffers(&mut scratch, &mut buffers) else {
-            out.refused.push(i as i64);
-            continue;
-        };
-        let Ok(event) = rules::event(&tape.0) else {
-            out.refused.push(i as i64);
-            continue;
-        };
-        let code = match codes.get(event.model_id) {
+        let code = match models.codes.get(event.model_id) {
             Some(&c) => c,
             None => {
                 let c = out.models.len();
-                codes.insert(event.model_id.to_owned(), c);
+                models.codes.insert(event.model_id.to_owned(), c);
                 out.models.push(event.model_id.to_owned());
-                out.groups.push(ModelGroup::new(plans.get(event.model_id)));
+                models.layout.push(plans.layout_of(event.model_id));
+                models.irregular.push(false);
                 c
             }
         };
@@ -277,9 +323,69 @@ pub fn decode<'p>(
         out.index.push(i as i64);
         out.event_ms.push(event.event_ms);
         out.model_codes.push(code as i64);
-        out.groups[code].add(position, &event.inputs, max_extra);
+        if models.irregular[code] {
+            parser.done(event);
+            continue;
+        }
+        let layout = models.layout[code];
+        let builder = builders[layout].get_or_insert_with(|| {
+            // the first layout of a batch is usually its only one: room for every message
+            // (within ~32 MiB of cells up front; it grows by doubling past that)
+            let plan = &plans.layouts[layout];
+            let budget = (1 << 22) / plan.names.len().max(1);
+            let rows = if opened {
+                64
+            } else {
+                (values.len() - i).min(budget)
+            };
+            opened = true;
+            LayoutBuilder::new(plan, rows)
+        });
+        if !builder.add(position, code as u32, &event.inputs) {
+            models.irregular[code] = true;
+        }
+        parser.done(event);
+    }
+    for builder in builders.into_iter().flatten() {
+        out.shared
+            .extend(builder.finish(&out.models, &models.irregular));
+    }
+    out.shared
+        .sort_by(|a, b| out.models[a.models[0] as usize].cmp(&out.models[b.models[0] as usize]));
+    if models.irregular.iter().any(|x| *x) {
+        per_model(&mut out, values, plans, &models, max_bytes, max_extra);
     }
     out
+}
+
+/// The events of models with names their plan does not list, decoded again into a group per
+/// model (rare: such models cost a second parse of their messages).
+fn per_model<'p>(
+    out: &mut Batch<'p>,
+    values: &[Option<&[u8]>],
+    plans: &'p Plans,
+    models: &Models,
+    max_bytes: usize,
+    max_extra: usize,
+) {
+    let mut groups: FxHashMap<usize, ModelGroup<'p>> = FxHashMap::default();
+    let (mut parser, mut scratch) = (Parser::default(), Vec::new());
+    for (position, &code) in out.model_codes.iter().enumerate() {
+        let code = code as usize;
+        if !models.irregular[code] {
+            continue;
+        }
+        let value = values[out.index[position] as usize];
+        let event = parse(value, max_bytes, &mut scratch, &mut parser)
+            .expect("a message accepted once is accepted again");
+        groups
+            .entry(code)
+            .or_insert_with(|| ModelGroup::new(Some(&plans.layouts[models.layout[code]])))
+            .add(position as i64, &event.inputs, max_extra);
+        parser.done(event);
+    }
+    out.groups = groups.into_iter().collect();
+    out.groups.sort_by_key(|(code, _)| *code);
 }
 
 #[cfg(test)]
@@ -287,16 +393,11 @@ mod tests {
     use super::*;
 
     fn run(msgs: &[&str], plans: &[(&str, &[&str])]) -> Batch<'static> {
-        let plans: HashMap<String, Plan> = plans
+        let plans: std::collections::HashMap<String, Vec<String>> = plans
             .iter()
-            .map(|(m, f)| {
-                (
-                    (*m).to_owned(),
-                    Plan::new(f.iter().map(|s| (*s).to_owned()).collect()),
-                )
-            })
+            .map(|(m, f)| ((*m).to_owned(), f.iter().map(|s| (*s).to_owned()).collect()))
             .collect();
-        let plans: &'static HashMap<String, Plan> = Box::leak(Box::new(plans));
+        let plans: &'static Plans = Box::leak(Box::new(Plans::new(plans)));
         let values: Vec<Option<&[u8]>> = msgs.iter().map(|m| Some(m.as_bytes())).collect();
         decode(&values, plans, 1 << 20, 4)
     }
@@ -306,6 +407,17 @@ mod tests {
             r#"{{"model_id":"{model}","event_time":"2026-01-01T00:00:00.5Z","inputs":{inputs}}}"#
         )
     }
+
+    /// Column `j` of a shared block: (tags, floats) of its rows.
+    fn col<'a>(s: &'a Shared, j: usize) -> (&'a [u8], &'a [f64]) {
+        let at = j * s.stride;
+        (&s.tags[at..at + s.rows], &s.floats[at..at + s.rows])
+    }
+
+    const INT: u8 = Tag::Int as u8;
+    const FLOAT: u8 = Tag::Float as u8;
+    const ABSENT: u8 = Tag::Absent as u8;
+    const MISSING: u8 = Tag::Missing as u8;
 
     #[test]
     fn mixed_models_are_split_with_typed_columns() {
@@ -320,13 +432,107 @@ mod tests {
         assert_eq!(b.models, vec!["a", "b"]);
         assert_eq!(b.model_codes, vec![0, 1, 0]);
         assert_eq!(b.event_ms, vec![1_767_225_600_500; 3]);
-        let a = &b.groups[0];
-        assert_eq!(a.positions, vec![0, 2]);
-        assert_eq!(a.columns[0].floats, vec![1.0, 3.5]);
-        assert_eq!(a.columns[0].tags, vec![Tag::Int, Tag::Float]);
-        assert!(a.columns[0].numeric_only());
-        assert_eq!(a.columns[1].strings, vec!["u"]); // one string per distinct value
-        assert_eq!(a.columns[1].ints, vec![0, 0]);
+        assert_eq!(b.shared.len(), 2); // two layouts
+        let a = &b.shared[0];
+        assert_eq!(
+            (a.models.clone(), a.positions.clone()),
+            (vec![0], vec![0, 2])
+        );
+        assert_eq!(col(a, 0), (&[INT, FLOAT][..], &[1.0, 3.5][..]));
+        let [c] = &a.objects[..] else { panic!() };
+        assert_eq!(
+            (c.col, c.strings.clone(), c.ints.clone()),
+            (1, vec!["u".to_owned()], vec![0, 0])
+        );
+        assert_eq!(b.shared[1].positions, vec![1]);
+        assert!(b.shared[1].objects.is_empty() && b.groups.is_empty());
+    }
+
+    #[test]
+    fn models_of_equal_plans_share_one_block_unless_their_objects_differ() {
+        let msgs = [
+            ev("m2", r#"{"x":1,"c":"u"}"#),
+            ev("m1", r#"{"x":2.5,"c":"v","x":null}"#),
+            ev("m3", r#"{"x":"s"}"#),
+            ev("m0", r#"{}"#),
+            ev("m1", r#"{"c":"u","x":7}"#),
+        ];
+        let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
+        let plans: &[(&str, &[&str])] = &[
+            ("m0", &["x", "c"]),
+            ("m1", &["x", "c"]),
+            ("m2", &["x", "c"]),
+            ("m3", &["x", "c"]),
+        ];
+        let b = run(&refs, plans);
+        assert!(b.groups.is_empty());
+        let [one, other] = &b.shared[..] else {
+            panic!("{:?}", b.shared)
+        };
+        // m0 has no value at all: it joins the block where x keeps objects (named first)
+        let names = |s: &Shared| {
+            s.models
+                .iter()
+                .map(|&m| b.models[m as usize].clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(one), vec!["m0", "m3"]);
+        assert_eq!(names(other), vec!["m1", "m2"]);
+        assert_eq!(other.positions, vec![0, 1, 4]);
+        assert_eq!(other.codes, vec![1, 0, 0]); // rows in batch order, models by name
+        assert_eq!(col(other, 0).0, &[INT, MISSING, INT][..]); // the later duplicate wins
+        assert_eq!(col(other, 0).1[2], 7.0);
+        assert_eq!(
+            other.objects.iter().map(|o| o.col).collect::<Vec<_>>(),
+            vec![1]
+        );
+        assert_eq!(one.positions, vec![2, 3]);
+        // no value in c either: objects too, as for the models with strings in it
+        assert_eq!(
+            one.objects.iter().map(|o| o.col).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        assert_eq!(col(one, 1).0, &[ABSENT, ABSENT][..]);
+    }
+
+    #[test]
+    fn a_layout_opened_later_grows_as_its_rows_come() {
+        let mut msgs = vec![ev("a", r#"{"x":0}"#)];
+        msgs.extend((0..300).map(|i| ev("b", &format!(r#"{{"y":{i},"s":"t{}"}}"#, i % 7))));
+        let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
+        let b = run(&refs, &[("a", &["x"]), ("b", &["y", "s"])]);
+        let [_, s] = &b.shared[..] else { panic!() };
+        assert_eq!(s.rows, 300);
+        assert!(s.stride >= 300);
+        let (tags, floats) = col(s, 0);
+        assert!(tags.iter().all(|t| *t == INT));
+        assert_eq!(floats, (0..300).map(f64::from).collect::<Vec<_>>());
+        let texts = &s.objects[0];
+        assert_eq!(texts.strings.len(), 7);
+        assert_eq!(texts.ints, (0..300).map(|i| i % 7).collect::<Vec<i64>>());
+    }
+
+    #[test]
+    fn an_unplanned_name_moves_its_model_out_of_the_shared_block() {
+        let msgs = [
+            ev("a", r#"{"x":1}"#),
+            ev("a", r#"{"x":5,"y":"s","q":1}"#),
+            ev("b", r#"{"y":"t"}"#),
+        ];
+        let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
+        let b = run(&refs, &[("a", &["x", "y"]), ("b", &["x", "y"])]);
+        let [s] = &b.shared[..] else { panic!() };
+        assert_eq!((s.models.clone(), s.positions.clone()), (vec![1], vec![2]));
+        assert_eq!(col(s, 0).0, &[ABSENT][..]); // the refused row left nothing behind
+        assert_eq!(s.objects[0].ints, vec![1]); // "t": the second string of y
+        let [(0, a)] = &b.groups[..] else { panic!() };
+        assert_eq!(
+            (a.positions.clone(), a.names.clone()),
+            (
+                vec![0, 1],
+                vec!["x".to_owned(), "y".to_owned(), "q".to_owned()]
+            )
+        );
     }
 
     #[test]
@@ -337,7 +543,8 @@ mod tests {
         ];
         let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
         let b = run(&refs, &[("a", &["x", "z"])]);
-        let a = &b.groups[0];
+        assert!(b.shared.is_empty());
+        let a = &b.groups[0].1;
         assert_eq!(a.names, vec!["x", "z", "y"]);
         assert_eq!(a.columns[0].tags, vec![Tag::Int, Tag::Missing]); // the later duplicate wins
         assert_eq!(a.columns[0].n_int, 1);
@@ -354,8 +561,8 @@ mod tests {
         ];
         let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
         let b = run(&refs, &[]);
-        assert!(b.groups[0].abandoned && !b.groups[1].abandoned);
-        assert_eq!(b.groups[0].positions, vec![0]);
+        assert!(b.groups[0].1.abandoned && !b.groups[1].1.abandoned);
+        assert_eq!(b.groups[0].1.positions, vec![0]);
     }
 
     #[test]
@@ -399,17 +606,19 @@ mod tests {
         let refs: Vec<&str> = msgs.iter().map(String::as_str).collect();
         let b = run(&refs, &[("a", &["a", "b", "c", "d", "e", "f", "g", "h"])]);
         assert_eq!(b.refused, Vec::<i64>::new());
-        let c = &b.groups[0].columns;
-        assert_eq!((c[0].tags[0], c[0].ints[0]), (Tag::Int, 0));
-        assert_eq!(c[1].tags[0], Tag::Float);
-        assert!(c[1].floats[0] == 0.0 && c[1].floats[0].is_sign_negative());
-        assert_eq!((c[2].tags[0], c[2].floats[0]), (Tag::Float, 100000.0));
-        assert_eq!(c[3].floats[0], 0.0);
-        assert!(c[4].inexact_int && c[4].ints[0] == 9_007_199_254_740_993);
-        assert_eq!(c[5].floats[0], f64::MAX);
-        assert_eq!(c[6].floats[0], 2.2250738585072014e-308);
+        let s = &b.shared[0];
+        let at = |j: usize| (col(s, j).0[0], col(s, j).1[0]);
+        assert_eq!(at(0), (INT, 0.0));
+        assert_eq!(at(1).0, FLOAT);
+        assert!(at(1).1 == 0.0 && at(1).1.is_sign_negative());
+        assert_eq!(at(2), (FLOAT, 100000.0));
+        assert_eq!(at(3).1, 0.0);
+        let [e] = &s.objects[..] else { panic!() };
+        assert!(e.col == 4 && e.ints[0] == 9_007_199_254_740_993);
+        assert_eq!(at(5).1, f64::MAX);
+        assert_eq!(at(6).1, 2.2250738585072014e-308);
         assert_eq!(
-            c[7].floats[0],
+            at(7).1,
             "123456789012345678901234567890.5".parse::<f64>().unwrap()
         );
     }

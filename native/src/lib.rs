@@ -1,12 +1,14 @@
-//! modelmon's native capture decoder: a batch of capture-event bytes -> columns per model.
+//! modelmon's native capture decoder: a batch of capture-event bytes -> columns per layout.
 //!
 //! `decode_batch(values, plans, max_bytes, max_extra)` parses each message with simd-json,
-//! checks it against the capture-event schema (rules.rs) and appends its inputs to its model's
-//! columns (batch.rs); numbers stay in Rust vectors handed to numpy without a copy, and only
-//! strings and bools (categorical values) become Python objects (one `str` per distinct value
-//! per column). The typing rules, shared with the pure-Python reference, are in docs/decode.md.
+//! checks it against the capture-event schema (rules.rs) and appends its inputs to the columns
+//! its model's layout shares with every model of the same feature names (layout.rs; batch.rs
+//! for models whose events carry names their plan does not list); numbers stay in Rust vectors
+//! handed to numpy without a copy, and only strings and bools (categorical values) become
+//! Python objects (one `str` per distinct value per batch). The typing rules, shared with the pure-Python reference, are in docs/decode.md.
 
 pub mod batch;
+pub mod layout;
 pub mod rules;
 pub mod time;
 
@@ -16,11 +18,12 @@ use numpy::{IntoPyArray, PyArray1};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use batch::{Batch, ColumnBuilder, ModelGroup, Plan, Tag};
+use batch::{Batch, ColumnBuilder, ModelGroup, Tag};
+use layout::{ObjectColumn, Shared};
 use rustc_hash::FxHashMap;
 
 /// Bumped whenever the rules or the result's shape change (the Python side checks it).
-const ABI: u32 = 3;
+const ABI: u32 = 4;
 
 /// One Python `str` per distinct text in a batch (feature names, categories).
 type Texts = FxHashMap<String, PyObject>;
@@ -34,27 +37,36 @@ fn text(py: Python<'_>, texts: &mut Texts, s: &str) -> PyObject {
     t
 }
 
+/// A column's Python values: `tags` (as `Tag`), `floats`, `ints` (exact ints, bools and
+/// string codes) and the column's distinct `strings`.
 fn objects<'py>(
     py: Python<'py>,
-    c: &ColumnBuilder,
+    (tags, floats, ints, strings): (&[u8], &[f64], &[i64], &[String]),
     texts: &mut Texts,
-) -> PyResult<Bound<'py, PyAny>> {
-    let strings: Vec<PyObject> = c.strings.iter().map(|s| text(py, texts, s)).collect();
+) -> Bound<'py, PyAny> {
+    let strings: Vec<PyObject> = strings.iter().map(|s| text(py, texts, s)).collect();
     let none = py.None();
-    let mut out: Vec<PyObject> = Vec::with_capacity(c.tags.len());
-    for (row, tag) in c.tags.iter().enumerate() {
-        out.push(match tag {
-            Tag::Missing | Tag::Absent => none.clone_ref(py),
-            Tag::Int => PyInt::new(py, c.ints[row]).into_any().unbind(),
-            Tag::Float => PyFloat::new(py, c.floats[row]).into_any().unbind(),
-            Tag::Bool => PyBool::new(py, c.ints[row] != 0)
+    let out: Vec<PyObject> = tags
+        .iter()
+        .enumerate()
+        .map(|(row, &tag)| match tag {
+            t if t == Tag::Int as u8 => {
+                if floats[row].abs() >= 9_007_199_254_740_992.0 {
+                    PyInt::new(py, ints[row]).into_any().unbind()
+                } else {
+                    PyInt::new(py, floats[row] as i64).into_any().unbind()
+                }
+            }
+            t if t == Tag::Float as u8 => PyFloat::new(py, floats[row]).into_any().unbind(),
+            t if t == Tag::Bool as u8 => PyBool::new(py, ints[row] != 0)
                 .to_owned()
                 .into_any()
                 .unbind(),
-            Tag::Str => strings[c.ints[row] as usize].clone_ref(py),
-        });
-    }
-    Ok(PyArray1::from_vec(py, out).into_any())
+            t if t == Tag::Str as u8 => strings[ints[row] as usize].clone_ref(py),
+            _ => none.clone_ref(py),
+        })
+        .collect();
+    PyArray1::from_vec(py, out).into_any()
 }
 
 /// True when the column keeps Python objects (strings, bools, or an int a float cannot hold).
@@ -64,8 +76,7 @@ fn needs_objects(c: &ColumnBuilder) -> bool {
 
 /// One model's columns as one block: `(positions, names, planned, floats, tags, objects)` with
 /// `floats` and `tags` (`Tag` as u8) flat, feature after feature (Python reshapes them to
-/// features x rows), and `objects` the columns that keep Python objects. A handful of Python
-/// objects per model and batch, whatever its number of features.
+/// features x rows), and `objects` the columns that keep Python objects.
 fn group<'py>(py: Python<'py>, g: ModelGroup, texts: &mut Texts) -> PyResult<Bound<'py, PyTuple>> {
     let rows = g.rows();
     let positions = g.positions.into_pyarray(py).into_any();
@@ -79,7 +90,9 @@ fn group<'py>(py: Python<'py>, g: ModelGroup, texts: &mut Texts) -> PyResult<Bou
         floats.extend_from_slice(&c.floats);
         tags.extend(c.tags.iter().map(|t| *t as u8));
         if needs_objects(c) {
-            objs.set_item(text(py, texts, name), objects(py, c, texts)?)?;
+            let own: Vec<u8> = c.tags.iter().map(|t| *t as u8).collect();
+            let col = objects(py, (&own, &c.floats, &c.ints, &c.strings), texts);
+            objs.set_item(text(py, texts, name), col)?;
         }
     }
     PyTuple::new(
@@ -95,11 +108,47 @@ fn group<'py>(py: Python<'py>, g: ModelGroup, texts: &mut Texts) -> PyResult<Bou
     )
 }
 
+/// One shared block: `(models, codes, positions, names, planned, floats, tags, stride, objects)`
+/// with `floats` and `tags` flat, `stride` values per feature (the first `len(positions)` used).
+fn shared<'py>(py: Python<'py>, s: Shared, texts: &mut Texts) -> PyResult<Bound<'py, PyTuple>> {
+    let objs = PyDict::new(py);
+    for ObjectColumn {
+        col,
+        tags,
+        floats,
+        ints,
+        strings,
+    } in &s.objects
+    {
+        let values = objects(py, (tags, floats, ints, strings), texts);
+        objs.set_item(text(py, texts, &s.plan.names[*col]), values)?;
+    }
+    let names = PyList::new(py, s.plan.names.iter().map(|n| text(py, texts, n)))?;
+    PyTuple::new(
+        py,
+        [
+            PyList::new(py, s.models)?.into_any(),
+            s.codes.into_pyarray(py).into_any(),
+            s.positions.into_pyarray(py).into_any(),
+            names.into_any(),
+            s.plan.names.len().into_pyobject(py)?.into_any(),
+            s.floats.into_pyarray(py).into_any(),
+            s.tags.into_pyarray(py).into_any(),
+            s.stride.into_pyobject(py)?.into_any(),
+            objs.into_any(),
+        ],
+    )
+}
+
 fn to_python<'py>(py: Python<'py>, b: Batch<'_>) -> PyResult<Bound<'py, PyTuple>> {
-    let groups = PyList::empty(py);
     let mut texts = Texts::default();
-    for g in b.groups {
-        groups.append(group(py, g, &mut texts)?)?;
+    let blocks = PyList::empty(py);
+    for s in b.shared {
+        blocks.append(shared(py, s, &mut texts)?)?;
+    }
+    let groups = PyList::empty(py);
+    for (code, g) in b.groups {
+        groups.append((code, group(py, g, &mut texts)?))?;
     }
     PyTuple::new(
         py,
@@ -108,31 +157,28 @@ fn to_python<'py>(py: Python<'py>, b: Batch<'_>) -> PyResult<Bound<'py, PyTuple>
             b.event_ms.into_pyarray(py).into_any(),
             b.model_codes.into_pyarray(py).into_any(),
             PyList::new(py, b.models)?.into_any(),
+            blocks.into_any(),
             groups.into_any(),
             PyList::new(py, b.refused)?.into_any(),
         ],
     )
 }
 
-/// Each registered model's configured feature names, kept across batches.
+/// Each registered model's configured feature names, kept across batches (models with equal
+/// names share one column layout).
 #[pyclass(frozen)]
-struct Plans(HashMap<String, Plan>);
+struct Plans(layout::Plans);
 
 #[pymethods]
 impl Plans {
     #[new]
     fn new(plans: HashMap<String, Vec<String>>) -> Self {
-        Self(
-            plans
-                .into_iter()
-                .map(|(m, names)| (m, Plan::new(names)))
-                .collect(),
-        )
+        Self(layout::Plans::new(plans))
     }
 }
 
 /// Decodes a batch: `values` a list of `bytes | None`, `plans` model id -> configured feature
-/// names. Returns `(index, event_ms, model_codes, models, groups, refused)`; see
+/// names. Returns `(index, event_ms, model_codes, models, shared, groups, refused)`; see
 /// `modelmon.streaming.native_decode`.
 #[pyfunction]
 fn decode_batch<'py>(

@@ -42,22 +42,42 @@ fn width(nodes: &[Node]) -> usize {
     }
 }
 
-/// The `(key, value nodes)` pairs of the object at `nodes[0]`, duplicates included.
-fn pairs<'t, 'a>(nodes: &'t [Node<'a>]) -> Result<Vec<(&'a str, &'t [Node<'a>])>, Refusal> {
+/// The `(key, value nodes)` pairs of an object, duplicates included (no allocation).
+pub struct Pairs<'t, 'a> {
+    nodes: &'t [Node<'a>],
+    left: usize,
+    at: usize,
+}
+
+impl<'t, 'a> Iterator for Pairs<'t, 'a> {
+    type Item = Result<(&'a str, &'t [Node<'a>]), Refusal>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let Node::String(key) = self.nodes[self.at] else {
+            self.left = 0;
+            return Some(Err("bad key"));
+        };
+        let w = width(&self.nodes[self.at + 1..]);
+        let value = &self.nodes[self.at + 1..self.at + 1 + w];
+        self.at += 1 + w;
+        Some(Ok((key, value)))
+    }
+}
+
+/// The pairs of the object at `nodes[0]`.
+fn pairs<'t, 'a>(nodes: &'t [Node<'a>]) -> Result<Pairs<'t, 'a>, Refusal> {
     let Node::Object { len, .. } = nodes[0] else {
         return Err("not an object");
     };
-    let mut out = Vec::with_capacity(len);
-    let mut i = 1;
-    for _ in 0..len {
-        let Node::String(key) = nodes[i] else {
-            return Err("bad key");
-        };
-        let w = width(&nodes[i + 1..]);
-        out.push((key, &nodes[i + 1..i + 1 + w]));
-        i += 1 + w;
-    }
-    Ok(out)
+    Ok(Pairs {
+        nodes,
+        left: len,
+        at: 1,
+    })
 }
 
 /// `^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z` (model ids and variants).
@@ -122,7 +142,8 @@ fn optional_map(nodes: &[Node], check: fn(&Node) -> bool) -> Result<(), Refusal>
     if is_null(nodes) {
         return Ok(());
     }
-    for (_, v) in pairs(nodes)? {
+    for pair in pairs(nodes)? {
+        let (_, v) = pair?;
         if v.len() != 1 || !check(&v[0]) {
             return Err("map value");
         }
@@ -133,7 +154,12 @@ fn optional_map(nodes: &[Node], check: fn(&Node) -> bool) -> Result<(), Refusal>
 fn depth(nodes: &[Node]) -> usize {
     match nodes[0] {
         Node::Object { .. } => {
-            1 + pairs(nodes).map_or(0, |p| p.iter().map(|(_, v)| depth(v)).max().unwrap_or(0))
+            let deepest = pairs(nodes).map_or(0, |p| {
+                p.map(|pair| pair.map_or(0, |(_, v)| depth(v)))
+                    .max()
+                    .unwrap_or(0)
+            });
+            1 + deepest
         }
         Node::Array { len, .. } => {
             let (mut i, mut deepest) = (1, 0);
@@ -151,16 +177,16 @@ fn outputs(nodes: &[Node]) -> Result<(), Refusal> {
     if is_null(nodes) {
         return Ok(());
     }
-    for (key, v) in pairs(nodes)? {
+    for pair in pairs(nodes)? {
+        let (key, v) = pair?;
         match key {
             "prediction" => {
                 scalar(&v[0])?;
             }
-            "probability" => {
-                if !is_null(v) {
-                    number(&v[0])?;
-                }
+            "probability" if !is_null(v) => {
+                number(&v[0])?;
             }
+            "probability" => {}
             "scores" => optional_map(v, |n| number(n).is_ok())?,
             _ if depth(v) > MAX_DEPTH => return Err("too deep"),
             _ => {}
@@ -174,7 +200,8 @@ fn payload(nodes: &[Node]) -> Result<(), Refusal> {
         return Ok(());
     }
     let mut seen = [false; 3];
-    for (key, v) in pairs(nodes)? {
+    for pair in pairs(nodes)? {
+        let (key, v) = pair?;
         match key {
             "content_type" => {
                 string(v)?;
@@ -200,22 +227,30 @@ fn payload(nodes: &[Node]) -> Result<(), Refusal> {
     }
 }
 
-fn inputs<'a>(nodes: &[Node<'a>]) -> Result<Vec<(&'a str, Val<'a>)>, Refusal> {
-    let p = pairs(nodes)?;
-    let mut out = Vec::with_capacity(p.len());
-    for (key, v) in p {
+fn inputs<'a>(nodes: &[Node<'a>], out: &mut Vec<(&'a str, Val<'a>)>) -> Result<(), Refusal> {
+    for pair in pairs(nodes)? {
+        let (key, v) = pair?;
         out.push((key, scalar(&v[0])?));
     }
-    Ok(out)
+    Ok(())
 }
 
-/// The event in `nodes` (a parsed message), or why it is refused.
-pub fn event<'a>(nodes: &[Node<'a>]) -> Result<Event<'a>, Refusal> {
+/// An empty vector of another lifetime, keeping the allocation (in-place collect).
+pub fn recycle<'b>(mut v: Vec<(&str, Val)>) -> Vec<(&'b str, Val<'b>)> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!()).collect()
+}
+
+/// The event in `nodes` (a parsed message), or why it is refused; `spare` is a vector whose
+/// allocation the event's inputs reuse (an earlier event's, see `recycle`).
+pub fn event<'a>(nodes: &[Node<'a>], spare: Vec<(&'a str, Val<'a>)>) -> Result<Event<'a>, Refusal> {
     if nodes.is_empty() || width(nodes) != nodes.len() {
         return Err("not one value");
     }
     let (mut model_id, mut event_ms, mut ins) = (None, None, None);
-    for (key, v) in pairs(nodes)? {
+    let mut spare = Some(spare);
+    for pair in pairs(nodes)? {
+        let (key, v) = pair?;
         match key {
             "model_id" => {
                 let s = string(v)?;
@@ -227,7 +262,12 @@ pub fn event<'a>(nodes: &[Node<'a>]) -> Result<Event<'a>, Refusal> {
             "event_time" => {
                 event_ms = Some(crate::time::epoch_millis(string(v)?).ok_or("event_time")?);
             }
-            "inputs" => ins = Some(inputs(v)?),
+            "inputs" => {
+                let mut out = ins.take().or_else(|| spare.take()).unwrap_or_default();
+                out.clear(); // a later duplicate replaces the earlier one
+                inputs(v, &mut out)?;
+                ins = Some(out);
+            }
             "schema_version" => {
                 if !matches!(v[0], Node::Static(StaticNode::I64(1) | StaticNode::U64(1))) {
                     return Err("schema_version");

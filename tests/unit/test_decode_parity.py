@@ -1,10 +1,12 @@
 """The native decoder (native/) and the pure-Python reference give one batch one result.
 
-Random batches mix several models (registered with plans, and not), valid and invalid events:
-types flipping per event, unicode names and values, NaN/Infinity literals, huge ints and
-floats, missing and duplicate fields, unknown fields, bad JSON, wrong types. Both paths must
-accept the same messages, give them the same event times and models, give every model the same
-columns (value by value, type by type) and the rejected ones the same dead-letter reasons.
+Random batches mix several models (registered with plans, equal and different, and not), valid
+and invalid events: types flipping per event (a string in a numeric feature), unicode names and
+values, NaN/Infinity literals, huge ints and floats, missing and duplicate fields, names a plan
+does not list, unknown fields, bad JSON, wrong types. Both paths must accept the same messages,
+give them the same event times and models, give every model the same columns (value by value,
+type by type) and the rejected ones the same dead-letter reasons; the native decoder's shared
+blocks must hold exactly each model's rows and columns, as joining its per-model groups does.
 The rules themselves: docs/decode.md ("The typing rules").
 """
 
@@ -22,6 +24,7 @@ from hypothesis import strategies as st
 
 from modelmon.profile.numbers import Numbers
 from modelmon.streaming import native_decode
+from modelmon.streaming.blocks import SharedBlock, layout, shared_blocks
 from modelmon.streaming.decode import MAX_MESSAGE_BYTES, DecodedBatch, decode_batch
 
 pytestmark = pytest.mark.skipif(
@@ -39,9 +42,15 @@ def _native_on() -> Iterator[None]:
     native_decode.select(before == "native")
 
 
-PLANS: dict[str, tuple[str, ...]] = {"m0": ("a", "b", "c"), "m1": ("a", "ü x"), "m2": ()}
-MODELS = ["m0", "m1", "m2", "m3-unregistered", "bad model", ""]
+PLANS: dict[str, tuple[str, ...]] = {
+    "m0": ("a", "b", "c"), "m1": ("a", "ü x"), "m2": (), "m4": ("a", "b", "c"), "m5": ("a", "ü x")
+}  # fmt: skip
+MODELS = ["m0", "m1", "m2", "m3-unregistered", "m4", "m5", "bad model", ""]
 NAMES = ["a", "b", "c", "ü x", "d", "e\u0000", "😀"]
+#: Plans drawn per batch: models of equal plans share one layout (and one native block).
+_PLAN_CHOICES = [("a", "b", "c"), ("a", "ü x"), (), ("c", "b", "a"), ("a", "b", "c", "d")]
+_plan = st.sampled_from(_PLAN_CHOICES[:2]) | st.sampled_from(_PLAN_CHOICES)
+_plans = st.fixed_dictionaries({}, optional={m: _plan for m in ["m0", "m1", "m2", "m4", "m5"]})
 
 _tokens = st.sampled_from(
     ["NaN", "Infinity", "-Infinity", "1e999", "-1e999", "-0", "1E2", "0.1e-400", "[1]", "{}",
@@ -56,6 +65,15 @@ _scalars = st.one_of(
     st.sampled_from(["CA", "NY", "TX"]),
 )  # fmt: skip
 _value_text = st.one_of(_scalars.map(json.dumps), _scalars.map(json.dumps), _tokens)
+_numbers = st.one_of(
+    st.integers(-(2**60), 2**60), st.floats(allow_nan=False, allow_infinity=False)
+).map(json.dumps)
+#: Values as UTF-8 text (json.dumps would escape astral characters as surrogate pairs, which
+#: the native decoder leaves to the reference: its models then keep dicts).
+_utf8_values = st.one_of(
+    *[_numbers] * 6, st.sampled_from(["CA", "NY"]).map(json.dumps),
+    _scalars.map(lambda v: json.dumps(v, ensure_ascii=False)),
+)  # fmt: skip
 _inputs = st.lists(st.tuples(st.sampled_from(NAMES) | st.text(max_size=4), _value_text), max_size=6)
 _canonical_times = st.sampled_from(["2026-01-01T00:00:00Z", "2026-01-01T00:00:00.250Z"])
 _times = _canonical_times | _canonical_times | st.sampled_from(
@@ -84,14 +102,33 @@ _extras = _valid_extras | st.lists(
 
 
 @st.composite
-def _message(draw: st.DrawFn) -> bytes | None:
-    kind = draw(st.integers(0, 19))
+def _message(
+    draw: st.DrawFn, plans: dict[str, tuple[str, ...]] = PLANS, odd: int = 1
+) -> bytes | None:
+    """A message; ``odd`` in 20 are invalid or unusual (bad JSON, a time the native decoder
+    leaves to the reference, extra fields)."""
+    kind = draw(st.integers(0, 19)) if draw(st.integers(0, 19)) < odd * 4 else 4
     if kind == 0:
         return None
-    model = draw(st.sampled_from(MODELS))
-    inputs = ",".join(f"{json.dumps(k)}:{v}" for k, v in draw(_inputs))
-    fields = [f'"model_id":{json.dumps(model)}', f'"event_time":{json.dumps(draw(_times))}',
-              f'"inputs":{{{inputs}}}', *draw(_extras)]  # fmt: skip
+    registered = sorted(plans) if odd == 0 and plans and draw(st.integers(0, 3)) else MODELS
+    model = draw(st.sampled_from(registered))
+    planned = plans.get(model, ())
+    if planned and draw(st.integers(0, 7)):  # mostly the plan's names (no per-model path)
+        names = st.sampled_from(planned)
+        values = _utf8_values if odd == 0 else _numbers | _numbers | _value_text
+        pairs = draw(st.lists(st.tuples(names, values), max_size=6))
+    elif odd == 0:
+        pairs = draw(
+            st.lists(
+                st.tuples(st.sampled_from(NAMES) | st.text(max_size=4), _utf8_values), max_size=6
+            )
+        )
+    else:
+        pairs = draw(_inputs)
+    inputs = ",".join(f"{json.dumps(k, ensure_ascii=odd > 0)}:{v}" for k, v in pairs)
+    times, extras = (_times, _extras) if kind != 4 else (_canonical_times, _valid_extras)
+    fields = [f'"model_id":{json.dumps(model)}', f'"event_time":{json.dumps(draw(times))}',
+              f'"inputs":{{{inputs}}}', *draw(extras)]  # fmt: skip
     text = "{" + ",".join(draw(st.permutations(fields))) + "}"
     raw = text.encode()
     if kind == 1:  # bad JSON: truncated
@@ -123,9 +160,11 @@ def _columns(batch: DecodedBatch, model: str, plans: dict[str, tuple[str, ...]])
     return out
 
 
-def _assert_same(values: list[bytes | None]) -> None:
+def _assert_same(
+    values: list[bytes | None], plans: dict[str, tuple[str, ...]] = PLANS
+) -> DecodedBatch:
     ref, ref_rejects = decode_batch(values)
-    got = native_decode.decode_mixed(values, PLANS)
+    got = native_decode.decode_mixed(values, plans)
     assert got is not None
     nat, nat_rejects = got
     assert nat.index.tolist() == ref.index.tolist()
@@ -135,13 +174,68 @@ def _assert_same(values: list[bytes | None]) -> None:
         (r.index, r.reason, r.error_type, r.model_id) for r in ref_rejects
     ]
     for model in set(ref.model_ids):
-        assert _columns(nat, model, dict(PLANS)) == _columns(ref, model, dict(PLANS)), model
+        assert _columns(nat, model, plans) == _columns(ref, model, plans), model
+    _assert_shared_blocks(nat, ref, plans)
+    return nat
+
+
+def _assert_shared_blocks(
+    nat: DecodedBatch, ref: DecodedBatch, plans: dict[str, tuple[str, ...]]
+) -> None:
+    """The native shared blocks: each model's rows in exactly one block (or its dicts), one
+    layout per block, each model's columns the reference's, and the same blocks as joining
+    the per-model groups (``blocks.shared_blocks`` over them, cut one by one)."""
+    got = nat.shared_blocks()
+    assert got is not None and nat.groups is not None
+    shared, rest = got
+    names, codes = nat.models()
+    seen: list[str] = []
+    for s in shared:
+        assert s.models == sorted(s.models) and len(set(s.models)) == len(s.models)
+        assert (np.diff(s.positions) > 0).all() and len(s.codes) == len(s.positions)
+        assert s.block.floats.shape == s.block.tags.shape == (len(s.block.names), len(s.codes))
+        assert all(len(col) == len(s.codes) for col in s.block.objects.values())
+        for code, model in enumerate(s.models):
+            mine = s.positions[s.codes == code]
+            assert mine.tolist() == np.flatnonzero(codes == names.index(model)).tolist()
+            if len(mine):
+                cols = s.block.columns(np.flatnonzero(s.codes == code))
+                expected = ref.columns_at(mine, plans.get(model, ()), None)
+                assert _canonical_all(cols) == _canonical_all(expected), model
+        seen += s.models
+    assert sorted(seen + rest) == sorted(names) and len(seen) == len(set(seen))
+    assert [s.models[0] for s in shared] == sorted(s.models[0] for s in shared)
+    rejoined, rest_again = shared_blocks(dict(nat.groups.items()))  # per-model groups, joined
+    assert rest_again == rest
+    assert [_dump(s) for s in rejoined] == [_dump(s) for s in shared]
+
+
+def _canonical_all(cols: dict) -> dict:
+    return {n: _canonical(c) for n, c in sorted(cols.items())}
+
+
+def _dump(s: SharedBlock) -> tuple:
+    return (
+        s.models, s.codes.tolist(), s.positions.tolist(), layout(s.block),
+        s.block.floats.tobytes(), s.block.tags.tolist(),
+        {n: _canonical(c) for n, c in s.block.objects.items()},
+    )  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(_message(), max_size=25))
+@given(st.lists(_message(odd=5), max_size=25))
 def test_native_and_reference_decode_alike(values: list[bytes | None]) -> None:
     _assert_same(values)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_models_of_equal_plans_share_blocks_that_hold_each_models_columns(
+    data: st.DataObject,
+) -> None:
+    plans = data.draw(_plans)
+    values = data.draw(st.lists(_message(plans, odd=data.draw(st.integers(0, 1))), max_size=40))
+    _assert_same(values, plans)
 
 
 def test_examples_at_the_edges() -> None:

@@ -92,12 +92,14 @@ class DecodedBatch:
     inputs: list[Inputs] = field(default_factory=list)
     columns: dict[str, Column | Numbers] | None = None
     model_id: str | None = None
-    #: A mixed batch decoded once (streaming/native_decode.py): each model's events and columns,
-    #: and each event's model as a number (``model_codes`` indexes ``list(groups)``).
-    groups: dict[str, ModelGroup] | None = None
+    #: A mixed batch decoded once (streaming/native_decode.py): each model's events and columns
+    #: (``blocks.Groups`` from the native decoder: cut from ``shared`` when asked for), and each
+    #: event's model as a number (``model_codes`` indexes ``list(groups)``).
+    groups: Mapping[str, ModelGroup] | None = None
     model_codes: Int64Array | None = None
-    #: The same events joined per column layout (``blocks.SharedBlock``), when the decoder
-    #: built them so; ``shared_blocks()`` joins ``groups`` otherwise.
+    #: The same events per column layout (``blocks.SharedBlock``), as the native decoder built
+    #: them (the models of ``groups`` that keep ``inputs`` dicts are in no block);
+    #: ``shared_blocks()`` joins ``groups`` when this is None.
     shared: list[SharedBlock] | None = None
 
     def shared_blocks(self) -> tuple[list[SharedBlock], list[str]] | None:
@@ -105,8 +107,6 @@ class DecodedBatch:
         dicts; None for a batch that is not a mixed, natively decoded one."""
         if self.groups is None:
             return None
-        if self.shared is not None:
-            return self.shared, sorted(m for m, g in self.groups.items() if g.block is None)
         from modelmon.streaming.blocks import shared_blocks  # blocks imports this module
 
         return shared_blocks(self.groups)
@@ -130,10 +130,13 @@ class DecodedBatch:
         (or this model's part of it) keeps ``inputs`` dicts instead."""
         if self.columns is not None:
             return _take_columns(self.columns, positions, len(self))
-        group = None if self.groups is None or model_id is None else self.groups.get(model_id)
-        if group is None or group.block is None:
+        if self.groups is None or model_id is None:
             return None
-        cols = group.block.columns(np.searchsorted(group.positions, positions))
+        from modelmon.streaming.blocks import columns_of  # blocks imports this module
+
+        cols = columns_of(self.groups, model_id, positions)
+        if cols is None:
+            return None
         for name in configured:  # a model registered after this batch was decoded
             if name not in cols:
                 cols[name] = _objects([None] * len(positions))
@@ -160,9 +163,11 @@ class DecodedBatch:
         """The events at these (sorted) positions, as a batch of its own."""
         groups = codes = None
         if self.groups is not None and self.model_codes is not None:
+            from modelmon.streaming.blocks import subset_groups  # blocks imports this module
+
             new_of_old = np.full(len(self), -1, dtype=np.int64)
             new_of_old[positions] = np.arange(len(positions), dtype=np.int64)
-            groups = {m: g.subset(new_of_old) for m, g in self.groups.items()}
+            groups = subset_groups(self.groups, new_of_old)
             codes = self.model_codes[positions]
         return DecodedBatch(
             index=self.index[positions],
@@ -173,6 +178,7 @@ class DecodedBatch:
             model_id=self.model_id,
             groups=groups,
             model_codes=codes,
+            shared=getattr(groups, "shared", None),
         )
 
 

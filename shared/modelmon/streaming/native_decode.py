@@ -2,9 +2,10 @@
 
 ``decode_mixed`` hands a batch's bytes and every registered model's feature names to the
 extension module ``modelmon_native`` in one call; it returns the accepted events (delivery
-order, epoch milliseconds, each event's model as a number) and per model the columns the
-profile takes (``Numbers`` for numbers, object arrays for anything else), so the aggregator's
-work per (model, batch) is a few array slices. Messages the native decoder refuses (invalid
+order, epoch milliseconds, each event's model as a number) and their columns as one
+``SharedBlock`` per column layout (all models whose plans list the same names), so the work
+per batch does not grow with its number of models; each model's ``ModelGroup`` is cut from
+them only when asked for (``blocks.Groups``). Messages the native decoder refuses (invalid
 ones, and the rare valid forms it leaves to the reference, e.g. an ``event_time`` with a
 ``+05:30`` offset) are decoded by the pure-Python reference (``decode.decode_batch``): its
 verdict and dead-letter reason stand, and a model with such an event keeps that batch's events
@@ -26,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from modelmon.streaming.blocks import Block, ModelGroup
+from modelmon.streaming.blocks import Block, Groups, ModelGroup, SharedBlock, join_layouts
 from modelmon.streaming.decode import (
     MAX_MESSAGE_BYTES,
     DecodedBatch,
@@ -38,7 +39,7 @@ from modelmon.streaming.decode import (
 log = logging.getLogger(__name__)
 
 #: The result shape and rules version this module reads (``native/src/lib.rs`` ``ABI``).
-ABI = 3
+ABI = 4
 #: Feature names a model's events may carry beyond its config, per batch, before the native
 #: decoder stops building columns for that model (its events then keep dicts, and the
 #: feature cap, streaming/feature_cap.py, bounds what a flood of names costs).
@@ -91,13 +92,23 @@ def decode_mixed(
     raw = _NATIVE.decode_batch(
         list(values), _native_plans(plans), MAX_MESSAGE_BYTES, MAX_EXTRA_NAMES
     )
-    index, event_ms, codes, models, groups_raw, refused = raw
-    groups = {model: _group(*raw) for model, raw in zip(models, groups_raw, strict=True)}
+    index, event_ms, codes, models, shared_raw, groups_raw, refused = raw
+    shared = [_shared(models, *raw) for raw in shared_raw]
+    own: dict[str, ModelGroup] = {}
+    for code, group_raw in groups_raw:  # models with names their plan does not list (rare)
+        group = _group(*group_raw)
+        if group.block is None:
+            own[models[code]] = group
+        else:
+            alone = np.zeros(len(group.positions), dtype=np.int64)
+            shared.append(SharedBlock([models[code]], alone, group.positions, group.block))
+    if len(shared) > len(shared_raw):
+        shared = join_layouts(shared)
     batch = DecodedBatch(
-        index=index, event_ms=event_ms, model_ids=take(models, codes), groups=groups,
-        model_codes=codes,
+        index=index, event_ms=event_ms, model_ids=take(models, codes),
+        groups=Groups(models, shared, own), model_codes=codes, shared=shared,
     )  # fmt: skip
-    if not refused and all(g.block is not None for g in groups.values()):
+    if not refused and not own:
         return batch, []
     return _with_reference(batch, values, refused)
 
@@ -117,6 +128,18 @@ def _native_plans(plans: Mapping[str, Sequence[str]]) -> Any:
     return native
 
 
+def _shared(
+    models: list[str], mine: list[int], codes: Any, positions: Any, names: list[str],
+    planned: int, floats: Any, tags: Any, stride: int, objects: dict[str, Any],
+) -> SharedBlock:  # fmt: skip
+    rows = len(positions)
+    shape = (len(names), stride)
+    block = Block(
+        names, planned, floats.reshape(shape)[:, :rows], tags.reshape(shape)[:, :rows], objects
+    )
+    return SharedBlock([models[c] for c in mine], codes, positions, block)
+
+
 def _group(positions: Any, names: list[str] | None = None, *block: Any) -> ModelGroup:
     if names is None:  # too many names the plan does not list: the reference builds its dicts
         return ModelGroup(positions)
@@ -132,11 +155,11 @@ def _with_reference(
 ) -> tuple[DecodedBatch, list[Rejected]]:
     """The refused messages through the reference decoder; a model with one it accepts (or
     whose columns were abandoned) keeps this batch's events as dicts, decoded by it too."""
-    assert batch.groups is not None
+    assert isinstance(batch.groups, Groups) and batch.shared is not None
     extra, rejects = decode_batch([values[i] for i in refused])
     taken = np.asarray(refused, dtype=np.int64)[extra.index]
     rejects = [_moved(r, refused[r.index]) for r in rejects]
-    redo = {m for m, g in batch.groups.items() if g.block is None} | set(extra.model_ids)
+    redo = set(batch.groups.own) | set(extra.model_ids)
     if not len(taken) and not redo:
         return batch, rejects
     index = np.concatenate([batch.index, taken])
@@ -147,24 +170,27 @@ def _with_reference(
     names = list(batch.groups) + sorted(set(extra.model_ids) - set(batch.groups))
     code_of = {m: c for c, m in enumerate(names)}
     codes = np.fromiter(map(code_of.__getitem__, model_ids), np.int64, len(model_ids))
-    groups: dict[str, ModelGroup] = {}
-    for m in names:
-        old = batch.groups.get(m)
-        if m not in redo and old is not None:
-            groups[m] = replace(old, positions=rank[old.positions])  # still sorted
-            continue
+    shared: list[SharedBlock] = []
+    for block in batch.shared:
+        kept = block.without(redo)
+        if kept is not None:  # positions in the merged batch: still ascending
+            shared.append(replace(kept, positions=rank[kept.positions]))
+    shared.sort(key=lambda s: s.models[0])  # a block's first model may have left it
+    own: dict[str, ModelGroup] = {}
+    for m in sorted(redo):
         positions = np.sort(rank[np.flatnonzero(codes == code_of[m])])
         raw = [values[int(i)] for i in index[order][positions].tolist()]
         dicts, _ = decode_batch(raw)
         if len(dicts) != len(raw):  # the native decoder accepted what the reference does not
             raise ValueError(f"native and reference decoders disagree on model {m!r}")
-        groups[m] = ModelGroup(positions, None, dicts.inputs)
+        own[m] = ModelGroup(positions, None, dicts.inputs)
     merged = DecodedBatch(
         index=index[order],
         event_ms=np.concatenate([batch.event_ms, extra.event_ms])[order],
         model_ids=take(model_ids, order),
-        groups=groups,
+        groups=Groups(names, shared, own),
         model_codes=codes[order],
+        shared=shared,
     )
     return merged, rejects
 
