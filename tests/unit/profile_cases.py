@@ -13,7 +13,12 @@ from modelmon.profile import DatasetProfile, ProfileTracker
 def _small() -> DatasetProfile:
     """Few rows: exact sketches, decimals, -0.0, mismatches, missing, +/-inf, few categories."""
     t = ProfileTracker({"x": "numeric", "c": "categorical", "late": "numeric"})
-    t.update({"x": [1.5, -0.0, 0.0, "oops", None, 2.25, float("inf")], "c": ["a", "b", None, 3, 2.5, [1], "a"]})
+    t.update(
+        {
+            "x": [1.5, -0.0, 0.0, "oops", None, 2.25, float("inf")],
+            "c": ["a", "b", None, 3, 2.5, [1], "a"],
+        }
+    )
     t.update({"x": [-3.125, 1e-310, 1.7e308, -1.7e308, 7.0, 7.0, 0.1], "c": ["a"] * 7})
     t.update({"late": [4.0, 5.0]})
     return t.snapshot()
@@ -35,8 +40,9 @@ def _saturated() -> DatasetProfile:
     rng = np.random.default_rng(5)
     t = ProfileTracker({"f": "numeric", "p": "numeric", "c": "categorical"})
     for _ in range(4):
-        t.update({"f": rng.normal(0, 1, 6000), "p": rng.lognormal(3, 1, 6000).round(2),
-                  "c": np.array([f"k{i}" for i in rng.integers(0, 9000, 6000)], dtype=object)})  # fmt: skip
+        f, p = rng.normal(0, 1, 6000), rng.lognormal(3, 1, 6000).round(2)
+        c = np.array([f"k{i}" for i in rng.integers(0, 9000, 6000)], dtype=object)
+        t.update({"f": f, "p": p, "c": c})
     return t.snapshot()
 
 
