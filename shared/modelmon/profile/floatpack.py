@@ -32,6 +32,7 @@ Measured (``bench/bench_floatpack.py``; one sorted run; 2-core EPYC, loaded):
 
 from __future__ import annotations
 
+import struct
 from typing import Final
 
 import numpy as np
@@ -45,13 +46,17 @@ UintArray = npt.NDArray[np.uint64]
 
 MAX_SCALE: Final = 9
 BITS: Final = 10
-RAW: Final = 11
 ZIGZAG: Final = 0x10
 _MAGIC: Final = 1.5 * 2.0**52
 _LIMIT: Final = 2.0**51
 _SIGN_FLIP: Final = np.int64(0x7FFF_FFFF_FFFF_FFFF)
 _POW10: Final[FloatArray] = 10.0 ** np.arange(MAX_SCALE + 1, dtype=np.float64)
-_THRESHOLDS: Final = np.array([1 << (7 * i) for i in range(1, 10)], dtype=np.uint64)
+_FIXED_HEAD: Final = struct.Struct("<BI")
+_MATRIX: Final = 8192  # values up to which the scale search is one (10 x n) matrix
+_NONE: Final[IntArray] = np.empty(0, dtype=np.int64)
+_GROUP: Final = np.uint64(0x80)
+_LOW7: Final = np.uint64(0x7F)
+_SEVEN: Final = np.uint64(7)
 
 
 def pack_sorted(values: FloatArray) -> bytes:
@@ -87,25 +92,72 @@ def pack_runs(values: FloatArray, lengths: list[int] | IntArray) -> bytes:
     if int(delta.min()) < 0:  # some run is not sorted
         zig = np.logical_or.reduceat(delta < 0, starts)
     delta[starts] = ints[starts]
-    if zig.any():
-        zig_value = zig[run]
-        zig_value[starts] = True
-        coded = np.where(zig_value, _zigzag(delta), delta.view(np.uint64))
-    else:  # sorted runs: only each run's first value may be negative
+    codes = np.zeros(len(sizes), dtype=np.uint8)
+    codes[live] = scale | np.where(zig, ZIGZAG, 0)
+    first = np.zeros(len(values), dtype=bool)
+    first[starts] = True
+    zig_v = zig[run] if zig.any() else None
+    decimal = scale <= MAX_SCALE
+    if decimal.all():
+        return codes.tobytes() + _varints(delta, first, zig_v)
+    if not decimal.any():
+        return codes.tobytes() + _fixed(delta, first, zig_v)
+    dec = decimal[run]
+    bits = ~dec
+    zig_d, zig_b = (None, None) if zig_v is None else (zig_v[dec], zig_v[bits])
+    varints = _varints(delta[dec], first[dec], zig_d)
+    return codes.tobytes() + varints + _fixed(delta[bits], first[bits], zig_b)
+
+
+def _coded(delta: IntArray, first: npt.NDArray[np.bool_], zig: npt.NDArray[np.bool_] | None
+           ) -> UintArray:  # fmt: skip
+    """Deltas as unsigned integers: zigzag-coded in unsorted runs and at each run's start."""
+    if zig is None:
         coded = delta.view(np.uint64).copy()
-        coded[starts] = _zigzag(delta[starts])
-    nbytes, width = _varint_sizes(coded)
-    modes = np.zeros(len(sizes), dtype=np.uint8)
-    raw = np.zeros(len(live), dtype=bool)
-    if width > 8:  # a run may be cheaper raw
-        raw = np.add.reduceat(nbytes, starts) > 8 * sizes[live]
-    modes[live] = np.where(raw, RAW, scale) | np.where(zig & ~raw, ZIGZAG, 0)
-    if not raw.any():
-        return modes.tobytes() + _leb128(coded, nbytes, width)
-    is_raw = raw[run]
-    keep = ~is_raw
-    stream = _leb128(coded[keep], nbytes[keep], width) if keep.any() else b""
-    return modes.tobytes() + stream + values[is_raw].astype("<f8").tobytes()
+        coded[first] = _zigzag(delta[first])
+        return coded
+    out: UintArray = np.where(zig | first, _zigzag(delta), delta.view(np.uint64))
+    return out
+
+
+def _varints(delta: IntArray, first: npt.NDArray[np.bool_], zig: npt.NDArray[np.bool_] | None
+             ) -> bytes:  # fmt: skip
+    """The decimal runs' section: each value's LEB128 varint (7-bit groups, low first, the
+    high bit set when another group follows), stored plane by plane: every value's first
+    group, then the second group of the values that have one, and so on. The same bytes as
+    LEB128, transposed: a plane is a few whole-array operations, and it delimits itself."""
+    value = _coded(delta, first, zig)
+    planes = []
+    while True:
+        more = value >= _GROUP
+        planes.append((value & _LOW7).astype(np.uint8) | (more.view(np.uint8) << 7))
+        if not more.any():
+            return b"".join(p.tobytes() for p in planes)
+        value = value[more] >> _SEVEN
+
+
+def _fixed(delta: IntArray, first: npt.NDArray[np.bool_], zig: npt.NDArray[np.bool_] | None
+           ) -> bytes:  # fmt: skip
+    """The float-bits runs' section: u8 width W, u32 number of exceptions E; each run's first
+    value (8 bytes); E u32 positions and E u64 deltas that do not fit in W bytes; every other
+    delta in W bytes. W is the width that makes the section smallest."""
+    firsts = delta[first].astype("<i8").tobytes()
+    rest = ~first
+    coded = _coded(delta[rest], np.zeros(int(rest.sum()), dtype=bool),
+                   None if zig is None else zig[rest])  # fmt: skip
+    if not len(coded):
+        return _FIXED_HEAD.pack(1, 0) + firsts
+    _, exponent = np.frexp(coded.astype(np.float64))
+    need = np.bincount(np.maximum(1, (exponent + 7) // 8), minlength=9)
+    above = np.cumsum(need[::-1])[::-1]  # above[w]: deltas needing w bytes or more
+    cost = [w * len(coded) + 12 * int(above[w + 1] if w < 8 else 0) for w in range(1, 9)]
+    width = 1 + int(np.argmin(cost))
+    wide = np.flatnonzero(coded >= np.uint64(1 << (8 * width))) if width < 8 else _NONE
+    main = coded.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width]
+    return b"".join((
+        _FIXED_HEAD.pack(width, len(wide)), firsts, wide.astype("<u4").tobytes(),
+        coded[wide].astype("<u8").tobytes(), main.tobytes(),
+    ))  # fmt: skip
 
 
 def _decimal_ints(
@@ -146,11 +198,30 @@ def _per_value(per_run: FloatArray, run: IntArray) -> float | FloatArray:
 def _search(
     values: FloatArray, starts: IntArray, todo: npt.NDArray[np.bool_] | None = None
 ) -> IntArray:
-    """Per run: the smallest scale 0-9 all its values round-trip at, else BITS. A run failing
-    at scale 9 is taken as not decimal (one pass for full-precision data)."""
+    """Per run (where ``todo``): the smallest scale 0-9 all its values round-trip at, else
+    BITS. Every scale at once on a (scales x values) matrix while that is small."""
+    if len(values) > _MATRIX:
+        return _search_by_scale(values, starts, todo)
+    with np.errstate(over="ignore", invalid="ignore"):
+        m = values[None, :] * _POW10[:, None]
+        m += _MAGIC
+        m -= _MAGIC
+        back = m / _POW10[:, None]
+    ok = back.view(np.int64) == values.view(np.int64)[None, :]
+    ok &= np.abs(m) < _LIMIT
+    per_run = np.logical_and.reduceat(ok, starts, axis=1)
+    found = np.where(per_run.any(axis=0), per_run.argmax(axis=0), BITS)
+    if todo is not None:
+        found[~todo] = BITS
+    return found
+
+
+def _search_by_scale(
+    values: FloatArray, starts: IntArray, todo: npt.NDArray[np.bool_] | None
+) -> IntArray:
+    """``_search`` one scale at a time (large arrays)."""
     found = np.full(len(starts), BITS, dtype=np.int64)
     todo = np.ones(len(starts), dtype=bool) if todo is None else todo.copy()
-    todo &= np.logical_and.reduceat(_round(values, _POW10[MAX_SCALE])[1], starts)
     for d in range(MAX_SCALE + 1):
         if not todo.any():
             break
@@ -184,35 +255,6 @@ def _unzigzag(coded: UintArray) -> UintArray:
     return (coded >> np.uint64(1)) ^ (np.uint64(0) - (coded & np.uint64(1)))
 
 
-def _varint_sizes(coded: UintArray) -> tuple[IntArray, int]:
-    """LEB128 bytes of each value (1 + the 7-bit thresholds it reaches), and the most."""
-    top = int(coded.max())
-    nbytes = np.ones(len(coded), dtype=np.int64)
-    width = 1
-    for threshold in _THRESHOLDS:
-        if top < threshold:
-            break
-        nbytes += coded >= threshold
-        width += 1
-    return nbytes, width
-
-
-def _leb128(values: UintArray, nbytes: IntArray, width: int) -> bytes:
-    """Each value's 7-bit groups, low first, the high bit set on all but its last."""
-    if width == 1:
-        return values.astype(np.uint8).tobytes()
-    ends = np.cumsum(nbytes)
-    out = np.empty(int(ends[-1]), dtype=np.uint8)
-    pos = ends - nbytes
-    out[pos] = (values.astype(np.uint8) & 0x7F) | np.where(nbytes > 1, 0x80, 0).astype(np.uint8)
-    for j in range(1, width):
-        longer = np.flatnonzero(nbytes > j)
-        part = (values[longer] >> np.uint64(7 * j)).astype(np.uint8) & 0x7F
-        part[nbytes[longer] > j + 1] |= 0x80
-        out[pos[longer] + j] = part
-    return out.tobytes()
-
-
 # ----- decoding -----------------------------------------------------------------------------
 
 
@@ -233,65 +275,83 @@ def unpack_runs(data: bytes, lengths: list[int] | IntArray) -> FloatArray:
     buf = np.frombuffer(data, dtype=np.uint8)
     codes = buf[: len(sizes)].astype(np.int64)
     modes, zig = codes & 0x0F, (codes & ZIGZAG) != 0
-    if (codes > (ZIGZAG | RAW)).any() or (modes > RAW).any() or (zig & (modes == RAW)).any():
+    if (codes > (ZIGZAG | BITS)).any() or (modes > BITS).any():
         raise CorruptBlobError("packed floats: unknown run code")
+    if not total:
+        if len(buf) != len(sizes):
+            raise CorruptBlobError("packed floats: length does not match the values")
+        return np.empty(0, dtype=np.float64)
     run = np.repeat(np.arange(len(sizes)), sizes)
-    is_raw = modes[run] == RAW
-    n_var = total - int(is_raw.sum())
-    coded, end = _unleb128(buf, len(sizes), n_var)
-    raw_bytes = 8 * (total - n_var)
-    if len(buf) - end != raw_bytes:
+    first = np.zeros(total, dtype=bool)
+    first[(np.cumsum(sizes) - sizes)[sizes > 0]] = True
+    zig_v = zig[run] if zig.any() else None
+    bits = modes[run] == BITS
+    n_bits = int(bits.sum())
+    coded, end = _unvarints(buf, len(sizes), total - n_bits)
+    delta = np.empty(total, dtype=np.uint64)
+    if n_bits < total:
+        dec = ~bits
+        delta[dec] = _uncoded(coded, first[dec], None if zig_v is None else zig_v[dec])
+    if n_bits:
+        zig_b = None if zig_v is None else zig_v[bits]
+        delta[bits], end = _unfixed(buf, end, first[bits], zig_b)
+    if end != len(buf):
         raise CorruptBlobError("packed floats: length does not match the values")
-    out = np.empty(total, dtype=np.float64)
-    out[is_raw] = np.frombuffer(data, dtype="<f8", count=total - n_var, offset=end)
-    var_run = run[~is_raw]
-    out[~is_raw] = _from_deltas(coded, var_run, modes, zig)
+    return _values(delta, first, run, modes)
+
+
+def _uncoded(coded: UintArray, first: npt.NDArray[np.bool_], zig: npt.NDArray[np.bool_] | None
+             ) -> UintArray:  # fmt: skip
+    if zig is None:
+        delta = coded.copy()
+        delta[first] = _unzigzag(coded[first])
+        return delta
+    out: UintArray = np.where(zig | first, _unzigzag(coded), coded)
     return out
 
 
-def _unleb128(buf: npt.NDArray[np.uint8], offset: int, count: int) -> tuple[UintArray, int]:
-    if not count:
-        return np.empty(0, dtype=np.uint64), offset
-    ends = np.flatnonzero(buf[offset:] < 0x80)
-    if len(ends) < count:
-        raise CorruptBlobError("packed floats: the varints end early")
-    ends = ends[:count]
-    end = int(ends[-1]) + 1
-    body = buf[offset : offset + end]
-    if end == count:  # every varint one byte
-        return body.astype(np.uint64), offset + end
-    lens = np.diff(ends, prepend=-1)
-    width = int(lens.max())
-    if width > 10 or (width == 10 and (body[ends[lens == 10]] > 1).any()):
-        raise CorruptBlobError("packed floats: a varint overflows 64 bits")
-    starts = ends - lens + 1
-    values = (body[starts] & 0x7F).astype(np.uint64)
-    for j in range(1, width):
-        longer = np.flatnonzero(lens > j)
-        part = (body[starts[longer] + j] & 0x7F).astype(np.uint64)
-        values[longer] |= part << np.uint64(7 * j)
-    return values, offset + end
+def _unfixed(
+    buf: npt.NDArray[np.uint8], offset: int, first: npt.NDArray[np.bool_],
+    zig: npt.NDArray[np.bool_] | None,
+) -> tuple[UintArray, int]:  # fmt: skip
+    """The float-bits section (``_fixed``): the runs' deltas, each run's first value whole."""
+    n_first = int(first.sum())
+    count = len(first) - n_first
+    if len(buf) < offset + _FIXED_HEAD.size:
+        raise CorruptBlobError("packed floats: the float-bits section is cut short")
+    width, n_wide = _FIXED_HEAD.unpack_from(buf, offset)
+    pos = offset + _FIXED_HEAD.size
+    if not 1 <= width <= 8 or n_wide > count:
+        raise CorruptBlobError("packed floats: bad float-bits header")
+    end = pos + 8 * n_first + 12 * n_wide + width * count
+    if end != len(buf):
+        raise CorruptBlobError("packed floats: length does not match the values")
+    firsts = np.frombuffer(buf, dtype="<u8", count=n_first, offset=pos).astype(np.uint64)
+    pos += 8 * n_first
+    wide = np.frombuffer(buf, dtype="<u4", count=n_wide, offset=pos).astype(np.int64)
+    pos += 4 * n_wide
+    wide_values = np.frombuffer(buf, dtype="<u8", count=n_wide, offset=pos).astype(np.uint64)
+    pos += 8 * n_wide
+    if n_wide and int(wide.max()) >= count:
+        raise CorruptBlobError("packed floats: an exception outside the values")
+    cells = np.zeros((count, 8), dtype=np.uint8)
+    cells[:, :width] = buf[pos:end].reshape(count, width)
+    coded = cells.view("<u8").reshape(count).astype(np.uint64)
+    coded[wide] = wide_values
+    delta = np.empty(len(first), dtype=np.uint64)
+    delta[first] = firsts
+    rest = ~first
+    delta[rest] = _uncoded(coded, np.zeros(count, dtype=bool), None if zig is None else zig[rest])
+    return delta, end
 
 
-def _from_deltas(
-    coded: UintArray, run: IntArray, modes: IntArray, zig: npt.NDArray[np.bool_]
-) -> FloatArray:
-    """Values of the non-raw runs from their (zigzag-)coded deltas."""
-    if not len(coded):
-        return np.empty(0, dtype=np.float64)
-    first = np.ones(len(run), dtype=bool)
-    first[1:] = run[1:] != run[:-1]
-    starts = np.flatnonzero(first)
-    if zig.any():
-        zig_value = zig[run]
-        zig_value[starts] = True
-        delta = np.where(zig_value, _unzigzag(coded), coded)
-    else:
-        delta = coded.copy()
-        delta[starts] = _unzigzag(coded[starts])
+def _values(delta: UintArray, first: npt.NDArray[np.bool_], run: IntArray, modes: IntArray
+            ) -> FloatArray:  # fmt: skip
+    """Each run's running sums of its deltas, as floats of the run's mode."""
     sums = np.cumsum(delta)  # wraps modulo 2**64, as the deltas did
+    starts = np.flatnonzero(first)
     if len(starts) > 1:
-        base = np.zeros(len(zig), dtype=np.uint64)
+        base = np.zeros(len(modes), dtype=np.uint64)
         base[run[starts[1:]]] = sums[starts[1:] - 1]
         sums -= base[run]
     ints = sums.view(np.int64)
@@ -307,8 +367,34 @@ def _from_deltas(
     decimal = mode <= MAX_SCALE
     if (decimal & ((ints >= 2**53) | (ints <= -(2**53)))).any():
         raise CorruptBlobError("packed floats: a decimal value is out of range")
+    bits = np.where(ints < 0, ints ^ _SIGN_FLIP, ints).view(np.float64)
+    if not decimal.any():
+        return bits
     scaled = np.where(decimal, ints, 0).astype(np.float64)
     scaled /= _POW10[np.minimum(mode, MAX_SCALE)]
-    bits = np.where(ints < 0, ints ^ _SIGN_FLIP, ints).view(np.float64)
     out: FloatArray = np.where(decimal, scaled, bits)
     return out
+
+
+def _unvarints(buf: npt.NDArray[np.uint8], offset: int, count: int) -> tuple[UintArray, int]:
+    """``count`` values from the planes ``_varints`` wrote at ``offset``, and where they end."""
+    if not count:
+        return np.empty(0, dtype=np.uint64), offset
+    end = offset + count
+    if end > len(buf):
+        raise CorruptBlobError("packed floats: the varints end early")
+    plane = buf[offset:end]
+    value = (plane & 0x7F).astype(np.uint64)
+    more = np.flatnonzero(plane >= 0x80)
+    for group in range(1, 10):
+        if not len(more):
+            return value, end
+        plane = buf[end : end + len(more)]
+        end += len(more)
+        if len(plane) < len(more) or (group == 9 and (plane > 1).any()):
+            raise CorruptBlobError("packed floats: a varint is cut short or overflows 64 bits")
+        value[more] |= (plane & 0x7F).astype(np.uint64) << np.uint64(7 * group)
+        more = more[plane >= 0x80]
+    if len(more):
+        raise CorruptBlobError("packed floats: a varint overflows 64 bits")
+    return value, end

@@ -178,8 +178,8 @@ class NumericProfile:
 
         [counts: missing, mismatches, non-finite, integral, fractional; k; level sizes; level
         compaction counts; moments]. The count is the sketch's n. The moments are None when
-        ``Moments.of`` the (exact) sketch's values gives them bit for bit, [sum, mean, m2]
-        when the exact sketch's first and last values are min and max, else all five.
+        there are none, [sum, mean, m2] when the sketch is exact (holds every value) and its
+        first and last values are min and max bit for bit, else all five.
         """
         sketch = self.sketch
         return [
@@ -245,30 +245,25 @@ def _bits(*xs: float) -> bytes:
 
 
 def _moments_body(m: Moments, sketch: Kll) -> list[float] | None:
-    """The moments as stored: what the exact sketch's values do not give bit for bit."""
-    full = [m.sum, m.min, m.max, m.mean, m.m2]
-    if sketch.n != m.count or sketch.is_estimation_mode() or not m.count:
-        return None if not m.count and _bits(*full) == _bits(*_EMPTY_MOMENTS) else full
+    """The moments as stored: None when empty, [sum, mean, m2] when the sketch is exact and
+    its first and last values are min and max bit for bit, else all five."""
+    if not m.count:
+        full = [m.sum, m.min, m.max, m.mean, m.m2]
+        return None if _bits(*full) == _EMPTY_MOMENTS else full
     values = sketch.levels[0]
-    if _bits(m.min, m.max) != _bits(values[0], values[-1]):
-        return full
-    if _bits(*full) == _bits(*_moment_list(Moments.of(values))):
-        return None
-    return [m.sum, m.mean, m.m2]
-
-
-def _moment_list(m: Moments) -> list[float]:
+    if sketch.n == m.count == len(values) and _bits(m.min, m.max) == _bits(values[0], values[-1]):
+        return [m.sum, m.mean, m.m2]
     return [m.sum, m.min, m.max, m.mean, m.m2]
 
 
-_EMPTY_MOMENTS = _moment_list(Moments())
+_EMPTY_MOMENTS = _bits(0.0, math.inf, -math.inf, 0.0, 0.0)
 
 
 def _moments_of(stored: Any, sketch: Kll) -> Moments:
     """The moments of a format-3 body (see ``to_body3``)."""
-    exact = not sketch.is_estimation_mode()
-    if stored is None and (exact or not sketch.n):
-        return Moments.of(sketch.levels[0]) if sketch.n else Moments()
+    exact = sketch.n == len(sketch.levels[0])
+    if stored is None and not sketch.n:
+        return Moments()
     if not (isinstance(stored, list) and set(map(type, stored)) <= {float}):
         raise CorruptBlobError("numeric profile blob has malformed moments")
     if len(stored) == 5:
