@@ -319,7 +319,7 @@ def _unfixed(
     count = len(first) - n_first
     if len(buf) < offset + _FIXED_HEAD.size:
         raise CorruptBlobError("packed floats: the float-bits section is cut short")
-    width, n_wide = _FIXED_HEAD.unpack_from(buf, offset)
+    width, n_wide = _FIXED_HEAD.unpack(buf[offset : offset + _FIXED_HEAD.size].tobytes())
     pos = offset + _FIXED_HEAD.size
     if not 1 <= width <= 8 or n_wide > count:
         raise CorruptBlobError("packed floats: bad float-bits header")
