@@ -166,25 +166,34 @@ def _decimal_ints(
     """Per run, its mode (the smallest decimal scale every value round-trips at, else BITS)
     and each value as its run's integer (m for a decimal run, ordered float bits otherwise).
     Long runs are searched on a sample of their values, then checked whole."""
-    if len(values) > 16 * len(starts) and len(values) > 256:
+    sampled = len(values) > 16 * len(starts) and len(values) > 256
+    if sampled:
         picks = (starts[:, None] + (sizes - 1)[:, None] * np.arange(8)[None, :] // 7).ravel()
         scale = _search(values[picks], np.arange(0, len(picks), 8))
     else:
         scale = _search(values, starts)
+    if (scale > MAX_SCALE).all():
+        return scale, _ordered(values)
     m, ok = _round(values, _per_value(_POW10[np.minimum(scale, MAX_SCALE)], run))
-    good = np.logical_and.reduceat(ok, starts) & (scale <= MAX_SCALE)
-    if not good.all():  # a run the sample misjudged (or not decimal): search it whole
-        scale = np.where(good, scale, _search(values, starts, ~good))
-        m, ok = _round(values, _per_value(_POW10[np.minimum(scale, MAX_SCALE)], run))
+    if sampled:
+        bad = ~np.logical_and.reduceat(ok, starts) & (scale <= MAX_SCALE)
+        if bad.any():  # the sample misjudged a run: search it whole
+            scale = np.where(bad, _search(values, starts, bad), scale)
+            m, ok = _round(values, _per_value(_POW10[np.minimum(scale, MAX_SCALE)], run))
     decimal = scale <= MAX_SCALE
     if decimal.all():
         return scale, m.astype(np.int64)
     m[~decimal[run]] = 0.0  # NaN, inf or out of range there: not cast
-    ints = m.astype(np.int64)
-    bits = values.view(np.int64)
-    ordered = np.where(bits < 0, bits ^ _SIGN_FLIP, bits)
-    out: IntArray = np.where(decimal[run], ints, ordered)
+    out: IntArray = np.where(decimal[run], m.astype(np.int64), _ordered(values))
     return scale, out
+
+
+def _ordered(values: FloatArray) -> IntArray:
+    """The values' bit patterns as integers in the floats' order (negative: all bits but the
+    sign flipped), so sorted values give non-decreasing integers."""
+    bits = values.view(np.int64)
+    out: IntArray = np.where(bits < 0, bits ^ _SIGN_FLIP, bits)
+    return out
 
 
 def _per_value(per_run: FloatArray, run: IntArray) -> float | FloatArray:
