@@ -33,6 +33,8 @@ READABLE_VERSIONS: Final = (1, 2, 3)
 TAG_DATASET: Final = 1
 TAG_NUMERIC: Final = 2
 TAG_CATEGORICAL: Final = 3
+#: Tags whose body may be a list (format 3's feature profiles); every other body is a map.
+LIST_BODIES: Final = frozenset({TAG_NUMERIC, TAG_CATEGORICAL})
 _TAG_NAMES: Final = {TAG_DATASET: "dataset", TAG_NUMERIC: "numeric", TAG_CATEGORICAL: "categorical"}
 _HEADER = struct.Struct("<4sBBI")
 
@@ -71,8 +73,8 @@ def unpack(blob: bytes, *tags: int) -> tuple[int, Any]:
         body = msgspec.msgpack.decode(payload)
     except msgspec.DecodeError as exc:
         raise CorruptBlobError(f"profile blob body does not decode: {exc}") from exc
-    if not isinstance(body, dict | list):
-        raise CorruptBlobError("profile blob body is not a map or a list")
+    if not isinstance(body, dict | list) or (isinstance(body, list) and tag not in LIST_BODIES):
+        raise CorruptBlobError("profile blob body is not a map")
     return tag, body
 
 
