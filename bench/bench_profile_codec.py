@@ -22,6 +22,7 @@ import numpy as np
 
 from modelmon.profile import DatasetProfile, ProfileTracker
 from modelmon.profile.codec import FORMAT_VERSION
+from summary import headline  # bench/ is the script's directory
 
 NUMERIC = [f"n{i:02d}" for i in range(21)]
 CATEGORICAL = [f"c{i}" for i in range(4)]
@@ -74,6 +75,8 @@ def main() -> None:
         de = cpu_ms(lambda b=blob: DatasetProfile.deserialize(b), repeat)  # type: ignore[misc]
         print(f"| {name} | {events:,} | {len(blob):,} | {len(blob) / events:.1f} "
               f"| {ser:.3f} | {de:.3f} |")  # fmt: skip
+        headline("profile codec", f"{name} partial ({data}): bytes, serialize + deserialize CPU",
+                 f"{len(blob):,} B, {ser:.2f} + {de:.2f} ms")  # fmt: skip
 
 
 if __name__ == "__main__":
