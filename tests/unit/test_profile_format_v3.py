@@ -176,3 +176,11 @@ def test_a_malformed_body_with_a_valid_crc_is_a_corrupt_blob(data: st.DataObject
     except CorruptBlobError:
         return
     assert all(f.rows == p.row_count for f in p.features.values())  # read: still consistent
+
+
+@pytest.mark.parametrize("xs", [[0.0, -0.0], [-0.0, 0.0], [-0.0], [5e-324, -5e-324, 0.0]])
+def test_signed_zeros_and_subnormals_keep_their_bits(xs: list[float]) -> None:
+    f = _numeric([np.array(xs)])
+    g = NumericProfile.deserialize(f.serialize())
+    assert_same_feature(f, g)
+    assert _bits(g.min, g.max) == _bits(f.min, f.max)

@@ -244,6 +244,11 @@ def _bits(*xs: float) -> bytes:
     return struct.pack(f"<{len(xs)}d", *xs)
 
 
+def _same(a: float, b: float) -> bool:
+    """Bit for bit, for non-NaN floats (-0.0 is not 0.0)."""
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
 def _moments_body(m: Moments, sketch: Kll) -> list[float] | None:
     """The moments as stored: None when empty, [sum, mean, m2] when the sketch is exact and
     its first and last values are min and max bit for bit, else all five."""
