@@ -307,14 +307,16 @@ def unpack_runs(data: bytes, lengths: list[int] | IntArray) -> FloatArray:
     first = np.zeros(total, dtype=bool)
     first[(np.cumsum(sizes) - sizes)[sizes > 0]] = True
     zig_v = zig[run] if zig.any() else None
-    bits = modes[run] == BITS
-    n_bits = int(bits.sum())
+    n_bits = int(sizes[modes == BITS].sum())
     coded, end = _unvarints(buf, len(sizes), total - n_bits)
-    delta = np.empty(total, dtype=np.uint64)
-    if n_bits < total:
-        dec = ~bits
-        delta[dec] = _uncoded(coded, first[dec], None if zig_v is None else zig_v[dec])
-    if n_bits:
+    if not n_bits:  # every run decimal
+        delta = _uncoded(coded, first, zig_v)
+    else:
+        bits = modes[run] == BITS
+        delta = np.empty(total, dtype=np.uint64)
+        if n_bits < total:
+            dec = ~bits
+            delta[dec] = _uncoded(coded, first[dec], None if zig_v is None else zig_v[dec])
         zig_b = None if zig_v is None else zig_v[bits]
         delta[bits], end = _unfixed(buf, end, first[bits], zig_b)
     if end != len(buf):
