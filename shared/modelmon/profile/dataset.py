@@ -110,9 +110,6 @@ class DatasetProfile:
         return DatasetProfile(rows, features)
 
 
-_KIND_CODES: dict[str, int] = {"numeric": 0, "categorical": 1}
-
-
 def _body3(profile: DatasetProfile) -> dict[str, Any]:
     """Format 3: {"r": rows, "f": [[name, 0 numeric / 1 categorical, body]], "v": every numeric
     feature's KLL levels, in feature and level order, packed by ``floatpack`` at once}."""
