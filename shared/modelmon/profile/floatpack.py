@@ -12,9 +12,9 @@ keeps the run lengths (``unpack_runs`` needs them: a KLL stores its level sizes 
     decimal section  the decimal runs' deltas (a run's first from 0) as LEB128 varints, stored
                      plane by plane: every value's first 7-bit group (high bit: another group
                      follows), then the second group of the values that have one, ...
-    bits section     (if any float-bits run) u8 width W, u32 E; each run's first integer (8 B);
-                     E u32 positions and E u64 deltas too wide for W bytes; every other delta
-                     in W bytes (W: the width that makes the section smallest)
+    bits section     (if any float-bits run) u8 width W, u32 E; E u32 positions and E u64
+                     deltas too wide for W bytes (e.g. a run's first value); every delta in W
+                     bytes (W: the width that makes the section smallest, from a sample)
 
 - **decimal scale d** (the smallest that works): every value of the run times 10**d rounds to
   an integer m with |m| < 2**51 and ``float(m) / 10**d`` is the value bit for bit (checked on
@@ -151,24 +151,21 @@ def _varints(delta: IntArray, first: npt.NDArray[np.bool_], zig: npt.NDArray[np.
 
 def _fixed(delta: IntArray, first: npt.NDArray[np.bool_], zig: npt.NDArray[np.bool_] | None
            ) -> bytes:  # fmt: skip
-    """The float-bits runs' section: u8 width W, u32 number of exceptions E; each run's first
-    value (8 bytes); E u32 positions and E u64 deltas that do not fit in W bytes; every other
-    delta in W bytes. W is the width that makes the section smallest."""
-    firsts = delta[first].astype("<i8").tobytes()
-    rest = ~first
-    coded = _coded(delta[rest], np.zeros(int(rest.sum()), dtype=bool),
-                   None if zig is None else zig[rest])  # fmt: skip
-    if not len(coded):
-        return _FIXED_HEAD.pack(1, 0) + firsts
-    _, exponent = np.frexp(coded.astype(np.float64))
+    """The float-bits runs' section: u8 width W, u32 number of exceptions E; E u32 positions
+    and E u64 values that do not fit in W bytes (e.g. each run's first, zigzag-coded whole);
+    every value in W bytes (an exception's slot holds its low bytes). W is the width that
+    makes the section smallest, judged on a sample of at most ~2,048 values."""
+    coded = _coded(delta, first, zig)
+    sample = coded[:: max(1, len(coded) // 2048)]
+    _, exponent = np.frexp(sample.astype(np.float64))
     need = np.bincount(np.maximum(1, (exponent + 7) // 8), minlength=9)
-    above = np.cumsum(need[::-1])[::-1]  # above[w]: deltas needing w bytes or more
-    cost = [w * len(coded) + 12 * int(above[w + 1] if w < 8 else 0) for w in range(1, 9)]
+    above = np.cumsum(need[::-1])[::-1]  # above[w]: values needing w bytes or more
+    cost = [w * len(sample) + 12 * int(above[w + 1] if w < 8 else 0) for w in range(1, 9)]
     width = 1 + int(np.argmin(cost))
     wide = np.flatnonzero(coded >= np.uint64(1 << (8 * width))) if width < 8 else _NONE
-    main = coded.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width]
+    main = coded.astype("<u8", copy=False).view(np.uint8).reshape(-1, 8)[:, :width]
     return b"".join((
-        _FIXED_HEAD.pack(width, len(wide)), firsts, wide.astype("<u4").tobytes(),
+        _FIXED_HEAD.pack(width, len(wide)), wide.astype("<u4").tobytes(),
         coded[wide].astype("<u8").tobytes(), main.tobytes(),
     ))  # fmt: skip
 
@@ -311,14 +308,16 @@ def unpack_runs(data: bytes, lengths: list[int] | IntArray) -> FloatArray:
     coded, end = _unvarints(buf, len(sizes), total - n_bits)
     if not n_bits:  # every run decimal
         delta = _uncoded(coded, first, zig_v)
+    elif n_bits == total:  # every run float bits
+        coded, end = _unfixed(buf, end, total)
+        delta = _uncoded(coded, first, zig_v)
     else:
         bits = modes[run] == BITS
         delta = np.empty(total, dtype=np.uint64)
-        if n_bits < total:
-            dec = ~bits
-            delta[dec] = _uncoded(coded, first[dec], None if zig_v is None else zig_v[dec])
-        zig_b = None if zig_v is None else zig_v[bits]
-        delta[bits], end = _unfixed(buf, end, first[bits], zig_b)
+        dec = ~bits
+        delta[dec] = _uncoded(coded, first[dec], None if zig_v is None else zig_v[dec])
+        coded, end = _unfixed(buf, end, n_bits)
+        delta[bits] = _uncoded(coded, first[bits], None if zig_v is None else zig_v[bits])
     if end != len(buf):
         raise CorruptBlobError("packed floats: length does not match the values")
     return _values(delta, first, run, modes)
@@ -334,39 +333,28 @@ def _uncoded(coded: UintArray, first: npt.NDArray[np.bool_], zig: npt.NDArray[np
     return out
 
 
-def _unfixed(
-    buf: npt.NDArray[np.uint8], offset: int, first: npt.NDArray[np.bool_],
-    zig: npt.NDArray[np.bool_] | None,
-) -> tuple[UintArray, int]:  # fmt: skip
-    """The float-bits section (``_fixed``): the runs' deltas, each run's first value whole."""
-    n_first = int(first.sum())
-    count = len(first) - n_first
+def _unfixed(buf: npt.NDArray[np.uint8], offset: int, count: int) -> tuple[UintArray, int]:
+    """``count`` coded values from the float-bits section ``_fixed`` wrote at ``offset``."""
     if len(buf) < offset + _FIXED_HEAD.size:
         raise CorruptBlobError("packed floats: the float-bits section is cut short")
     width, n_wide = _FIXED_HEAD.unpack(buf[offset : offset + _FIXED_HEAD.size].tobytes())
     pos = offset + _FIXED_HEAD.size
     if not 1 <= width <= 8 or n_wide > count:
         raise CorruptBlobError("packed floats: bad float-bits header")
-    end = pos + 8 * n_first + 12 * n_wide + width * count
+    end = pos + 12 * n_wide + width * count
     if end != len(buf):
         raise CorruptBlobError("packed floats: length does not match the values")
-    firsts = np.frombuffer(buf, dtype="<u8", count=n_first, offset=pos).astype(np.uint64)
-    pos += 8 * n_first
     wide = np.frombuffer(buf, dtype="<u4", count=n_wide, offset=pos).astype(np.int64)
     pos += 4 * n_wide
-    wide_values = np.frombuffer(buf, dtype="<u8", count=n_wide, offset=pos).astype(np.uint64)
+    wide_values = np.frombuffer(buf, dtype="<u8", count=n_wide, offset=pos)
     pos += 8 * n_wide
     if n_wide and int(wide.max()) >= count:
         raise CorruptBlobError("packed floats: an exception outside the values")
     cells = np.zeros((count, 8), dtype=np.uint8)
     cells[:, :width] = buf[pos:end].reshape(count, width)
-    coded = cells.view("<u8").reshape(count).astype(np.uint64)
+    coded = cells.view("<u8").reshape(count).astype(np.uint64, copy=False)
     coded[wide] = wide_values
-    delta = np.empty(len(first), dtype=np.uint64)
-    delta[first] = firsts
-    rest = ~first
-    delta[rest] = _uncoded(coded, np.zeros(count, dtype=bool), None if zig is None else zig[rest])
-    return delta, end
+    return coded, end
 
 
 def _values(delta: UintArray, first: npt.NDArray[np.bool_], run: IntArray, modes: IntArray
@@ -387,6 +375,9 @@ def _values(delta: UintArray, first: npt.NDArray[np.bool_], run: IntArray, modes
         scaled: FloatArray = ints.astype(np.float64)
         scaled /= scales[0] if (scales == scales[0]).all() else _POW10[modes[run]]
         return scaled
+    if (modes[present] == BITS).all():  # every run float bits
+        unordered: FloatArray = np.where(ints < 0, ints ^ _SIGN_FLIP, ints).view(np.float64)
+        return unordered
     mode = modes[run]
     decimal = mode <= MAX_SCALE
     if (decimal & ((ints >= 2**53) | (ints <= -(2**53)))).any():
