@@ -177,14 +177,19 @@ def _decimal_ints(
     and each value as its run's integer (m for a decimal run, ordered float bits otherwise).
     Long runs are searched on a sample of their values, then checked whole."""
     sampled = len(values) > 16 * len(starts) and len(values) > 256
+    grid = None
     if sampled:
         picks = (starts[:, None] + (sizes - 1)[:, None] * np.arange(8)[None, :] // 7).ravel()
         scale = _search(values[picks], np.arange(0, len(picks), 8))
     else:
-        scale = _search(values, starts)
+        scale, grid = _search_grid(values, starts)
     if (scale > MAX_SCALE).all():
         return scale, _ordered(values)
-    m, ok = _round(values, _per_value(_POW10[np.minimum(scale, MAX_SCALE)], run))
+    row = np.minimum(scale, MAX_SCALE)
+    if grid is not None:  # searched whole: the matrix holds every run's rounded values
+        m = grid[row[0]] if (row == row[0]).all() else grid[row[run], np.arange(len(values))]
+    else:
+        m, ok = _round(values, _per_value(_POW10[row], run))
     if sampled:
         bad = ~np.logical_and.reduceat(ok, starts) & (scale <= MAX_SCALE)
         if bad.any():  # the sample misjudged a run: search it whole
@@ -218,9 +223,17 @@ def _search(
     values: FloatArray, starts: IntArray, todo: npt.NDArray[np.bool_] | None = None
 ) -> IntArray:
     """Per run (where ``todo``): the smallest scale 0-9 all its values round-trip at, else
-    BITS. Every scale at once on a (scales x values) matrix while that is small."""
+    BITS."""
+    return _search_grid(values, starts, todo)[0]
+
+
+def _search_grid(
+    values: FloatArray, starts: IntArray, todo: npt.NDArray[np.bool_] | None = None
+) -> tuple[IntArray, FloatArray | None]:
+    """``_search``, every scale at once on a (scales x values) matrix while that is small;
+    the matrix of rounded values comes along (None for a large array)."""
     if len(values) > _MATRIX:
-        return _search_by_scale(values, starts, todo)
+        return _search_by_scale(values, starts, todo), None
     with np.errstate(over="ignore", invalid="ignore"):
         m = values[None, :] * _POW10[:, None]
         m += _MAGIC
@@ -232,7 +245,7 @@ def _search(
     found = np.where(per_run.any(axis=0), per_run.argmax(axis=0), BITS)
     if todo is not None:
         found[~todo] = BITS
-    return found
+    return found, m
 
 
 def _search_by_scale(
