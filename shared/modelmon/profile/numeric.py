@@ -256,7 +256,11 @@ def _moments_body(m: Moments, sketch: Kll) -> list[float] | None:
         full = [m.sum, m.min, m.max, m.mean, m.m2]
         return None if _bits(*full) == _EMPTY_MOMENTS else full
     values = sketch.levels[0]
-    if sketch.n == m.count == len(values) and _bits(m.min, m.max) == _bits(values[0], values[-1]):
+    if (
+        sketch.n == m.count == len(values)
+        and _same(m.min, float(values[0]))
+        and _same(m.max, float(values[-1]))
+    ):
         return [m.sum, m.mean, m.m2]
     return [m.sum, m.min, m.max, m.mean, m.m2]
 
