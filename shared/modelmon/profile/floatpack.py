@@ -28,19 +28,20 @@ keeps the run lengths (``unpack_runs`` needs them: a KLL stores its level sizes 
 A decimal varint takes at most 8 bytes (|m| < 2**51) and a float-bits delta at most 8, so an
 encoding never exceeds 8 bytes per value plus R + 5.
 
-Measured (``bench/bench_floatpack.py``: one sorted array; 2-core AMD EPYC shared with a dozen
-other processes, load average ~16, so the CPU figures are high):
+Measured (``bench/bench_floatpack.py``: one sorted array; 2-core AMD EPYC shared with other
+work, load average ~5-9, so the CPU figures are high):
 
     data (sorted)                    1,000 values: bytes/value  pack µs  unpack µs  100,000: B/v
-    normal(50, 10), 3 decimals                    1.09           104       69          1.00
-    integers 0-500                                1.00            80       56          1.00
-    timestamps in ms (integers)                   2.83           116       95          1.86
-    prices: lognormal, 2 decimals                 1.04            88       63          1.00
-    normal(0, 1), full precision                  6.69           112       82          6.00
-    uniform(0, 1), full precision                 6.37           106       75          5.70
+    normal(50, 10), 3 decimals                    1.09            90       59          1.00
+    integers 0-500                                1.00            74       49          1.00
+    timestamps in ms (integers)                   2.83           115       83          1.86
+    prices: lognormal, 2 decimals                 1.04            83       54          1.00
+    normal(0, 1), full precision                  6.70            95       58          6.00
+    uniform(0, 1), full precision                 6.38            94       58          5.70
 
-Per 1,000 values of a 100,000-value array: 25-30 µs to pack or unpack decimals, 130 µs to pack
-and 50 µs to unpack full-precision values.
+In a 100,000-value array packing or unpacking takes ~20 µs per 1,000 values (12-28 µs).
+Most of the CPU of a small array is the fixed cost of ~60 numpy calls: pack many arrays in one
+``pack_runs`` call rather than one call each.
 """
 
 from __future__ import annotations
