@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from modelmon.profile.codec import FORMAT_VERSION
 from modelmon.streaming.decode import DecodedBatch
 from modelmon.streaming.partition import FlushCadence, FlushPlan, ModelPlan, PartitionAggregate
 from modelmon.windows import WindowSpec
@@ -130,7 +131,8 @@ def main() -> None:
     print("## Flush: Redis bytes written per event (issue 23 item 2)\n")
     print(
         f"{args.events:,} events, 25 features, 10 s windows, {args.rate:,} events per "
-        "second of event time, one partition; bytes = what the fenced flush script gets.\n"
+        "second of event time, one partition; bytes = what the fenced flush script gets "
+        f"(profile format {FORMAT_VERSION}).\n"
     )
     print("| models | cadence | flushes | partial writes | bytes per event | flush CPU µs/event |")
     print("|---|---|---|---|---|---|")

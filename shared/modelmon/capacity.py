@@ -46,11 +46,16 @@ class Costs:
     result_redis_bytes_per_feature: float = 1740.0
     #: Parquet bytes per result per feature in the durable tier (bench_detector_scale.py)
     result_parquet_bytes_per_feature: float = 160.0
-    #: a partial's bytes per feature once its window saturates the sketches (~10k+ events;
-    #: KLL is 99% of it; issue 23: 400-500 KB for 25 features)
-    partial_bytes_per_feature_max: float = 18_000.0
-    #: a partial's bytes per feature per event below saturation (8-byte KLL items + counts)
-    partial_bytes_per_feature_event: float = 12.0
+    #: a partial's bytes per feature once its window saturates the sketches (~3k+ events;
+    #: bench_profile_codec.py, profile format 3, 25 features of 3-decimal values: 60 KB at 20k
+    #: events; full-precision values: 12,800 B; format 2 took 18,000 B whatever the values)
+    partial_bytes_per_feature_max: float = 2_400.0
+    #: a partial's fixed bytes per feature (names, counters, moments, sketch headers; the
+    #: categorical sketches of a few categories: bench_profile_codec.py, 10 events: 86 B)
+    partial_bytes_per_feature_base: float = 80.0
+    #: a partial's bytes per feature per event below saturation (KLL values packed by
+    #: floatpack: 1-2 B for 3-decimal values, 5-7 B full precision; format 2: 8 B + counts)
+    partial_bytes_per_feature_event: float = 1.3
     #: how long the partials of an evaluated window stay (``detector.partial_ttl_seconds``)
     partial_ttl_seconds: int = 3600
     #: aggregator flush period (``aggregator.flush_seconds``)
@@ -93,8 +98,8 @@ class Estimate:
 
 def partial_bytes(events: float, features: int, costs: Costs) -> float:
     """One partition's partial of one window (bounded by the sketches' saturation size)."""
-    per_feature = min(costs.partial_bytes_per_feature_max,
-                      256 + costs.partial_bytes_per_feature_event * events)  # fmt: skip
+    per_feature = min(costs.partial_bytes_per_feature_max, costs.partial_bytes_per_feature_base
+                      + costs.partial_bytes_per_feature_event * events)  # fmt: skip
     return features * per_feature
 
 

@@ -102,11 +102,14 @@ def test_hash_ignores_array_padding() -> None:
 
 
 def test_corrupt_sample_in_a_blob_is_a_corrupt_blob() -> None:
-    good = profile(np.array(["a", "b", "a"], dtype=object)).to_body()
+    p = profile(np.array(["a", "b", "a"], dtype=object))
+    good = p.to_body()  # format 3: [counts, frequent, hll, sample]
+    good2 = {"counts": [0, 0, 3], "types": [0, 0], "frequent": good[1], "hll": good[2]}
     for bad in ([1, ["a"], [1, 2]], [0, ["a"], [0]], "x", [2**64, [], []]):
-        body = {**good, "sample": bad}
         with pytest.raises(CorruptBlobError, match="category sample"):
-            CategoricalProfile.from_body(body)
+            CategoricalProfile.from_body([*good[:3], bad])
+        with pytest.raises(CorruptBlobError, match="category sample"):
+            CategoricalProfile.from_body({**good2, "sample": bad})  # format 2
 
 
 def test_categorical_values_check_on_a_large_domain_estimates_the_untracked_values() -> None:

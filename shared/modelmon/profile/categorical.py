@@ -21,7 +21,7 @@ from datasketches import (
 from modelmon.errors import CorruptBlobError
 from modelmon.events import InferredType
 from modelmon.profile import codec
-from modelmon.profile.category_sample import CategorySample, hash_texts
+from modelmon.profile.category_sample import FULL, CategorySample, hash_texts
 from modelmon.profile.columns import CategoricalColumn
 from modelmon.profile.constants import DISTINCT_RELATIVE_ERROR, FREQUENT_LG_MAX_K, HLL_LG_K
 from modelmon.profile.numeric import numeric_type
@@ -229,33 +229,79 @@ class CategoricalProfile(CategoryCountViews):
         _, body = codec.unpack(blob, codec.TAG_CATEGORICAL)
         return CategoricalProfile.from_body(body)
 
-    def to_body(self) -> dict[str, Any]:
-        return {
-            "counts": [self.missing, self.type_mismatches, self.count],
-            "types": [self.integral, self.fractional],
-            "frequent": self.frequent.serialize(),
-            "hll": self.distinct.serialize_compact(),
-            **({"sample": self.sample.to_body()} if self.sample is not None else {}),
-        }
+    def to_body(self) -> list[Any]:
+        """The format-3 body: [counts: missing, mismatches, count, integral, fractional;
+        frequent-items sketch; HLL sketch; category sample], the sample None when the profile
+        has none (read from format 1) and 0 when the exact frequent-items sketch gives it."""
+        counts = [self.missing, self.type_mismatches, self.count, self.integral, self.fractional]
+        return [counts, self.frequent.serialize(), self.distinct.serialize_compact(),
+                self._sample_body()]  # fmt: skip
+
+    def _sample_body(self) -> list[Any] | int | None:
+        sample = self.sample
+        if sample is None:
+            return None
+        if (
+            sample.threshold == FULL
+            and self.is_exact
+            and int(sample.counts.sum()) == self.count
+            and len(sample) == self.frequent.num_active_items
+        ):
+            return 0  # the sample is every category with its exact count: the sketch's items
+        return sample.to_body()
 
     @staticmethod
-    def from_body(body: dict[str, Any]) -> CategoricalProfile:
-        missing, mismatches, count = codec.counters(body, "counts", 3)
-        integral, fractional = codec.counters(body, "types", 2)
-        frequent = codec.load_sketch(
-            frequent_strings_sketch.deserialize, codec.field(body, "frequent", bytes), "frequent"
-        )
-        distinct = codec.load_sketch(hll_sketch.deserialize, codec.field(body, "hll", bytes), "HLL")
-        if int(frequent.total_weight) != count:
-            raise CorruptBlobError("categorical profile blob: sketch and count disagree")
-        sample = None
-        if "sample" in body:  # format 2
-            sample = codec.load_sketch(CategorySample.from_body, body["sample"], "category sample")
-            if int(sample.counts.sum()) > count:
-                raise CorruptBlobError("categorical profile blob: sample exceeds the count")
+    def from_body(body: dict[str, Any] | list[Any]) -> CategoricalProfile:
+        """A profile from ``to_body()`` (format 3) or a format-1/2 body (a map)."""
+        if isinstance(body, dict):
+            return _from_body2(body)
+        if not (isinstance(body, list) and len(body) == 4):
+            raise CorruptBlobError("categorical profile blob has a malformed body")
+        missing, mismatches, count, integral, fractional = codec.counters(body, 0, 5)
+        frequent, distinct = _sketches(body, 1, 2, count)
+        stored, sample = body[3], None
+        if stored == 0 and not isinstance(stored, bool):
+            if frequent.get_upper_bound(_UNTRACKED):
+                raise CorruptBlobError("categorical profile blob: no sample for a purged sketch")
+            rows = frequent.get_frequent_items(frequent_items_error_type.NO_FALSE_NEGATIVES, 0)
+            keys = np.array([item for item, *_ in rows], dtype=str)
+            weights = np.array([int(w) for _, w, *_ in rows], dtype=np.int64)
+            sample = CategorySample.empty().add(keys, weights)
+        elif stored is not None:
+            sample = _load_sample(stored, count)
         return CategoricalProfile(
             missing, mismatches, count, integral, fractional, frequent, distinct, sample
         )
+
+
+def _sketches(
+    body: dict[str, Any] | list[Any], freq: str | int, hll: str | int, count: int
+) -> tuple[frequent_strings_sketch, hll_sketch]:
+    frequent = codec.load_sketch(
+        frequent_strings_sketch.deserialize, codec.field(body, freq, bytes), "frequent"
+    )
+    distinct = codec.load_sketch(hll_sketch.deserialize, codec.field(body, hll, bytes), "HLL")
+    if int(frequent.total_weight) != count:
+        raise CorruptBlobError("categorical profile blob: sketch and count disagree")
+    return frequent, distinct
+
+
+def _load_sample(stored: Any, count: int) -> CategorySample:
+    sample = codec.load_sketch(CategorySample.from_body, stored, "category sample")
+    if int(sample.counts.sum()) > count:
+        raise CorruptBlobError("categorical profile blob: sample exceeds the count")
+    return sample
+
+
+def _from_body2(body: dict[str, Any]) -> CategoricalProfile:
+    """A profile from a format-1 or format-2 body (a map of named fields)."""
+    missing, mismatches, count = codec.counters(body, "counts", 3)
+    integral, fractional = codec.counters(body, "types", 2)
+    frequent, distinct = _sketches(body, "frequent", "hll", count)
+    sample = _load_sample(body["sample"], count) if "sample" in body else None  # format 2
+    return CategoricalProfile(
+        missing, mismatches, count, integral, fractional, frequent, distinct, sample
+    )
 
 
 def _merge_key(p: CategoricalProfile) -> tuple[int, int, int, bytes]:
@@ -302,11 +348,16 @@ class CategoricalAccumulator:
 
     def estimated_bytes(self) -> int:
         """About what ``snapshot().to_body()`` takes serialized: both sketches' sizes (exact,
-        from DataSketches) and the category sample."""
-        keys = None if self.sample is None else self.sample.keys  # texts and counts
-        sample = 0 if keys is None else len(keys) * (keys.dtype.itemsize // 4 + 6)
+        from DataSketches) and the category sample (none while the frequent-items sketch is
+        exact and the sample holds every category: the sketch gives it)."""
+        sample = 0
+        if self.sample is not None and not (
+            self.sample.threshold == FULL and not self.frequent.get_upper_bound(_UNTRACKED)
+        ):
+            keys = self.sample.keys  # texts and counts
+            sample = len(keys) * (keys.dtype.itemsize // 4 + 6)
         sketches = self.frequent.get_serialized_size_bytes()
-        return int(sketches + self.distinct.get_compact_serialization_bytes()) + sample + 64
+        return int(sketches + self.distinct.get_compact_serialization_bytes()) + sample + 24
 
     def snapshot(self) -> CategoricalProfile:
         return CategoricalProfile(

@@ -4,7 +4,7 @@
     offset 4  u8            format version (FORMAT_VERSION)
     offset 5  u8            what the body holds (dataset / numeric / categorical)
     offset 6  u32 LE        CRC-32 of the body
-    offset 10 ...           MessagePack map: counters and sketch bytes (see READABLE_VERSIONS)
+    offset 10 ...           MessagePack body: counters and sketch bytes (see READABLE_VERSIONS)
 
 The CRC catches truncation and bit rot before a sketch library ever parses the bytes.
 """
@@ -21,26 +21,32 @@ import msgspec
 from modelmon.errors import CorruptBlobError
 
 MAGIC: Final = b"MMPF"
-FORMAT_VERSION: Final = 2
+FORMAT_VERSION: Final = 3
 #: Versions this build reads. 1: numeric distributions as DataSketches KLL bytes (random
 #: compaction, body key "kll"); 2: modelmon's deterministic KLL ("kll2") and, for categorical
-#: features with more categories than the frequent-items sketch tracks, a category sample.
-READABLE_VERSIONS: Final = (1, 2)
+#: features with more categories than the frequent-items sketch tracks, a category sample;
+#: 3: positional bodies (lists, short keys), KLL values packed by ``floatpack`` (a dataset's
+#: numeric features all in one "v" field), moments and category sample left out when the
+#: sketches give them exactly (docs/decisions/0008-profile-format-v3.md). Bodies of versions
+#: 1 and 2 are maps, of version 3 lists (a dataset's: a map of "r", "f", "v").
+READABLE_VERSIONS: Final = (1, 2, 3)
 TAG_DATASET: Final = 1
 TAG_NUMERIC: Final = 2
 TAG_CATEGORICAL: Final = 3
+#: Tags whose body may be a list (format 3's feature profiles); every other body is a map.
+LIST_BODIES: Final = frozenset({TAG_NUMERIC, TAG_CATEGORICAL})
 _TAG_NAMES: Final = {TAG_DATASET: "dataset", TAG_NUMERIC: "numeric", TAG_CATEGORICAL: "categorical"}
 _HEADER = struct.Struct("<4sBBI")
 
 T = TypeVar("T")
 
 
-def pack(tag: int, body: dict[str, Any]) -> bytes:
+def pack(tag: int, body: dict[str, Any] | list[Any]) -> bytes:
     payload = msgspec.msgpack.encode(body)
     return _HEADER.pack(MAGIC, FORMAT_VERSION, tag, zlib.crc32(payload)) + payload
 
 
-def unpack(blob: bytes, *tags: int) -> tuple[int, dict[str, Any]]:
+def unpack(blob: bytes, *tags: int) -> tuple[int, Any]:
     """Check the header and CRC and decode the body; raises CorruptBlobError with the cause."""
     if not isinstance(blob, bytes | bytearray | memoryview):
         raise CorruptBlobError(f"a profile blob must be bytes, got {type(blob).__name__}")
@@ -67,20 +73,24 @@ def unpack(blob: bytes, *tags: int) -> tuple[int, dict[str, Any]]:
         body = msgspec.msgpack.decode(payload)
     except msgspec.DecodeError as exc:
         raise CorruptBlobError(f"profile blob body does not decode: {exc}") from exc
-    if not isinstance(body, dict):
+    if not isinstance(body, dict | list) or (isinstance(body, list) and tag not in LIST_BODIES):
         raise CorruptBlobError("profile blob body is not a map")
     return tag, body
 
 
-def field(body: dict[str, Any], name: str, kind: type[T] | tuple[type, ...]) -> T:
-    """A required body field of the given type, or CorruptBlobError."""
-    value = body.get(name)
+def field(body: dict[str, Any] | list[Any], name: str | int, kind: type[T] | tuple[type, ...]) -> T:
+    """A required body field (a map's key or, format 3, a list's position) of the given type,
+    or CorruptBlobError."""
+    if isinstance(body, dict):
+        value = body.get(name) if isinstance(name, str) else None
+    else:
+        value = body[name] if isinstance(name, int) and 0 <= name < len(body) else None
     if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
         raise CorruptBlobError(f"profile blob field {name!r} is missing or of the wrong type")
     return value  # type: ignore[return-value]
 
 
-def counters(body: dict[str, Any], name: str, length: int) -> list[int]:
+def counters(body: dict[str, Any] | list[Any], name: str | int, length: int) -> list[int]:
     """A required field of ``length`` non-negative integers (a profile's counters)."""
     values = field(body, name, list)
     if len(values) != length or not all(isinstance(v, int) and v >= 0 for v in values):
@@ -94,5 +104,5 @@ def load_sketch(loader: Callable[[Any], T], blob: Any, what: str) -> T:
     """Deserialize a DataSketches sketch, turning its errors into CorruptBlobError."""
     try:
         return loader(blob)
-    except (RuntimeError, ValueError, TypeError) as exc:
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
         raise CorruptBlobError(f"the {what} sketch in the profile blob is corrupt: {exc}") from exc

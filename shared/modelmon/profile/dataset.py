@@ -12,12 +12,24 @@ import numpy.typing as npt
 
 from modelmon.errors import CorruptBlobError
 from modelmon.events import FeatureKind
-from modelmon.profile import codec
+from modelmon.profile import codec, floatpack
 from modelmon.profile.categorical import CategoricalAccumulator, CategoricalProfile
-from modelmon.profile.columns import as_array, categorical_column, infer_kind, numeric_column
+from modelmon.profile.columns import (
+    FloatArray,
+    as_array,
+    categorical_column,
+    infer_kind,
+    numeric_column,
+)
 from modelmon.profile.encoded import EncodedText
+from modelmon.profile.kll import levels_are_sorted
 from modelmon.profile.numbers import Numbers
-from modelmon.profile.numeric import NumericAccumulator, NumericProfile
+from modelmon.profile.numeric import (
+    NumericAccumulator,
+    NumericProfile,
+    level_sizes,
+    split_levels,
+)
 
 FeatureProfile = NumericProfile | CategoricalProfile
 Column = npt.NDArray[Any] | Sequence[Any] | Numbers | EncodedText
@@ -71,13 +83,14 @@ class DatasetProfile:
         return DatasetProfile(self.row_count + other.row_count, merged)
 
     def serialize(self) -> bytes:
-        feats = [[name, p.kind, p.to_body()] for name, p in sorted(self.features.items())]
-        return codec.pack(codec.TAG_DATASET, {"rows": self.row_count, "features": feats})
+        return codec.pack(codec.TAG_DATASET, _body3(self))
 
     @staticmethod
     def deserialize(blob: bytes) -> DatasetProfile:
         """Rebuild a profile from ``serialize()``; a bad blob raises CorruptBlobError."""
         _, body = codec.unpack(blob, codec.TAG_DATASET)
+        if "f" in body:  # format 3
+            return _from_body3(body)
         rows = codec.field(body, "rows", int)
         entries = codec.field(body, "features", list)
         features: dict[str, FeatureProfile] = {}
@@ -95,6 +108,58 @@ class DatasetProfile:
             if p.rows != rows:
                 raise CorruptBlobError(f"dataset profile blob: feature {name!r} row count")
         return DatasetProfile(rows, features)
+
+
+def _body3(profile: DatasetProfile) -> dict[str, Any]:
+    """Format 3: {"r": rows, "f": [[name, 0 numeric / 1 categorical, body]], "v": every numeric
+    feature's KLL levels, in feature and level order, packed by ``floatpack`` at once}."""
+    features: list[list[Any]] = []
+    levels: list[FloatArray] = []
+    sizes: list[int] = []
+    for name, p in sorted(profile.features.items()):
+        if isinstance(p, NumericProfile):
+            features.append([name, 0, p.to_body3()])
+            levels.extend(p.sketch.levels)
+            sizes.extend(len(lv) for lv in p.sketch.levels)
+        else:
+            features.append([name, 1, p.to_body()])
+    values = np.concatenate(levels) if levels else np.empty(0)
+    return {"r": profile.row_count, "f": features, "v": floatpack.pack_runs(values, sizes)}
+
+
+def _from_body3(body: dict[str, Any]) -> DatasetProfile:
+    rows = codec.field(body, "r", int)
+    entries = codec.field(body, "f", list)
+    if not all(
+        isinstance(e, list) and len(e) == 3 and isinstance(e[0], str) and e[1] in (0, 1)
+        for e in entries
+    ):
+        raise CorruptBlobError("dataset profile blob has a malformed feature entry")
+    numeric = [e[2] for e in entries if e[1] == 0]
+    if not all(isinstance(b, list) and len(b) == 5 for b in numeric):
+        raise CorruptBlobError("numeric profile blob has a malformed body")
+    per_feature = [level_sizes(b) for b in numeric]
+    sizes = [s for feature in per_feature for s in feature]
+    try:
+        values = floatpack.unpack_runs(codec.field(body, "v", bytes), sizes)
+    except CorruptBlobError as exc:
+        raise CorruptBlobError(f"the KLL sketches in the profile blob are corrupt: {exc}") from exc
+    if not levels_are_sorted(values, sizes):
+        raise CorruptBlobError("the KLL sketches in the profile blob are not sorted and finite")
+    levels, counts = iter(split_levels(values, sizes)), iter(map(len, per_feature))
+    features: dict[str, FeatureProfile] = {}
+    for name, kind, fbody in entries:
+        if kind == 0:
+            parts = [next(levels) for _ in range(next(counts))]
+            features[name] = NumericProfile.from_body3(fbody, parts)
+        else:
+            features[name] = CategoricalProfile.from_body(fbody)
+    if len(features) != len(entries):
+        raise CorruptBlobError("dataset profile blob names a feature twice")
+    for name, p in features.items():
+        if p.rows != rows:
+            raise CorruptBlobError(f"dataset profile blob: feature {name!r} row count")
+    return DatasetProfile(rows, features)
 
 
 def _infer_kind(arr: npt.NDArray[Any] | Numbers | EncodedText) -> FeatureKind | None:
@@ -189,9 +254,9 @@ class ProfileTracker:
     def estimated_bytes(self) -> int:
         """About the size of ``snapshot().serialize()``, without serializing (a flush's cost)."""
         return (
-            32
-            + sum(a.estimated_bytes() + 16 + len(n) for n, a in self._acc.items())
-            + sum(96 + len(n) for n in self._pending)
+            24
+            + sum(a.estimated_bytes() + 4 + len(n) for n, a in self._acc.items())
+            + sum(48 + len(n) for n in self._pending)
         )
 
     def snapshot(self) -> DatasetProfile:

@@ -25,10 +25,12 @@ from collections.abc import Iterable
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 
 from modelmon.profile.columns import FloatArray
 
 MIN_WIDTH: Final = 8
+MAX_LEVELS: Final = 64  # weights up to 2**63: more than any count
 _EMPTY: Final[FloatArray] = np.empty(0, dtype=np.float64)
 
 
@@ -49,6 +51,21 @@ def _coin(items: FloatArray, height: int, compactions: int) -> int:
 
 def _is_sorted(values: FloatArray) -> bool:
     return len(values) < 2 or bool((values[1:] >= values[:-1]).all())
+
+
+def levels_are_sorted(values: FloatArray, sizes: list[int] | npt.NDArray[np.int64]) -> bool:
+    """Whether ``values``, cut in runs of ``sizes``, are all finite and each run sorted."""
+    if not len(values):
+        return True
+    if not np.isfinite(values).all():
+        return False
+    falls = values[1:] < values[:-1]
+    if not falls.any():
+        return True
+    bounds = np.cumsum(sizes)[:-1]  # a fall from one run to the next is allowed
+    bounds = bounds[(bounds > 0) & (bounds < len(values))]
+    falls[bounds - 1] = False
+    return not bool(falls.any())
 
 
 def _merge_sorted(a: FloatArray, b: FloatArray) -> FloatArray:
@@ -196,6 +213,28 @@ class Kll:
         if sum(len(lv) * 2**h for h, lv in enumerate(levels)) != n:
             raise ValueError("KLL bytes: retained weight does not match n")
         sketch.n, sketch.levels, sketch.compactions = n, levels, list(counts)
+        return sketch
+
+    @staticmethod
+    def from_parts(
+        k: int, levels: list[FloatArray], compactions: list[int], checked: bool = False
+    ) -> Kll:
+        """The sketch with these levels and compaction counts (profile format 3 stores them
+        apart); ValueError naming the cause when they cannot be a sketch. ``checked``: the
+        caller already made sure every level is finite and sorted (for many sketches at once,
+        ``levels_are_sorted``)."""
+        if not 0 < len(levels) == len(compactions) <= MAX_LEVELS:
+            raise ValueError("KLL parts: levels and compaction counts differ")
+        if not all(isinstance(c, int) and 0 <= c < 2**64 for c in compactions):
+            raise ValueError("KLL parts: a compaction count is not a non-negative integer")
+        if not checked and not levels_are_sorted(
+            np.concatenate(levels), [len(lv) for lv in levels]
+        ):
+            raise ValueError("KLL parts: a level is not finite and sorted")
+        sketch = Kll(k)
+        sketch.levels = list(levels)
+        sketch.compactions = list(compactions)
+        sketch.n = sum(len(lv) << h for h, lv in enumerate(levels))
         return sketch
 
     @staticmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -12,11 +13,11 @@ import numpy as np
 
 from modelmon.errors import CorruptBlobError
 from modelmon.events import InferredType
-from modelmon.profile import codec
+from modelmon.profile import codec, floatpack
 from modelmon.profile.columns import FloatArray, NumericColumn
 from modelmon.profile.constants import KLL_K, KLL_RANK_ERROR
 from modelmon.profile.distribution import Bucket, SortedView, parse_datasketches_kll
-from modelmon.profile.kll import Kll
+from modelmon.profile.kll import Kll, levels_are_sorted
 from modelmon.profile.moments import Moments
 
 
@@ -166,33 +167,140 @@ class NumericProfile:
         _, body = codec.unpack(blob, codec.TAG_NUMERIC)
         return NumericProfile.from_body(body)
 
-    def to_body(self) -> dict[str, Any]:
-        m = self.moments
-        return {
-            "counts": [self.missing, self.type_mismatches, self.non_finite],
-            "types": [self.integral, self.fractional],
-            "moments": [m.count, m.sum, m.min, m.max, m.mean, m.m2],
-            "kll2": self.sketch.serialize(),
-        }
+    def to_body(self) -> list[Any]:
+        """The format-3 body with its values inline (a numeric profile blob of its own)."""
+        sizes = [len(lv) for lv in self.sketch.levels]
+        return [*self.to_body3(), floatpack.pack_runs(np.concatenate(self.sketch.levels), sizes)]
+
+    def to_body3(self) -> list[Any]:
+        """The format-3 body without the sketch's values: a dataset blob packs every numeric
+        feature's levels together (``sketch_levels`` order: level 0 first).
+
+        [counts: missing, mismatches, non-finite, integral, fractional; k; level sizes; level
+        compaction counts; moments]. The count is the sketch's n. The moments are None when
+        there are none, [sum, mean, m2] when the sketch is exact (holds every value) and its
+        first and last values are min and max bit for bit, else all five.
+        """
+        sketch = self.sketch
+        return [
+            [self.missing, self.type_mismatches, self.non_finite, self.integral, self.fractional],
+            sketch.k,
+            [len(lv) for lv in sketch.levels],
+            list(sketch.compactions),
+            _moments_body(self.moments, sketch),
+        ]
 
     @staticmethod
-    def from_body(body: dict[str, Any]) -> NumericProfile:
-        missing, mismatches, non_finite = codec.counters(body, "counts", 3)
-        integral, fractional = codec.counters(body, "types", 2)
-        mom = codec.field(body, "moments", list)
-        if (
-            len(mom) != 6
-            or not (isinstance(mom[0], int) and mom[0] >= 0)
-            or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in mom[1:])
-        ):
-            raise CorruptBlobError("numeric profile blob has malformed moments")
-        sketch = _load_kll(body)
-        moments = Moments(mom[0], *(float(x) for x in mom[1:]))
-        if sketch.n != moments.count:
-            raise CorruptBlobError("numeric profile blob: sketch and moments disagree")
+    def from_body(body: dict[str, Any] | list[Any]) -> NumericProfile:
+        """A profile from ``to_body()`` (format 3) or a format-1/2 body (a map)."""
+        if isinstance(body, dict):
+            return _from_body2(body)
+        if not (isinstance(body, list) and len(body) == 6 and isinstance(body[5], bytes)):
+            raise CorruptBlobError("numeric profile blob has a malformed body")
+        sizes = level_sizes(body)
+        try:
+            values = floatpack.unpack_runs(body[5], sizes)
+        except CorruptBlobError as exc:
+            raise CorruptBlobError(f"the KLL sketch in the profile blob is corrupt: {exc}") from exc
+        if not levels_are_sorted(values, sizes):
+            raise CorruptBlobError("the KLL sketch in the profile blob is not sorted and finite")
+        return NumericProfile.from_body3(body[:5], split_levels(values, sizes))
+
+    @staticmethod
+    def from_body3(body: list[Any], levels: list[FloatArray]) -> NumericProfile:
+        """From ``to_body3()`` and the sketch's levels (finite and sorted: checked by the
+        caller)."""
+        missing, mismatches, non_finite, integral, fractional = codec.counters(body, 0, 5)
+        k, compactions = body[1], body[3]
+        if not (isinstance(k, int) and isinstance(compactions, list)):
+            raise CorruptBlobError("numeric profile blob has a malformed sketch")
+        sketch = codec.load_sketch(
+            lambda parts: Kll.from_parts(k, parts, compactions, checked=True), levels, "KLL"
+        )
+        moments = _moments_of(body[4], sketch)
         return NumericProfile(
             missing, mismatches, non_finite, integral, fractional, moments, sketch
         )
+
+
+def level_sizes(body: list[Any]) -> list[int]:
+    """The level sizes of a format-3 numeric body (CorruptBlobError when malformed)."""
+    sizes = body[2] if len(body) > 2 else None
+    if not (isinstance(sizes, list) and 0 < len(sizes) <= 64 and set(map(type, sizes)) <= {int}):
+        raise CorruptBlobError("numeric profile blob has malformed KLL level sizes")
+    if min(sizes) < 0 or max(sizes) >= 2**32:
+        raise CorruptBlobError("numeric profile blob has malformed KLL level sizes")
+    return sizes
+
+
+def split_levels(values: FloatArray, sizes: list[int]) -> list[FloatArray]:
+    """``values`` cut into levels of ``sizes`` (views: no copy)."""
+    if len(sizes) == 1:
+        return [values]
+    return np.split(values, np.cumsum(sizes[:-1]).tolist())
+
+
+def _bits(*xs: float) -> bytes:
+    return struct.pack(f"<{len(xs)}d", *xs)
+
+
+def _same(a: float, b: float) -> bool:
+    """Bit for bit, for non-NaN floats (-0.0 is not 0.0)."""
+    return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+
+
+def _moments_body(m: Moments, sketch: Kll) -> list[float] | None:
+    """The moments as stored: None when empty, [sum, mean, m2] when the sketch is exact and
+    its first and last values are min and max bit for bit, else all five."""
+    if not m.count:
+        full = [m.sum, m.min, m.max, m.mean, m.m2]
+        return None if _bits(*full) == _EMPTY_MOMENTS else full
+    values = sketch.levels[0]
+    if (
+        sketch.n == m.count == len(values)
+        and _same(m.min, float(values[0]))
+        and _same(m.max, float(values[-1]))
+    ):
+        return [m.sum, m.mean, m.m2]
+    return [m.sum, m.min, m.max, m.mean, m.m2]
+
+
+_EMPTY_MOMENTS = _bits(0.0, math.inf, -math.inf, 0.0, 0.0)
+
+
+def _moments_of(stored: Any, sketch: Kll) -> Moments:
+    """The moments of a format-3 body (see ``to_body3``)."""
+    exact = sketch.n == len(sketch.levels[0])
+    if stored is None and not sketch.n:
+        return Moments()
+    if not (isinstance(stored, list) and set(map(type, stored)) <= {float}):
+        raise CorruptBlobError("numeric profile blob has malformed moments")
+    if len(stored) == 5:
+        total, low, high, mean, m2 = stored
+    elif len(stored) == 3 and exact and sketch.n:
+        (total, mean, m2), values = stored, sketch.levels[0]
+        low, high = float(values[0]), float(values[-1])
+    else:
+        raise CorruptBlobError("numeric profile blob has malformed moments")
+    return Moments(sketch.n, total, low, high, mean, m2)
+
+
+def _from_body2(body: dict[str, Any]) -> NumericProfile:
+    """A profile from a format-1 or format-2 body (a map of named fields)."""
+    missing, mismatches, non_finite = codec.counters(body, "counts", 3)
+    integral, fractional = codec.counters(body, "types", 2)
+    mom = codec.field(body, "moments", list)
+    if (
+        len(mom) != 6
+        or not (isinstance(mom[0], int) and mom[0] >= 0)
+        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in mom[1:])
+    ):
+        raise CorruptBlobError("numeric profile blob has malformed moments")
+    sketch = _load_kll(body)
+    moments = Moments(mom[0], *(float(x) for x in mom[1:]))
+    if sketch.n != moments.count:
+        raise CorruptBlobError("numeric profile blob: sketch and moments disagree")
+    return NumericProfile(missing, mismatches, non_finite, integral, fractional, moments, sketch)
 
 
 def _load_kll(body: dict[str, Any]) -> Kll:
@@ -243,8 +351,9 @@ class NumericAccumulator:
         self.missing += rows
 
     def estimated_bytes(self) -> int:
-        """About what ``snapshot().to_body()`` takes serialized (8 bytes per retained item)."""
-        return 8 * self.sketch.retained + 12 * len(self.sketch.levels) + 96
+        """At most about what ``snapshot().to_body()`` takes serialized: 8 bytes per retained
+        item, floatpack's worst case (full-precision values take ~7; short decimals 1-2)."""
+        return 8 * self.sketch.retained + 3 * len(self.sketch.levels) + 56
 
     def snapshot(self) -> NumericProfile:
         return NumericProfile(
