@@ -29,7 +29,14 @@ READABLE_VERSIONS: Final = (1, 2)
 TAG_DATASET: Final = 1
 TAG_NUMERIC: Final = 2
 TAG_CATEGORICAL: Final = 3
-_TAG_NAMES: Final = {TAG_DATASET: "dataset", TAG_NUMERIC: "numeric", TAG_CATEGORICAL: "categorical"}
+#: A small window's rows kept exactly (profile/exact.py); ``DatasetProfile.deserialize`` reads it.
+TAG_EXACT: Final = 4
+_TAG_NAMES: Final = {
+    TAG_DATASET: "dataset",
+    TAG_NUMERIC: "numeric",
+    TAG_CATEGORICAL: "categorical",
+    TAG_EXACT: "exact dataset",
+}
 _HEADER = struct.Struct("<4sBBI")
 
 T = TypeVar("T")
