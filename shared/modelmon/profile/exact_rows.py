@@ -115,9 +115,10 @@ def _numeric_texts(values: FloatArray, cls: ClassArray, rows: Any, items: list[A
     cls[rows] = kind[inverse]
 
 
-def categorical_rows(col: Any) -> tuple[ClassArray, npt.NDArray[Any]]:
-    """Each row's class and category text (an object array; None where not a category), by
-    ``categorical_column``'s rules (numbers as canonical text, text kept as it came)."""
+def categorical_rows(col: Any) -> tuple[ClassArray, npt.NDArray[np.int64], list[str]]:
+    """Each row's class and category (an index into the returned distinct category texts;
+    -1 where not a category), by ``categorical_column``'s rules (numbers as canonical text,
+    text kept as it came). Texts are factorized with one dict pass at C speed."""
     if isinstance(col, Numbers):
         col = col.objects()
     arr = as_array(col)
@@ -141,7 +142,22 @@ def categorical_rows(col: Any) -> tuple[ClassArray, npt.NDArray[Any]]:
     texts = np.flatnonzero(codes == _STR)
     if len(texts):
         _categorical_texts(keys, cls, texts, arr[texts].tolist())
-    return cls, keys
+    index, distinct = _factorize(keys)
+    return cls, index, distinct
+
+
+def _factorize(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], list[str]]:
+    """Per row the number of its key among the distinct keys (-1 for None), first-seen order."""
+    rows = np.flatnonzero(keys != None)  # noqa: E711 - elementwise
+    index = np.full(len(keys), -1, dtype=np.int64)
+    if not len(rows):
+        return index, []
+    items = keys[rows].tolist()
+    seen: dict[str, int] = {}
+    first = np.fromiter(map(seen.setdefault, items, range(len(items))), np.int64, len(items))
+    firsts, inverse = np.unique(first, return_inverse=True)
+    index[rows] = inverse
+    return index, [str(items[i]) for i in firsts.tolist()]
 
 
 def _categorical_floats(keys: npt.NDArray[Any], cls: ClassArray, rows: Any, f: FloatArray) -> None:
@@ -156,7 +172,10 @@ def _categorical_floats(keys: npt.NDArray[Any], cls: ClassArray, rows: Any, f: F
 
 def _categorical_texts(keys: npt.NDArray[Any], cls: ClassArray, rows: Any, items: list[Any]) -> None:
     """Text categories (``columns._categorical_from_counts``), once per distinct text."""
-    uniq, inverse = np.unique(texts_of(items), return_inverse=True)
+    seen: dict[str, int] = {}
+    first = np.fromiter(map(seen.setdefault, items, range(len(items))), np.int64, len(items))
+    firsts, inverse = np.unique(first, return_inverse=True)
+    uniq = texts_of([items[i] for i in firsts.tolist()])  # cut to MAX_TEXT_CHARS
     stripped = np.strings.strip(uniq)
     numbers = _parse_floats(stripped)
     absent = (stripped == "") | np.isin(np.strings.lower(stripped), _NAN_TEXT)

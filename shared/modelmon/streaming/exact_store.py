@@ -85,18 +85,17 @@ class Texts:
         self.ids: dict[str, int] = {}
         self.texts: list[str] = []
 
-    def intern(self, keys: npt.NDArray[Any]) -> npt.NDArray[np.int32]:
-        """The id of each key (new keys get the next ids), one dict look-up per distinct."""
-        uniq, inverse = np.unique(keys.astype(str), return_inverse=True)
+    def intern(self, distinct: list[str]) -> npt.NDArray[np.int32]:
+        """The id of each text (new texts get the next ids), one dict look-up each."""
         ids, texts = self.ids, self.texts
         got = []
-        for text in uniq.tolist():
+        for text in distinct:
             i = ids.get(text)
             if i is None:
                 i = ids[text] = len(texts)
                 texts.append(text)
             got.append(i)
-        return np.asarray(got, dtype=np.int32)[inverse]
+        return np.asarray(got, dtype=np.int32)
 
     def ranks(self, present: npt.NDArray[np.int32]) -> npt.NDArray[np.int64]:
         """For ids ``present`` (unique, sorted): a number per id ordering them by text."""
@@ -122,10 +121,9 @@ def classify(layout: Layout, block: Block, rows: Int64Array, texts: Texts) -> tu
             values[num], classes[j] = numeric_rows(column)
             num += 1
             continue
-        classes[j], keys = categorical_rows(column)
-        is_cat = keys != None  # noqa: E711 - elementwise
-        if is_cat.any():
-            cats[cat, is_cat] = texts.intern(keys[is_cat])
+        classes[j], index, distinct = categorical_rows(column)
+        if distinct:
+            cats[cat] = np.where(index >= 0, texts.intern(distinct)[index], -1)
         cat += 1
     return values, classes, cats
 
@@ -182,18 +180,23 @@ def _sorted_values(values: Any, local: Int64Array, d: int) -> tuple[Any, Int64Ar
     group = np.tile(local, nn)
     keep = ~np.isnan(flat)
     flat, feature, group = flat[keep], feature[keep], group[keep]
-    order = np.argsort(flat, kind="stable")
-    order = order[np.argsort(_small(feature[order]), kind="stable")]
-    order = order[np.argsort(_small(group[order]), kind="stable")]
+    order = np.argsort(flat)  # SIMD quicksort; the (group, feature) passes below are stable
+    combined = group * nn + feature
+    if len(combined) and combined.max() < 2**16:
+        order = order[np.argsort(combined[order].astype(np.uint16), kind="stable")]
+    else:
+        order = order[np.argsort(_small(feature[order]), kind="stable")]
+        order = order[np.argsort(_small(group[order]), kind="stable")]
     bounds = np.concatenate(([0], np.cumsum(np.bincount(group, minlength=d))))
     return flat[order], bounds
 
 
 def _small(keys: Int64Array) -> Any:
     """Keys as the narrowest unsigned type (numpy's stable sort is a radix sort on 16 bits)."""
-    if not len(keys) or keys.max() < 2**16:
-        return keys.astype(np.uint16)
-    return keys
+    top = keys.max() if len(keys) else 0
+    if top < 2**8:
+        return keys.astype(np.uint8)
+    return keys.astype(np.uint16) if top < 2**16 else keys
 
 
 def _categories(

@@ -81,6 +81,13 @@ class AddResult:
     unknown: list[int]  # batch positions of events naming an unregistered model
 
 
+def _positions(codes: Int64Array, n: int, wanted: list[int]) -> dict[int, Int64Array]:
+    """The (sorted) positions of each wanted code: one sort when many are wanted."""
+    if len(wanted) > 4:
+        return dict(enumerate(split_by_code(codes, n)))
+    return {c: np.flatnonzero(codes == c) for c in wanted}
+
+
 @dataclass(slots=True)
 class _OpenWindow:
     tracker: ProfileTracker
@@ -114,7 +121,9 @@ class PartitionAggregate:
         self.over_cap: Counter[str] = Counter()  # values past the feature cap, per model
         self.use_exact = exact
         self.exact = ExactGroups()  # small windows as exact rows; every open window's key
-        self._layouts: dict[int, tuple[ModelPlan, int]] = {}  # id(plan) -> its layout
+        # per model: its plan, the block names and the layout id they give (plan_layouts)
+        self._layouts: dict[str, tuple[ModelPlan | None, tuple[str, ...], int]] = {}
+        self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
         for ref in self._windows:
             self._keyed(ref)
 
@@ -143,18 +152,19 @@ class PartitionAggregate:
         if len(batch) == 0:
             return AddResult(0, 0, [])
         names, codes = batch.models()
-        # each model's events with array operations, one sort per batch (issue 23: the cost
-        # per (model, batch) stays small when a batch mixes many models)
-        per_model = split_by_code(codes, len(names))
-        unknown = [p for m, p in zip(names, per_model, strict=True) if m not in plans and len(p)]
-        unknown_index = batch.index[np.sort(np.concatenate(unknown))].tolist() if unknown else []
         profiled = late = 0
         shared = batch.shared_blocks() if self.use_exact else None
         done: set[str] = set()
-        if shared is not None:
+        if shared is not None:  # issue 23: per batch, whatever its number of models
             profiled, late, done = fold_shared(self, batch, shared[0], plans)
-        for model_id, positions in sorted(zip(names, per_model, strict=True)):
-            if model_id not in plans or not len(positions) or model_id in done:
+        rest = [c for c, m in enumerate(names) if m not in done]
+        # the other models' events with array operations, one sort per batch
+        per_model = _positions(codes, len(names), rest)
+        unknown = [per_model[c] for c in rest if names[c] not in plans and len(per_model[c])]
+        unknown_index = batch.index[np.sort(np.concatenate(unknown))].tolist() if unknown else []
+        for model_id, c in sorted((names[c], c) for c in rest):
+            positions = per_model[c]
+            if model_id not in plans or not len(positions):
                 continue
             times = batch.event_ms[positions]
             self.watermark = max(self.watermark, int(times.max()))
@@ -227,20 +237,19 @@ class PartitionAggregate:
         names = tuple(sb.block.names)
         if sb.block.planned != len(names) or not names:
             return np.full(len(sb.models), -1, dtype=np.int64)
+        names = self._names.setdefault(names, names)  # one object per layout: `is` below
         if len(self._layouts) > 4 * len(plans) + 64:
             self._layouts.clear()
-        out = np.full(len(sb.models), -1, dtype=np.int64)
+        cache, out = self._layouts, np.full(len(sb.models), -1, dtype=np.int64)
         for i, model in enumerate(sb.models):
             plan = plans.get(model)
-            if plan is None:
-                continue
-            got = self._layouts.get(id(plan))
-            if got is None or got[0] is not plan:
+            got = cache.get(model)
+            if got is None or got[0] is not plan or got[1] is not names:
                 lid = -1
-                if plan.features == names and len(names) <= plan.max_features:
+                if plan is not None and plan.features == names and len(names) <= plan.max_features:
                     lid = self.exact.layout(names, plan.kinds.get)
-                got = self._layouts[id(plan)] = (plan, lid)
-            out[i] = got[1] if plan.features == names else -1
+                got = cache[model] = (plan, names, lid)
+            out[i] = got[2]
         return out
 
     def estimated_flush_bytes(self) -> int:
