@@ -133,8 +133,8 @@ def _texts(body: dict[str, Any], count: int) -> list[str]:
     lengths = _array(body, "tlen", "<u4", count).astype(np.int64)
     if int(lengths.sum()) != len(raw):
         raise CorruptBlobError("exact profile blob: category texts do not match their lengths")
-    ends = np.cumsum(lengths).tolist()
-    starts = [0, *ends[:-1]]
+    ends = np.cumsum(lengths)
+    starts, ends = (ends - lengths).tolist(), ends.tolist()
     try:
         return [raw[a:b].decode() for a, b in zip(starts, ends, strict=True)]
     except UnicodeDecodeError as exc:

@@ -18,7 +18,13 @@ import numpy.typing as npt
 
 from modelmon.keys import WindowRef
 from modelmon.profile import DatasetProfile, FeatureKind
-from modelmon.profile.exact import CATEGORICAL, NUMERIC, ExactParts, estimated_bytes, profile_features
+from modelmon.profile.exact import (
+    CATEGORICAL,
+    NUMERIC,
+    ExactParts,
+    estimated_bytes,
+    profile_features,
+)
 from modelmon.streaming.blocks import Block
 from modelmon.streaming.exact_store import THRESHOLD, Layout, Texts, build, classify
 
@@ -154,17 +160,68 @@ class ExactGroups:
         return [(self.refs[g], self.close[g], p.serialize()) for g, p in self.parts(dirty).items()]
 
     def estimated_bytes(self) -> int:
-        """About what ``blobs()`` would write now (no building)."""
+        """About what ``blobs()`` would write now, without building them: per dirty group its
+        counters and names, 8 B per numeric value, ~16 B per distinct category."""
+        if not self.dirty:
+            return 0
+        dirty = np.zeros(len(self.refs), dtype=bool)
+        dirty[list(self.dirty)] = True
         total = 0
-        for g in self.dirty:
-            store = self.layouts[int(self.layout_of[g])]
+        for lid, store in enumerate(self.layouts):
+            groups = int((dirty & (self.layout_of == lid)).sum())
+            if not groups:
+                continue
             names = sum(map(len, store.names))
-            total += estimated_bytes(
-                int(self.count[g]), len(store.numeric), len(store.categorical), names
-            )
+            total += groups * estimated_bytes(0, len(store.numeric), len(store.categorical), names)
+            g, values, _, cats = store.rows(self.alive)
+            rows = np.flatnonzero(dirty[g])
+            total += 8 * int(np.count_nonzero(~np.isnan(values[:, rows])))
+            if len(cats) and len(rows):
+                pairs = g[rows] * len(cats) + np.arange(len(cats))[:, None]
+                ids = cats[:, rows].astype(np.int64)
+                distinct = np.unique((pairs << 32 | (ids + 1))[ids >= 0])
+                total += 16 * len(distinct)
         return total
 
     def closed(self, mark_of: Callable[[str], int]) -> list[int]:
         """Groups whose model's watermark passed their close time."""
         return [g for g, ref in ((g, self.refs[g]) for g in self.index.values())
                 if self.close[g] <= mark_of(ref.model_id)]  # fmt: skip
+
+    def compact(self) -> None:
+        """Renumber the live groups (and category texts) once most ids are dead: memory
+        stays proportional to the open windows, not to every window ever seen."""
+        dead = len(self.refs) - len(self.index)
+        if dead < 1024 or dead < len(self.index):
+            return
+        alive = self.alive
+        new_of_old = np.cumsum(alive) - 1
+        new_of_old[~alive] = -1
+        keep = np.flatnonzero(alive)
+        self.refs = [self.refs[g] for g in keep.tolist()]
+        self.close = [self.close[g] for g in keep.tolist()]
+        self.layout_of, self.count = self.layout_of[keep], self.count[keep]
+        self.alive = np.ones(len(keep), dtype=bool)
+        self.index = {ref: i for i, ref in enumerate(self.refs)}
+        self.dirty = {int(new_of_old[g]) for g in self.dirty}
+        for store in self.layouts:
+            g, v, c, t = store.rows(alive)
+            store.chunks = [(new_of_old[g], v, c, t)] if len(g) else []
+        live = self._slots >= 0
+        self._slots[live] = new_of_old[self._slots[live]]
+        self._compact_texts()
+
+    def _compact_texts(self) -> None:
+        cats = [store.chunks[0][3] for store in self.layouts if store.chunks]
+        live = np.unique(np.concatenate([c.ravel() for c in cats])) if cats else np.empty(0)
+        live = live[live >= 0].astype(np.int64)
+        if len(self.texts.texts) < 4 * len(live) + 65536:
+            return
+        new_id = np.full(len(self.texts.texts) + 1, -1, dtype=np.int32)
+        new_id[live] = np.arange(len(live), dtype=np.int32)
+        texts = [self.texts.texts[i] for i in live.tolist()]
+        self.texts.texts, self.texts.ids = texts, {t: i for i, t in enumerate(texts)}
+        for store in self.layouts:
+            if store.chunks:
+                g, v, c, t = store.chunks[0]
+                store.chunks = [(g, v, c, new_id[t])]

@@ -121,9 +121,9 @@ def classify(layout: Layout, block: Block, rows: Int64Array, texts: Texts) -> tu
             values[num], classes[j] = numeric_rows(column)
             num += 1
             continue
-        classes[j], index, distinct = categorical_rows(column)
+        classes[j], which, distinct = categorical_rows(column)
         if distinct:
-            cats[cat] = np.where(index >= 0, texts.intern(distinct)[index], -1)
+            cats[cat] = np.where(which >= 0, texts.intern(distinct)[which], -1)
         cat += 1
     return values, classes, cats
 

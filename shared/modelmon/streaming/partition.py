@@ -312,3 +312,4 @@ class PartitionAggregate:
         keys = np.array([self.exact.key_of(ref) for ref in closed], dtype=np.int64)
         self.exact.set_slots(keys, np.full(len(keys), -2, dtype=np.int64))
         self.exact.drop(self.exact.closed(self.models.of))
+        self.exact.compact()
