@@ -157,7 +157,7 @@ def _events(draw: st.DrawFn) -> tuple[list[bytes], int]:
     models = draw(st.integers(1, 30))
     step = draw(st.sampled_from([5, 50, 200]))
     out = []
-    for i, (m, jitter, present, *row) in enumerate(draw(st.lists(_row, min_size=1, max_size=300))):
+    for i, (m, jitter, present, *row) in enumerate(draw(st.lists(_row, min_size=40, max_size=300))):
         inputs = {n: v for n, v, p in zip(FEATURES, row, present, strict=False) if p}
         if not present[4]:
             inputs["extra"] = 1  # a column the config does not list: the reference path
