@@ -165,7 +165,11 @@ def _events(draw: st.DrawFn) -> tuple[list[bytes], int]:
     return out, models
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(events=_events(), batch=st.integers(1, 120), flush_every=st.integers(1, 4))
 def test_exact_groups_give_the_reference_profiles(
     events: tuple[list[bytes], int], batch: int, flush_every: int
@@ -174,14 +178,13 @@ def test_exact_groups_give_the_reference_profiles(
     assert_paths_agree(values, _plans(models), batch, flush_every)
 
 
+def _inputs(rng: random.Random) -> dict[str, Any]:
+    return {"a": rng.gauss(0, 1), "b": rng.randrange(100), "c": rng.choice("xyz"), "d": "k"}
+
+
 def _uniform(model: str, n: int, start: int = 0, seed: int = 1) -> list[bytes]:
     rng = random.Random(seed)
-    return [
-        _event(model, T0 + 1_000 + (start + i) % 8_000, {
-            "a": rng.gauss(0, 1), "b": rng.randrange(100), "c": rng.choice("xyz"), "d": "k",
-        })  # fmt: skip
-        for i in range(n)
-    ]
+    return [_event(model, T0 + 1_000 + (start + i) % 8_000, _inputs(rng)) for i in range(n)]
 
 
 @pytest.mark.parametrize("rows", [THRESHOLD, THRESHOLD + 1, 3 * THRESHOLD])

@@ -170,7 +170,9 @@ def _categorical_floats(keys: npt.NDArray[Any], cls: ClassArray, rows: Any, f: F
     keys[kept] = canonical[inverse] if len(uniq) else []
 
 
-def _categorical_texts(keys: npt.NDArray[Any], cls: ClassArray, rows: Any, items: list[Any]) -> None:
+def _categorical_texts(
+    keys: npt.NDArray[Any], cls: ClassArray, rows: Any, items: list[Any]
+) -> None:
     """Text categories (``columns._categorical_from_counts``), once per distinct text."""
     seen: dict[str, int] = {}
     first = np.fromiter(map(seen.setdefault, items, range(len(items))), np.int64, len(items))

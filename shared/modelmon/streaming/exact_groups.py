@@ -98,7 +98,9 @@ class ExactGroups:
             self.layouts.append(Layout(tuple(names), codes))
         return got
 
-    def create(self, keys: Int64Array, refs: list[WindowRef], closes: list[int], layout: int) -> Int64Array:
+    def create(
+        self, keys: Int64Array, refs: list[WindowRef], closes: list[int], layout: int
+    ) -> Int64Array:
         """New exact groups for these (new) windows; their ids."""
         first = len(self.refs)
         gids = np.arange(first, first + len(refs), dtype=np.int64)
@@ -139,7 +141,9 @@ class ExactGroups:
     def take(self, gids: Sequence[int]) -> dict[WindowRef, DatasetProfile]:
         """Remove these groups; the profile of each (its window goes on as a tracker)."""
         parts = self.parts(gids)
-        profiles = {self.refs[g]: DatasetProfile(p.rows, profile_features(p)) for g, p in parts.items()}
+        profiles = {
+            self.refs[g]: DatasetProfile(p.rows, profile_features(p)) for g, p in parts.items()
+        }
         self.drop(gids, tracker=True)
         return profiles
 

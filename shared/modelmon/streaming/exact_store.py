@@ -68,9 +68,9 @@ class Layout:
             return (np.empty(0, np.int64), np.empty((nn, 0)), np.empty((nf, 0), np.int8),
                     np.empty((nc, 0), np.int32))  # fmt: skip
         if len(self.chunks) > 1:
-            g, v, c, t = zip(*self.chunks, strict=True)
-            self.chunks = [(np.concatenate(g), np.concatenate(v, axis=1),
-                            np.concatenate(c, axis=1), np.concatenate(t, axis=1))]  # fmt: skip
+            gs, vs, cs, ts = zip(*self.chunks, strict=True)
+            self.chunks = [(np.concatenate(gs), np.concatenate(vs, axis=1),
+                            np.concatenate(cs, axis=1), np.concatenate(ts, axis=1))]  # fmt: skip
         g, v, c, t = self.chunks[0]
         keep = alive[g]
         if not keep.all():

@@ -51,7 +51,10 @@ def _fold_rows(
     agg: PartitionAggregate, batch: DecodedBatch, sb: SharedBlock, rows: Int64Array,
     layouts: Int64Array, plans: Mapping[str, ModelPlan],
 ) -> tuple[int, int]:  # fmt: skip
-    specs = [plans[m].spec if lid >= 0 else None for m, lid in zip(sb.models, layouts.tolist(), strict=True)]
+    specs = [
+        plans[m].spec if lid >= 0 else None
+        for m, lid in zip(sb.models, layouts.tolist(), strict=True)
+    ]
     size = np.array([s.size_ms if s else 1 for s in specs], dtype=np.int64)
     grace = np.array([s.size_ms + s.lateness_ms if s else 0 for s in specs], dtype=np.int64)
     codes = sb.codes[rows]
@@ -98,22 +101,33 @@ def _fold_on_time(
     slots[new & (counts > THRESHOLD)] = TRACKER  # a big window starts as a tracker
     small = np.flatnonzero(new & (counts <= THRESHOLD))
     if len(small):
-        refs = [WindowRef(sb.models[c], int(size[c]), s)
-                for c, s in zip(code_u[small].tolist(), start_u[small].tolist(), strict=True)]  # fmt: skip
-        closes = (start_u[small] + grace[code_u[small]]).tolist()
-        for lid in np.unique(layouts[code_u[small]]).tolist():
-            mine = layouts[code_u[small]] == lid
-            picked = [r for r, m in zip(refs, mine.tolist(), strict=True) if m]
-            closes_l = [c for c, m in zip(closes, mine.tolist(), strict=True) if m]
-            slots[small[mine]] = groups.create(uk[small[mine]], picked, closes_l, lid)
+        ends = start_u[small] + grace[code_u[small]]
+        _open_groups(agg, sb, (uk[small], code_u[small], start_u[small], ends), size, layouts)
+        slots[small] = agg.exact.slots(uk[small])
     _append_exact(agg, sb, rows, slots[inverse], layouts[codes], plans)
     trackers = np.flatnonzero(slots == TRACKER)
     if len(trackers):
         _fold_trackers(agg, batch, sb, rows, inverse, trackers, (code_u, start_u), plans)
 
 
-def _append_exact(agg: PartitionAggregate, sb: SharedBlock, rows: Int64Array,
-                  gids: Int64Array, layouts: Int64Array, plans: Mapping[str, ModelPlan]) -> None:  # fmt: skip
+def _open_groups(
+    agg: PartitionAggregate, sb: SharedBlock, new: tuple[Int64Array, ...], size: Int64Array,
+    layouts: Int64Array,
+) -> None:  # fmt: skip
+    """Exact groups for new small windows (keys, model codes, starts, close times): Python
+    work once per window in its life."""
+    keys, codes, starts, closes = new
+    for lid in np.unique(layouts[codes]).tolist():
+        mine = np.flatnonzero(layouts[codes] == lid)
+        pairs = zip(codes[mine].tolist(), starts[mine].tolist(), strict=True)
+        refs = [WindowRef(sb.models[c], int(size[c]), s) for c, s in pairs]
+        agg.exact.create(keys[mine], refs, closes[mine].tolist(), lid)
+
+
+def _append_exact(
+    agg: PartitionAggregate, sb: SharedBlock, rows: Int64Array, gids: Int64Array,
+    layouts: Int64Array, plans: Mapping[str, ModelPlan],
+) -> None:  # fmt: skip
     exact = gids >= 0
     if not exact.any():
         return
@@ -140,4 +154,3 @@ def _fold_trackers(
         mine = np.sort(rows[order[bounds[u] : bounds[u + 1]]])
         model = sb.models[int(code_u[u])]
         agg.fold_window(model, plans[model], batch, sb.positions[mine], int(start_u[u]))
-
