@@ -78,11 +78,16 @@ class ExactGroups:
 
     def set_slots(self, keys: Int64Array, slots: Int64Array) -> None:
         """Open windows (new keys) or change their slots; slot -2 removes a key."""
-        merged = dict(zip(self._keys.tolist(), self._slots.tolist(), strict=True))
-        merged.update(zip(keys.tolist(), slots.tolist(), strict=True))
-        items = sorted((k, s) for k, s in merged.items() if s != -2)
-        self._keys = np.array([k for k, _ in items], dtype=np.int64)
-        self._slots = np.array([s for _, s in items], dtype=np.int64)
+        if not len(keys):
+            return
+        both = np.concatenate((self._keys, keys))
+        values = np.concatenate((self._slots, slots))
+        order = np.argsort(both, kind="stable")  # a key's new slot comes after its old one
+        both, values = both[order], values[order]
+        last = np.ones(len(both), dtype=bool)
+        last[:-1] = both[1:] != both[:-1]
+        keep = last & (values != -2)
+        self._keys, self._slots = both[keep], values[keep]
 
     # ----- groups -------------------------------------------------------------------------
     def layout(self, names: Sequence[str], kinds: Callable[[str], FeatureKind | None]) -> int:

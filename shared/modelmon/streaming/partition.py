@@ -124,12 +124,13 @@ class PartitionAggregate:
         # per model: its plan, the block names and the layout id they give (plan_layouts)
         self._layouts: dict[str, tuple[ModelPlan | None, tuple[str, ...], int]] = {}
         self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
-        for ref in self._windows:
-            self._keyed(ref)
+        keys = np.array([self.exact.key_of(ref) for ref in self._windows], dtype=np.int64)
+        self.exact.set_slots(keys, np.full(len(keys), TRACKER, dtype=np.int64))
 
-    def _keyed(self, ref: WindowRef, slot: int = TRACKER) -> None:
+    def _keyed(self, ref: WindowRef) -> None:
+        """A new tracker window: its key's slot says so (streaming/exact_groups.py)."""
         key = np.array([self.exact.key_of(ref)], dtype=np.int64)
-        self.exact.set_slots(key, np.array([slot], dtype=np.int64))
+        self.exact.set_slots(key, np.array([TRACKER], dtype=np.int64))
 
     @property
     def open_windows(self) -> int:

@@ -1,0 +1,73 @@
+"""Small windows as exact groups (issue 23, docs/decisions/0007-exact-small-windows.md): Redis
+bytes and flush CPU per event at 1, 100 and 1,000 models, exact groups vs trackers only.
+
+The stream of bench_flush.py (25 features, 10-second windows, 5 s lateness, ``--rate`` events
+per second of event time, models round-robin, one partition), but as the aggregator sees it
+with the native decoder: each second's events are one mixed batch decoded once
+(``native_decode.decode_mixed``), so the batch-level fold and exact groups are used; the
+reference (``PartitionAggregate(exact=False)``) folds the same batches per model into trackers.
+Both flush with the size-aware cadence (decision 0004). CPU is this process's, per event:
+fold (add) and flush (plan + serialize) separately.
+
+Usage: .venv/bin/python bench/bench_exact.py [--events 200000] [--models 1 100 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bench_decode import model_events, plans_for  # bench/ is the script's directory
+from bench_flush import Flusher, log
+from modelmon.streaming import native_decode
+from modelmon.streaming.partition import FlushCadence, PartitionAggregate
+from modelmon.streaming.runtime import tune_collector
+
+RATE = 10_000  # events per second of event time (bench_decode.model_events)
+
+
+def run(n: int, models: int) -> dict[str, tuple[Flusher, float]]:
+    values = list(model_events(n, models))
+    plans = plans_for(models)
+    features = {m: p.features for m, p in plans.items()}
+    runs = {
+        "trackers (exact=False)": Flusher(FlushCadence(), PartitionAggregate(None, exact=False)),
+        "exact groups": Flusher(FlushCadence(), PartitionAggregate(None)),
+    }
+    fold = dict.fromkeys(runs, 0.0)
+    for second, lo in enumerate(range(0, n, RATE)):
+        got = native_decode.decode_mixed(values[lo : lo + RATE], features)
+        assert got is not None, "the native decoder is not built"
+        for name, f in runs.items():
+            f.tick(float(second))
+            started = time.process_time()
+            f.agg.add(got[0], min(lo + RATE, n) - 1, plans)
+            fold[name] += time.process_time() - started
+    for f in runs.values():
+        f.tick(float(n // RATE + 1), final=True)
+    return {name: (f, fold[name]) for name, f in runs.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--models", type=int, nargs="+", default=[1, 100, 1000])
+    args = parser.parse_args()
+    if not native_decode.available():
+        raise SystemExit("the native decoder is not built: exact groups need its shared blocks")
+    native_decode.select(True)
+    tune_collector()
+    print("## Exact small windows: bytes and CPU per event (issue 23)\n")
+    print(f"{args.events:,} events, 25 features, 10 s windows, {RATE:,} events per second of "
+          "event time, one partition, size-aware flush cadence.\n")  # fmt: skip
+    print("| models | path | partial writes | bytes per event | fold CPU µs/event | "
+          "flush CPU µs/event |\n|---|---|---|---|---|---|")  # fmt: skip
+    for models in args.models:
+        log(f"{models} models ...")
+        for name, (f, fold) in run(args.events, models).items():
+            print(f"| {models:,} | {name} | {f.partials:,} | {f.bytes / args.events:,.0f} B | "
+                  f"{fold / args.events * 1e6:.2f} | {f.cpu / args.events * 1e6:.2f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
