@@ -65,8 +65,9 @@ def main() -> None:
     for models in args.models:
         log(f"{models} models ...")
         for name, (f, fold) in run(args.events, models).items():
-            print(f"| {models:,} | {name} | {f.partials:,} | {f.bytes / args.events:,.0f} B | "
-                  f"{fold / args.events * 1e6:.2f} | {f.cpu / args.events * 1e6:.2f} |")  # fmt: skip
+            n = args.events
+            print(f"| {models:,} | {name} | {f.partials:,} | {f.bytes / n:,.0f} B | "
+                  f"{fold / n * 1e6:.2f} | {f.cpu / n * 1e6:.2f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ row count, dirty flag.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +48,8 @@ class ExactGroups:
         self.close: list[int] = []
         self.layout_of = np.zeros(0, dtype=np.int64)
         self.count = np.zeros(0, dtype=np.int64)
+        self.payload = np.zeros(0, dtype=np.int64)  # estimated value and category bytes
+        self._fixed: list[int] = []  # estimated bytes of a group besides those, per layout
         self.alive = np.zeros(0, dtype=bool)
         self.index: dict[WindowRef, int] = {}
         self.dirty: set[int] = set()
@@ -101,6 +103,8 @@ class ExactGroups:
             codes = np.array([NUMERIC if k == "numeric" else CATEGORICAL for k in kind], np.uint8)
             got = self._layout_ids[key] = len(self.layouts)
             self.layouts.append(Layout(tuple(names), codes))
+            n_num = int((codes == NUMERIC).sum())
+            self._fixed.append(estimated_bytes(0, n_num, len(codes) - n_num, sum(map(len, names))))
         return got
 
     def create(
@@ -113,6 +117,7 @@ class ExactGroups:
         self.close.extend(closes)
         self.layout_of = np.concatenate((self.layout_of, np.full(len(refs), layout, np.int64)))
         self.count = np.concatenate((self.count, np.zeros(len(refs), dtype=np.int64)))
+        self.payload = np.concatenate((self.payload, np.zeros(len(refs), dtype=np.int64)))
         self.alive = np.concatenate((self.alive, np.ones(len(refs), dtype=bool)))
         self.index.update(zip(refs, gids.tolist(), strict=True))
         self.set_slots(keys, gids)
@@ -124,6 +129,7 @@ class ExactGroups:
         values, classes, cats = classify(store, block, rows, self.texts)
         store.chunks.append((gids, values, classes, cats))
         self.count += np.bincount(gids, minlength=len(self.count))
+        self.payload += _payload(gids, values, cats, len(self.count))
         self.dirty.update(np.unique(gids).tolist())
 
     def full(self, gids: Iterable[int]) -> list[int]:
@@ -170,27 +176,14 @@ class ExactGroups:
 
     def estimated_bytes(self) -> int:
         """About what ``blobs()`` would write now, without building them: per dirty group its
-        counters and names, 8 B per numeric value, ~16 B per distinct category."""
+        counters and names, 8 B per numeric value, 16 B per category of each batch (kept up
+        to date by ``append``: an over-estimate when categories repeat across batches)."""
         if not self.dirty:
             return 0
-        dirty = np.zeros(len(self.refs), dtype=bool)
-        dirty[list(self.dirty)] = True
-        total = 0
-        for lid, store in enumerate(self.layouts):
-            groups = int((dirty & (self.layout_of == lid)).sum())
-            if not groups:
-                continue
-            names = sum(map(len, store.names))
-            total += groups * estimated_bytes(0, len(store.numeric), len(store.categorical), names)
-            g, values, _, cats = store.rows(self.alive)
-            rows = np.flatnonzero(dirty[g])
-            total += 8 * int(np.count_nonzero(~np.isnan(values[:, rows])))
-            if len(cats) and len(rows):
-                pairs = g[rows] * len(cats) + np.arange(len(cats))[:, None]
-                ids = cats[:, rows].astype(np.int64)
-                distinct = np.unique((pairs << 32 | (ids + 1))[ids >= 0])
-                total += 16 * len(distinct)
-        return total
+        dirty = np.fromiter(self.dirty, dtype=np.int64, count=len(self.dirty))
+        fixed = np.array([self._fixed[lid] for lid in range(len(self.layouts))], dtype=np.int64)
+        total = fixed[self.layout_of[dirty]].sum() + self.payload[dirty].sum()
+        return int(total)
 
     def closed(self, mark_of: Callable[[str], int]) -> list[int]:
         """Groups whose model's watermark passed their close time."""
@@ -210,6 +203,7 @@ class ExactGroups:
         self.refs = [self.refs[g] for g in keep.tolist()]
         self.close = [self.close[g] for g in keep.tolist()]
         self.layout_of, self.count = self.layout_of[keep], self.count[keep]
+        self.payload = self.payload[keep]
         self.alive = np.ones(len(keep), dtype=bool)
         self.index = {ref: i for i, ref in enumerate(self.refs)}
         self.dirty = {int(new_of_old[g]) for g in self.dirty}
@@ -234,3 +228,16 @@ class ExactGroups:
             if store.chunks:
                 g, v, c, t = store.chunks[0]
                 store.chunks = [(g, v, c, new_id[t])]
+
+
+def _payload(gids: Int64Array, values: Any, cats: Any, n: int) -> Int64Array:
+    """Estimated blob bytes these rows add per group: 8 per finite numeric value, 16 per
+    distinct (feature, category) of the batch."""
+    finite = np.count_nonzero(~np.isnan(values), axis=0) if len(values) else 0
+    out: Int64Array = 8 * np.bincount(gids, weights=finite, minlength=n).astype(np.int64)
+    if len(cats):
+        ids = cats.astype(np.int64)
+        slot = gids * len(cats) + np.arange(len(cats))[:, None]
+        pairs = np.unique(((slot << 32) | (ids + 1))[ids >= 0])
+        out += 16 * np.bincount((pairs >> 32) // len(cats), minlength=n)
+    return out

@@ -173,22 +173,27 @@ def _counters(layout: Layout, classes: Any, local: Int64Array, d: int) -> Any:
 
 
 def _sorted_values(values: Any, local: Int64Array, d: int) -> tuple[Any, Int64Array]:
-    """All groups' finite values sorted by (group, feature, value), and each group's bounds."""
+    """All groups' finite values sorted by (group, feature, value), and each group's bounds.
+    Feature by feature (cache-sized arrays): a value sort, then a stable radix sort by group,
+    then each value goes to its place in the group-major output."""
     nn = values.shape[0]
-    flat = values.ravel()
-    feature = np.repeat(np.arange(nn, dtype=np.int64), values.shape[1])
-    group = np.tile(local, nn)
-    keep = ~np.isnan(flat)
-    flat, feature, group = flat[keep], feature[keep], group[keep]
-    order = np.argsort(flat)  # SIMD quicksort; the (group, feature) passes below are stable
-    combined = group * nn + feature
-    if len(combined) and combined.max() < 2**16:
-        order = order[np.argsort(combined[order].astype(np.uint16), kind="stable")]
-    else:
-        order = order[np.argsort(_small(feature[order]), kind="stable")]
-        order = order[np.argsort(_small(group[order]), kind="stable")]
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(group, minlength=d))))
-    return flat[order], bounds
+    parts, counts = [], np.zeros((d, nn), dtype=np.int64)
+    for f in range(nn):
+        v = values[f]
+        keep = ~np.isnan(v)
+        v, g = v[keep], local[keep]
+        order = np.argsort(v)  # SIMD quicksort; the group pass below is stable
+        order = order[np.argsort(_small(g[order]), kind="stable")]
+        parts.append((v[order], g[order]))
+        counts[:, f] = np.bincount(g, minlength=d)
+    per_group = counts.sum(axis=1)
+    bounds = np.concatenate(([0], np.cumsum(per_group)))
+    offsets = bounds[:-1, None] + np.cumsum(counts, axis=1) - counts  # where (group, f) starts
+    out = np.empty(int(bounds[-1]))
+    for f, (v, g) in enumerate(parts):
+        first = np.cumsum(counts[:, f]) - counts[:, f]  # where each group starts in v
+        out[offsets[g, f] + np.arange(len(v)) - first[g]] = v
+    return out, bounds
 
 
 def _small(keys: Int64Array) -> Any:
