@@ -28,10 +28,11 @@ from modelmon.profile.numbers import Numbers
 from modelmon.streaming.blocks import INT as TAG_INT
 from modelmon.streaming.blocks import Block
 
-#: Rows a group keeps before it becomes a tracker: at most KLL's k (1024), so the sketch of an
-#: exact group is its values; 512 bounds its memory (~250 B a row for 25 features) and leaves
-#: room for one more batch of the group before a sketch would compact.
-THRESHOLD: Final = 512
+#: Rows a group keeps before it becomes a tracker: KLL's k (1024). A tracker's sketch first
+#: compacts past k values, so an exact group's sketch is its values, and promotion happens where
+#: the tracker path's first compaction would (the KLL sketches stay identical); a group holds
+#: at most ~256 KB (25 features), about what a tracker holding those values uncompacted does.
+THRESHOLD: Final = 1024
 
 Int64Array = npt.NDArray[np.int64]
 # class -> counters (exact.N_COUNTERS) for each kind (profile/exact_rows.py's classes)
