@@ -9,16 +9,29 @@ reference (``PartitionAggregate(exact=False)``) folds the same batches per model
 Both flush with the size-aware cadence (decision 0004). CPU is this process's, per event:
 fold (add) and flush (plan + serialize) separately.
 
+With ``--aggregator-events N``: the real aggregator (`modelmon run aggregator`, Kafka -> Redis,
+native path) at each number of models, in events per CPU-second. Unlike bench_decode.py's
+figure, the CPU is counted from an idle, started process until every event is flushed: the
+size-aware cadence holds a 1,000-model partition's flush for up to 10 s, so counting from "a
+quarter flushed" would credit events consumed before the count began.
+
 Usage: .venv/bin/python bench/bench_exact.py [--events 200000] [--models 1 100 1000]
+       [--aggregator-events 0]
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+import uuid
+from pathlib import Path
 
-from bench_decode import model_events, plans_for  # bench/ is the script's directory
+from bench_decode import _name, model_config, model_events, plans_for  # bench/: the directory
 from bench_flush import Flusher, log
+from bench_streaming import PARTITIONS, Stack, cpu_seconds, service, wait
+from modelmon.keys import Keys
+from modelmon.registry import Registry
 from modelmon.streaming import native_decode
 from modelmon.streaming.partition import FlushCadence, PartitionAggregate
 from modelmon.streaming.runtime import tune_collector
@@ -48,10 +61,33 @@ def run(n: int, models: int) -> dict[str, tuple[Flusher, float]]:
     return {name: (f, fold[name]) for name, f in runs.items()}
 
 
+def aggregator_rate(stack: Stack, n: int, models: int, tmp: Path) -> float:
+    """Events per CPU-second of the aggregator, from idle until all ``n`` are flushed."""
+    topic, prefix = stack.topic(PARTITIONS), stack.prefix()
+    registry = Registry(stack.redis, Keys(prefix))
+    for i in range(models):
+        registry.register(model_config(_name(i, models)))
+    env = {"MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_AGGREGATOR__TOPIC": topic,
+           "MODELMON_AGGREGATOR__GROUP": f"bench-{uuid.uuid4().hex[:6]}",
+           "MODELMON_ADMIN__PORT": "0", "MODELMON_LOG_LEVEL": "WARNING",
+           "MODELMON_NATIVE": "1"}  # fmt: skip
+    proc = service("aggregator", env, tmp / f"aggregator-{models}.log")
+    try:
+        time.sleep(8)  # started, assigned, idle
+        base = cpu_seconds(proc.pid)
+        stack.produce(topic, model_events(n, models))
+        wait(lambda: stack.flushed(prefix, topic) >= n, 1800)
+        return n / (cpu_seconds(proc.pid) - base)
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--models", type=int, nargs="+", default=[1, 100, 1000])
+    parser.add_argument("--aggregator-events", type=int, default=0)
     args = parser.parse_args()
     if not native_decode.available():
         raise SystemExit("the native decoder is not built: exact groups need its shared blocks")
@@ -68,6 +104,24 @@ def main() -> None:
             n = args.events
             print(f"| {models:,} | {name} | {f.partials:,} | {f.bytes / n:,.0f} B | "
                   f"{fold / n * 1e6:.2f} | {f.cpu / n * 1e6:.2f} |")  # fmt: skip
+
+    if args.aggregator_events:
+        aggregators(args.aggregator_events, args.models)
+
+
+def aggregators(n: int, counts: list[int]) -> None:
+    print(
+        "\n| models | aggregator Kafka -> Redis (native), events/CPU-s | µs/event |\n|---|---|---|"
+    )
+    stack = Stack()
+    with tempfile.TemporaryDirectory(prefix="bench-exact-") as tmpdir:
+        try:
+            for models in counts:
+                log(f"aggregator: {models} models ...")
+                rate = aggregator_rate(stack, n, models, Path(tmpdir))
+                print(f"| {models:,} | {rate:,.0f} | {1e6 / rate:.2f} |", flush=True)
+        finally:
+            stack.cleanup()
 
 
 if __name__ == "__main__":
