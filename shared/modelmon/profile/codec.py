@@ -33,9 +33,16 @@ READABLE_VERSIONS: Final = (1, 2, 3)
 TAG_DATASET: Final = 1
 TAG_NUMERIC: Final = 2
 TAG_CATEGORICAL: Final = 3
+#: A small window's rows kept exactly (profile/exact.py); ``DatasetProfile.deserialize`` reads it.
+TAG_EXACT: Final = 4
 #: Tags whose body may be a list (format 3's feature profiles); every other body is a map.
 LIST_BODIES: Final = frozenset({TAG_NUMERIC, TAG_CATEGORICAL})
-_TAG_NAMES: Final = {TAG_DATASET: "dataset", TAG_NUMERIC: "numeric", TAG_CATEGORICAL: "categorical"}
+_TAG_NAMES: Final = {
+    TAG_DATASET: "dataset",
+    TAG_NUMERIC: "numeric",
+    TAG_CATEGORICAL: "categorical",
+    TAG_EXACT: "exact dataset",
+}
 _HEADER = struct.Struct("<4sBBI")
 
 T = TypeVar("T")

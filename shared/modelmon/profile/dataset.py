@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from modelmon.errors import CorruptBlobError
 from modelmon.events import FeatureKind
-from modelmon.profile import codec, floatpack
+from modelmon.profile import codec, exact, floatpack
 from modelmon.profile.categorical import CategoricalAccumulator, CategoricalProfile
 from modelmon.profile.columns import (
     FloatArray,
@@ -87,8 +87,12 @@ class DatasetProfile:
 
     @staticmethod
     def deserialize(blob: bytes) -> DatasetProfile:
-        """Rebuild a profile from ``serialize()``; a bad blob raises CorruptBlobError."""
-        _, body = codec.unpack(blob, codec.TAG_DATASET)
+        """Rebuild a profile from ``serialize()`` or an exact small window's blob
+        (``profile/exact.py``); a bad blob raises CorruptBlobError."""
+        tag, body = codec.unpack(blob, codec.TAG_DATASET, codec.TAG_EXACT)
+        if tag == codec.TAG_EXACT:
+            parts = exact.parts_of_body(body)
+            return DatasetProfile(parts.rows, exact.profile_features(parts))
         if "f" in body:  # format 3
             return _from_body3(body)
         rows = codec.field(body, "rows", int)

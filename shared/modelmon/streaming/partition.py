@@ -24,8 +24,11 @@ import numpy as np
 
 from modelmon.keys import WindowRef
 from modelmon.profile import DatasetProfile, FeatureKind, ProfileTracker
+from modelmon.streaming.blocks import SharedBlock
 from modelmon.streaming.decode import DecodedBatch, Int64Array, TypedDecoder, split_by_code
+from modelmon.streaming.exact_groups import TRACKER, ExactGroups
 from modelmon.streaming.feature_cap import DEFAULT_MAX_FEATURES, capped_columns
+from modelmon.streaming.fold import fold_shared
 from modelmon.streaming.watermarks import ModelWatermarks
 from modelmon.windows import (
     NO_WATERMARK,
@@ -78,6 +81,13 @@ class AddResult:
     unknown: list[int]  # batch positions of events naming an unregistered model
 
 
+def _positions(codes: Int64Array, n: int, wanted: list[int]) -> dict[int, Int64Array]:
+    """The (sorted) positions of each wanted code: one sort when many are wanted."""
+    if len(wanted) > 4:
+        return dict(enumerate(split_by_code(codes, n)))
+    return {c: np.flatnonzero(codes == c) for c in wanted}
+
+
 @dataclass(slots=True)
 class _OpenWindow:
     tracker: ProfileTracker
@@ -93,7 +103,10 @@ class PartitionAggregate:
         watermark: int = NO_WATERMARK,
         open_windows: Mapping[WindowRef, tuple[int, DatasetProfile]] | None = None,
         model_watermarks: Mapping[str, int] | None = None,
+        exact: bool = True,
     ) -> None:
+        """``exact``: fold mixed batches with array operations and keep small windows as exact
+        groups (issue 23, streaming/fold.py); False keeps the per-model reference path."""
         self.stored_offset = stored_offset
         self.next_offset = stored_offset
         self.watermark = watermark
@@ -106,10 +119,22 @@ class PartitionAggregate:
         self._late: Counter[WindowRef] = Counter()
         self._events = 0
         self.over_cap: Counter[str] = Counter()  # values past the feature cap, per model
+        self.use_exact = exact
+        self.exact = ExactGroups()  # small windows as exact rows; every open window's key
+        # per model: its plan, the block names and the layout id they give (plan_layouts)
+        self._layouts: dict[str, tuple[ModelPlan | None, tuple[str, ...], int]] = {}
+        self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
+        keys = np.array([self.exact.key_of(ref) for ref in self._windows], dtype=np.int64)
+        self.exact.set_slots(keys, np.full(len(keys), TRACKER, dtype=np.int64))
+
+    def _keyed(self, ref: WindowRef) -> None:
+        """A new tracker window: its key's slot says so (streaming/exact_groups.py)."""
+        key = np.array([self.exact.key_of(ref)], dtype=np.int64)
+        self.exact.set_slots(key, np.array([TRACKER], dtype=np.int64))
 
     @property
     def open_windows(self) -> int:
-        return len(self._windows)
+        return len(self._windows) + len(self.exact)
 
     @property
     def pending(self) -> bool:
@@ -128,13 +153,18 @@ class PartitionAggregate:
         if len(batch) == 0:
             return AddResult(0, 0, [])
         names, codes = batch.models()
-        # each model's events with array operations, one sort per batch (issue 23: the cost
-        # per (model, batch) stays small when a batch mixes many models)
-        per_model = split_by_code(codes, len(names))
-        unknown = [p for m, p in zip(names, per_model, strict=True) if m not in plans and len(p)]
-        unknown_index = batch.index[np.sort(np.concatenate(unknown))].tolist() if unknown else []
         profiled = late = 0
-        for model_id, positions in sorted(zip(names, per_model, strict=True)):
+        shared = batch.shared_blocks() if self.use_exact else None
+        done: set[str] = set()
+        if shared is not None:  # issue 23: per batch, whatever its number of models
+            profiled, late, done = fold_shared(self, batch, shared[0], plans)
+        rest = [c for c, m in enumerate(names) if m not in done]
+        # the other models' events with array operations, one sort per batch
+        per_model = _positions(codes, len(names), rest)
+        unknown = [per_model[c] for c in rest if names[c] not in plans and len(per_model[c])]
+        unknown_index = batch.index[np.sort(np.concatenate(unknown))].tolist() if unknown else []
+        for model_id, c in sorted((names[c], c) for c in rest):
+            positions = per_model[c]
             if model_id not in plans or not len(positions):
                 continue
             times = batch.event_ms[positions]
@@ -159,32 +189,79 @@ class PartitionAggregate:
         if late.any():
             late_starts, counts = np.unique(starts[late], return_counts=True)
             for start, count in zip(late_starts.tolist(), counts.tolist(), strict=True):
-                self._late[WindowRef(model_id, spec.size_ms, start)] += count
+                self.count_late(WindowRef(model_id, spec.size_ms, start), count)
         on_time = positions[~late]
         on_time_starts = starts[~late]
         for start in np.unique(on_time_starts).tolist():
-            ref = WindowRef(model_id, spec.size_ms, start)
-            window = self._windows.get(ref)
-            if window is None:
-                window = _OpenWindow(ProfileTracker(plan.kinds), spec.close_of(start))
-                self._windows[ref] = window
-            cols, over = capped_columns(  # issue 19: bounded features per window
-                batch, on_time[on_time_starts == start], window.tracker.feature_names(),
-                plan.features, plan.max_features, model_id,
-            )  # fmt: skip
-            self.over_cap[model_id] += over
-            window.tracker.update(cols)
-            self._dirty.add(ref)
+            self.fold_window(model_id, plan, batch, on_time[on_time_starts == start], start)
         return len(on_time), int(late.sum())
+
+    def count_late(self, ref: WindowRef, n: int) -> None:
+        self._late[ref] += n
+
+    def fold_window(
+        self, model_id: str, plan: ModelPlan, batch: DecodedBatch, positions: Int64Array,
+        start: int,
+    ) -> None:  # fmt: skip
+        """The reference fold of one window's events: its tracker's ``update``."""
+        ref = WindowRef(model_id, plan.spec.size_ms, start)
+        window = self._windows.get(ref)
+        if window is None:
+            gid = self.exact.index.get(ref)
+            if gid is not None:  # an exact group whose rows now come another way
+                self.promote([gid], {model_id: plan})
+                window = self._windows[ref]
+            else:
+                window = _OpenWindow(ProfileTracker(plan.kinds), plan.spec.close_of(start))
+                self._windows[ref] = window
+                self._keyed(ref)
+        cols, over = capped_columns(  # issue 19: bounded features per window
+            batch, positions, window.tracker.feature_names(),
+            plan.features, plan.max_features, model_id,
+        )  # fmt: skip
+        self.over_cap[model_id] += over
+        window.tracker.update(cols)
+        self._dirty.add(ref)
+
+    def promote(self, gids: list[int], plans: Mapping[str, ModelPlan]) -> None:
+        """Exact groups become trackers fed all their rows at once (then go on as trackers)."""
+        closes = {self.exact.refs[g]: self.exact.close[g] for g in gids}
+        for ref, profile in self.exact.take(gids).items():
+            plan = plans.get(ref.model_id)
+            tracker = ProfileTracker.from_profile(profile, plan.kinds if plan else None)
+            self._windows[ref] = _OpenWindow(tracker, closes[ref])
+            self._dirty.add(ref)
+
+    def plan_layouts(self, sb: SharedBlock, plans: Mapping[str, ModelPlan]) -> Int64Array:
+        """Per model of the block: its exact layout id, or -1 when the fast path cannot take
+        its rows (no plan, columns its config does not list, a feature of unknown kind)."""
+        names = tuple(sb.block.names)
+        if sb.block.planned != len(names) or not names:
+            return np.full(len(sb.models), -1, dtype=np.int64)
+        names = self._names.setdefault(names, names)  # one object per layout: `is` below
+        if len(self._layouts) > 4 * len(plans) + 64:
+            self._layouts.clear()
+        cache, out = self._layouts, np.full(len(sb.models), -1, dtype=np.int64)
+        for i, model in enumerate(sb.models):
+            plan = plans.get(model)
+            got = cache.get(model)
+            if got is None or got[0] is not plan or got[1] is not names:
+                lid = -1
+                if plan is not None and plan.features == names and len(names) <= plan.max_features:
+                    lid = self.exact.layout(names, plan.kinds.get)
+                got = cache[model] = (plan, names, lid)
+            out[i] = got[2]
+        return out
 
     def estimated_flush_bytes(self) -> int:
         """About how many partial bytes ``flush_plan()`` would write now (no serializing)."""
-        return sum(self._windows[ref].tracker.estimated_bytes() for ref in self._dirty)
+        trackers = sum(self._windows[ref].tracker.estimated_bytes() for ref in self._dirty)
+        return trackers + self.exact.estimated_bytes()
 
     def completed_windows(self) -> bool:
         """Whether a window is complete (its model's watermark passed its close): the next
         flush writes its final partial and drops it from memory."""
-        return any(
+        return bool(self.exact.closed(self.models.of)) or any(
             evicted(w.close_ms, self.models.of(r.model_id)) for r, w in self._windows.items()
         )
 
@@ -193,7 +270,8 @@ class PartitionAggregate:
         its last write (or since it was assigned)."""
         if not self.pending:
             return False
-        if cadence.bytes_per_event <= 0 or not self._dirty or waited_seconds >= cadence.max_seconds:
+        dirty = self._dirty or self.exact.dirty
+        if cadence.bytes_per_event <= 0 or not dirty or waited_seconds >= cadence.max_seconds:
             return True
         if self.completed_windows():
             return True
@@ -204,8 +282,10 @@ class PartitionAggregate:
         assert self.next_offset is not None
         partials = [
             (ref, self._windows[ref].close_ms, self._windows[ref].tracker.snapshot().serialize())
-            for ref in sorted(self._dirty, key=lambda r: (r.model_id, r.start_ms))
+            for ref in self._dirty
         ]
+        partials.extend(self.exact.blobs())
+        partials.sort(key=lambda p: (p[0].model_id, p[0].start_ms))
         return FlushPlan(
             from_offset=self.stored_offset,
             next_offset=self.next_offset,
@@ -220,6 +300,7 @@ class PartitionAggregate:
         """The plan was written: it is now the stored state; closed windows leave memory."""
         self.stored_offset = plan.next_offset
         self._dirty.clear()
+        self.exact.dirty.clear()
         self._late.clear()
         self._events = 0
         closed = [
@@ -229,3 +310,7 @@ class PartitionAggregate:
         ]
         for ref in closed:
             del self._windows[ref]
+        keys = np.array([self.exact.key_of(ref) for ref in closed], dtype=np.int64)
+        self.exact.set_slots(keys, np.full(len(keys), -2, dtype=np.int64))
+        self.exact.drop(self.exact.closed(self.models.of))
+        self.exact.compact()

@@ -49,6 +49,34 @@ class ModelWatermarks:
             marks[sel] = self.advance(model_id, event_ms[sel])
         return marks
 
+    def advance_codes(
+        self, names: Sequence[str], codes: npt.NDArray[np.int64], event_ms: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.int64]:
+        """``advance`` for many models at once (issue 23): each event's model watermark just
+        before it (events in offset order; ``codes`` index ``names``), advancing each model
+        present past its events. Array operations only: a cumulative maximum per model."""
+        if not len(codes):
+            return np.empty(0, dtype=np.int64)
+        before = np.array([self.of(m) for m in names], dtype=np.int64)
+        order = np.argsort(codes, kind="stable")
+        c, e = codes[order], event_ms[order]
+        first = np.ones(len(c), dtype=bool)
+        first[1:] = c[1:] != c[:-1]
+        shifted = np.empty(len(e), dtype=np.int64)
+        shifted[1:] = e[:-1]
+        shifted[first] = before[c[first]]
+        # a cumulative maximum per model in one pass: values as ranks, offset per model
+        values, rank = np.unique(shifted, return_inverse=True)
+        segment = np.cumsum(first) - 1
+        key = segment * len(values) + rank
+        np.maximum.accumulate(key, out=key)
+        marks = np.empty(len(e), dtype=np.int64)
+        marks[order] = values[key - segment * len(values)]
+        starts = np.flatnonzero(first)
+        after = np.maximum(before[c[starts]], np.maximum.reduceat(e, starts))
+        self._marks.update(zip([names[i] for i in c[starts].tolist()], after.tolist(), strict=True))
+        return marks
+
     def advance(self, model_id: str, event_ms: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
         """The model's watermark just before each of its events (in offset order, at least
         one), advancing it past them."""
