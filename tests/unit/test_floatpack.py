@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modelmon.errors import CorruptBlobError
+from modelmon.profile import floatpack
 from modelmon.profile.floatpack import pack_runs, pack_sorted, unpack_runs, unpack_sorted
 
 SPECIAL = [-1.7e308, -1e-310, -5e-324, -0.0, 0.0, 5e-324, 2.2250738585072014e-308, 1.7e308]
@@ -125,3 +126,33 @@ def test_flipped_or_cut_bytes_never_escape_as_other_errors(data: st.DataObject) 
 def test_huge_or_negative_counts_do_not_allocate(count: int) -> None:
     with pytest.raises(CorruptBlobError):
         unpack_sorted(b"\x03" + b"\x01" * 100, count)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.lists(
+                st.one_of(
+                    st.integers(-(10**6), 10**6).map(lambda i: i / 1000),
+                    st.floats(allow_nan=False, allow_infinity=False),
+                ),
+                max_size=12,
+            ).map(sorted),
+            max_size=4,
+        ),
+        max_size=6,
+    )
+)
+def test_packing_groups_at_once_gives_each_groups_own_bytes(
+    groups: list[list[list[float]]],
+) -> None:
+    runs = [run for group in groups for run in group]
+    values = np.array([v for run in runs for v in run], dtype=np.float64)
+    got = floatpack.pack_groups(values, [len(r) for r in runs], [len(g) for g in groups])
+    want = [
+        floatpack.pack_runs(np.array([v for r in g for v in r], dtype=np.float64),
+                            [len(r) for r in g])
+        for g in groups
+    ]  # fmt: skip
+    assert got == want

@@ -24,6 +24,7 @@ from modelmon.profile.exact import (
     ExactParts,
     estimated_bytes,
     profile_features,
+    serialize_many,
 )
 from modelmon.streaming.blocks import Block
 from modelmon.streaming.exact_store import THRESHOLD, Layout, Texts, build, classify
@@ -176,7 +177,9 @@ class ExactGroups:
         """Every dirty group's partial: window, close time, ``TAG_EXACT`` blob."""
         dirty = sorted(self.dirty)
         estimate = self._upper_bound()
-        out = [(self.refs[g], self.close[g], p.serialize()) for g, p in self.parts(dirty).items()]
+        built = self.parts(dirty)
+        blobs = serialize_many(list(built.values()))
+        out = [(self.refs[g], self.close[g], b) for g, b in zip(built, blobs, strict=True)]
         if estimate:
             self.ratio = min(1.0, sum(len(blob) for _, _, blob in out) / estimate)
         return out
