@@ -33,8 +33,8 @@ for _suite in ("unit", "integration", "e2e"):
     if str(Path(__file__).parent / _suite) not in sys.path:
         sys.path.append(str(Path(__file__).parent / _suite))
 
-# MODELMON_NATIVE=0 runs the suites on the pure-Python capture decoder (scripts/test.sh runs the
-# decode and aggregator tests that way too); otherwise the native one when it is built.
+# MODELMON_NATIVE=0 runs the suites on the pure-Python capture decoder (scripts/test.sh runs every
+# test that decodes capture events that way too: decode_paths.py); otherwise the native one.
 select_decoder(os.environ.get("MODELMON_NATIVE", "1").lower() not in {"0", "false", "no", "off"})
 
 _STACK = StackConfig()
@@ -44,6 +44,8 @@ for _key, _value in env_vars(_STACK).items():
 # defaults to the aggregator's retention, docs/streaming.md); horizon tests set their own.
 os.environ.setdefault("MODELMON_LIMITS__PAST_SECONDS", str(100 * 365 * 86400))
 
+import decode_paths  # noqa: E402  (tests/: the recorder of the tests that decode, its options)
+from decode_paths import pytest_addoption  # noqa: E402, F401  (pytest reads it here)
 from modelmon.settings import Settings  # noqa: E402  (after the environment is set)
 
 _HOW_TO_START = (
@@ -51,6 +53,10 @@ _HOW_TO_START = (
     "the MODELMON_* / AWS_ENDPOINT_URL variables at running services (docs/local-stack.md)."
 )
 _TESTS = Path(__file__).parent
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    decode_paths.configure(config)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
