@@ -77,17 +77,17 @@ echo "== pytest, $native path (${SECONDS}s)"
 rc=0
 .venv/bin/pytest "${parallel[@]}" --durations=10 --paths-report="$reports/first.json" \
   "${suites[@]}" "$@" || rc=$?
-summary=$(.venv/bin/python scripts/test_paths.py summary "$native path" "$reports/first.json" "$rc")
+summary=$(.venv/bin/python scripts/decode_report.py summary "$native path" "$reports/first.json" "$rc")
 rc2=skipped
 if [[ $native == native ]]; then
-  mapfile -t files < <(.venv/bin/python scripts/test_paths.py files "$reports/first.json")
+  mapfile -t files < <(.venv/bin/python scripts/decode_report.py files "$reports/first.json")
   if [[ ${#files[@]} -gt 0 ]]; then
     echo "== pytest, pure-Python path (MODELMON_NATIVE=0): the ${#files[@]} files of the tests that decode (${SECONDS}s)"
     rc2=0
     MODELMON_NATIVE=0 .venv/bin/pytest "${parallel[@]}" --durations=10 -p no:cacheprovider \
       --decode-paths-only="$reports/first.json" --paths-report="$reports/second.json" \
       "${files[@]}" "$@" || rc2=$?
-    summary+=$'\n'$(.venv/bin/python scripts/test_paths.py summary \
+    summary+=$'\n'$(.venv/bin/python scripts/decode_report.py summary \
       "pure-Python path (MODELMON_NATIVE=0)" "$reports/second.json" "$rc2")
   elif [[ ${#suites[@]} -gt 0 ]]; then
     summary+=$'\n'"pure-Python path (MODELMON_NATIVE=0): no test decoded capture events (the parity tests always do): FAILED"
