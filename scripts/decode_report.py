@@ -1,6 +1,7 @@
 """scripts/test.sh's reader of the reports tests/decode_paths.py writes (docs/decode.md).
 
-``summary NAME REPORT RC``: one line, how many tests ran on that path and whether the pass failed.
+``summary NAME REPORT RC``: one line, how many tests ran on that path and whether the pass failed
+(exit 1 when it did: pytest's exit code RC, no report, or selected tests that never ran).
 ``files REPORT``: the test files holding the tests that decoded capture events, one per line.
 """
 
@@ -28,7 +29,16 @@ def summary(name: str, report: str, rc: int) -> str:
     if loaded is None:
         return f"{name}: no report (pytest stopped early): {verdict}"
     ran, decoding, failed = loaded["ran"], len(loaded["decoding"]), loaded["failed"]
+    selected = loaded.get("selected", ran)
+    if rc == 0 and ran < selected:  # pytest said all passed, yet some never ran
+        verdict = f"FAILED: {selected - ran} of the {selected} selected tests did not run"
     return f"{name}: {ran} tests ran ({decoding} decode capture events), {failed} failed: {verdict}"
+
+
+def passed(report: str, rc: int) -> bool:
+    """The pass passed: pytest's 0, a report, and every selected test ran."""
+    loaded = _load(report)
+    return rc == 0 and loaded is not None and loaded["ran"] >= loaded.get("selected", 0)
 
 
 def files(report: str) -> list[str]:
@@ -40,7 +50,7 @@ def files(report: str) -> list[str]:
 def main(argv: list[str]) -> int:
     if len(argv) == 4 and argv[0] == "summary":
         print(summary(argv[1], argv[2], int(argv[3])))
-        return 0
+        return 0 if passed(argv[2], int(argv[3])) else 1
     if len(argv) == 2 and argv[0] == "files":
         for name in files(argv[1]):
             print(name)

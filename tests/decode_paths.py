@@ -2,8 +2,8 @@
 decoders without running everything twice (scripts/test.sh, docs/decode.md "Testing both paths").
 
 ``--paths-report FILE`` (every run scripts/test.sh makes) writes, at the end, a JSON object: how
-many tests ran and failed, and ``decoding``: the node ids of the tests that decoded a capture
-batch. A test decodes when, during its set-up, call or tear-down,
+many tests were selected, ran and failed, and ``decoding``: the node ids of the tests that
+decoded a capture batch. A test decodes when, during its set-up, call or tear-down,
 
 - ``native_decode.decode_mixed`` (the one call ``MODELMON_NATIVE`` changes) ran in this process,
 - a process the session started (a service, the demo, their children) called it for the first
@@ -165,11 +165,13 @@ class DecodeReport:
         self.from_workers += getattr(node, "workeroutput", {}).get("decode_paths", [])
 
     @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
         stats = getattr(self.config.pluginmanager.get_plugin("terminalreporter"), "stats", {})
         failed = len({r.nodeid for key in ("failed", "error") for r in stats.get(key, [])})
         decoding = self.recorder.decoding if self.recorder else sorted(self.from_workers)
-        body = {"ran": self.ran, "failed": failed, "decoding": decoding}
+        # selected: after deselection (an xdist controller has the workers' count only)
+        selected = len(session.items) if self.recorder else session.testscollected
+        body = {"ran": self.ran, "selected": selected, "failed": failed, "decoding": decoding}
         self.report.write_text(json.dumps(body, indent=1) + "\n")
 
 

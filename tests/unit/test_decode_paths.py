@@ -69,3 +69,13 @@ def test_summary_and_files_read_a_report(tmp_path: Path) -> None:
     assert "collected no tests" in decode_report.summary("x", str(report), 5)
     assert decode_report.files(str(tmp_path / "missing.json")) == []
     assert "no report" in decode_report.summary("x", str(tmp_path / "missing.json"), 2)
+    assert not decode_report.passed(str(tmp_path / "missing.json"), 0)
+    assert not decode_report.passed(str(report), 1)
+    assert decode_report.passed(str(report), 0)
+
+
+def test_selected_tests_that_never_ran_fail_the_pass(tmp_path: Path) -> None:
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps({"ran": 130, "selected": 147, "failed": 0, "decoding": []}))
+    assert not decode_report.passed(str(report), 0)
+    assert "17 of the 147 selected tests did not run" in decode_report.summary("x", str(report), 0)
