@@ -17,6 +17,7 @@ import re
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,8 +60,18 @@ def pytest_configure(config: pytest.Config) -> None:
     decode_paths.configure(config)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests under tests/integration and tests/e2e get their marker without writing it."""
+    """Tests under tests/integration and tests/e2e get their marker without writing it.
+
+    Items that share a node id (schemathesis gives each API operation's test the function's
+    id) get their name as id, ``test_x[GET /api/v1/models]``: pytest-xdist schedules by id and
+    would run one of them only, and the second decoder pass selects by id (decode_paths.py).
+    """
+    seen = Counter(item.nodeid for item in items)
+    for item in items:
+        if seen[item.nodeid] > 1 and item.parent is not None:
+            item._id = item.parent.id.child(item.name)  # what pytest gives a plain item
     for item in items:
         parts = Path(str(item.fspath)).relative_to(_TESTS).parts
         if parts and parts[0] in ("integration", "e2e"):
