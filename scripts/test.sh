@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The README's test command (`make test`): set-up, the local stack, lint and types, every test.
+# The README's test command (`make test`): set-up, the local stack, lint and types, every test,
+# then every test that decodes capture events once more on the pure-Python decoder.
 # Starts the parts of the stack that are not already up, and stops those again on exit.
 # Extra arguments go to pytest (e.g. `scripts/test.sh -x -k smoke`); if one of them is a test
 # path, only the paths given run (e.g. `scripts/test.sh tests/integration/test_stack_smoke.py`).
+# Exits non-zero when either pass fails or collects no test; the last lines say, per decoder
+# path, how many tests ran and whether that pass failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,34 +51,53 @@ echo "== mypy"
 echo "== bandit"
 .venv/bin/bandit -q -r shared services -ll
 
-echo "== pytest (${SECONDS}s)"
 suites=()
 for arg in "$@"; do
   [[ $arg != -* && -e ${arg%%::*} ]] && suites=(__given__)
 done
 if [[ ${#suites[@]} -eq 0 ]]; then
-  for dir in tests/unit tests/integration tests/e2e; do
+  for dir in tests/e2e tests/integration tests/unit; do  # the longest files start first
     [[ -d $dir ]] && suites+=("$dir")
   done
 else
   suites=()
 fi
+# Two passes (docs/decode.md "Testing both paths"): every test on the native decoder (or the
+# pure-Python one when it is not built), then, with MODELMON_NATIVE=0, exactly the tests that
+# decoded capture events in the first pass (tests/decode_paths.py finds them while they run).
+# TEST_WORKERS (default 3) test files run at once (pytest-xdist, one file per worker: most tests
+# wait on Kafka, Redis and the services they start, not on the CPU); TEST_WORKERS=0: one process.
+parallel=(-n "${TEST_WORKERS:-3}" --dist loadfile)
+[[ ${TEST_WORKERS:-3} != 0 ]] || parallel=()
+reports=$(mktemp -d)
+trap 'stop_what_we_started; rm -rf "$reports"' EXIT
+native=native
+.venv/bin/python -c 'import modelmon_native' 2>/dev/null || native="python (native decoder not built)"
+echo "== pytest, $native path (${SECONDS}s)"
+ok=1  # cleared by a failing pass, an empty one or selected tests that never ran
 rc=0
-.venv/bin/pytest --durations=10 "${suites[@]}" "$@" || rc=$?
-# The pure-Python decoder is the reference and the fallback: with the native one built, the
-# decode and aggregator unit tests run once more on it alone (docs/decode.md).
-if [[ ${#suites[@]} -gt 0 ]] && .venv/bin/python -c 'import modelmon_native' 2>/dev/null; then
-  echo "== pytest, pure-Python decoder (MODELMON_NATIVE=0) (${SECONDS}s)"
-  MODELMON_NATIVE=0 .venv/bin/pytest -q -p no:cacheprovider \
-    tests/unit/test_decode_parity.py tests/unit/test_streaming_decode.py \
-    tests/unit/test_streaming_partition.py tests/unit/test_feature_cap.py \
-    tests/unit/test_poison_messages.py tests/unit/test_one_validator.py \
-    tests/unit/test_limits.py tests/unit/test_model_watermarks.py \
-    tests/unit/test_aggregator_loop.py || { r=$?; [[ $rc -ne 0 ]] || rc=$r; }
+.venv/bin/pytest "${parallel[@]}" --durations=10 --paths-report="$reports/first.json" \
+  "${suites[@]}" "$@" || rc=$?
+summary=$(.venv/bin/python scripts/decode_report.py summary "$native path" \
+  "$reports/first.json" "$rc") || ok=0
+if [[ $native == native ]]; then
+  mapfile -t files < <(.venv/bin/python scripts/decode_report.py files "$reports/first.json")
+  if [[ ${#files[@]} -gt 0 ]]; then
+    echo "== pytest, pure-Python path (MODELMON_NATIVE=0): the tests that decode, in ${#files[@]} files (${SECONDS}s)"
+    rc=0
+    MODELMON_NATIVE=0 .venv/bin/pytest "${parallel[@]}" --durations=10 -p no:cacheprovider \
+      --decode-paths-only="$reports/first.json" --paths-report="$reports/second.json" \
+      "${files[@]}" "$@" || rc=$?
+    line=$(.venv/bin/python scripts/decode_report.py summary \
+      "pure-Python path (MODELMON_NATIVE=0)" "$reports/second.json" "$rc") || ok=0
+    summary+=$'\n'$line
+  elif [[ ${#suites[@]} -gt 0 ]]; then
+    summary+=$'\n'"pure-Python path (MODELMON_NATIVE=0): no test decoded capture events (the parity tests always do): FAILED"
+    ok=0
+  else
+    summary+=$'\n'"pure-Python path (MODELMON_NATIVE=0): none of the tests given decodes capture events; not run"
+  fi
 fi
 echo "== done in ${SECONDS}s"
-if [[ $rc -eq 5 ]]; then
-  echo "pytest collected no tests: that is a failure here" >&2
-  exit 1
-fi
-exit "$rc"
+echo "$summary"
+[[ $ok == 1 ]] || exit 1

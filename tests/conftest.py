@@ -17,6 +17,7 @@ import re
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,8 +34,8 @@ for _suite in ("unit", "integration", "e2e"):
     if str(Path(__file__).parent / _suite) not in sys.path:
         sys.path.append(str(Path(__file__).parent / _suite))
 
-# MODELMON_NATIVE=0 runs the suites on the pure-Python capture decoder (scripts/test.sh runs the
-# decode and aggregator tests that way too); otherwise the native one when it is built.
+# MODELMON_NATIVE=0 runs the suites on the pure-Python capture decoder (scripts/test.sh runs every
+# test that decodes capture events that way too: decode_paths.py); otherwise the native one.
 select_decoder(os.environ.get("MODELMON_NATIVE", "1").lower() not in {"0", "false", "no", "off"})
 
 _STACK = StackConfig()
@@ -44,6 +45,8 @@ for _key, _value in env_vars(_STACK).items():
 # defaults to the aggregator's retention, docs/streaming.md); horizon tests set their own.
 os.environ.setdefault("MODELMON_LIMITS__PAST_SECONDS", str(100 * 365 * 86400))
 
+import decode_paths  # noqa: E402  (tests/: the recorder of the tests that decode, its options)
+from decode_paths import pytest_addoption  # noqa: E402, F401  (pytest reads it here)
 from modelmon.settings import Settings  # noqa: E402  (after the environment is set)
 
 _HOW_TO_START = (
@@ -53,8 +56,22 @@ _HOW_TO_START = (
 _TESTS = Path(__file__).parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    decode_paths.configure(config)
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests under tests/integration and tests/e2e get their marker without writing it."""
+    """Tests under tests/integration and tests/e2e get their marker without writing it.
+
+    Items that share a node id (schemathesis gives each API operation's test the function's
+    id) get their name as id, ``test_x[GET /api/v1/models]``: pytest-xdist schedules by id and
+    would run one of them only, and the second decoder pass selects by id (decode_paths.py).
+    """
+    seen = Counter(item.nodeid for item in items)
+    for item in items:
+        if seen[item.nodeid] > 1 and item.parent is not None:
+            item._id = item.parent.id.child(item.name)  # what pytest gives a plain item
     for item in items:
         parts = Path(str(item.fspath)).relative_to(_TESTS).parts
         if parts and parts[0] in ("integration", "e2e"):
