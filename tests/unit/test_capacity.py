@@ -28,7 +28,11 @@ loads = st.builds(
 def test_more_events_never_need_less(load: Load, factor: float) -> None:
     more = Load(**{**load.__dict__, "events_per_second": load.events_per_second * factor})
     a, b = estimate(load), estimate(more)
-    assert b.aggregator_cores >= a.aggregator_cores and b.partitions >= a.partitions
+    assert b.partitions >= a.partitions
+    # on the same partitions more events cost more; one partition more spreads the models
+    # thinner over the batches (fewer per batch), which can take a little CPU off
+    if b.partitions == a.partitions:
+        assert b.aggregator_cores >= a.aggregator_cores
     assert (
         b.redis_bytes >= a.redis_bytes
         and b.redis_write_bytes_per_second >= a.redis_write_bytes_per_second

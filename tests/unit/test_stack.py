@@ -125,7 +125,10 @@ def test_missing_java_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> N
         prereqs.java()
 
 
-def test_state_dir_defaults_to_the_checkout(tmp_path: Path) -> None:
+def test_state_dir_defaults_to_the_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MODELMON_STACK_STATE_DIR", raising=False)  # a shared stack's setting
     assert StackConfig(project_dir=tmp_path).state() == tmp_path / ".modelmon" / "stack"
     assert StackConfig(state_dir=tmp_path / "s").state() == tmp_path / "s"
 
