@@ -31,13 +31,16 @@ def parse_duration(text: str) -> int:
 class Costs:
     """Measured per-unit costs (defaults: the local stack, 2-core AMD EPYC, 25 features)."""
 
-    #: aggregator CPU per event at 25 features, 1 model (bench_streaming: 7.66 us/event)
-    event_cpu_us: float = 7.66
-    #: aggregator CPU per (model, batch) beyond the per-event cost (issue 23: ~1.5 ms before
-    #: mixed batches were decoded once; set what bench_streaming's model sweep measures now)
-    model_batch_cpu_ms: float = 1.5
+    #: aggregator CPU per event at 25 features, 1 model, native decoder (bench_exact.py
+    #: --aggregator-events 300000: 265,487 events/CPU-s, 3.77 us/event; 7.66 before issue 20)
+    event_cpu_us: float = 3.77
+    #: aggregator CPU per (model, batch) beyond the per-event cost: at 1,000 models the same
+    #: bench gives 12.97 us/event, 9.2 us more, with ~6.7 events of a model per partition batch
+    #: (batches of 20,000 over 3 partitions): 0.06 ms (1.5 ms before exact small windows,
+    #: docs/decisions/0007)
+    model_batch_cpu_ms: float = 0.06
     #: events per consume() batch (``aggregator.batch_size``)
-    batch_size: int = 5000
+    batch_size: int = 20_000
     #: detector CPU per evaluated window at 25 features, its baseline not cached
     #: (bench_detector_scale.py)
     window_cpu_ms: float = 36.0

@@ -75,7 +75,7 @@ def test_the_worked_example() -> None:
     assert est.redis_results_bytes == pytest.approx(1000 * 1440 * 1740 * 25)
     # 60 KB partials (profile format 3, 3-decimal values), 61 alive per model
     assert 3e9 < est.redis_partials_bytes < 4.5e9
-    assert est.partitions == 27
+    assert est.partitions == 7
 
 
 @pytest.mark.parametrize(
@@ -96,7 +96,7 @@ def test_the_command_prints_every_figure_and_json() -> None:
             "--window", "1m", "--retention", "7d"]  # fmt: skip
     out = CliRunner().invoke(capacity, args)
     assert out.exit_code == 0, out.output
-    assert "capture partitions    27" in out.output and "Redis: total memory" in out.output
+    assert "capture partitions    7" in out.output and "Redis: total memory" in out.output
     as_json = CliRunner().invoke(capacity, [*args, "--json", "--cost-flush-fraction", "0.1"])
     figures = json.loads(as_json.output)
     full = estimate(Load(1e6, 1000, 25, 60, 7 * 86_400))
