@@ -47,6 +47,7 @@ Most of the CPU of a small array is the fixed cost of ~60 numpy calls: pack many
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
@@ -94,9 +95,38 @@ def pack_runs(values: FloatArray, lengths: list[int] | IntArray) -> bytes:
         raise ValueError("run lengths must be non-negative and add up to the number of values")
     if not len(values):
         return bytes(len(sizes))
+    r = _runs(values, sizes)
+    zig_v = r.zig[r.run] if r.zig.any() else None
+    decimal = r.scale <= MAX_SCALE
+    if decimal.all():
+        return r.codes.tobytes() + _varints(r.delta, r.first, zig_v)
+    if not decimal.any():
+        return r.codes.tobytes() + _fixed(r.delta, r.first, zig_v)
+    dec = decimal[r.run]
+    bits = ~dec
+    zig_d, zig_b = (None, None) if zig_v is None else (zig_v[dec], zig_v[bits])
+    varints = _varints(r.delta[dec], r.first[dec], zig_d)
+    return r.codes.tobytes() + varints + _fixed(r.delta[bits], r.first[bits], zig_b)
+
+
+@dataclass(frozen=True, slots=True)
+class _Runs:
+    """What encoding the runs needs, whatever the sections they go to: per run (``live``:
+    the non-empty ones) its mode and zigzag flag, per value its delta and run."""
+
+    live: IntArray
+    run: IntArray  # per value: index into ``live``
+    scale: IntArray  # per live run: decimal scale, or BITS
+    zig: npt.NDArray[np.bool_]  # per live run
+    codes: npt.NDArray[np.uint8]  # per run (empty runs: 0)
+    delta: IntArray
+    first: npt.NDArray[np.bool_]
+
+
+def _runs(values: FloatArray, sizes: IntArray) -> _Runs:
     live = np.flatnonzero(sizes)
     starts = (np.cumsum(sizes) - sizes)[live]
-    run = np.repeat(np.arange(len(live)), sizes[live])  # index into ``live``
+    run = np.repeat(np.arange(len(live)), sizes[live])
     scale, ints = _decimal_ints(values, starts, sizes[live], run)
     delta = np.empty_like(ints)
     delta[0] = ints[0]
@@ -110,17 +140,7 @@ def pack_runs(values: FloatArray, lengths: list[int] | IntArray) -> bytes:
     codes[live] = scale | np.where(zig, ZIGZAG, 0)
     first = np.zeros(len(values), dtype=bool)
     first[starts] = True
-    zig_v = zig[run] if zig.any() else None
-    decimal = scale <= MAX_SCALE
-    if decimal.all():
-        return codes.tobytes() + _varints(delta, first, zig_v)
-    if not decimal.any():
-        return codes.tobytes() + _fixed(delta, first, zig_v)
-    dec = decimal[run]
-    bits = ~dec
-    zig_d, zig_b = (None, None) if zig_v is None else (zig_v[dec], zig_v[bits])
-    varints = _varints(delta[dec], first[dec], zig_d)
-    return codes.tobytes() + varints + _fixed(delta[bits], first[bits], zig_b)
+    return _Runs(live, run, scale, zig, codes, delta, first)
 
 
 def pack_groups(
@@ -141,27 +161,14 @@ def pack_groups(
     value_edges = np.concatenate(([0], np.cumsum(sizes)))[run_edges]
     if not len(values):
         return [bytes(int(n)) for n in per]
-    live = np.flatnonzero(sizes)
-    starts = (np.cumsum(sizes) - sizes)[live]
-    run = np.repeat(np.arange(len(live)), sizes[live])
-    scale, ints = _decimal_ints(values, starts, sizes[live], run)
-    delta = np.empty_like(ints)
-    delta[0] = ints[0]
-    np.subtract(ints[1:].view(np.uint64), ints[:-1].view(np.uint64), out=delta[1:].view(np.uint64))
-    delta[starts] = 0
-    zig = np.logical_or.reduceat(delta < 0, starts)
-    delta[starts] = ints[starts]
-    codes = np.zeros(len(sizes), dtype=np.uint8)
-    codes[live] = scale | np.where(zig, ZIGZAG, 0)
-    first = np.zeros(len(values), dtype=bool)
-    first[starts] = True
+    r = _runs(values, sizes)
     bits_group = np.zeros(len(per), dtype=bool)
-    bits_group[group_of_run[live[scale > MAX_SCALE]]] = True
+    bits_group[group_of_run[r.live[r.scale > MAX_SCALE]]] = True
     group_of_value = np.repeat(group_of_run, sizes)
     dec = ~bits_group[group_of_value]
-    planes = _varint_planes(delta[dec], first[dec], zig[run][dec], group_of_value[dec])
+    planes = _varint_planes(r.delta[dec], r.first[dec], r.zig[r.run][dec], group_of_value[dec])
     edges = [np.searchsorted(owner, np.arange(len(per) + 1)) for _, owner in planes]
-    code_bytes = codes.tobytes()
+    code_bytes = r.codes.tobytes()
     out = []
     for g in range(len(per)):
         if bits_group[g]:
@@ -175,7 +182,10 @@ def pack_groups(
 
 
 def _varint_planes(
-    delta: IntArray, first: npt.NDArray[np.bool_], zig: npt.NDArray[np.bool_], owner: IntArray
+    delta: IntArray,
+    first: npt.NDArray[np.bool_],
+    zig: npt.NDArray[np.bool_] | None,
+    owner: IntArray,
 ) -> list[tuple[bytes, IntArray]]:
     """``_varints``' planes, each with the owner (group) of every byte in it."""
     value = _coded(delta, first, zig)
@@ -205,14 +215,8 @@ def _varints(delta: IntArray, first: npt.NDArray[np.bool_], zig: npt.NDArray[np.
     high bit set when another group follows), stored plane by plane: every value's first
     group, then the second group of the values that have one, and so on. The same bytes as
     LEB128, transposed: a plane is a few whole-array operations, and it delimits itself."""
-    value = _coded(delta, first, zig)
-    planes = []
-    while True:
-        more = value >= _GROUP
-        planes.append((value & _LOW7).astype(np.uint8) | (more.view(np.uint8) << 7))
-        if not more.any():
-            return b"".join(p.tobytes() for p in planes)
-        value = value[more] >> _SEVEN
+    owner = np.zeros(len(delta), dtype=np.int64)
+    return b"".join(plane for plane, _ in _varint_planes(delta, first, zig, owner))
 
 
 def _fixed(delta: IntArray, first: npt.NDArray[np.bool_], zig: npt.NDArray[np.bool_] | None
