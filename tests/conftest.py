@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from modelmon.stack import StackConfig, env_vars
+from modelmon.streaming.native_decode import active as active_decoder
 from modelmon.streaming.native_decode import select as select_decoder
 
 # The suites are packages (tests/unit/__init__.py ...), so equal file names in two suites do not
@@ -37,6 +38,17 @@ for _suite in ("unit", "integration", "e2e"):
 # MODELMON_NATIVE=0 runs the suites on the pure-Python capture decoder (scripts/test.sh runs every
 # test that decodes capture events that way too: decode_paths.py); otherwise the native one.
 select_decoder(os.environ.get("MODELMON_NATIVE", "1").lower() not in {"0", "false", "no", "off"})
+
+
+@pytest.fixture
+def native_decoder() -> Iterator[None]:
+    """The native decoder for this test, whichever path the run selected (a test that compares
+    both paths, or needs the shared blocks only the native one builds)."""
+    before = active_decoder()
+    select_decoder(True)
+    yield
+    select_decoder(before == "native")
+
 
 _STACK = StackConfig()
 for _key, _value in env_vars(_STACK).items():

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -34,12 +33,8 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(autouse=True)
-def _native_on() -> Iterator[None]:
+def _native_on(native_decoder: None) -> None:
     """Both paths side by side, whichever the run selected (MODELMON_NATIVE)."""
-    before = native_decode.active()
-    native_decode.select(True)
-    yield
-    native_decode.select(before == "native")
 
 
 PLANS: dict[str, tuple[str, ...]] = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,11 +42,8 @@ SPEC = WindowSpec(10_000, 3_000, 60_000)
 
 
 @pytest.fixture(autouse=True)
-def _native_on() -> Iterator[None]:
-    before = native_decode.active()
-    native_decode.select(True)
-    yield
-    native_decode.select(before == "native")
+def _native_on(native_decoder: None) -> None:
+    """Both paths side by side, whichever the run selected (MODELMON_NATIVE)."""
 
 
 def _plans(models: int) -> dict[str, ModelPlan]:

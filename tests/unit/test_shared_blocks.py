@@ -51,19 +51,12 @@ def test_joined_rows_are_each_models_rows_in_batch_order(sizes: list[int], rnd) 
 
 
 def test_a_mixed_native_batch_offers_its_shared_blocks() -> None:
-    if not native_decode.available():
-        pytest.skip("the native decoder is not built (no cargo when the venv was made)")
-    was = native_decode.active() == "native"
-    native_decode.select(True)
     events = [
         b'{"schema_version":1,"event_id":"e%d","model_id":"m%d","event_time":'
         b'"2026-01-01T00:00:00Z","inputs":{"x":%d,"y":"k"}}' % (i, i % 3, i)
         for i in range(9)
     ]
-    got = native_decode.decode_mixed(events, {f"m{i}": ["x", "y"] for i in range(3)})
-    assert got is not None
-    batch, rejects = got
-    assert not rejects
+    batch = _native(events, {f"m{i}": ["x", "y"] for i in range(3)})
     shared = batch.shared_blocks()
     assert shared is not None
     joined, rest = shared
@@ -72,7 +65,6 @@ def test_a_mixed_native_batch_offers_its_shared_blocks() -> None:
     np.testing.assert_array_equal(s.positions, np.arange(9))
     assert [s.models[c] for c in s.codes.tolist()] == [f"m{i % 3}" for i in range(9)]
     assert s.block.floats[0].tolist() == [float(i) for i in range(9)]
-    native_decode.select(was)
 
 
 def _native(values: list[bytes], plans: dict[str, list[str]]) -> DecodedBatch:
