@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from modelmon.errors import CorruptBlobError, PermanentError
 from modelmon.profile import CategoricalProfile, DatasetProfile, NumericProfile, ProfileTracker
-from modelmon.profile.codec import FORMAT_VERSION, MAGIC, TAG_DATASET
+from modelmon.profile.codec import FORMAT_VERSION, MAGIC, TAG_DATASET, checksum
 
 
 def body2(p: NumericProfile) -> dict[str, object]:
@@ -35,7 +35,7 @@ def sample_blob() -> bytes:
 
 
 def reheader(body: bytes, version: int = FORMAT_VERSION, tag: int = TAG_DATASET) -> bytes:
-    return struct.pack("<4sBBI", MAGIC, version, tag, zlib.crc32(body)) + body
+    return struct.pack("<4sBBI", MAGIC, version, tag, checksum(version, tag, body)) + body
 
 
 def test_corrupt_blob_is_a_permanent_error() -> None:
@@ -96,7 +96,7 @@ def test_valid_crc_but_garbage_sketch(version: int, key: str) -> None:
     del good["kll2"]
     good[key] = b"\x05\x01\x0f\x00garbage-garbage-garbage"
     body = msgspec.msgpack.encode(good)
-    blob = struct.pack("<4sBBI", MAGIC, version, 2, zlib.crc32(body)) + body
+    blob = struct.pack("<4sBBI", MAGIC, version, 2, checksum(version, 2, body)) + body
     with pytest.raises(CorruptBlobError, match="KLL sketch"):
         NumericProfile.deserialize(blob)
 

@@ -4,7 +4,6 @@ by the previous code) still read exactly, and malformed bodies are a CorruptBlob
 from __future__ import annotations
 
 import struct
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from hypothesis import strategies as st
 
 from modelmon.errors import CorruptBlobError
 from modelmon.profile import CategoricalProfile, DatasetProfile, NumericProfile, ProfileTracker
-from modelmon.profile.codec import FORMAT_VERSION, MAGIC, TAG_DATASET
+from modelmon.profile.codec import FORMAT_VERSION, MAGIC, TAG_DATASET, checksum
 
 from .profile_cases import CASES
 from .test_profile_properties import batches, profile_of
@@ -144,7 +143,7 @@ def test_the_category_sample_is_stored_only_when_the_sketch_does_not_give_it() -
 
 def _reblob(body: Any) -> bytes:
     payload = msgspec.msgpack.encode(body)
-    return struct.pack("<4sBBI", MAGIC, 3, TAG_DATASET, zlib.crc32(payload)) + payload
+    return struct.pack("<4sBBI", MAGIC, 3, TAG_DATASET, checksum(3, TAG_DATASET, payload)) + payload
 
 
 garbage = st.one_of(
@@ -184,3 +183,16 @@ def test_signed_zeros_and_subnormals_keep_their_bits(xs: list[float]) -> None:
     g = NumericProfile.deserialize(f.serialize())
     assert_same_feature(f, g)
     assert _bits(g.min, g.max) == _bits(f.min, f.max)
+
+
+@settings(max_examples=50, deadline=None)
+@given(at=st.integers(4, 5), bit=st.integers(0, 7))
+def test_a_flipped_version_or_tag_bit_is_refused(at: int, bit: int) -> None:
+    """From format 3 the CRC covers the version and tag bytes: 3 read as 2, or a dataset read
+    as another kind, is refused like any other flipped bit."""
+    tracker = ProfileTracker({"x": "numeric"})
+    tracker.update({"x": [1.5, 2.25, None]})
+    blob = bytearray(tracker.snapshot().serialize())
+    blob[at] ^= 1 << bit
+    with pytest.raises(CorruptBlobError):
+        DatasetProfile.deserialize(bytes(blob))

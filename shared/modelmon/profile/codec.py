@@ -3,10 +3,13 @@
     offset 0  b"MMPF"       magic
     offset 4  u8            format version (FORMAT_VERSION)
     offset 5  u8            what the body holds (dataset / numeric / categorical)
-    offset 6  u32 LE        CRC-32 of the body
+    offset 6  u32 LE        CRC-32 of the version and tag bytes, then the body (versions 1
+                            and 2: of the body alone)
     offset 10 ...           MessagePack body: counters and sketch bytes (see READABLE_VERSIONS)
 
-The CRC catches truncation and bit rot before a sketch library ever parses the bytes.
+The CRC catches truncation and bit rot before a sketch library ever parses the bytes; from
+format 3 it covers the version and tag too, so a flipped bit there (3 read as 2, a dataset
+read as an exact one) is refused like any other.
 """
 
 from __future__ import annotations
@@ -50,7 +53,16 @@ T = TypeVar("T")
 
 def pack(tag: int, body: dict[str, Any] | list[Any]) -> bytes:
     payload = msgspec.msgpack.encode(body)
-    return _HEADER.pack(MAGIC, FORMAT_VERSION, tag, zlib.crc32(payload)) + payload
+    return (
+        _HEADER.pack(MAGIC, FORMAT_VERSION, tag, checksum(FORMAT_VERSION, tag, payload)) + payload
+    )
+
+
+def checksum(version: int, tag: int, payload: bytes) -> int:
+    """The header's CRC-32 of a blob of this version and tag (see the module docstring)."""
+    if version < 3:
+        return zlib.crc32(payload)
+    return zlib.crc32(payload, zlib.crc32(bytes((version, tag))))
 
 
 def unpack(blob: bytes, *tags: int) -> tuple[int, Any]:
@@ -74,7 +86,7 @@ def unpack(blob: bytes, *tags: int) -> tuple[int, Any]:
             f"blob holds a {_TAG_NAMES.get(tag, tag)} profile, expected {expected}"
         )
     payload = blob[_HEADER.size :]
-    if zlib.crc32(payload) != crc:
+    if checksum(version, tag, payload) != crc:
         raise CorruptBlobError("profile blob is truncated or corrupt (CRC mismatch)")
     try:
         body = msgspec.msgpack.decode(payload)
