@@ -17,7 +17,6 @@ import math
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from bench_streaming import (  # bench/ is the script's directory
     NUMERIC,
     PARTITIONS,
     Stack,
+    aggregator_env,
     config,
     cpu_seconds,
     encode,
@@ -145,10 +145,7 @@ def aggregator_rate(stack: Stack, n: int, models: int, path: str, tmp: Path) -> 
     for i in range(models):
         registry.register(model_config(_name(i, models)))
     stack.produce(topic, model_events(n, models))
-    env = {"MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_AGGREGATOR__TOPIC": topic,
-           "MODELMON_AGGREGATOR__GROUP": f"bench-{uuid.uuid4().hex[:6]}",
-           "MODELMON_ADMIN__PORT": "0", "MODELMON_LOG_LEVEL": "WARNING",
-           "MODELMON_NATIVE": "1" if path == "native" else "0"}  # fmt: skip
+    env = aggregator_env(prefix, topic, MODELMON_NATIVE="1" if path == "native" else "0")
     proc = service("aggregator", env, tmp / f"aggregator-{path}-{models}.log")
     try:
         wait(lambda: stack.flushed(prefix, topic) >= n // 4, 600)

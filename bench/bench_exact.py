@@ -24,12 +24,11 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from bench_decode import _name, model_config, model_events, plans_for  # bench/: the directory
 from bench_flush import Flusher, log
-from bench_streaming import PARTITIONS, Stack, cpu_seconds, service, wait
+from bench_streaming import PARTITIONS, Stack, aggregator_env, cpu_seconds, service, wait
 from modelmon.keys import Keys
 from modelmon.registry import Registry
 from modelmon.streaming import native_decode
@@ -67,10 +66,7 @@ def aggregator_rate(stack: Stack, n: int, models: int, tmp: Path) -> float:
     registry = Registry(stack.redis, Keys(prefix))
     for i in range(models):
         registry.register(model_config(_name(i, models)))
-    env = {"MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_AGGREGATOR__TOPIC": topic,
-           "MODELMON_AGGREGATOR__GROUP": f"bench-{uuid.uuid4().hex[:6]}",
-           "MODELMON_ADMIN__PORT": "0", "MODELMON_LOG_LEVEL": "WARNING",
-           "MODELMON_NATIVE": "1"}  # fmt: skip
+    env = aggregator_env(prefix, topic, MODELMON_NATIVE="1")
     proc = service("aggregator", env, tmp / f"aggregator-{models}.log")
     try:
         time.sleep(8)  # started, assigned, idle

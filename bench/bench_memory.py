@@ -37,6 +37,7 @@ from confluent_kafka.admin import NewTopic
 from bench_streaming import (
     PARTITIONS,
     Stack,
+    aggregator_env,
     bench_producer,
     config,
     cpu_seconds,
@@ -253,9 +254,7 @@ def alive(proc: Popen[bytes], fed: Future[None], deadline: float) -> None:
 def measure(stack: Stack, args: argparse.Namespace, tmp: Path) -> list[Sample]:
     topic, prefix = small_topic(stack), stack.prefix()
     Registry(stack.redis, Keys(prefix)).register(config(10, 5, 60))
-    env = {"MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_AGGREGATOR__TOPIC": topic,
-           "MODELMON_AGGREGATOR__GROUP": f"bench-{uuid.uuid4().hex[:6]}",
-           "MODELMON_ADMIN__PORT": "0", "MODELMON_LOG_LEVEL": "WARNING"}  # fmt: skip
+    env = aggregator_env(prefix, topic)
     log(f"{args.events:,} events to {topic}, at most {args.ahead:,} ahead of the aggregator")
     proc = service("aggregator", env, tmp / "aggregator.log")
     try:

@@ -176,6 +176,14 @@ def service(name: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[
     return subprocess.Popen([MODELMON, "run", name], env=env, stdout=out, stderr=out)
 
 
+def aggregator_env(prefix: str, topic: str, **more: str) -> dict[str, str]:
+    """A benchmark service's environment: its own key prefix, topic and consumer group, no
+    admin port, quiet logs; ``more``: further settings (``MODELMON_NATIVE`` ...)."""
+    return {"MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_AGGREGATOR__TOPIC": topic,
+            "MODELMON_AGGREGATOR__GROUP": f"bench-{uuid.uuid4().hex[:6]}",
+            "MODELMON_ADMIN__PORT": "0", "MODELMON_LOG_LEVEL": "WARNING"} | more  # fmt: skip
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -203,10 +211,7 @@ def aggregator_run(stack: Stack, topic: str, n: int, path: str, tmp: Path) -> di
     own group and key prefix): its rate over [100k, n] flushed, and its RSS at the end."""
     prefix = stack.prefix()
     Registry(stack.redis, Keys(prefix)).register(config(10, 5, 60))
-    env = {"MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_AGGREGATOR__TOPIC": topic,
-           "MODELMON_AGGREGATOR__GROUP": f"bench-{uuid.uuid4().hex[:6]}",
-           "MODELMON_ADMIN__PORT": "0", "MODELMON_LOG_LEVEL": "WARNING",
-           "MODELMON_NATIVE": "1" if path == "native" else "0"}  # fmt: skip
+    env = aggregator_env(prefix, topic, MODELMON_NATIVE="1" if path == "native" else "0")
     proc = service("aggregator", env, tmp / f"aggregator-{path}.log")
     try:
         wait(lambda: stack.flushed(prefix, topic) >= min(100_000, n // 4), 300)
@@ -333,12 +338,11 @@ def detection_latency(stack: Stack, seconds: float, tmp: Path) -> list[float]:
     capture, alerts, prefix = stack.topic(PARTITIONS), stack.topic(1), stack.prefix()
     Registry(stack.redis, Keys(prefix)).register(config(10, 1, 5))
     push_baseline(stack, prefix, tmp)
-    env = {"MODELMON_REDIS__KEY_PREFIX": prefix, "MODELMON_AGGREGATOR__TOPIC": capture,
-           "MODELMON_AGGREGATOR__GROUP": f"bench-{uuid.uuid4().hex[:6]}",
-           "MODELMON_AGGREGATOR__FLUSH_SECONDS": "0.5", "MODELMON_DETECTOR__INTERVAL": "0.2",
-           "MODELMON_ADMIN__PORT": "0",
-           "MODELMON_DETECTOR__TOPIC": capture, "MODELMON_DETECTOR__ALERTS_TOPIC": alerts,
-           "MODELMON_LOG_LEVEL": "WARNING"}  # fmt: skip
+    env = aggregator_env(
+        prefix, capture, MODELMON_AGGREGATOR__FLUSH_SECONDS="0.5",
+        MODELMON_DETECTOR__INTERVAL="0.2", MODELMON_DETECTOR__TOPIC=capture,
+        MODELMON_DETECTOR__ALERTS_TOPIC=alerts,
+    )  # fmt: skip
     procs = [service(n, env, tmp / f"{n}.log") for n in ("aggregator", "detector")]
     first: dict[int, float] = {}
     seen: dict[int, float] = {}
