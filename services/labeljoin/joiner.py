@@ -1,12 +1,14 @@
 """The joiner: the internal join topic -> pending state, joined pairs and window quality, exactly
-once through the fenced flush (``modelmon.quality.store``); then evaluation of touched windows.
+once through the fenced flush (``modelmon.quality.store``); then evaluation of the windows the
+flush changed, at least once: the flush marks them durably, the joiner clears a mark only after
+the window's results are delivered, and re-drives the marks it finds when it gains a partition.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -24,7 +26,7 @@ from modelmon.errors import FencedWriteError, InvalidEventError
 from modelmon.quality.evaluate import QualityEvaluation, evaluate
 from modelmon.quality.join import JoinPartition, ModelQuality, add_pairs, decode
 from modelmon.quality.problem import QualityState
-from modelmon.quality.store import JoinFlush, JoinStore, WindowWrite
+from modelmon.quality.store import JoinFlush, JoinStore, Unevaluated, WindowWrite
 
 from .metrics import LabelJoinMetrics
 
@@ -38,7 +40,7 @@ class PartitionRun:
     stored: int | None
     next: int | None
     changes: JoinPartition
-    touched: set[tuple[str, int]] = field(default_factory=set)
+    unchecked: bool = True  # its unevaluated windows not yet read since it was gained
 
     def accepts(self, offset: int) -> bool:
         return self.next is None or offset >= self.next
@@ -61,8 +63,12 @@ class Joiner:
         retry: Callable[[str, Callable[[], Any]], Any],
         clock_ms: Callable[[], int],
         metrics: LabelJoinMetrics,
+        deliver: Callable[[], bool] = lambda: True,
     ) -> None:
+        """``deliver`` sends what the publishers queued and says whether all of it went out:
+        only then are the evaluated windows' marks cleared."""
         self._consumer, self.store, self._models = consumer, store, models
+        self._deliver = deliver
         self.topic, self.partitions = topic, partitions
         self._publish, self._retry, self._clock_ms = publish, retry, clock_ms
         self._publish_rolling, self._publish_bias = publish_rolling, publish_bias
@@ -134,35 +140,59 @@ class Joiner:
             changes.learn(inference_id, entry, joined)
         for record in records:
             changes.apply(record, models)
-        run.touched.update(changes.windows)
         run.next = (chunk[-1].offset() or 0) + 1
 
     # -- flushing -------------------------------------------------------------------------
     def flush(self, only: list[int] | None = None) -> None:
+        """Flushes the owned partitions with changes, then evaluates every window their flushes
+        (or a predecessor's unevaluated ones) changed."""
         models = self._models()
         committed: list[TopicPartition] = []
+        due: list[int] = []
         for p in list(only if only is not None else self.owned):
             run = self.owned.get(p)
-            if run is None or run.next is None or run.next == run.stored:
+            if run is None:
                 continue
-            touched = self._flush_partition(p, run, models)
-            if touched is None:
-                continue
-            committed.append(TopicPartition(self.topic, p, run.stored or 0))
-            for model_id, start in sorted(touched):
-                model = models.get(model_id)
-                if model is not None:
-                    self._retry("evaluate a quality window", partial(self._evaluate, model_id,
-                                                                      start, model))  # fmt: skip
+            if run.next is not None and run.next != run.stored:
+                if not self._flush_partition(p, run, models):
+                    continue
+                committed.append(TopicPartition(self.topic, p, self.owned[p].stored or 0))
+                due.append(p)
+            elif run.unchecked:
+                due.append(p)
+        self._evaluate_due(due, models)
         if committed:
             try:
                 self._consumer.commit(offsets=committed, asynchronous=True)
             except KafkaException as exc:  # informational: Redis holds the real offsets
                 log.warning("kafka commit failed: %s", exc)
 
+    def _evaluate_due(self, partitions: list[int], models: Mapping[str, ModelQuality]) -> None:
+        """Evaluates each unevaluated window of these partitions once, delivers, then clears."""
+        marks: dict[int, list[Unevaluated]] = {}
+        for p in partitions:
+            marks[p] = self._retry("read unevaluated windows", partial(self.store.unevaluated, p))
+            self.owned[p].unchecked = False
+        windows = sorted({(w.model_id, w.start_ms) for found in marks.values() for w in found})
+        for model_id, start in windows:
+            model = models.get(model_id)
+            if model is not None:
+                self._retry("evaluate a quality window", partial(self._evaluate, model_id,
+                                                                  start, model))  # fmt: skip
+        if windows and not self._deliver():
+            log.warning("results not all delivered; their windows are evaluated again")
+            for p in marks:
+                if p in self.owned:
+                    self.owned[p].unchecked = True
+            return
+        for p, found in marks.items():
+            if found:
+                self._retry("clear evaluated windows", partial(self.store.evaluated, p, found))
+
     def _flush_partition(
         self, p: int, run: PartitionRun, models: Mapping[str, ModelQuality]
-    ) -> set[tuple[str, int]] | None:
+    ) -> bool:
+        """Writes the partition's changes; False when fenced (then resumed from Redis)."""
         changes = run.changes
         windows = [self._window_write(p, key, models) for key in sorted(changes.windows)]
         deadlines = {
@@ -178,15 +208,14 @@ class Joiner:
             self.metrics.flushes.labels("fenced").inc()
             log.warning("%s; resuming from Redis", exc, extra={"partition": p})
             self._reset(p)
-            return None
+            return False
         for name, value in changes.counts.items():
             if value:
                 self.metrics.joined.labels(name).inc(value)
         self.metrics.flushes.labels("ok").inc()
-        touched = run.touched
         self.owned[p] = PartitionRun(plan.next_offset, plan.next_offset, JoinPartition(
-            changes.watermark))  # fmt: skip
-        return touched
+            changes.watermark), unchecked=False)  # fmt: skip
+        return True
 
     def _window_write(
         self, p: int, key: tuple[str, int], models: Mapping[str, ModelQuality]

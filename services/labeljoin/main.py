@@ -113,6 +113,7 @@ def wire(
         publish_rolling=store_rolling(redis, keys), publish_bias=publisher.bias,
         retry=retry,
         clock_ms=lambda: int(time.time() * 1000), metrics=metrics,
+        deliver=lambda: producer.flush(10) == 0,
     )  # fmt: skip
     return LabelJoinService(router, joiner, stop, health, lj.flush_seconds, lj.batch_size,
                             on_flush=lambda: _ignore(producer.flush(10)))  # fmt: skip

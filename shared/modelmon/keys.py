@@ -196,6 +196,11 @@ class Keys:
         """Sorted set: pending/joined member -> deadline (ms); swept past the watermark."""
         return f"{self._lj(partition)}:deadlines"
 
+    def labeljoin_unevaluated(self, partition: int) -> str:
+        """Set of ``<model>|<window start>`` the partition's flushes changed and the joiner has
+        not yet evaluated and published (cleared after; re-driven after a restart)."""
+        return f"{self._lj(partition)}:unevaluated"
+
     def labeljoin_window_prefix(self, partition: int) -> str:
         """Prefix of the partition's per-(model, window) counters: the flush script builds
         ``<prefix><model>:<start>:<partition>`` (``labeljoin_window``)."""

@@ -267,6 +267,14 @@ def _assert_quality_equals_sklearn(redis_client: Any, prefix: str, pairs: list[t
     tn, fp, fn, tp = skm.confusion_matrix(y, pred).ravel()
     assert m["confusion_matrix"] == {"0": {"0": tn, "1": fp}, "1": {"0": fn, "1": tp}}
     assert abs(m["auc"]["value"] - skm.roc_auc_score(y, score)) <= state.auc_error_bound() + 1e-12
+    results = redis_client.zrange(Keys(prefix).quality_results(MODEL), 0, -1)
+    published = {json.loads(r)["window_start_ms"]: json.loads(r)["labelled"] for r in results}
+    final: dict[int, int] = {}
+    for key, blob in zip(keys, redis_client.mget(keys), strict=True):
+        start = int((key if isinstance(key, str) else key.decode()).rsplit(":", 1)[1])
+        final[start] = final.get(start, 0) + SPEC.deserialize(blob).count
+    # every window's last published result holds all its pairs, through the kills
+    assert published == {s: n for s, n in final.items() if n >= 50}, (published, final)
 
 
 def _assert_quality_alert(settings: Settings, topic: str, redis_client: Any, prefix: str) -> None:

@@ -18,12 +18,26 @@ import redis
 
 from modelmon.errors import DependencyUnavailableError, FencedWriteError
 from modelmon.keys import Keys
-from modelmon.quality.join import COUNTERS, Entry, JoinPartition, decode, encode, joined_member
+from modelmon.quality.join import (
+    COUNTERS,
+    SEP,
+    Entry,
+    JoinPartition,
+    decode,
+    encode,
+    joined_member,
+)
 from modelmon.windows import NO_WATERMARK
 
-#: KEYS: state, pending, joined, deadlines, then per touched window: partial, counts, bias.
+#: KEYS: state, pending, joined, deadlines, unevaluated, then per touched window: partial,
+#:   counts, bias.
 #: ARGV: from, next, watermark, updated, ttl, window-key prefix, partition, sweep limit,
 #:   #pending-set, #pending-del, #members-del, #joined, #windows, #counters, then the entries.
+#: Every window the flush changes (touched, or an expiry swept into its counters) joins the
+#: partition's ``unevaluated`` set, scored by the flush's next offset, in the same atomic call;
+#: the joiner removes it only after the window was evaluated and its results delivered, and only
+#: if no later flush changed it since (``SETTLE_SCRIPT``), so a kill in between re-evaluates it
+#: after restart and a slow owner never clears a newer owner's change.
 FLUSH_SCRIPT = """
 local stored = redis.call('HGET', KEYS[1], 'offset')
 if not stored then stored = '' end
@@ -45,13 +59,14 @@ for i = 1, njoin do
   a = a + 2
 end
 for i = 1, nwin do
-  local partial, counts, bias = KEYS[2 + 3 * i], KEYS[3 + 3 * i], KEYS[4 + 3 * i]
+  local partial, counts, bias = KEYS[3 + 3 * i], KEYS[4 + 3 * i], KEYS[5 + 3 * i]
   if ARGV[a] ~= '' then redis.call('SET', partial, ARGV[a], 'EX', ttl) end
   redis.call('HINCRBY', counts, 'predictions', ARGV[a + 1])
   redis.call('HINCRBY', counts, 'joined', ARGV[a + 2])
   redis.call('EXPIRE', counts, ttl)
   if ARGV[a + 3] ~= '' then redis.call('SET', bias, ARGV[a + 3], 'EX', ttl) end
-  a = a + 4
+  redis.call('ZADD', KEYS[5], ARGV[2], ARGV[a + 4])
+  a = a + 5
 end
 for i = 1, ncount do
   redis.call('HINCRBY', KEYS[1], 'c:' .. ARGV[a], ARGV[a + 1])
@@ -70,6 +85,7 @@ for _, m in ipairs(expired) do
     redis.call('HINCRBY', counts, 'expired', 1)
     redis.call('EXPIRE', counts, ttl)
     redis.call('HINCRBY', KEYS[1], 'c:expired_predictions', 1)
+    redis.call('ZADD', KEYS[5], ARGV[2], model .. '|' .. start)
   else
     local id = string.match(m, '^l|[^|]*|(.*)$')
     redis.call('HDEL', KEYS[2], id)
@@ -79,6 +95,19 @@ end
 if #expired > 0 then redis.call('ZREM', KEYS[4], unpack(expired)) end
 redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'watermark', ARGV[3], 'updated', ARGV[4])
 return {1, ARGV[2]}
+"""
+
+#: KEYS: unevaluated. ARGV: pairs of member, the score it was read with: removed only if its
+#: score is still that (no flush changed the window after it was read).
+SETTLE_SCRIPT = """
+local n = 0
+for i = 1, #ARGV, 2 do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score and tonumber(score) <= tonumber(ARGV[i + 1]) then
+    n = n + redis.call('ZREM', KEYS[1], ARGV[i])
+  end
+end
+return n
 """
 
 #: Expired entries swept per flush at most (the rest go with the next flushes).
@@ -117,6 +146,26 @@ class StoredJoin:
     counts: dict[str, int]
 
 
+def window_member(model_id: str, start_ms: int) -> str:
+    """A window in a partition's unevaluated set (the flush script builds the same on expiry;
+    model ids never hold ``|``, see ``quality.join.pending_member``)."""
+    return SEP.join((model_id, str(start_ms)))
+
+
+@dataclass(frozen=True, order=True)
+class Unevaluated:
+    """A window a flush changed, and the offset of the last flush that did."""
+
+    model_id: str
+    start_ms: int
+    offset: int
+
+    @classmethod
+    def of(cls, member: str, offset: int) -> Unevaluated:
+        model_id, _, start = member.rpartition(SEP)
+        return cls(model_id, int(start), offset)
+
+
 def _entry_blob(entry: Entry) -> bytes:
     return msgspec.msgpack.encode((entry.member, encode(entry.record)))
 
@@ -134,6 +183,7 @@ class JoinStore:
         self.keys = keys
         self.retention_seconds = retention_seconds
         self._script = client.register_script(FLUSH_SCRIPT)
+        self._settle = client.register_script(SETTLE_SCRIPT)
 
     def load(self, partition: int) -> StoredJoin:
         try:
@@ -183,6 +233,30 @@ class JoinStore:
         except redis.RedisError as exc:
             raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
 
+    def unevaluated(self, partition: int) -> list[Unevaluated]:
+        """The windows flushes of this partition changed and nobody has evaluated since."""
+        try:
+            found = cast(
+                list[tuple[bytes, float]],
+                self._r.zrange(self.keys.labeljoin_unevaluated(partition), 0, -1, withscores=True),
+            )
+        except redis.RedisError as exc:
+            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+        return sorted(Unevaluated.of(m.decode(), int(score)) for m, score in found)
+
+    def evaluated(self, partition: int, windows: Iterable[Unevaluated]) -> None:
+        """Clears windows from the partition's unevaluated set once their results are out,
+        except those a flush changed again after they were read."""
+        args: list[str | int] = []
+        for w in windows:
+            args += [window_member(w.model_id, w.start_ms), w.offset]
+        if not args:
+            return
+        try:
+            self._settle(keys=[self.keys.labeljoin_unevaluated(partition)], args=args)
+        except redis.RedisError as exc:
+            raise DependencyUnavailableError(f"Redis did not answer: {exc}") from exc
+
     def window_counts(
         self, model_id: str, start_ms: int, partitions: Iterable[int]
     ) -> dict[str, int]:
@@ -206,6 +280,7 @@ class JoinStore:
             k.labeljoin_pending(partition),
             k.labeljoin_joined(partition),
             k.labeljoin_deadlines(partition),
+            k.labeljoin_unevaluated(partition),
         ]
         for w in plan.windows:
             keys += [
@@ -239,7 +314,7 @@ class JoinStore:
         for inference_id, deadline in changes.joined.items():
             args += [inference_id, deadline]
         for w in plan.windows:
-            args += [w.blob, w.predictions, w.joined, w.bias]
+            args += [w.blob, w.predictions, w.joined, w.bias, window_member(w.model_id, w.start_ms)]
         for name, value in counts:
             args += [name, value]
         try:
@@ -253,4 +328,12 @@ class JoinStore:
             )
 
 
-__all__ = ["JoinFlush", "JoinStore", "StoredJoin", "WindowWrite", "joined_member"]
+__all__ = [
+    "JoinFlush",
+    "JoinStore",
+    "StoredJoin",
+    "Unevaluated",
+    "WindowWrite",
+    "joined_member",
+    "window_member",
+]
