@@ -10,9 +10,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from modelmon.adapters.kafka import make_consumer, make_producer
@@ -97,43 +99,39 @@ def _detector(
     return Detector(options, ports, StopFlag(), CollectorRegistry(), Health())
 
 
-def _stack(
-    settings: Settings, new_topic: Any, consumer_group: str, redis_client: Any, prefix: str,
-    log: Path,
-) -> tuple[str, str, ServiceProcess]:  # fmt: skip
-    """Windows 0 and 1 of every model folded by an aggregator, complete by the idle rule."""
+@pytest.fixture
+def stack(
+    settings: Settings, new_topic: Any, consumer_group: str, redis_client: Any,
+    redis_prefix: str, tmp_path: Path,
+) -> Iterator[tuple[str, str]]:  # fmt: skip
+    """(capture, alerts): windows 0 and 1 of every model folded by an aggregator, complete by
+    the idle rule."""
     capture, alerts = new_topic(partitions=PARTITIONS), new_topic(partitions=1)
     for m in _ids():
         register(
-            redis_client, prefix, m, size_seconds=SIZE // 1000, allowed_lateness_seconds=0,
-            idle_timeout_seconds=2,
+            redis_client, redis_prefix, m, size_seconds=SIZE // 1000,
+            allowed_lateness_seconds=0, idle_timeout_seconds=2,
         )  # fmt: skip
     produce(settings, capture, _events())
-    aggregator = ServiceProcess("aggregator", service_env(prefix, capture, consumer_group), log)
-    aggregator.start()
-    settled(settings, redis_client, prefix, capture, PARTITIONS, 180, 2.5)
-    return capture, alerts, aggregator
+    env = service_env(redis_prefix, capture, consumer_group)
+    aggregator = ServiceProcess("aggregator", env, tmp_path / "agg.log").start()
+    try:
+        settled(settings, redis_client, redis_prefix, capture, PARTITIONS, 180, 2.5)
+        yield capture, alerts
+    finally:
+        assert aggregator.terminate() == 0, aggregator.logs()
 
 
 def test_a_redis_error_after_the_windows_were_handed_out_loses_none(
-    settings: Settings, new_topic: Any, consumer_group: str, redis_client: Any,
-    redis_prefix: str, tmp_path: Path,
-) -> None:  # fmt: skip
-    capture, alerts, aggregator = _stack(
-        settings, new_topic, consumer_group, redis_client, redis_prefix, tmp_path / "agg.log"
-    )
-    try:
-        results = RetryQueueDown(redis_client, Keys(redis_prefix), "d", capture)
-        det = _detector(settings, redis_client, redis_prefix, capture, alerts, results)
-        try:
-            det.step()
-            raise AssertionError("the injected Redis error should have surfaced")
-        except TransientError:
-            pass  # Detector.run backs off and runs the next pass
-        assert det.step() == MODELS * WINDOWS and det.step() == 0
-        assert det.metrics.repair_windows._value.get() == 0
-    finally:
-        assert aggregator.terminate() == 0, aggregator.logs()
+    stack: tuple[str, str], settings: Settings, redis_client: Any, redis_prefix: str
+) -> None:
+    capture, alerts = stack
+    results = RetryQueueDown(redis_client, Keys(redis_prefix), "d", capture)
+    det = _detector(settings, redis_client, redis_prefix, capture, alerts, results)
+    with pytest.raises(TransientError):
+        det.step()  # Detector.run backs off, then runs the next pass
+    assert det.step() == MODELS * WINDOWS and det.step() == 0
+    assert det.metrics.repair_windows._value.get() == 0
     singles = Counter(
         (r["model_id"], r["result"]["window_start"])
         for r in _evaluated(settings, alerts)
@@ -143,28 +141,19 @@ def test_a_redis_error_after_the_windows_were_handed_out_loses_none(
 
 
 def test_a_detector_killed_recording_a_failure_leaves_no_alert_waiting_for_a_retry(
-    settings: Settings, new_topic: Any, consumer_group: str, redis_client: Any,
-    redis_prefix: str, tmp_path: Path,
-) -> None:  # fmt: skip
-    capture, alerts, aggregator = _stack(
-        settings, new_topic, consumer_group, redis_client, redis_prefix, tmp_path / "agg.log"
-    )
+    stack: tuple[str, str], settings: Settings, redis_client: Any, redis_prefix: str
+) -> None:
+    capture, alerts = stack
     keys = Keys(redis_prefix)
     args = (settings, redis_client, redis_prefix, capture, alerts)
-    try:
-        dying = DiesSavingAFailure(redis_client, keys, "dies", capture)
-        try:
-            _detector(*args, dying, reports=True).step()
-            raise AssertionError("the detector should have died recording the first failure")
-        except Killed:
-            pass
-        # a real kill leaves its claim, which lapses: deleted here rather than waited for
-        for claim in redis_client.scan_iter(f"{redis_prefix}:claim:*"):
-            redis_client.delete(claim)
-        fresh = ResultStore(redis_client, keys, "fresh", capture)
-        assert _detector(*args, fresh, reports=True).step() == 0  # every window fails again
-    finally:
-        assert aggregator.terminate() == 0, aggregator.logs()
+    dying = DiesSavingAFailure(redis_client, keys, "dies", capture)
+    with pytest.raises(Killed):
+        _detector(*args, dying, reports=True).step()
+    # a real kill leaves its claim, which lapses: deleted here rather than waited for
+    for claim in redis_client.scan_iter(f"{redis_prefix}:claim:*"):
+        redis_client.delete(claim)
+    fresh = ResultStore(redis_client, keys, "fresh", capture)
+    assert _detector(*args, fresh, reports=True).step() == 0  # every window fails again
     refs = [WindowRef(m, SIZE, T0 - T0 % SIZE + w * SIZE) for m in _ids() for w in range(WINDOWS)]
     failures = fresh.failures(refs)
     assert len(failures) == MODELS * WINDOWS
