@@ -29,8 +29,8 @@ from modelmon.streaming.results import ResultStore
 from modelmon_services.detector.ports import DetectorPorts
 from modelmon_services.detector.service import Detector, DetectorOptions
 
-from .detector_support import settled
-from .test_aggregator_support import Event, ServiceProcess, produce, register, service_env
+from .detector_support import register_idle_models, settled
+from .test_aggregator_support import Event, ServiceProcess, produce, service_env
 from .test_detector import T0, _evaluated
 
 MODELS = 12
@@ -107,11 +107,7 @@ def stack(
     """(capture, alerts): windows 0 and 1 of every model folded by an aggregator, complete by
     the idle rule."""
     capture, alerts = new_topic(partitions=PARTITIONS), new_topic(partitions=1)
-    for m in _ids():
-        register(
-            redis_client, redis_prefix, m, size_seconds=SIZE // 1000,
-            allowed_lateness_seconds=0, idle_timeout_seconds=2,
-        )  # fmt: skip
+    register_idle_models(redis_client, redis_prefix, _ids(), SIZE)
     produce(settings, capture, _events())
     env = service_env(redis_prefix, capture, consumer_group)
     aggregator = ServiceProcess("aggregator", env, tmp_path / "agg.log").start()
