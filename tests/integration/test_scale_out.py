@@ -202,10 +202,13 @@ def test_three_aggregators_two_detectors_and_a_kill_equal_one_process(
     progress(len(events) // 3)
     assert flushed(cluster_client, scaled, capture, PARTS) < len(events)  # mid-stream
     second.kill()
-    tail.set()  # the rest of the stream only now: the kill is mid-stream by construction
     replacement = agg("agg4")
     running = [first, third, replacement, *detectors]
     try:
+        # the rest of the stream only once the replacement holds partitions: the kill is
+        # mid-stream, and the replacement shares the rest, by construction (not by timing)
+        wait_for(lambda: "partitions assigned" in replacement.logs(10**6), 120, "agg4 joined")
+        tail.set()
         producer.join(180)
         offsets = high_watermarks(settings, capture, PARTS)
         assert sum(high for _, high in offsets.values()) == len(events)
