@@ -90,10 +90,15 @@ class WindowFinder:
         ready = cursors.fresh(hits)
         for model_id, (marks, high) in looked.items():
             cursors.looked(model_id, marks, high)
-        self._repair_when_due(cursors, complete, parts, now_ms)
+        try:  # the cursors moved past ``ready``: a failure now must not lose it (requeued)
+            self._repair_when_due(cursors, complete, parts, now_ms)
+            retries = self._retries(registered, models, now_ms)
+        except BaseException:
+            cursors.pending.update(ready)
+            raise
         ready.update({r: c for r, c in cursors.pending.items() if r.model_id in models})
         cursors.pending.clear()
-        ready.update(self._retries(registered, models, now_ms))
+        ready.update(retries)
         return ready
 
     def requeue(self, windows: Mapping[WindowRef, int]) -> None:

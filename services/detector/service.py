@@ -129,12 +129,13 @@ class Detector:
             return 0
         progress = self._reader.progress(offsets)
         ready = self._finder.ready(models, progress, list(offsets), now_ms)
-        fresh = set(ready) - self._results.done(ready)
-        failed = self._results.failures(fresh)
-        waiting = {ref for ref, f in failed.items() if f.retry_at_ms > now_ms}  # queued
-        todo = sorted_windows(fresh - waiting)
+        todo = sorted_windows(set(ready))  # handed out: finished, queued or requeued below
         evaluated = 0
         try:
+            fresh = set(ready) - self._results.done(ready)
+            failed = self._results.failures(fresh)
+            waiting = {ref for ref, f in failed.items() if f.retry_at_ms > now_ms}  # queued
+            todo = sorted_windows(fresh - waiting)
             while todo and not self.stop.is_set():
                 ref = todo[0]
                 if self._results.claim(ref, self.options.claim_seconds):
@@ -171,17 +172,20 @@ class Detector:
     def _record_failure(
         self, ref: WindowRef, error: Exception, previous: WindowFailure | None
     ) -> None:
-        """Durably: the failure (when to retry), a failed result, an evaluation_failed alert."""
+        """Durably: a failed result, an evaluation_failed alert, then the failure (when to
+        retry). The record comes last: a crash before it leaves the window unfinished and
+        unrecorded, so it is evaluated again at once and the same alert (same id) is produced
+        again; recorded first, a crash would hold the alert back until the retry."""
         now_ms = int(self._clock() * 1000)
         attempts = (previous.attempts if previous else 0) + 1
         reason = f"{type(error).__name__}: {error}"[:2000]
         delay = self.options.failed_retry.delay(attempts, self._rand())
         retry_at = now_ms + int(delay * 1000)
-        failure = WindowFailure(ref, reason, attempts, now_ms, retry_at)
-        self._results.record_failure(failure, self.options.retention_seconds)
         result, alert = detection.evaluation_failed(ref, reason, attempts, _utc(now_ms))
         self._results.save_result(result, False, self.options.hot_retention_seconds * 1000)
         self._produce_all(ref.model_id, [alert.model_dump_json().encode()])
+        failure = WindowFailure(ref, reason, attempts, now_ms, retry_at)
+        self._results.record_failure(failure, self.options.retention_seconds)
         self.metrics.failures.labels(ref.model_id).inc()
         log.warning(
             "window evaluation failed (attempt %d); retrying at %s: %s",

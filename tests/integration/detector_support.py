@@ -18,7 +18,16 @@ from modelmon.streaming.results import ResultStore
 from modelmon_services.detector.ports import DetectorPorts
 from modelmon_services.detector.service import Detector, DetectorOptions
 
-from .test_aggregator_support import caught_up, high_watermarks, wait_for
+from .test_aggregator_support import caught_up, high_watermarks, register, wait_for
+
+
+def register_idle_models(redis_client: Any, prefix: str, ids: list[str], size_ms: int) -> None:
+    """Models of ``size_ms`` windows, no lateness, complete after 2 s of idle partitions."""
+    for m in ids:
+        register(
+            redis_client, prefix, m, size_seconds=size_ms // 1000, allowed_lateness_seconds=0,
+            idle_timeout_seconds=2,
+        )  # fmt: skip
 
 
 def in_process_detector(

@@ -15,8 +15,8 @@ from modelmon.streaming.results import ResultStore
 from modelmon_services.detector.finder import ShardOptions
 from modelmon_services.detector.service import Detector, DetectorOptions
 
-from .detector_support import in_process_detector, settled
-from .test_aggregator_support import Event, ServiceProcess, produce, register, service_env
+from .detector_support import in_process_detector, register_idle_models, settled
+from .test_aggregator_support import Event, ServiceProcess, produce, service_env
 from .test_detector import T0, _evaluated
 
 MODELS = 1000
@@ -86,11 +86,7 @@ def test_a_thousand_models_each_window_once_across_shards_and_a_restart(
     redis_prefix: str, tmp_path: Path,
 ) -> None:  # fmt: skip
     capture, alerts = new_topic(partitions=PARTITIONS), new_topic(partitions=1)
-    for m in _ids():
-        register(
-            redis_client, redis_prefix, m, size_seconds=SIZE // 1000,
-            allowed_lateness_seconds=0, idle_timeout_seconds=2,
-        )  # fmt: skip
+    register_idle_models(redis_client, redis_prefix, _ids(), SIZE)
     produce(settings, capture, _events(range(0, 2)))
     env = service_env(redis_prefix, capture, consumer_group)
     aggregator = ServiceProcess("aggregator", env, tmp_path / "agg.log").start()

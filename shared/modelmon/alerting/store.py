@@ -5,8 +5,10 @@ Keys (built by ``modelmon.keys.Keys``, under the configured prefix):
 - ``Keys.alert_states``, ``<prefix>:alerting:state:<model_id>``: hash, alert key -> ``KeyState``
   JSON.
 - ``Keys.alert_plan``, ``<prefix>:alerting:plan:<event_id>``: hash, ``plan`` -> ``Plan`` JSON and
-  ``d:<delivery id>`` -> ``delivered`` | ``dead_lettered`` while the event is being delivered;
-  then only ``done`` -> ``1``, the de-duplication marker. Expires after ``plan_ttl``.
+  ``d:<delivery id>`` -> ``delivered`` | ``dead_lettered`` while the event is being delivered
+  (kept at least ``PENDING_PLAN_TTL``: a crash and an outage longer than ``plan_ttl`` must not
+  lose the notifications the stored state change owes); then only ``done`` -> ``1``, the
+  de-duplication marker, which expires after ``plan_ttl``.
 
 The plan and the state change it came from are written in one MULTI/EXEC guarded by WATCH, so
 two processes (a zombie after a rebalance) cannot both decide the same event, and a replay of
@@ -32,6 +34,12 @@ Decide = Callable[[dict[str, KeyState]], tuple[Plan, dict[str, KeyState]]]
 #: How long an event id is remembered (a replay older than this is still de-duplicated by the
 #: alert state, but would publish its CloudWatch datapoints again).
 DEFAULT_PLAN_TTL = 2 * 86400
+
+#: How long a plan whose deliveries are not all done outlives its event: at least this (and
+#: the de-duplication window). Its state change is already stored, so a replay after the plan
+#: expired would decide nothing and the pending notifications would be lost: the plan must
+#: outlast any outage the alerts topic's retention still covers.
+PENDING_PLAN_TTL = 30 * 86400
 
 
 @contextmanager
@@ -92,11 +100,12 @@ class AlertingStore:
                         pipe.hset(
                             state_key, mapping={k: s.model_dump_json() for k, s in changed.items()}
                         )
-                    if plan.deliveries:
+                    if plan.deliveries:  # pending until ``finish``: kept past any outage
                         pipe.hset(plan_key, "plan", plan.model_dump_json())
+                        pipe.expire(plan_key, max(self._ttl, PENDING_PLAN_TTL))
                     else:
                         pipe.hset(plan_key, "done", "1")
-                    pipe.expire(plan_key, self._ttl)
+                        pipe.expire(plan_key, self._ttl)
                     pipe.execute()
                     return plan
                 except redis.WatchError:
