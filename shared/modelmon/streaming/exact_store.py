@@ -21,7 +21,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from modelmon.profile import exact
+from modelmon.profile import exact, floatpack
 from modelmon.profile.exact import CATEGORICAL, NUMERIC, ExactParts
 from modelmon.profile.exact_rows import N_CLASSES, STR, categorical_rows, numeric_rows
 from modelmon.profile.numbers import Numbers
@@ -174,9 +174,22 @@ def _counters(layout: Layout, classes: Any, local: Int64Array, d: int) -> Any:
 
 
 def _sorted_values(values: Any, local: Int64Array, d: int) -> tuple[Any, Int64Array]:
-    """All groups' finite values sorted by (group, feature, value), and each group's bounds.
-    Feature by feature (cache-sized arrays): a value sort, then a stable radix sort by group,
-    then each value goes to its place in the group-major output."""
+    """All groups' finite values sorted by (group, feature, value), and each group's bounds
+    (natively when built: native/src/exact.rs ``exact_sort_values``, else numpy)."""
+    module = floatpack.native()
+    if module is None:
+        return _sorted_values_numpy(values, local, d)
+    out, counts = module.exact_sort_values(
+        np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(local, np.int64), d
+    )
+    per_group = counts.reshape(d, values.shape[0]).sum(axis=1)
+    return out, np.concatenate(([0], np.cumsum(per_group)))
+
+
+def _sorted_values_numpy(values: Any, local: Int64Array, d: int) -> tuple[Any, Int64Array]:
+    """``_sorted_values`` with numpy, feature by feature (cache-sized arrays): a value sort,
+    then a stable radix sort by group, then each value goes to its place in the group-major
+    output."""
     nn = values.shape[0]
     parts, counts = [], np.zeros((d, nn), dtype=np.int64)
     for f in range(nn):
