@@ -4,8 +4,11 @@
 //! `streaming/exact_store.py` is the reference; the tests hold both to identical bytes.
 //!
 //! - `exact_sort_values(values, group, groups)`: `values` is features x rows (NaN: no value),
-//!   `group` each row's window (0..groups). Returns every finite value ordered by (window,
-//!   feature, value) and the count per (window, feature), window-major.
+//!   `group` each row's window (0..groups; -1: a row of no window written now). Returns every
+//!   finite value ordered by (window, feature, value) and the count per (window, feature),
+//!   window-major.
+//! - `exact_count_classes(classes, group, groups, n_classes)`: `classes` features x rows; the
+//!   rows per (window, feature, class), window-major (`np.bincount` of those keys).
 //! - `exact_pack_groups(values, lengths, runs_per_group)`: `floatpack.pack_groups`: per group
 //!   of consecutive runs its bytes, or None for a group with a run that needs float bits (the
 //!   caller packs those with the reference; they are rare: values with more than 9 decimals).
@@ -29,6 +32,7 @@ type Sorted<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<i64>>);
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(exact_sort_values, m)?)?;
     m.add_function(wrap_pyfunction!(exact_pack_groups, m)?)?;
+    m.add_function(wrap_pyfunction!(exact_count_classes, m)?)?;
     m.add("EXACT_ABI", EXACT_ABI)
 }
 
@@ -45,15 +49,13 @@ fn exact_sort_values<'py>(
     if group.len() != n {
         return Err(PyValueError::new_err("one window per row"));
     }
-    if group.iter().any(|&g| g < 0 || g as usize >= groups) {
-        return Err(PyValueError::new_err("a row's window is out of range"));
-    }
+    check_groups(group, groups)?;
     let mut counts = vec![0i64; groups * nf];
     for f in 0..nf {
         let row = values.row(f);
-        for (i, v) in row.iter().enumerate() {
-            if !v.is_nan() {
-                counts[group[i] as usize * nf + f] += 1;
+        for (&g, v) in group.iter().zip(row.iter()) {
+            if g >= 0 && !v.is_nan() {
+                counts[g as usize * nf + f] += 1;
             }
         }
     }
@@ -64,22 +66,61 @@ fn exact_sort_values<'py>(
         total += c as usize;
     }
     start.push(total);
+    // values as integers in their order (f64::total_cmp's key; only finite values here), so
+    // each (window, feature) sorts as integers
     let mut fill = start.clone();
-    let mut out = vec![0f64; total];
+    let mut keys = vec![0i64; total];
     for f in 0..nf {
         let row = values.row(f);
-        for (i, &v) in row.iter().enumerate() {
-            if !v.is_nan() {
-                let slot = group[i] as usize * nf + f;
-                out[fill[slot]] = v;
+        for (&g, &v) in group.iter().zip(row.iter()) {
+            if g >= 0 && !v.is_nan() {
+                let slot = g as usize * nf + f;
+                keys[fill[slot]] = ordered(v);
                 fill[slot] += 1;
             }
         }
     }
     for w in start.windows(2) {
-        out[w[0]..w[1]].sort_unstable_by(f64::total_cmp);
+        keys[w[0]..w[1]].sort_unstable();
     }
+    let out: Vec<f64> = keys.into_iter().map(unordered).collect();
     Ok((out.into_pyarray(py), counts.into_pyarray(py)))
+}
+
+fn check_groups(group: &[i64], groups: usize) -> PyResult<()> {
+    if group.iter().any(|&g| g < -1 || g >= groups as i64) {
+        return Err(PyValueError::new_err("a row's window is out of range"));
+    }
+    Ok(())
+}
+
+#[pyfunction]
+fn exact_count_classes<'py>(
+    py: Python<'py>,
+    classes: PyReadonlyArray2<'py, i8>,
+    group: PyReadonlyArray1<'py, i64>,
+    groups: usize,
+    n_classes: usize,
+) -> PyResult<Bound<'py, PyArray1<i64>>> {
+    let classes = classes.as_array();
+    let (nf, n) = classes.dim();
+    let group = group.as_slice()?;
+    if group.len() != n {
+        return Err(PyValueError::new_err("one window per row"));
+    }
+    check_groups(group, groups)?;
+    if classes.iter().any(|&c| c < 0 || c as usize >= n_classes) {
+        return Err(PyValueError::new_err("a row's class is out of range"));
+    }
+    let mut counts = vec![0i64; groups * nf * n_classes];
+    for f in 0..nf {
+        for (&g, &c) in group.iter().zip(classes.row(f).iter()) {
+            if g >= 0 {
+                counts[(g as usize * nf + f) * n_classes + c as usize] += 1;
+            }
+        }
+    }
+    Ok(counts.into_pyarray(py))
 }
 
 #[pyfunction]
@@ -164,6 +205,17 @@ fn pack_group(values: &[f64], sizes: &[i64], buf: &mut Vec<u8>) -> bool {
         coded.iter_mut().for_each(|c| *c >>= 7);
     }
     true
+}
+
+#[inline]
+fn ordered(v: f64) -> i64 {
+    let bits = v.to_bits() as i64;
+    bits ^ ((((bits >> 63) as u64) >> 1) as i64)
+}
+
+#[inline]
+fn unordered(key: i64) -> f64 {
+    f64::from_bits((key ^ ((((key >> 63) as u64) >> 1) as i64)) as u64)
 }
 
 /// v * p rounded half to even with the same float operations as floatpack's `_round`.

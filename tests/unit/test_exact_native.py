@@ -80,9 +80,14 @@ def _matrix(draw: st.DrawFn, negative_zero: bool) -> tuple[Any, Any, int]:
         value = value.filter(_no_negative_zero)
     flat = draw(st.lists(value, min_size=rows * features, max_size=rows * features))
     values = np.array(flat, dtype=np.float64).reshape(features, rows)
-    local = np.array(draw(st.lists(st.integers(0, groups - 1), min_size=rows, max_size=rows)),
-                     dtype=np.int64)  # fmt: skip
+    owner = st.integers(-1, groups - 1)  # -1: a row of no group written now
+    local = np.array(draw(st.lists(owner, min_size=rows, max_size=rows)), dtype=np.int64)
     return values, local, groups
+
+
+def _reference_sort(values: Any, local: Any, groups: int) -> tuple[Any, Any]:
+    sel = np.flatnonzero(local >= 0)
+    return exact_store._sorted_values_numpy(values[:, sel], local[sel], groups)
 
 
 @settings(max_examples=200, deadline=None)
@@ -90,7 +95,7 @@ def _matrix(draw: st.DrawFn, negative_zero: bool) -> tuple[Any, Any, int]:
 def test_native_sorting_gives_the_reference_values(case: tuple[Any, Any, int]) -> None:
     values, local, groups = case
     got, got_bounds = exact_store._sorted_values(values, local, groups)
-    want, want_bounds = exact_store._sorted_values_numpy(values, local, groups)
+    want, want_bounds = _reference_sort(values, local, groups)
     assert got_bounds.tolist() == want_bounds.tolist()
     assert got.view(np.int64).tolist() == want.view(np.int64).tolist()
 
@@ -102,15 +107,39 @@ def test_native_sorting_with_negative_zeros_gives_equal_numbers(
 ) -> None:
     values, local, groups = case
     got, got_bounds = exact_store._sorted_values(values, local, groups)
-    want, want_bounds = exact_store._sorted_values_numpy(values, local, groups)
+    want, want_bounds = _reference_sort(values, local, groups)
     assert got_bounds.tolist() == want_bounds.tolist()
     assert got.tolist() == want.tolist()
 
 
-def test_a_row_of_no_window_is_a_value_error() -> None:
+@settings(max_examples=100, deadline=None)
+@given(st.data(), _matrix(negative_zero=False))
+def test_native_class_counts_give_the_reference_counters(
+    data: st.DataObject, case: tuple[Any, Any, int]
+) -> None:
+    _, local, groups = case
+    nf = data.draw(st.integers(1, 5))
+    kinds = np.array(data.draw(st.lists(st.integers(0, 1), min_size=nf, max_size=nf)), np.uint8)
+    layout = exact_store.Layout(tuple(f"f{i}" for i in range(nf)), kinds)
+    flat = data.draw(st.lists(st.integers(0, 6), min_size=nf * len(local), max_size=nf * len(local)))
+    classes = np.array(flat, dtype=np.int8).reshape(nf, len(local))
+    got = exact_store._counters(layout, classes, local, groups)
+    floatpack.use_native(False)
+    try:
+        want = exact_store._counters(layout, classes, local, groups)
+    finally:
+        floatpack.use_native(True)
+    assert got.tolist() == want.tolist()
+
+
+def test_a_row_of_no_window_or_class_is_a_value_error() -> None:
     native = floatpack.native()
     with pytest.raises(ValueError, match="out of range"):
         native.exact_sort_values(np.zeros((1, 2)), np.array([0, 2], dtype=np.int64), 2)
+    with pytest.raises(ValueError, match="out of range"):
+        native.exact_sort_values(np.zeros((1, 2)), np.array([0, -2], dtype=np.int64), 2)
+    with pytest.raises(ValueError, match="out of range"):
+        native.exact_count_classes(np.full((1, 2), 7, np.int8), np.zeros(2, np.int64), 1, 7)
 
 
 _input = st.one_of(

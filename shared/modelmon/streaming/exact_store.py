@@ -145,11 +145,12 @@ def build(
     g, values, classes, cats = rows
     local_of = np.full(int(g.max(initial=-1)) + 1 if len(g) else 0, -1, dtype=np.int64)
     local_of[gids[gids < len(local_of)]] = np.flatnonzero(gids < len(local_of))
-    sel = np.flatnonzero(local_of[g] >= 0) if len(g) else np.empty(0, np.int64)
-    local = local_of[g[sel]]
+    owner = local_of[g] if len(g) else np.empty(0, np.int64)  # -1: a row not written now
+    sel = np.flatnonzero(owner >= 0)
+    local = owner[sel]
     d = len(gids)
-    counters = _counters(layout, classes[:, sel], local, d)
-    vals, vbounds = _sorted_values(values[:, sel], local, d)
+    counters = _counters(layout, classes, owner, d)
+    vals, vbounds = _sorted_values(values, owner, d)
     ids, ccount, cbounds, clen = _categories(cats[:, sel], classes[layout.categorical][:, sel],
                                              local, d, texts)  # fmt: skip
     names = list(layout.names)
@@ -165,23 +166,31 @@ def build(
     return out
 
 
-def _counters(layout: Layout, classes: Any, local: Int64Array, d: int) -> Any:
+def _counters(layout: Layout, classes: Any, owner: Int64Array, d: int) -> Any:
+    """Per group (``owner`` of each row; -1: none) and feature its counters."""
     nf = len(layout.names)
-    idx = (local[None, :] * nf + np.arange(nf)[:, None]) * N_CLASSES + classes
-    c7 = np.bincount(idx.ravel(), minlength=d * nf * N_CLASSES).reshape(d, nf, N_CLASSES)
+    module = floatpack.native()
+    if module is not None:
+        flat = module.exact_count_classes(classes, owner, d, N_CLASSES)
+    else:
+        sel = np.flatnonzero(owner >= 0)
+        local = owner[sel]
+        idx = (local[None, :] * nf + np.arange(nf)[:, None]) * N_CLASSES + classes[:, sel]
+        flat = np.bincount(idx.ravel(), minlength=d * nf * N_CLASSES)
+    c7 = flat.reshape(d, nf, N_CLASSES)
     numeric = (layout.kinds == NUMERIC)[None, :, None]
     return np.where(numeric, c7 @ _TO_NUMERIC, c7 @ _TO_CATEGORICAL)
 
 
-def _sorted_values(values: Any, local: Int64Array, d: int) -> tuple[Any, Int64Array]:
-    """All groups' finite values sorted by (group, feature, value), and each group's bounds
-    (natively when built: native/src/exact.rs ``exact_sort_values``, else numpy)."""
+def _sorted_values(values: Any, owner: Int64Array, d: int) -> tuple[Any, Int64Array]:
+    """All groups' finite values sorted by (group, feature, value), and each group's bounds;
+    ``owner``: each row's group, -1 for none (natively when built: native/src/exact.rs
+    ``exact_sort_values``, else numpy)."""
     module = floatpack.native()
     if module is None:
-        return _sorted_values_numpy(values, local, d)
-    out, counts = module.exact_sort_values(
-        np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(local, np.int64), d
-    )
+        sel = np.flatnonzero(owner >= 0)
+        return _sorted_values_numpy(values[:, sel], owner[sel], d)
+    out, counts = module.exact_sort_values(values, owner, d)
     per_group = counts.reshape(d, values.shape[0]).sum(axis=1)
     return out, np.concatenate(([0], np.cumsum(per_group)))
 
