@@ -16,7 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from modelmon.profile import floatpack
+from modelmon.profile import codec, floatpack
+from modelmon.profile.exact import NUMERIC, ExactParts, parts_of_body, serialize_many
 from modelmon.streaming import exact_store
 
 from .test_exact_windows import T0, _event, _plans, _run
@@ -121,7 +122,9 @@ def test_native_class_counts_give_the_reference_counters(
     nf = data.draw(st.integers(1, 5))
     kinds = np.array(data.draw(st.lists(st.integers(0, 1), min_size=nf, max_size=nf)), np.uint8)
     layout = exact_store.Layout(tuple(f"f{i}" for i in range(nf)), kinds)
-    flat = data.draw(st.lists(st.integers(0, 6), min_size=nf * len(local), max_size=nf * len(local)))
+    flat = data.draw(
+        st.lists(st.integers(0, 6), min_size=nf * len(local), max_size=nf * len(local))
+    )
     classes = np.array(flat, dtype=np.int8).reshape(nf, len(local))
     got = exact_store._counters(layout, classes, local, groups)
     floatpack.use_native(False)
@@ -179,3 +182,52 @@ def test_flushes_write_the_same_blobs_natively_and_with_numpy(
         floatpack.use_native(True)
     assert got[0] == want[0]
     assert [p.partials for p in got[1]] == [p.partials for p in want[1]]
+
+
+@st.composite
+def _parts(draw: st.DrawFn) -> ExactParts:
+    """An exact group's parts, consistent (as ``parts_of_body`` checks) with big and small
+    integers so every width of ``_uints`` shows up."""
+    kinds = np.array(draw(st.lists(st.integers(0, 1), max_size=5)), dtype=np.uint8)
+    rows = draw(st.sampled_from([0, 3, 40, 300, 70_000, 2**33]))
+    counts, values, clen, ccount, texts = [], [], [], [], []
+    for kind in kinds.tolist():
+        c0, c1 = draw(st.integers(0, rows)), 0
+        n = rows - c0
+        if kind == NUMERIC:
+            k = min(n, draw(st.integers(0, 12)))
+            integral = draw(st.integers(0, n))
+            counts.append([c0, c1, n - k, integral, n - integral])
+            values.extend(sorted(draw(st.lists(_value, min_size=k, max_size=k))))
+            continue
+        cats = sorted(draw(st.lists(st.text(max_size=4), min_size=1, max_size=4, unique=True)))
+        cats = cats[: min(len(cats), n)]  # every category counted at least once
+        split = [n // len(cats)] * len(cats) if cats else []
+        if cats:
+            split[0] += n - sum(split)
+        keep = list(zip(cats, split, strict=True))
+        counts.append([c0, c1, n, 0, 0])
+        clen.append(len(keep))
+        ccount.extend(c for _, c in keep)
+        texts.extend(t for t, _ in keep)
+    return ExactParts(
+        rows, [f"f{i}" for i in range(len(kinds))], kinds,
+        np.array(counts, dtype=np.int64).reshape(-1, 5), np.array(values, dtype=np.float64),
+        np.array(clen, dtype=np.int64), np.array(ccount, dtype=np.int64), texts,
+    )  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_parts(), min_size=1, max_size=8), st.booleans())
+def test_serializing_many_at_once_gives_each_ones_blob(
+    parts: list[ExactParts], native: bool
+) -> None:
+    floatpack.use_native(native)
+    try:
+        got = serialize_many(parts)
+    finally:
+        floatpack.use_native(True)
+    assert got == [p.serialize() for p in parts]
+    for blob, p in zip(got, parts, strict=True):
+        back = parts_of_body(codec.unpack(blob, codec.TAG_EXACT)[1])
+        assert back.counts.tolist() == p.counts.tolist() and back.texts == p.texts
