@@ -23,9 +23,18 @@ import numpy.typing as npt
 
 from modelmon.profile import exact, floatpack
 from modelmon.profile.exact import CATEGORICAL, NUMERIC, ExactParts
-from modelmon.profile.exact_rows import N_CLASSES, STR, categorical_rows, numeric_rows
+from modelmon.profile.exact_rows import (
+    N_CLASSES,
+    STR,
+    categorical_rows,
+    categorical_text_rows,
+    numeric_rows,
+)
 from modelmon.profile.numbers import Numbers
+from modelmon.streaming.blocks import ABSENT as TAG_ABSENT
 from modelmon.streaming.blocks import INT as TAG_INT
+from modelmon.streaming.blocks import MISSING as TAG_MISSING
+from modelmon.streaming.blocks import STR as TAG_STR
 from modelmon.streaming.blocks import Block
 
 #: Rows a group keeps before it becomes a tracker: KLL's k (1024). A tracker's sketch first
@@ -122,11 +131,22 @@ def classify(layout: Layout, block: Block, rows: Int64Array, texts: Texts) -> tu
             values[num], classes[j] = numeric_rows(column)
             num += 1
             continue
-        classes[j], which, distinct = categorical_rows(column)
+        classes[j], which, distinct = _categorical(block, index[name], rows, column)
         if distinct:
             cats[cat] = np.where(which >= 0, texts.intern(distinct)[which], -1)
         cat += 1
     return values, classes, cats
+
+
+def _categorical(block: Block, j: int, rows: Int64Array, column: Any) -> Any:
+    """``categorical_rows`` of the column; of a text column (its tags say every value is a
+    string or null) without classifying each row's type."""
+    if block.names[j] in block.objects:
+        tags = block.tags[j, rows]
+        text = tags == TAG_STR
+        if ((tags == TAG_ABSENT) | (tags == TAG_MISSING) | text).all():
+            return categorical_text_rows(column, text)
+    return categorical_rows(column)
 
 
 def _column(block: Block, j: int, rows: Int64Array) -> Any:
