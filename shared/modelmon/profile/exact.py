@@ -125,30 +125,44 @@ def serialize_many(parts: Sequence[ExactParts]) -> list[bytes]:
     lengths = np.where(kinds == NUMERIC, rows - counts[:, 0] - counts[:, 1] - counts[:, 2], 0)
     values = np.concatenate([p.values for p in parts])
     packed = floatpack.pack_groups(values, lengths, features)
-    encoded = [[t.encode() for t in p.texts] for p in parts]
-    tlen = [np.fromiter(map(len, e), np.int64, len(e)) for e in encoded]
+    texts, tlen, n_texts = _texts_many(parts)
+    clen = np.fromiter((len(p.clen) for p in parts), np.int64, len(parts))
     ints = zip(
-        _uints_many(np.split(counts.reshape(-1), np.cumsum(features * N_COUNTERS)[:-1])),
-        _uints_many([p.clen for p in parts]), _uints_many([p.ccount for p in parts]),
-        _uints_many(tlen), strict=True,
+        _uints_many(counts.reshape(-1), features * N_COUNTERS),
+        _uints_many(np.concatenate([p.clen for p in parts]), clen),
+        _uints_many(np.concatenate([p.ccount for p in parts]), n_texts),
+        _uints_many(tlen, n_texts), strict=True,
     )  # fmt: skip
-    return [
-        p._blob(v, b"".join(e), i) for p, v, e, i in zip(parts, packed, encoded, ints, strict=True)
-    ]
+    return [p._blob(v, t, i) for p, v, t, i in zip(parts, packed, texts, ints, strict=True)]
 
 
-def _uints_many(arrays: Sequence[npt.NDArray[np.int64]]) -> list[bytes]:
-    """``_uints`` of each array: one cast of all of them per width in use, then slices."""
-    sizes = np.fromiter(map(len, arrays), np.int64, len(arrays))
-    flat = np.concatenate(arrays).astype(np.int64, copy=False)
+def _texts_many(parts: Sequence[ExactParts]) -> tuple[list[bytes], npt.NDArray[np.int64], Any]:
+    """Per part its texts' UTF-8 joined; every text's length in bytes; texts per part. ASCII
+    texts (the usual case) are encoded in one call and cut at their lengths."""
+    per = np.fromiter((len(p.texts) for p in parts), np.int64, len(parts))
+    flat = [t for p in parts for t in p.texts]
+    joined = "".join(flat)
+    if joined.isascii():
+        data, lengths = joined.encode(), np.fromiter(map(len, flat), np.int64, len(flat))
+    else:
+        encoded = [t.encode() for t in flat]
+        data, lengths = b"".join(encoded), np.fromiter(map(len, encoded), np.int64, len(flat))
+    ends = np.concatenate(([0], np.cumsum(lengths)))[np.cumsum(per)].tolist()
+    starts = [0, *ends[:-1]]
+    return [data[a:b] for a, b in zip(starts, ends, strict=True)], lengths, per
+
+
+def _uints_many(flat: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]) -> list[bytes]:
+    """``_uints`` of each run of ``sizes`` values of ``flat``: one cast of all of them per
+    width in use, then slices."""
     ends = np.cumsum(sizes)
     starts = ends - sizes
-    tops = np.zeros(len(arrays), dtype=np.int64)
+    tops = np.zeros(len(sizes), dtype=np.int64)
     full = sizes > 0
     if full.any():
         tops[full] = np.maximum.reduceat(flat, starts[full])
     width = np.select([tops < 1 << 8, tops < 1 << 16, tops < 1 << 32], [1, 2, 4], 8)
-    out: list[bytes] = [b""] * len(arrays)
+    out: list[bytes] = [b""] * len(sizes)
     for w in np.unique(width).tolist():
         data, head = flat.astype(_WIDTHS[w]).tobytes(), bytes([w])
         mine = np.flatnonzero(width == w)
