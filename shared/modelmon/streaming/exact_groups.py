@@ -249,9 +249,23 @@ def _payload(gids: Int64Array, values: Any, cats: Any, n: int) -> Int64Array:
     distinct (feature, category) of the batch."""
     finite = np.count_nonzero(~np.isnan(values), axis=0) if len(values) else 0
     out: Int64Array = 8 * np.bincount(gids, weights=finite, minlength=n).astype(np.int64)
-    if len(cats):
-        ids = cats.astype(np.int64)
-        slot = gids * len(cats) + np.arange(len(cats))[:, None]
-        pairs = np.unique(((slot << 32) | (ids + 1))[ids >= 0])
-        out += 16 * np.bincount((pairs >> 32) // len(cats), minlength=n)
+    if len(cats) and cats.shape[1]:
+        out += 16 * _distinct_categories(gids, cats, n)
     return out
+
+
+def _distinct_categories(gids: Int64Array, cats: Any, n: int) -> Int64Array:
+    """Per group: its distinct (categorical feature, category id) among these rows (-1: none).
+    Marked in a dense (group, feature, id) table when that is small (a batch's categories
+    are few), else counted with ``np.unique``."""
+    nc, ids = len(cats), cats.astype(np.int64)
+    present = ids >= 0
+    width = int(ids.max()) + 2
+    slot = gids * nc + np.arange(nc)[:, None]  # features x rows
+    if n * nc * width <= 16 * ids.size + 65536:
+        seen = np.zeros(n * nc * width, dtype=bool)
+        seen[(slot * width + ids + 1)[present]] = True
+        counts: Int64Array = seen.reshape(n, nc * width).sum(axis=1, dtype=np.int64)
+        return counts
+    pairs = np.unique(((slot << 32) | (ids + 1))[present])
+    return np.bincount((pairs >> 32) // nc, minlength=n)
