@@ -222,7 +222,7 @@ class ExactGroups:
         self.index = {ref: i for i, ref in enumerate(self.refs)}
         self.dirty = {int(new_of_old[g]) for g in self.dirty}
         for store in self.layouts:
-            g, v, c, t = store.rows(alive)
+            g, v, c, t = store.rows(alive, trim=True)
             store.chunks = [(new_of_old[g], v, c, t)] if len(g) else []
         live = self._slots >= 0
         self._slots[live] = new_of_old[self._slots[live]]

@@ -71,8 +71,12 @@ class Layout:
     def categorical(self) -> list[int]:
         return np.flatnonzero(self.kinds == CATEGORICAL).tolist()
 
-    def rows(self, alive: npt.NDArray[np.bool_]) -> tuple[Int64Array, Any, Any, Any]:
-        """Every row of a live group, as one chunk (joined and trimmed once)."""
+    def rows(self, alive: npt.NDArray[np.bool_], trim: bool = False) -> tuple[
+        Int64Array, Any, Any, Any
+    ]:  # fmt: skip
+        """The stored rows as one chunk (joined once). Rows of dead groups are dropped when
+        they are most of them, or with ``trim``: until then a flush skips them (one copy of
+        the rows fewer per flush after windows closed)."""
         if not self.chunks:
             nn, nf, nc = len(self.numeric), len(self.names), len(self.categorical)
             return (np.empty(0, np.int64), np.empty((nn, 0)), np.empty((nf, 0), np.int8),
@@ -83,7 +87,8 @@ class Layout:
                             np.concatenate(cs, axis=1), np.concatenate(ts, axis=1))]  # fmt: skip
         g, v, c, t = self.chunks[0]
         keep = alive[g]
-        if not keep.all():
+        dead = len(g) - int(np.count_nonzero(keep))
+        if dead and (trim or 2 * dead > len(g)):
             self.chunks = [(g[keep], v[:, keep], c[:, keep], t[:, keep])]
         return self.chunks[0]
 
