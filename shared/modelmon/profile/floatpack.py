@@ -190,7 +190,9 @@ def pack_groups(
     module = native()
     if module is None:
         return _pack_groups_numpy(values, sizes, per)
-    got: list[bytes | None] = module.exact_pack_groups(values, sizes, per)
+    got: list[bytes | None] = module.exact_pack_groups(
+        values, np.ascontiguousarray(sizes), np.ascontiguousarray(per)
+    )
     if all(b is not None for b in got):
         return got  # type: ignore[return-value]
     run_edges = np.concatenate(([0], np.cumsum(per)))

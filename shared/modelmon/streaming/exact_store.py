@@ -196,7 +196,7 @@ def _counters(layout: Layout, classes: Any, owner: Int64Array, d: int) -> Any:
     nf = len(layout.names)
     module = floatpack.native()
     if module is not None:
-        flat = module.exact_count_classes(classes, owner, d, N_CLASSES)
+        flat = module.exact_count_classes(classes, np.ascontiguousarray(owner), d, N_CLASSES)
     else:
         sel = np.flatnonzero(owner >= 0)
         local = owner[sel]
@@ -215,7 +215,7 @@ def _sorted_values(values: Any, owner: Int64Array, d: int) -> tuple[Any, Int64Ar
     if module is None:
         sel = np.flatnonzero(owner >= 0)
         return _sorted_values_numpy(values[:, sel], owner[sel], d)
-    out, counts = module.exact_sort_values(values, owner, d)
+    out, counts = module.exact_sort_values(values, np.ascontiguousarray(owner), d)
     per_group = counts.reshape(d, values.shape[0]).sum(axis=1)
     return out, np.concatenate(([0], np.cumsum(per_group)))
 
