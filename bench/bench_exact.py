@@ -22,6 +22,7 @@ Usage: .venv/bin/python bench/bench_exact.py [--events 200000] [--models 1 100 1
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -90,6 +91,7 @@ def main() -> None:
     native_decode.select(True)
     tune_collector()
     print("## Exact small windows: bytes and CPU per event (issue 23)\n")
+    print(f"load average at the start: {_load()}\n")
     print(f"{args.events:,} events, 25 features, 10 s windows, {RATE:,} events per second of "
           "event time, one partition, size-aware flush cadence.\n")  # fmt: skip
     print("| models | path | partial writes | bytes per event | fold CPU µs/event | "
@@ -118,6 +120,11 @@ def aggregators(n: int, counts: list[int]) -> None:
                 print(f"| {models:,} | {rate:,.0f} | {1e6 / rate:.2f} |", flush=True)
         finally:
             stack.cleanup()
+    print(f"\nload average at the end: {_load()} (a shared machine inflates CPU per event)")
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 //! Python objects (one `str` per distinct value per batch). The typing rules, shared with the pure-Python reference, are in docs/decode.md.
 
 pub mod batch;
+pub mod exact;
 pub mod layout;
 pub mod rules;
 pub mod time;
@@ -203,6 +204,7 @@ fn decode_batch<'py>(
 #[pymodule]
 fn modelmon_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(decode_batch, m)?)?;
+    exact::register(m)?; // issue 23: the exact path's sort and pack
     m.add_class::<Plans>()?;
     m.add("ABI", ABI)?;
     Ok(())

@@ -87,16 +87,22 @@ class ExactParts:
         if packed_values is None:
             packed_values = _pack_values(self.values, self.value_counts())
         encoded = [t.encode() for t in self.texts]
+        tlen = _uints(np.fromiter(map(len, encoded), np.int64, len(encoded)))
+        ints = (_uints(self.counts.reshape(-1)), _uints(self.clen), _uints(self.ccount), tlen)
+        return self._blob(packed_values, b"".join(encoded), ints)
+
+    def _blob(self, packed: bytes, texts: bytes, ints: tuple[bytes, bytes, bytes, bytes]) -> bytes:
+        counts, clen, ccount, tlen = ints
         return codec.pack(codec.TAG_EXACT, {
             "rows": self.rows,
             "names": self.names,
             "kinds": self.kinds.astype(np.uint8).tobytes(),
-            "counts": _uints(self.counts.reshape(-1)),
-            "values": packed_values,
-            "clen": _uints(self.clen),
-            "ccount": _uints(self.ccount),
-            "texts": b"".join(encoded),
-            "tlen": _uints(np.fromiter(map(len, encoded), np.int64, len(encoded))),
+            "counts": counts,
+            "values": packed,
+            "clen": clen,
+            "ccount": ccount,
+            "texts": texts,
+            "tlen": tlen,
         })  # fmt: skip
 
     def value_counts(self) -> npt.NDArray[np.int64]:
@@ -107,14 +113,63 @@ class ExactParts:
 
 
 def serialize_many(parts: Sequence[ExactParts]) -> list[bytes]:
-    """``p.serialize()`` of each, the values of all packed in one pass (floatpack.pack_groups:
-    the same bytes without its fixed cost per group)."""
+    """``p.serialize()`` of each, with the work done once for all of them: the values packed
+    in one pass (floatpack.pack_groups: the same bytes without its fixed cost per group), the
+    integer fields cut from one array per width (``_uints_many``)."""
     if not parts:
         return []
+    counts = np.concatenate([p.counts for p in parts])
+    kinds = np.concatenate([p.kinds for p in parts])
+    features = np.fromiter((len(p.names) for p in parts), np.int64, len(parts))
+    rows = np.repeat(np.fromiter((p.rows for p in parts), np.int64, len(parts)), features)
+    lengths = np.where(kinds == NUMERIC, rows - counts[:, 0] - counts[:, 1] - counts[:, 2], 0)
     values = np.concatenate([p.values for p in parts])
-    lengths = np.concatenate([p.value_counts() for p in parts])
-    packed = floatpack.pack_groups(values, lengths, [len(p.names) for p in parts])
-    return [p.serialize(v) for p, v in zip(parts, packed, strict=True)]
+    packed = floatpack.pack_groups(values, lengths, features)
+    texts, tlen, n_texts = _texts_many(parts)
+    clen = np.fromiter((len(p.clen) for p in parts), np.int64, len(parts))
+    ints = zip(
+        _uints_many(counts.reshape(-1), features * N_COUNTERS),
+        _uints_many(np.concatenate([p.clen for p in parts]), clen),
+        _uints_many(np.concatenate([p.ccount for p in parts]), n_texts),
+        _uints_many(tlen, n_texts), strict=True,
+    )  # fmt: skip
+    return [p._blob(v, t, i) for p, v, t, i in zip(parts, packed, texts, ints, strict=True)]
+
+
+def _texts_many(parts: Sequence[ExactParts]) -> tuple[list[bytes], npt.NDArray[np.int64], Any]:
+    """Per part its texts' UTF-8 joined; every text's length in bytes; texts per part. ASCII
+    texts (the usual case) are encoded in one call and cut at their lengths."""
+    per = np.fromiter((len(p.texts) for p in parts), np.int64, len(parts))
+    flat = [t for p in parts for t in p.texts]
+    joined = "".join(flat)
+    if joined.isascii():
+        data, lengths = joined.encode(), np.fromiter(map(len, flat), np.int64, len(flat))
+    else:
+        encoded = [t.encode() for t in flat]
+        data, lengths = b"".join(encoded), np.fromiter(map(len, encoded), np.int64, len(flat))
+    ends = np.concatenate(([0], np.cumsum(lengths)))[np.cumsum(per)].tolist()
+    starts = [0, *ends[:-1]]
+    return [data[a:b] for a, b in zip(starts, ends, strict=True)], lengths, per
+
+
+def _uints_many(flat: npt.NDArray[np.int64], sizes: npt.NDArray[np.int64]) -> list[bytes]:
+    """``_uints`` of each run of ``sizes`` values of ``flat``: one cast of all of them per
+    width in use, then slices."""
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    tops = np.zeros(len(sizes), dtype=np.int64)
+    full = sizes > 0
+    if full.any():
+        tops[full] = np.maximum.reduceat(flat, starts[full])
+    width = np.select([tops < 1 << 8, tops < 1 << 16, tops < 1 << 32], [1, 2, 4], 8)
+    out: list[bytes] = [b""] * len(sizes)
+    for w in np.unique(width).tolist():
+        data, head = flat.astype(_WIDTHS[w]).tobytes(), bytes([w])
+        mine = np.flatnonzero(width == w)
+        for i, a, b in zip(mine.tolist(), (starts[mine] * w).tolist(), (ends[mine] * w).tolist(),
+                           strict=True):  # fmt: skip
+            out[i] = head + data[a:b]
+    return out
 
 
 def estimated_bytes(rows: int, numeric: int, categorical: int, names: int) -> int:

@@ -146,6 +146,46 @@ def categorical_rows(col: Any) -> tuple[ClassArray, npt.NDArray[np.int64], list[
     return cls, index, distinct
 
 
+def categorical_text_rows(
+    col: npt.NDArray[Any], text: npt.NDArray[np.bool_]
+) -> tuple[ClassArray, npt.NDArray[np.int64], list[str]]:
+    """``categorical_rows`` of a column holding a ``str`` where ``text`` and None elsewhere
+    (a native decoder's text column, known from its tags): one dict pass over the texts and
+    the rules once per distinct text, without classifying each row's type first."""
+    cls = np.full(len(col), MISSING, dtype=np.int8)
+    index = np.full(len(col), -1, dtype=np.int64)
+    rows = np.flatnonzero(text)
+    if not len(rows):
+        return cls, index, []
+    items = col[rows].tolist()
+    distinct = list(dict.fromkeys(items))  # first-seen order
+    number = {t: i for i, t in enumerate(distinct)}
+    inverse = np.fromiter(map(number.__getitem__, items), np.int64, len(items))
+    uniq = texts_of(distinct)  # cut to MAX_TEXT_CHARS
+    kind, absent = _text_kinds(uniq)
+    cls[rows] = kind[inverse]
+    keys: dict[str, int] = {}
+    key_of = np.full(len(distinct), -1, dtype=np.int64)
+    for i, (key, gone) in enumerate(zip(uniq.tolist(), absent.tolist(), strict=True)):
+        if not gone:  # distinct texts may share a key once cut
+            key_of[i] = keys.setdefault(key, len(keys))
+    index[rows] = key_of[inverse]
+    return cls, index, list(keys)
+
+
+def _text_kinds(uniq: npt.NDArray[np.str_]) -> tuple[ClassArray, npt.NDArray[np.bool_]]:
+    """Per distinct text its class (MISSING, INT, FRAC or STR) and whether it is absent."""
+    stripped = np.strings.strip(uniq)
+    numbers = _parse_floats(stripped)
+    absent = (stripped == "") | np.isin(np.strings.lower(stripped), _NAN_TEXT)
+    is_number = ~np.isnan(numbers) & ~absent
+    kind = np.full(len(uniq), STR, dtype=np.int8)
+    if is_number.any():
+        kind[is_number] = np.where(_integer_text(stripped[is_number]), INT, FRAC)
+    kind[absent] = MISSING
+    return kind, absent
+
+
 def _factorize(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[np.int64], list[str]]:
     """Per row the number of its key among the distinct keys (-1 for None), first-seen order."""
     rows = np.flatnonzero(keys != None)  # noqa: E711 - elementwise
@@ -178,14 +218,7 @@ def _categorical_texts(
     first = np.fromiter(map(seen.setdefault, items, range(len(items))), np.int64, len(items))
     firsts, inverse = np.unique(first, return_inverse=True)
     uniq = texts_of([items[i] for i in firsts.tolist()])  # cut to MAX_TEXT_CHARS
-    stripped = np.strings.strip(uniq)
-    numbers = _parse_floats(stripped)
-    absent = (stripped == "") | np.isin(np.strings.lower(stripped), _NAN_TEXT)
-    is_number = ~np.isnan(numbers) & ~absent
-    kind = np.full(len(uniq), STR, dtype=np.int8)
-    if is_number.any():
-        kind[is_number] = np.where(_integer_text(stripped[is_number]), INT, FRAC)
-    kind[absent] = MISSING
+    kind, absent = _text_kinds(uniq)
     cls[rows] = kind[inverse]
     text = uniq.astype(object)
     text[absent] = None

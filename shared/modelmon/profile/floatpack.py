@@ -46,9 +46,11 @@ Most of the CPU of a small array is the fixed cost of ~60 numpy calls: pack many
 
 from __future__ import annotations
 
+import importlib
 import struct
 from dataclasses import dataclass
-from typing import Final
+from types import ModuleType
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -72,6 +74,34 @@ _NONE: Final[IntArray] = np.empty(0, dtype=np.int64)
 _GROUP: Final = np.uint64(0x80)
 _LOW7: Final = np.uint64(0x7F)
 _SEVEN: Final = np.uint64(7)
+#: The interface of the exact path's native functions this module reads
+#: (``native/src/exact.rs``: ``exact_pack_groups``, ``exact_sort_values``).
+EXACT_ABI: Final = 1
+
+
+def _load_native() -> ModuleType | None:
+    try:
+        module = importlib.import_module("modelmon_native")
+    except ImportError:
+        return None
+    return module if getattr(module, "EXACT_ABI", None) == EXACT_ABI else None
+
+
+_NATIVE: dict[str, ModuleType | None] = {"built": _load_native(), "active": None}
+_NATIVE["active"] = _NATIVE["built"]
+
+
+def native() -> Any:
+    """The extension module when its exact-path functions are built and in use, else None
+    (``pack_groups`` and ``exact_store`` then run their numpy reference code)."""
+    return _NATIVE["active"]
+
+
+def use_native(enabled: bool) -> bool:
+    """Use the native exact-path functions when ``enabled`` and built (the default); whether
+    they are now in use. Both paths give the same bytes (tests/unit/test_exact_native.py)."""
+    _NATIVE["active"] = _NATIVE["built"] if enabled else None
+    return _NATIVE["active"] is not None
 
 
 def pack_sorted(values: FloatArray) -> bytes:
@@ -150,12 +180,33 @@ def pack_groups(
     pass over all of them: the same bytes as one ``pack_runs`` call per group, without its
     fixed cost per call (many small windows flushed at once, streaming/exact_groups.py). A
     run's encoding depends only on its own values; groups with a float-bits run are packed
-    one call each."""
+    one call each. With the native extension (``native()``) the decimal groups are packed
+    there (native/src/exact.rs, the same bytes), else by ``_pack_groups_numpy``."""
     values = np.ascontiguousarray(values, dtype=np.float64)
     sizes = np.asarray(lengths, dtype=np.int64).reshape(-1)
     per = np.asarray(runs_per_group, dtype=np.int64).reshape(-1)
     if int(sizes.sum()) != len(values) or (sizes < 0).any() or int(per.sum()) != len(sizes):
         raise ValueError("run lengths must add up to the values, runs per group to the runs")
+    module = native()
+    if module is None:
+        return _pack_groups_numpy(values, sizes, per)
+    got: list[bytes | None] = module.exact_pack_groups(
+        values, np.ascontiguousarray(sizes), np.ascontiguousarray(per)
+    )
+    if all(b is not None for b in got):
+        return got  # type: ignore[return-value]
+    run_edges = np.concatenate(([0], np.cumsum(per)))
+    value_edges = np.concatenate(([0], np.cumsum(sizes)))[run_edges]
+    return [
+        b if b is not None else pack_runs(
+            values[value_edges[g] : value_edges[g + 1]], sizes[run_edges[g] : run_edges[g + 1]]
+        )
+        for g, b in enumerate(got)
+    ]  # fmt: skip
+
+
+def _pack_groups_numpy(values: FloatArray, sizes: IntArray, per: IntArray) -> list[bytes]:
+    """``pack_groups`` with numpy (the reference of the native ``exact_pack_groups``)."""
     group_of_run = np.repeat(np.arange(len(per)), per)
     run_edges = np.concatenate(([0], np.cumsum(per)))
     value_edges = np.concatenate(([0], np.cumsum(sizes)))[run_edges]

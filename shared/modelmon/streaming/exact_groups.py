@@ -47,6 +47,8 @@ class ExactGroups:
         self._slots = np.empty(0, dtype=np.int64)
         self.refs: list[WindowRef] = []  # by group id
         self.close: list[int] = []
+        self.group_keys = np.zeros(0, dtype=np.int64)  # by group id: its window's key
+        self.close_at = np.zeros(0, dtype=np.int64)  # by group id: ``close`` as an array
         self.layout_of = np.zeros(0, dtype=np.int64)
         self.count = np.zeros(0, dtype=np.int64)
         self.payload = np.zeros(0, dtype=np.int64)  # estimated value and category bytes
@@ -119,6 +121,8 @@ class ExactGroups:
         gids = np.arange(first, first + len(refs), dtype=np.int64)
         self.refs.extend(refs)
         self.close.extend(closes)
+        self.group_keys = np.concatenate((self.group_keys, keys.astype(np.int64)))
+        self.close_at = np.concatenate((self.close_at, np.array(closes, dtype=np.int64)))
         self.layout_of = np.concatenate((self.layout_of, np.full(len(refs), layout, np.int64)))
         self.count = np.concatenate((self.count, np.zeros(len(refs), dtype=np.int64)))
         self.payload = np.concatenate((self.payload, np.zeros(len(refs), dtype=np.int64)))
@@ -166,7 +170,7 @@ class ExactGroups:
         """Forget these groups (their keys become ``TRACKER`` when ``tracker``, else closed)."""
         if not gids:
             return
-        keys = np.array([self.key_of(self.refs[g]) for g in gids], dtype=np.int64)
+        keys = self.group_keys[np.asarray(gids, dtype=np.int64)]
         self.set_slots(keys, np.full(len(gids), TRACKER if tracker else -2, dtype=np.int64))
         for g in gids:
             self.alive[g] = False
@@ -200,9 +204,13 @@ class ExactGroups:
         return int(total)
 
     def closed(self, mark_of: Callable[[str], int]) -> list[int]:
-        """Groups whose model's watermark passed their close time."""
-        return [g for g, ref in ((g, self.refs[g]) for g in self.index.values())
-                if self.close[g] <= mark_of(ref.model_id)]  # fmt: skip
+        """Groups whose model's watermark passed their close time (one look-up per model)."""
+        if not self.index:
+            return []
+        live = np.fromiter(self.index.values(), dtype=np.int64, count=len(self.index))
+        marks = np.fromiter(map(mark_of, self._models), dtype=np.int64, count=len(self._models))
+        done = self.close_at[live] <= marks[self.group_keys[live] >> _WINDOW_BITS]
+        return live[done].tolist()  # type: ignore[no-any-return]
 
     def compact(self) -> None:
         """Renumber the live groups (and category texts) once most ids are dead: memory
@@ -216,13 +224,14 @@ class ExactGroups:
         keep = np.flatnonzero(alive)
         self.refs = [self.refs[g] for g in keep.tolist()]
         self.close = [self.close[g] for g in keep.tolist()]
+        self.group_keys, self.close_at = self.group_keys[keep], self.close_at[keep]
         self.layout_of, self.count = self.layout_of[keep], self.count[keep]
         self.payload = self.payload[keep]
         self.alive = np.ones(len(keep), dtype=bool)
         self.index = {ref: i for i, ref in enumerate(self.refs)}
         self.dirty = {int(new_of_old[g]) for g in self.dirty}
         for store in self.layouts:
-            g, v, c, t = store.rows(alive)
+            g, v, c, t = store.rows(alive, trim=True)
             store.chunks = [(new_of_old[g], v, c, t)] if len(g) else []
         live = self._slots >= 0
         self._slots[live] = new_of_old[self._slots[live]]
@@ -249,9 +258,23 @@ def _payload(gids: Int64Array, values: Any, cats: Any, n: int) -> Int64Array:
     distinct (feature, category) of the batch."""
     finite = np.count_nonzero(~np.isnan(values), axis=0) if len(values) else 0
     out: Int64Array = 8 * np.bincount(gids, weights=finite, minlength=n).astype(np.int64)
-    if len(cats):
-        ids = cats.astype(np.int64)
-        slot = gids * len(cats) + np.arange(len(cats))[:, None]
-        pairs = np.unique(((slot << 32) | (ids + 1))[ids >= 0])
-        out += 16 * np.bincount((pairs >> 32) // len(cats), minlength=n)
+    if len(cats) and cats.shape[1]:
+        out += 16 * _distinct_categories(gids, cats, n)
     return out
+
+
+def _distinct_categories(gids: Int64Array, cats: Any, n: int) -> Int64Array:
+    """Per group: its distinct (categorical feature, category id) among these rows (-1: none).
+    Marked in a dense (group, feature, id) table when that is small (a batch's categories
+    are few), else counted with ``np.unique``."""
+    nc, ids = len(cats), cats.astype(np.int64)
+    present = ids >= 0
+    width = int(ids.max()) + 2
+    slot = gids * nc + np.arange(nc)[:, None]  # features x rows
+    if n * nc * width <= 16 * ids.size + 65536:
+        seen = np.zeros(n * nc * width, dtype=bool)
+        seen[(slot * width + ids + 1)[present]] = True
+        counts: Int64Array = seen.reshape(n, nc * width).sum(axis=1, dtype=np.int64)
+        return counts
+    pairs = np.unique(((slot << 32) | (ids + 1))[present])
+    return np.bincount((pairs >> 32) // nc, minlength=n)

@@ -21,11 +21,20 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from modelmon.profile import exact
+from modelmon.profile import exact, floatpack
 from modelmon.profile.exact import CATEGORICAL, NUMERIC, ExactParts
-from modelmon.profile.exact_rows import N_CLASSES, STR, categorical_rows, numeric_rows
+from modelmon.profile.exact_rows import (
+    N_CLASSES,
+    STR,
+    categorical_rows,
+    categorical_text_rows,
+    numeric_rows,
+)
 from modelmon.profile.numbers import Numbers
+from modelmon.streaming.blocks import ABSENT as TAG_ABSENT
 from modelmon.streaming.blocks import INT as TAG_INT
+from modelmon.streaming.blocks import MISSING as TAG_MISSING
+from modelmon.streaming.blocks import STR as TAG_STR
 from modelmon.streaming.blocks import Block
 
 #: Rows a group keeps before it becomes a tracker: KLL's k (1024). A tracker's sketch first
@@ -62,8 +71,12 @@ class Layout:
     def categorical(self) -> list[int]:
         return np.flatnonzero(self.kinds == CATEGORICAL).tolist()
 
-    def rows(self, alive: npt.NDArray[np.bool_]) -> tuple[Int64Array, Any, Any, Any]:
-        """Every row of a live group, as one chunk (joined and trimmed once)."""
+    def rows(self, alive: npt.NDArray[np.bool_], trim: bool = False) -> tuple[
+        Int64Array, Any, Any, Any
+    ]:  # fmt: skip
+        """The stored rows as one chunk (joined once). Rows of dead groups are dropped when
+        they are most of them, or with ``trim``: until then a flush skips them (one copy of
+        the rows fewer per flush after windows closed)."""
         if not self.chunks:
             nn, nf, nc = len(self.numeric), len(self.names), len(self.categorical)
             return (np.empty(0, np.int64), np.empty((nn, 0)), np.empty((nf, 0), np.int8),
@@ -74,7 +87,8 @@ class Layout:
                             np.concatenate(cs, axis=1), np.concatenate(ts, axis=1))]  # fmt: skip
         g, v, c, t = self.chunks[0]
         keep = alive[g]
-        if not keep.all():
+        dead = len(g) - int(np.count_nonzero(keep))
+        if dead and (trim or 2 * dead > len(g)):
             self.chunks = [(g[keep], v[:, keep], c[:, keep], t[:, keep])]
         return self.chunks[0]
 
@@ -122,11 +136,22 @@ def classify(layout: Layout, block: Block, rows: Int64Array, texts: Texts) -> tu
             values[num], classes[j] = numeric_rows(column)
             num += 1
             continue
-        classes[j], which, distinct = categorical_rows(column)
+        classes[j], which, distinct = _categorical(block, index[name], rows, column)
         if distinct:
             cats[cat] = np.where(which >= 0, texts.intern(distinct)[which], -1)
         cat += 1
     return values, classes, cats
+
+
+def _categorical(block: Block, j: int, rows: Int64Array, column: Any) -> Any:
+    """``categorical_rows`` of the column; of a text column (its tags say every value is a
+    string or null) without classifying each row's type."""
+    if block.names[j] in block.objects:
+        tags = block.tags[j, rows]
+        text = tags == TAG_STR
+        if ((tags == TAG_ABSENT) | (tags == TAG_MISSING) | text).all():
+            return categorical_text_rows(column, text)
+    return categorical_rows(column)
 
 
 def _column(block: Block, j: int, rows: Int64Array) -> Any:
@@ -145,11 +170,12 @@ def build(
     g, values, classes, cats = rows
     local_of = np.full(int(g.max(initial=-1)) + 1 if len(g) else 0, -1, dtype=np.int64)
     local_of[gids[gids < len(local_of)]] = np.flatnonzero(gids < len(local_of))
-    sel = np.flatnonzero(local_of[g] >= 0) if len(g) else np.empty(0, np.int64)
-    local = local_of[g[sel]]
+    owner = local_of[g] if len(g) else np.empty(0, np.int64)  # -1: a row not written now
+    sel = np.flatnonzero(owner >= 0)
+    local = owner[sel]
     d = len(gids)
-    counters = _counters(layout, classes[:, sel], local, d)
-    vals, vbounds = _sorted_values(values[:, sel], local, d)
+    counters = _counters(layout, classes, owner, d)
+    vals, vbounds = _sorted_values(values, owner, d)
     ids, ccount, cbounds, clen = _categories(cats[:, sel], classes[layout.categorical][:, sel],
                                              local, d, texts)  # fmt: skip
     names = list(layout.names)
@@ -165,18 +191,39 @@ def build(
     return out
 
 
-def _counters(layout: Layout, classes: Any, local: Int64Array, d: int) -> Any:
+def _counters(layout: Layout, classes: Any, owner: Int64Array, d: int) -> Any:
+    """Per group (``owner`` of each row; -1: none) and feature its counters."""
     nf = len(layout.names)
-    idx = (local[None, :] * nf + np.arange(nf)[:, None]) * N_CLASSES + classes
-    c7 = np.bincount(idx.ravel(), minlength=d * nf * N_CLASSES).reshape(d, nf, N_CLASSES)
+    module = floatpack.native()
+    if module is not None:
+        flat = module.exact_count_classes(classes, np.ascontiguousarray(owner), d, N_CLASSES)
+    else:
+        sel = np.flatnonzero(owner >= 0)
+        local = owner[sel]
+        idx = (local[None, :] * nf + np.arange(nf)[:, None]) * N_CLASSES + classes[:, sel]
+        flat = np.bincount(idx.ravel(), minlength=d * nf * N_CLASSES)
+    c7 = flat.reshape(d, nf, N_CLASSES)
     numeric = (layout.kinds == NUMERIC)[None, :, None]
     return np.where(numeric, c7 @ _TO_NUMERIC, c7 @ _TO_CATEGORICAL)
 
 
-def _sorted_values(values: Any, local: Int64Array, d: int) -> tuple[Any, Int64Array]:
-    """All groups' finite values sorted by (group, feature, value), and each group's bounds.
-    Feature by feature (cache-sized arrays): a value sort, then a stable radix sort by group,
-    then each value goes to its place in the group-major output."""
+def _sorted_values(values: Any, owner: Int64Array, d: int) -> tuple[Any, Int64Array]:
+    """All groups' finite values sorted by (group, feature, value), and each group's bounds;
+    ``owner``: each row's group, -1 for none (natively when built: native/src/exact.rs
+    ``exact_sort_values``, else numpy)."""
+    module = floatpack.native()
+    if module is None:
+        sel = np.flatnonzero(owner >= 0)
+        return _sorted_values_numpy(values[:, sel], owner[sel], d)
+    out, counts = module.exact_sort_values(values, np.ascontiguousarray(owner), d)
+    per_group = counts.reshape(d, values.shape[0]).sum(axis=1)
+    return out, np.concatenate(([0], np.cumsum(per_group)))
+
+
+def _sorted_values_numpy(values: Any, local: Int64Array, d: int) -> tuple[Any, Int64Array]:
+    """``_sorted_values`` with numpy, feature by feature (cache-sized arrays): a value sort,
+    then a stable radix sort by group, then each value goes to its place in the group-major
+    output."""
     nn = values.shape[0]
     parts, counts = [], np.zeros((d, nn), dtype=np.int64)
     for f in range(nn):
