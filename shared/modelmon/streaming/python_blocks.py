@@ -83,7 +83,7 @@ def with_blocks(batch: DecodedBatch, plans: Mapping[str, Sequence[str]]) -> Deco
     shared: list[SharedBlock] = []
     irregular: set[int] = set()
     try:
-        for names, positions in zip(layouts.names, by_layout, strict=True):
+        for names, positions in zip(layouts.names, by_layout, strict=False):  # none if empty
             if len(positions):
                 shared += _layout_blocks(models, codes, batch.inputs, names, positions, irregular)
     except KeyError:  # a value of a type no capture event has: keep the dicts
