@@ -19,7 +19,7 @@ per model, the reference path.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from itertools import compress, repeat
 from typing import Any
 
@@ -104,12 +104,30 @@ class _Layouts:
     without repeats; models without a plan have the empty one)."""
 
     def __init__(self, models: list[str], plans: Mapping[str, Sequence[str]]) -> None:
+        names_of = _plan_names(plans)
         number: dict[tuple[str, ...], int] = {}
-        for model in models:
-            names = tuple(dict.fromkeys(plans.get(model, ())))
-            number.setdefault(names, len(number))
+        self.ids = [number.setdefault(names_of(m), len(number)) for m in models]
         self.names = list(number)
-        self.ids = [number[tuple(dict.fromkeys(plans.get(m, ())))] for m in models]
+
+
+_names_cache: dict[int, tuple[Mapping[str, Sequence[str]], dict[str, tuple[str, ...]]]] = {}
+
+
+def _plan_names(plans: Mapping[str, Sequence[str]]) -> Callable[[str], tuple[str, ...]]:
+    """A model's layout names, computed once per plans mapping (the registry's reload)."""
+    cached = _names_cache.get(id(plans))
+    if cached is None or cached[0] is not plans:
+        _names_cache.clear()
+        cached = _names_cache[id(plans)] = (plans, {})
+    known = cached[1]
+
+    def names_of(model: str) -> tuple[str, ...]:
+        names = known.get(model)
+        if names is None:
+            names = known[model] = tuple(dict.fromkeys(plans.get(model, ())))
+        return names
+
+    return names_of
 
 
 def _layout_blocks(
@@ -128,16 +146,28 @@ def _layout_blocks(
         positions, rows = positions[keep], take(rows, np.flatnonzero(keep))
         if not len(positions):
             return []
-    mine, local = np.unique(codes[positions], return_inverse=True)
+    mine, local = _renumbered(codes[positions], len(models))
     columns = [_column(rows, name) for name in names]
     objects = _object_columns(columns, local, len(mine))
     return _split(models, mine, local, positions, names, columns, objects)
 
 
+def _renumbered(codes: Int64Array, n: int) -> tuple[Int64Array, Int64Array]:
+    """The codes present (ascending) and each code's number among them (no sort)."""
+    mine = np.flatnonzero(np.bincount(codes, minlength=n))
+    number = np.full(n, -1, dtype=np.int64)
+    number[mine] = np.arange(len(mine), dtype=np.int64)
+    return mine, number[codes]
+
+
 def _column(rows: list[Inputs], name: str) -> tuple[list[Any], npt.NDArray[np.uint8], Any]:
     """One feature over the rows: its values (``_NO`` where absent), tags and floats."""
     values = list(map(dict.get, rows, repeat(name), repeat(_NO)))
-    tags = np.fromiter(map(_TAG_OF.__getitem__, map(type, values)), np.uint8, len(values))
+    types = set(map(type, values))
+    if len(types) == 1:  # the usual column: one type throughout
+        tags = np.full(len(values), _TAG_OF[types.pop()], dtype=np.uint8)
+    else:
+        tags = np.fromiter(map(_TAG_OF.__getitem__, map(type, values)), np.uint8, len(values))
     numbers = (tags == INT) | (tags == FLOAT)
     if numbers.all():
         floats = np.array(values, dtype=np.float64)
