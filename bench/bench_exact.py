@@ -15,8 +15,11 @@ figure, the CPU is counted from an idle, started process until every event is fl
 size-aware cadence holds a 1,000-model partition's flush for up to 10 s, so counting from "a
 quarter flushed" would credit events consumed before the count began.
 
+With ``--python``: the pure-Python decoder's path (``python_blocks.decode_blocks`` in memory,
+``MODELMON_NATIVE=0`` for the aggregator).
+
 Usage: .venv/bin/python bench/bench_exact.py [--events 200000] [--models 1 100 1000]
-       [--aggregator-events 0]
+       [--aggregator-events 0] [--python]
 """
 
 from __future__ import annotations
@@ -34,12 +37,14 @@ from modelmon.keys import Keys
 from modelmon.registry import Registry
 from modelmon.streaming import native_decode
 from modelmon.streaming.partition import FlushCadence, PartitionAggregate
+from modelmon.streaming.python_blocks import decode_blocks
 from modelmon.streaming.runtime import tune_collector
 
 RATE = 10_000  # events per second of event time (bench_decode.model_events)
 
 
-def run(n: int, models: int) -> dict[str, tuple[Flusher, float]]:
+def run(n: int, models: int, python: bool = False) -> dict[str, tuple[Flusher, float]]:
+    """Per path its flusher and fold CPU seconds (the decode's CPU is logged)."""
     values = list(model_events(n, models))
     plans = plans_for(models)
     features = {m: p.features for m, p in plans.items()}
@@ -48,8 +53,13 @@ def run(n: int, models: int) -> dict[str, tuple[Flusher, float]]:
         "exact groups": Flusher(FlushCadence(), PartitionAggregate(None)),
     }
     fold = dict.fromkeys(runs, 0.0)
+    decoding = 0.0
     for second, lo in enumerate(range(0, n, RATE)):
-        got = native_decode.decode_mixed(values[lo : lo + RATE], features)
+        batch = values[lo : lo + RATE]
+        started = time.process_time()
+        decode = decode_blocks if python else native_decode.decode_mixed  # pure Python: intake's
+        got = decode(batch, features)
+        decoding += time.process_time() - started
         assert got is not None, "the native decoder is not built"
         for name, f in runs.items():
             f.tick(float(second))
@@ -58,16 +68,17 @@ def run(n: int, models: int) -> dict[str, tuple[Flusher, float]]:
             fold[name] += time.process_time() - started
     for f in runs.values():
         f.tick(float(n // RATE + 1), final=True)
+    log(f"decode CPU µs/event: {decoding / n * 1e6:.2f}")
     return {name: (f, fold[name]) for name, f in runs.items()}
 
 
-def aggregator_rate(stack: Stack, n: int, models: int, tmp: Path) -> float:
+def aggregator_rate(stack: Stack, n: int, models: int, tmp: Path, native: str = "1") -> float:
     """Events per CPU-second of the aggregator, from idle until all ``n`` are flushed."""
     topic, prefix = stack.topic(PARTITIONS), stack.prefix()
     registry = Registry(stack.redis, Keys(prefix))
     for i in range(models):
         registry.register(model_config(_name(i, models)))
-    env = aggregator_env(prefix, topic, MODELMON_NATIVE="1")
+    env = aggregator_env(prefix, topic, MODELMON_NATIVE=native)
     proc = service("aggregator", env, tmp / f"aggregator-{models}.log")
     try:
         time.sleep(8)  # started, assigned, idle
@@ -85,10 +96,14 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--models", type=int, nargs="+", default=[1, 100, 1000])
     parser.add_argument("--aggregator-events", type=int, default=0)
+    parser.add_argument("--python", action="store_true", help="the pure-Python decoder's path")
     args = parser.parse_args()
-    if not native_decode.available():
+    if args.python:
+        native_decode.select(False)
+    elif not native_decode.available():
         raise SystemExit("the native decoder is not built: exact groups need its shared blocks")
-    native_decode.select(True)
+    else:
+        native_decode.select(True)
     tune_collector()
     print("## Exact small windows: bytes and CPU per event (issue 23)\n")
     print(f"load average at the start: {_load()}\n")
@@ -98,25 +113,26 @@ def main() -> None:
           "flush CPU µs/event |\n|---|---|---|---|---|---|")  # fmt: skip
     for models in args.models:
         log(f"{models} models ...")
-        for name, (f, fold) in run(args.events, models).items():
+        for name, (f, fold) in run(args.events, models, args.python).items():
             n = args.events
             print(f"| {models:,} | {name} | {f.partials:,} | {f.bytes / n:,.0f} B | "
                   f"{fold / n * 1e6:.2f} | {f.cpu / n * 1e6:.2f} |")  # fmt: skip
 
     if args.aggregator_events:
-        aggregators(args.aggregator_events, args.models)
+        aggregators(args.aggregator_events, args.models, "0" if args.python else "1")
 
 
-def aggregators(n: int, counts: list[int]) -> None:
+def aggregators(n: int, counts: list[int], native: str) -> None:
+    path = "pure Python" if native == "0" else "native"
     print(
-        "\n| models | aggregator Kafka -> Redis (native), events/CPU-s | µs/event |\n|---|---|---|"
+        f"\n| models | aggregator Kafka -> Redis ({path}), events/CPU-s | µs/event |\n|---|---|---|"
     )
     stack = Stack()
     with tempfile.TemporaryDirectory(prefix="bench-exact-") as tmpdir:
         try:
             for models in counts:
                 log(f"aggregator: {models} models ...")
-                rate = aggregator_rate(stack, n, models, Path(tmpdir))
+                rate = aggregator_rate(stack, n, models, Path(tmpdir), native)
                 print(f"| {models:,} | {rate:,.0f} | {1e6 / rate:.2f} |", flush=True)
         finally:
             stack.cleanup()

@@ -28,6 +28,7 @@ from modelmon.streaming.decode import DecodedBatch, Rejected, TypedDecoder, deco
 from modelmon.streaming.feature_cap import DEFAULT_MAX_FEATURES
 from modelmon.streaming.native_decode import decode_mixed
 from modelmon.streaming.partition import ModelPlan, PartitionAggregate
+from modelmon.streaming.python_blocks import decode_blocks
 from modelmon.windows import WindowSpec
 
 from .messages import Offsets, accepted, by_partition
@@ -216,4 +217,4 @@ class Intake:
             batch = plan.decoder.decode(values)
             if batch is not None:
                 return batch, []
-        return decode_batch(values)
+        return decode_blocks(values, self._features[1])  # shared blocks, as natively
