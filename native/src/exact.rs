@@ -45,11 +45,7 @@ fn exact_sort_values<'py>(
 ) -> PyResult<Sorted<'py>> {
     let values = values.as_array();
     let (nf, n) = values.dim();
-    let group = group.as_slice()?;
-    if group.len() != n {
-        return Err(PyValueError::new_err("one window per row"));
-    }
-    check_groups(group, groups)?;
+    let group = windows_of(group.as_slice()?, n, groups)?;
     let mut counts = vec![0i64; groups * nf];
     for f in 0..nf {
         let row = values.row(f);
@@ -87,11 +83,15 @@ fn exact_sort_values<'py>(
     Ok((out.into_pyarray(py), counts.into_pyarray(py)))
 }
 
-fn check_groups(group: &[i64], groups: usize) -> PyResult<()> {
+/// Each of the `n` rows' window (-1: none), checked to be one of `groups`.
+fn windows_of(group: &[i64], n: usize, groups: usize) -> PyResult<&[i64]> {
+    if group.len() != n {
+        return Err(PyValueError::new_err("one window per row"));
+    }
     if group.iter().any(|&g| g < -1 || g >= groups as i64) {
         return Err(PyValueError::new_err("a row's window is out of range"));
     }
-    Ok(())
+    Ok(group)
 }
 
 #[pyfunction]
@@ -104,11 +104,7 @@ fn exact_count_classes<'py>(
 ) -> PyResult<Bound<'py, PyArray1<i64>>> {
     let classes = classes.as_array();
     let (nf, n) = classes.dim();
-    let group = group.as_slice()?;
-    if group.len() != n {
-        return Err(PyValueError::new_err("one window per row"));
-    }
-    check_groups(group, groups)?;
+    let group = windows_of(group.as_slice()?, n, groups)?;
     if classes.iter().any(|&c| c < 0 || c as usize >= n_classes) {
         return Err(PyValueError::new_err("a row's class is out of range"));
     }

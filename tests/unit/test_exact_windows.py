@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,7 @@ from modelmon.profile import DatasetProfile, ProfileTracker, codec
 from modelmon.profile.categorical import CategoricalProfile
 from modelmon.profile.numeric import NumericProfile
 from modelmon.streaming import native_decode
+from modelmon.streaming.decode import DecodedBatch, Rejected
 from modelmon.streaming.exact_store import THRESHOLD
 from modelmon.streaming.partition import FlushPlan, ModelPlan, PartitionAggregate
 from modelmon.streaming.watermarks import ModelWatermarks
@@ -57,19 +59,28 @@ def _event(model: str, ms: int, inputs: dict[str, Any]) -> bytes:
     return msgspec.json.encode(body)
 
 
+Decode = Callable[[list[bytes | None], dict[str, list[str]]], tuple[DecodedBatch, list[Rejected]]]
+
+
+def native_mixed(values: list[bytes | None], features: dict[str, list[str]]) -> tuple[
+        DecodedBatch, list[Rejected]]:  # fmt: skip
+    got = native_decode.decode_mixed(values, features)
+    assert got is not None
+    return got
+
+
 def _run(
-    values: list[bytes], plans: dict[str, ModelPlan], batch: int, flush_every: int, exact: bool
-) -> tuple[dict[WindowRef, bytes], list[FlushPlan], list[tuple[int, int, list[int]]]]:
+    values: list[bytes | None], plans: dict[str, ModelPlan], batch: int, flush_every: int,
+    exact: bool, decode: Decode = native_mixed,
+) -> tuple[dict[WindowRef, bytes], list[FlushPlan], list[tuple[int, int, list[int]]]]:  # fmt: skip
     """Fold the messages in batches, flushing every few batches; the last blob per window."""
     agg = PartitionAggregate(None, exact=exact)
-    features = {m: p.features for m, p in plans.items()}
+    features = {m: list(p.features) for m, p in plans.items()}
     blobs: dict[WindowRef, bytes] = {}
     flushes, results = [], []
     for i, lo in enumerate(range(0, len(values), batch)):
-        got = native_decode.decode_mixed(values[lo : lo + batch], features)
-        assert got is not None
-        r = agg.add(got[0], lo + batch - 1, plans)
-        results.append((r.profiled, r.late, r.unknown))
+        r = agg.add(decode(values[lo : lo + batch], features)[0], lo + batch - 1, plans)
+        results.append((r.profiled, r.late, sorted(r.unknown)))
         if i % flush_every == flush_every - 1 or lo + batch >= len(values):
             plan = agg.flush_plan()
             agg.flushed(plan)
@@ -110,10 +121,14 @@ def assert_same(got: DatasetProfile, want: DatasetProfile) -> None:
             assert g.sample.counts.tolist() == w.sample.counts.tolist(), name
 
 
-def assert_paths_agree(values: list[bytes], plans: dict[str, ModelPlan], batch: int,
-                       flush_every: int) -> dict[WindowRef, bytes]:  # fmt: skip
-    got, got_flushes, got_results = _run(values, plans, batch, flush_every, exact=True)
-    want, want_flushes, want_results = _run(values, plans, batch, flush_every, exact=False)
+def assert_paths_agree(
+    values: list[bytes | None], plans: dict[str, ModelPlan], batch: int, flush_every: int,
+    decode: Decode = native_mixed, reference: Decode = native_mixed,
+) -> dict[WindowRef, bytes]:  # fmt: skip
+    """Exact groups (fed by ``decode``) and the tracker reference (fed by ``reference``) give
+    the same results, flush plans and profiles; the exact path's blobs."""
+    got, got_flushes, got_results = _run(values, plans, batch, flush_every, True, decode)
+    want, want_flushes, want_results = _run(values, plans, batch, flush_every, False, reference)
     assert got_results == want_results
     assert got.keys() == want.keys()
     for a, b in zip(got_flushes, want_flushes, strict=True):

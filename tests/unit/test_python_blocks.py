@@ -23,15 +23,15 @@ from test_exact_windows import (
     _categorical_value,
     _event,
     _numeric_value,
-    assert_same,
+    assert_paths_agree,
 )
 
 from modelmon.keys import WindowRef
-from modelmon.profile import DatasetProfile, codec
+from modelmon.profile import codec
 from modelmon.streaming import native_decode
 from modelmon.streaming.blocks import SharedBlock
 from modelmon.streaming.decode import DecodedBatch, Rejected, decode_batch
-from modelmon.streaming.partition import FlushPlan, ModelPlan, PartitionAggregate
+from modelmon.streaming.partition import ModelPlan
 from modelmon.streaming.python_blocks import decode_blocks, with_blocks
 
 #: Feature plans: models sharing one, a reordering, a subset.
@@ -143,44 +143,15 @@ def test_python_blocks_are_the_native_decoders(
     assert_native_blocks(values, _plans(models))
 
 
-Run = tuple[dict[WindowRef, bytes], list[FlushPlan], list[tuple[int, int, list[int]]]]
-
-
-def _run(values: list[bytes | None], plans: dict[str, ModelPlan], batch: int, flush_every: int,
-         exact: bool) -> Run:  # fmt: skip
-    """Fold in batches, flushing every few: the Python blocks with exact groups, or the
-    reference dicts with trackers only."""
-    agg = PartitionAggregate(None, exact=exact)
-    features = {m: p.features for m, p in plans.items()}
-    blobs: dict[WindowRef, bytes] = {}
-    flushes, results = [], []
-    for i, lo in enumerate(range(0, len(values), batch)):
-        part = values[lo : lo + batch]
-        got: tuple[DecodedBatch, list[Rejected]]
-        got = decode_blocks(part, features) if exact else decode_batch(part)
-        r = agg.add(got[0], lo + batch - 1, plans)
-        results.append((r.profiled, r.late, sorted(r.unknown)))
-        if i % flush_every == flush_every - 1 or lo + batch >= len(values):
-            plan = agg.flush_plan()
-            agg.flushed(plan)
-            flushes.append(plan)
-            blobs.update({ref: blob for ref, _, blob in plan.partials})
-    return blobs, flushes, results
+def _dicts(values: list[bytes | None], _: dict[str, list[str]]) -> tuple[
+        DecodedBatch, list[Rejected]]:  # fmt: skip
+    return decode_batch(values)
 
 
 def assert_reference_profiles(values: list[bytes | None], plans: dict[str, ModelPlan],
                               batch: int, flush_every: int) -> dict[WindowRef, bytes]:  # fmt: skip
-    got, got_flushes, got_results = _run(values, plans, batch, flush_every, exact=True)
-    want, want_flushes, want_results = _run(values, plans, batch, flush_every, exact=False)
-    assert got_results == want_results
-    assert got.keys() == want.keys()
-    for a, b in zip(got_flushes, want_flushes, strict=True):
-        assert [p[:2] for p in a.partials] == [p[:2] for p in b.partials]
-        assert (a.late, a.model_watermarks, a.watermark, a.events) == (
-            b.late, b.model_watermarks, b.watermark, b.events)  # fmt: skip
-    for ref, blob in got.items():
-        assert_same(DatasetProfile.deserialize(blob), DatasetProfile.deserialize(want[ref]))
-    return got
+    """The Python blocks with exact groups against the reference dicts with trackers only."""
+    return assert_paths_agree(values, plans, batch, flush_every, decode_blocks, _dicts)
 
 
 @settings(
