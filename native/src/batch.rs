@@ -271,9 +271,8 @@ pub(crate) fn full<'s>(
     scratch: &'s mut Vec<u8>,
     parser: &mut Parser,
 ) -> Option<rules::Event<'s>> {
-    // simd-json reads a NUL byte after a number as its end (`1\u{0}2` as 1); NUL is never
-    // valid JSON outside a string, nor raw inside one: the reference refuses such messages
-    if has_surrogate_escape(bytes) || memchr::memchr(0, bytes).is_some() {
+    // simd-json is laxer than JSON after a number and with control bytes (fast::strict_tokens)
+    if has_surrogate_escape(bytes) || !crate::fast::strict_tokens(bytes) {
         return None;
     }
     scratch.clear();

@@ -280,6 +280,45 @@ impl<'a> Cursor<'a> {
     }
 }
 
+/// True when every token outside strings is one JSON allows, ended where JSON lets it end:
+/// numbers and `true`/`false`/`null` followed by whitespace, `,`, `]`, `}` or the end, nothing
+/// but whitespace and `{}[]:,` between them (so no control byte outside strings). simd-json
+/// (the full path) is laxer after a number (`1\u{7f},` read as 1, `1\u{0}2` as 1); a message
+/// it would read that way is refused here (the reference then rejects it). Numbers must also be
+/// in this module's range (an int beyond 64 bits is refused: the reference decides).
+pub fn strict_tokens(b: &[u8]) -> bool {
+    let mut c = Cursor { b, i: 0 };
+    while let Some(&x) = b.get(c.i) {
+        let ok = match x {
+            b'"' => {
+                c.i += 1;
+                while let Some(&y) = b.get(c.i).filter(|y| **y != b'"') {
+                    c.i += if y == b'\\' { 2 } else { 1 };
+                }
+                c.i += 1;
+                continue;
+            }
+            b'-' | b'0'..=b'9' => c.number().is_some(),
+            b't' => c.literal(b"true").is_some(),
+            b'f' => c.literal(b"false").is_some(),
+            b'n' => c.literal(b"null").is_some(),
+            b'{' | b'}' | b'[' | b']' | b':' | b',' | b' ' | b'\t' | b'\n' | b'\r' => {
+                c.i += 1;
+                continue;
+            }
+            _ => false,
+        };
+        let ends = matches!(
+            b.get(c.i),
+            None | Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b']' | b'}')
+        );
+        if !ok || !ends {
+            return false;
+        }
+    }
+    true
+}
+
 /// 10^0 ..= 10^19 as integers.
 const POW10_U64: [u64; 20] = {
     let mut out = [1u64; 20];
