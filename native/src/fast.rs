@@ -19,6 +19,16 @@ const POW10: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each zero byte of `x` (exact up to its lowest zero byte; the bytes above
+/// one may be marked too, so only the lowest mark is read).
+#[inline]
+fn zero_bytes(x: u64) -> u64 {
+    x.wrapping_sub(LO) & !x & HI
+}
+
 /// A position in a message. Every method returns None where the fast path declines.
 struct Cursor<'a> {
     b: &'a [u8],
@@ -60,6 +70,19 @@ impl<'a> Cursor<'a> {
         let mut ascii = true;
         let mut i = start;
         loop {
+            // eight bytes at a time up to the first that is not plain ASCII text
+            while let Some(word) = self.b.get(i..i + 8) {
+                let x = u64::from_le_bytes(word.try_into().ok()?);
+                let stop = zero_bytes(x ^ (LO * u64::from(b'"')))
+                    | zero_bytes(x ^ (LO * u64::from(b'\\')))
+                    | (x.wrapping_sub(LO * 0x20) & !x & HI)
+                    | (x & HI);
+                if stop != 0 {
+                    i += (stop.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
             let c = *self.b.get(i)?;
             if c == b'"' {
                 break;
@@ -492,6 +515,14 @@ mod tests {
         r#""3.5""#,
         r#""a\\b""#,
         "\"\u{2028}\"",
+        r#""a longer value, ü in it""#,
+        r#""0123456789abcdef\u00e9 escaped after 16""#,
+        "\"0123456789\tabcdef raw tab\"",
+        "\"0123456\u{1}control byte at 8\"",
+        r#""éééééééééé""#,
+        r#""abcdefgh""#,
+        r#""abcdefg\"h""#,
+        "\"abcdefghijklmnop\u{7f}qrstuvwxyz\"",
     ];
     const OTHERS: &[&str] = &[
         "null", "true", "false", "nul", "tru", "[1]", "{}", "NaN", "[]",
