@@ -61,7 +61,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// A string without escapes or control characters, at its opening quote.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a str> {
         if self.peek()? != b'"' {
             return None;
