@@ -169,10 +169,11 @@ def main() -> None:
     tune_collector()
     print("## Capture decoding: native vs pure Python, 1 to 1,000 models per batch\n")
     print(f"25 features, ~{len(next(model_events(1, 1)))}-byte events, batches of {BATCH:,}; "
-          "CPU µs per event (best of 3 in memory). Events spread round-robin over the models, "
+          "CPU µs per event (best of 3 in memory; `load`: the 1-minute load average after the "
+          "row, 2 cores). Events spread round-robin over the models, "
           "so each batch holds every model.\n")  # fmt: skip
     print("| models | path | decode + columns | decode + profile + serialize | "
-          "profile + serialize (difference) |\n|---|---|---|---|---|")  # fmt: skip
+          "profile + serialize (difference) | load |\n|---|---|---|---|---|---|")  # fmt: skip
     json_only = None
     for models in counts:
         values = list(model_events(args.events, models))
@@ -181,7 +182,7 @@ def main() -> None:
             r = in_memory(values, models, path)
             json_only = r.get("json", json_only)
             print(f"| {models:,} | {path} | {r['decode']:.2f} | {r['full']:.2f} | "
-                  f"{r['full'] - r['decode']:.2f} |")  # fmt: skip
+                  f"{r['full'] - r['decode']:.2f} | {os.getloadavg()[0]:.1f} |")  # fmt: skip
     if json_only is not None:
         print(f"\nJSON decode alone (msgspec typed structs, 1 model): {json_only:.2f} µs/event.")
     if args.skip_aggregator:
@@ -194,15 +195,16 @@ def main() -> None:
             print(
                 f"\nKafka consume alone: {kafka:.2f} µs/event ({1e6 / kafka:,.0f} events/CPU-s).\n"
             )
-            print("| models | path | aggregator Kafka -> Redis, events/CPU-s | µs/event |\n"
-                  "|---|---|---|---|")  # fmt: skip
+            print("| models | path | aggregator Kafka -> Redis, events/CPU-s | µs/event | load |\n"
+                  "|---|---|---|---|---|")  # fmt: skip
             for models in counts:
                 for path in paths:
                     log(f"aggregator: {models} models, {path} ...")
                     rate = aggregator_rate(
                         stack, args.aggregator_events, models, path, Path(tmpdir)
                     )
-                    print(f"| {models:,} | {path} | {rate:,.0f} | {1e6 / rate:.2f} |")
+                    print(f"| {models:,} | {path} | {rate:,.0f} | {1e6 / rate:.2f} | "
+                          f"{os.getloadavg()[0]:.1f} |")  # fmt: skip
         finally:
             stack.cleanup()
     print()

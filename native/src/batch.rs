@@ -256,7 +256,25 @@ fn parse<'s>(
     scratch: &'s mut Vec<u8>,
     parser: &mut Parser,
 ) -> Option<rules::Event<'s>> {
-    let bytes = value.filter(|b| b.len() <= max_bytes && !has_surrogate_escape(b))?;
+    let bytes = value.filter(|b| b.len() <= max_bytes)?;
+    let spare = rules::recycle(std::mem::take(&mut parser.inputs));
+    match crate::fast::event(bytes, spare) {
+        Ok(event) => return Some(event),
+        Err(spare) => parser.inputs = rules::recycle(spare),
+    }
+    full(bytes, scratch, parser)
+}
+
+/// The full path: simd-json's tape, then the schema's rules (`rules::event`).
+pub(crate) fn full<'s>(
+    bytes: &'s [u8],
+    scratch: &'s mut Vec<u8>,
+    parser: &mut Parser,
+) -> Option<rules::Event<'s>> {
+    // simd-json is laxer than JSON after a number and with control bytes (fast::strict_tokens)
+    if has_surrogate_escape(bytes) || !crate::fast::strict_tokens(bytes) {
+        return None;
+    }
     scratch.clear();
     scratch.extend_from_slice(bytes);
     let mut t = simd_json::Tape(recycle(std::mem::take(&mut parser.tape)));

@@ -9,6 +9,7 @@
 
 pub mod batch;
 pub mod exact;
+pub mod fast;
 pub mod layout;
 pub mod rules;
 pub mod time;
@@ -24,7 +25,7 @@ use layout::{ObjectColumn, Shared};
 use rustc_hash::FxHashMap;
 
 /// Bumped whenever the rules or the result's shape change (the Python side checks it).
-const ABI: u32 = 4;
+const ABI: u32 = 5;
 
 /// One Python `str` per distinct text in a batch (feature names, categories).
 type Texts = FxHashMap<String, PyObject>;

@@ -259,3 +259,57 @@ def test_many_models_in_one_batch_split_by_model() -> None:
     x = batch.columns_at(np.arange(7, 500, 50), ("x", "k"), "m7")["x"]
     assert isinstance(x, Numbers) and x.values.tolist() == list(map(float, range(7, 500, 50)))
     assert not math.isnan(x.values.sum())
+
+
+_digits = st.text("0123456789", min_size=1, max_size=24)
+_exponents = st.tuples(st.sampled_from("eE"), st.sampled_from(["", "+", "-"]), st.integers(0, 420))
+_edge_numbers = st.sampled_from(
+    ["-0", "-0.0", "0.0", "0e0", "4.9e-324", "2.4703282292062327e-324", "1e-320", "1e-400",
+     "2.2250738585072014e-308", "2.2250738585072011e-308", "1.7976931348623157e308",
+     "1.7976931348623159e308", "1e309", "-1e309", "9007199254740992", "9007199254740993",
+     "9007199254740993.0", "9223372036854775807", "-9223372036854775808", "9223372036854775808",
+     "18446744073709551615", "18446744073709551616", "-18446744073709551617", "1e22", "1e23",
+     "0.30000000000000004", "123456789012345678", "1234567890123456789", "5e-1", "1E+2"]
+)  # fmt: skip
+
+
+@st.composite
+def _number_text(draw: st.DrawFn) -> str:
+    """JSON number text: many digits, fractions, exponents of every form, and the edges."""
+    if draw(st.integers(0, 3)) == 0:
+        return draw(_edge_numbers)
+    whole = draw(_digits).lstrip("0") or "0"
+    frac = draw(st.sampled_from(["", "."])) and "." + draw(_digits)
+    exp = "".join(map(str, draw(_exponents))) if draw(st.booleans()) else ""
+    return draw(st.sampled_from(["", "-"])) + whole + frac + exp
+
+
+@st.composite
+def _spaced_event(draw: st.DrawFn) -> bytes:
+    """A valid-looking event of model m0 with numbers from ``_number_text``, written with the
+    separators of a JSON writer chosen at random (none, spaces, newlines), sometimes with a
+    NUL byte or a control character slipped in."""
+    values = [draw(_number_text() | _utf8_values) for _ in range(3)]
+    writers = [(",", ":"), (", ", ": "), (",\n ", " : "), ("\t,", ":\r\n")]
+    comma, colon = draw(st.sampled_from(writers))
+    inputs = comma.join(f'"{k}"{colon}{v}' for k, v in zip("abc", values, strict=True))
+    outputs = f'{{"prediction"{colon}{values[0]},"x"{colon}[[{values[1]}]]}}'
+    fields = [f'"model_id"{colon}"m0"', f'"event_time"{colon}"2026-01-01T00:00:00.5Z"',
+              f'"inputs"{colon}{{{inputs}}}', f'"latency_ms"{colon}{draw(_number_text())}',
+              f'"outputs"{colon}{outputs}']  # fmt: skip
+    raw = ("{" + comma.join(draw(st.permutations(fields))) + "}").encode()
+    if draw(st.integers(0, 9)) == 0:  # anywhere, or inside a number (simd-json read 1\0 2 as 1)
+        digits = [i for i in range(1, len(raw)) if raw[i - 1] in b"0123456789"]
+        anywhere = st.integers(0, len(raw))
+        at = draw(anywhere | st.sampled_from(digits) if digits else anywhere)
+        odd = st.sampled_from([b"\x00", b"\x01", b"\x1f", b"\x7f", b" ", b"x", b".", b"-", b"e"])
+        raw = raw[:at] + draw(odd) + raw[at:]
+    return raw
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_spaced_event(), min_size=1, max_size=20))
+def test_numbers_whitespace_and_control_bytes_decode_alike(values: list[bytes | None]) -> None:
+    """The native decoder's one-pass reading of common events (native/src/fast.rs) against the
+    reference: every number form, JSON whitespace anywhere, NUL and control bytes."""
+    _assert_same(values)

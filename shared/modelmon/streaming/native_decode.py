@@ -39,7 +39,7 @@ from modelmon.streaming.decode import (
 log = logging.getLogger(__name__)
 
 #: The result shape and rules version this module reads (``native/src/lib.rs`` ``ABI``).
-ABI = 4
+ABI = 5
 #: Feature names a model's events may carry beyond its config, per batch, before the native
 #: decoder stops building columns for that model (its events then keep dicts, and the
 #: feature cap, streaming/feature_cap.py, bounds what a flood of names costs).
