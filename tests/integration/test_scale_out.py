@@ -94,9 +94,9 @@ def _baseline(directory: Path) -> dict[str, bytes]:
 
 def _register_all(client: Any, prefix: str, files: dict[str, bytes]) -> None:
     registry = Registry(client, Keys(prefix))
-    for model in MODELS:
+    for model in MODELS:  # an idle timeout 10x the producer's tick: a margin for stalls
         register(client, prefix, model, size_seconds=10, allowed_lateness_seconds=1,
-                 idle_timeout_seconds=2)  # fmt: skip
+                 idle_timeout_seconds=4)  # fmt: skip
         registry.push_baseline(model, files, "test")
 
 
