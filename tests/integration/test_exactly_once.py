@@ -35,6 +35,7 @@ from .test_aggregator_support import (
 T0 = 1_767_225_600_000
 SIZE = 10_000
 PARTS = 3
+HELD = 2 / 3  # the share of the stream produced before the test releases the rest
 FAST = FAST_FLUSHES | {
     # a killed member leaves the group after 6 s instead of 45 s
     "MODELMON_KAFKA__EXTRA": '{"session.timeout.ms": "6000", "heartbeat.interval.ms": "1000"}',
@@ -42,11 +43,16 @@ FAST = FAST_FLUSHES | {
 
 
 def _produce_slowly(
-    settings: Settings, topic: str, events: list[Event], chunks: int, pause: float = 0.1
-) -> threading.Thread:
+    settings: Settings, topic: str, events: list[Event], chunks: int, pause: float = 0.1,
+    hold: threading.Event | None = None,
+) -> threading.Thread:  # fmt: skip
+    """Produce ``events`` in ``chunks``; with ``hold``, the last third only once it is set."""
+
     def run() -> None:
         step = len(events) // chunks + 1
         for i in range(0, len(events), step):
+            if hold is not None and i >= HELD * len(events):
+                hold.wait(600)
             produce(settings, topic, events[i : i + step])
             time.sleep(pause)
 
@@ -64,12 +70,13 @@ def test_counts_are_exact_after_repeated_sigkills(
     register(redis_client, redis_prefix, "m2", size_seconds=10, allowed_lateness_seconds=2)
     events = two_model_stream(T0, 67_500, PARTS)
     env = service_env(redis_prefix, topic, consumer_group) | FAST
-    producer = _produce_slowly(settings, topic, events, chunks=30)
+    kills_done = threading.Event()  # the stream's last third waits for the kills
+    producer = _produce_slowly(settings, topic, events, chunks=30, hold=kills_done)
     rng = random.Random(7)
     done = 0
     for _ in range(5):  # kill once it has flushed a random amount more, mid-stream
         svc = ServiceProcess("aggregator", env, tmp_path / "agg.log").start()
-        target = done + rng.randint(1_500, 4_000)
+        target = min(done + rng.randint(1_500, 4_000), int(HELD * len(events)) - 1)
         wait_for(
             lambda t=target: flushed(redis_client, redis_prefix, topic, PARTS) >= t, 120, "progress"
         )
@@ -78,6 +85,7 @@ def test_counts_are_exact_after_repeated_sigkills(
         svc.kill()
         done = flushed(redis_client, redis_prefix, topic, PARTS)
         assert done < len(events)  # the kill landed mid-stream
+    kills_done.set()
     producer.join(120)
     offsets = high_watermarks(settings, topic, PARTS)
     assert sum(high for _, high in offsets.values()) == len(events)

@@ -9,7 +9,8 @@ twice, by two consumer groups under two key prefixes:
   Redis Cluster.
 
 Every window's counts are exact, every model has its own windows and its own alert, and the
-two runs' results and alerts are identical.
+two runs' results and alerts are identical. The producer is paced by what the test has seen
+happen, never by the clock (``_PacedProducer``), so each phase lands mid-stream on any machine.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 import orjson
+from confluent_kafka import Producer
 
 from modelmon.adapters.redis import make_redis
 from modelmon.checks import Baseline
@@ -42,7 +44,6 @@ from .test_aggregator_support import (
     expected_counts,
     flushed,
     high_watermarks,
-    produce,
     register,
     service_env,
     wait_for,
@@ -93,22 +94,52 @@ def _baseline(directory: Path) -> dict[str, bytes]:
 
 def _register_all(client: Any, prefix: str, files: dict[str, bytes]) -> None:
     registry = Registry(client, Keys(prefix))
-    for model in MODELS:
+    for model in MODELS:  # an idle timeout 10x the producer's tick: a margin for stalls
         register(client, prefix, model, size_seconds=10, allowed_lateness_seconds=1,
-                 idle_timeout_seconds=2)  # fmt: skip
+                 idle_timeout_seconds=4)  # fmt: skip
         registry.push_baseline(model, files, "test")
 
 
-def _produce_slowly(settings: Settings, topic: str, events: list[Event]) -> threading.Thread:
-    def run() -> None:
-        step = len(events) // 50 + 1
-        for i in range(0, len(events), step):
-            produce(settings, topic, events[i : i + step])
-            time.sleep(0.4)
+class _PacedProducer:
+    """Produces the stream in order from a thread, a chunk every ``TICK`` seconds: ``FULL``
+    events while below the mark the test ``release``d, else a trickle of ``TRICKLE``. So
+    the stream cannot run out before the test has seen each phase happen (an aggregator
+    joining, a replacement assigned), however slow the machine, yet it never stops: every
+    partition keeps receiving events (any ``TRICKLE`` consecutive events cover all of them,
+    ``test_stream_layout``), so none is ever quiet for the models' idle timeout, which would
+    let the detectors close its windows before their events are all in."""
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
+    TICK, FULL, TRICKLE = 0.4, 361, 24
+
+    def __init__(self, settings: Settings, topic: str, events: list[Event], released: int):
+        self._settings, self._topic, self._events = settings, topic, events
+        self.released, self.produced = released, 0
+        self.error: Exception | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def release(self, upto: int) -> None:
+        self.released = max(self.released, upto)
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+        assert not self._thread.is_alive(), f"{self.produced} of {len(self._events)} produced"
+        assert self.error is None, repr(self.error)
+
+    def _run(self) -> None:
+        producer = Producer(self._settings.kafka.librdkafka_config() | {"linger.ms": 5})
+        try:
+            while self.produced < len(self._events):
+                tick = time.monotonic() + self.TICK
+                n = self.FULL if self.produced < self.released else self.TRICKLE
+                for e in self._events[self.produced : self.produced + n]:
+                    producer.produce(self._topic, e.encode(), e.model_id.encode(),
+                                     partition=e.partition)  # fmt: skip
+                assert producer.flush(60) == 0
+                self.produced = min(self.produced + n, len(self._events))
+                time.sleep(max(0.0, tick - time.monotonic()))
+        except Exception as exc:  # noqa: BLE001 - the test's join reports it
+            self.error = exc
 
 
 def _all_evaluated(store: ResultStore) -> bool:
@@ -180,7 +211,10 @@ def test_three_aggregators_two_detectors_and_a_kill_equal_one_process(
     def progress(at_least: int) -> None:
         wait_for(lambda: flushed(cluster_client, scaled, capture, PARTS) >= at_least, 180, "flush")
 
-    producer = _produce_slowly(settings, capture, events)
+    def assigned(svc: ServiceProcess) -> None:
+        wait_for(lambda: "partitions assigned" in svc.logs(10**6), 120, f"{svc.log_path.name}")
+
+    producer = _PacedProducer(settings, capture, events, released=len(events) // 5)
     reference = [
         agg("ref-agg", one_env),
         ServiceProcess("detector", one_env, tmp_path / "ref-det.log").start(),
@@ -189,18 +223,21 @@ def test_three_aggregators_two_detectors_and_a_kill_equal_one_process(
     progress(len(events) // 10)  # one aggregator holds all 12 partitions
     second, third = agg("agg2"), agg("agg3")
     detectors = [ServiceProcess("detector", env, tmp_path / f"det{i}.log").start() for i in (1, 2)]
-    wait_for(lambda: "partitions assigned" in second.logs(10**6), 120, "agg2 in the group")
+    assigned(second)
+    producer.release(len(events) // 2)
     progress(len(events) // 3)
-    assert flushed(cluster_client, scaled, capture, PARTS) < len(events)  # mid-stream
+    assert producer.produced < len(events)  # mid-stream: the rest waits for the replacement
+    assert flushed(cluster_client, scaled, capture, PARTS) < len(events)
     second.kill()
     replacement = agg("agg4")
     running = [first, third, replacement, *detectors]
     try:
+        assigned(replacement)  # in the group while the stream still runs
+        producer.release(len(events))
         producer.join(180)
         offsets = high_watermarks(settings, capture, PARTS)
         assert sum(high for _, high in offsets.values()) == len(events)
         wait_for(lambda: caught_up(cluster_client, scaled, capture, offsets), 240, "catch-up")
-        assert "partitions assigned" in replacement.logs(10**6), replacement.logs()
         many = ResultStore(cluster_client, Keys(scaled), "test")
         one = ResultStore(single, Keys(redis_prefix), "test")
         wait_for(lambda: _all_evaluated(many), 240, "300 windows evaluated (scale-out)")
@@ -251,4 +288,7 @@ def test_stream_layout() -> None:
     counts = expected_counts(events, SIZE)
     assert len(counts) == 300 and set(counts.values()) == {PER_WINDOW}
     assert {e.partition for e in events} == set(range(PARTS))
+    trickle, partitions = _PacedProducer.TRICKLE, [e.partition for e in events]
+    starts = range(len(events) - trickle + 1)  # any trickle reaches every partition
+    assert all(len(set(partitions[i : i + trickle])) == PARTS for i in starts)
     assert orjson.loads(events[0].encode())["model_id"] in MODELS
