@@ -10,8 +10,14 @@ import numpy as np
 import orjson
 from confluent_kafka import Consumer
 
-from modelmon.keys import WindowRef
-from modelmon.profile import KS_ERROR_BOUND, CategoricalProfile, NumericProfile, ProfileTracker
+from modelmon.keys import Keys, WindowRef
+from modelmon.profile import (
+    KS_ERROR_BOUND,
+    CategoricalProfile,
+    DatasetProfile,
+    NumericProfile,
+    ProfileTracker,
+)
 from modelmon.settings import Settings
 
 from .test_aggregator_support import (
@@ -65,9 +71,10 @@ def test_window_profiles_equal_a_one_pass_profile_of_the_same_events(
     _run_until_caught_up(settings, redis_client, redis_prefix, topic, consumer_group, 3, tmp_path)
 
     windows = merged_windows(redis_client, redis_prefix, topic, 3)
-    expected = expected_counts(events, SIZE)
-    got = {(ref.model_id, ref.start_ms): w.profile.row_count for ref, w in windows.items()}
-    assert got == dict(expected)
+    expected = {(m, SIZE, s): n for (m, s), n in expected_counts(events, SIZE).items()}
+    got = {(ref.model_id, ref.size_ms, ref.start_ms): w.profile.row_count
+           for ref, w in windows.items()}  # fmt: skip
+    assert got == expected, _per_partition(redis_client, redis_prefix, topic, events, windows)
     assert all(w.late == 0 for w in windows.values())
     for ref, merged in windows.items():
         key = (ref.model_id, ref.start_ms)
@@ -81,6 +88,25 @@ def test_window_profiles_equal_a_one_pass_profile_of_the_same_events(
         assert isinstance(bx, NumericProfile) and isinstance(sx, NumericProfile)
         probe = np.quantile([e.inputs["x"] for e in mine], np.linspace(0.05, 0.95, 19))
         assert np.max(np.abs(bx.cdf(probe) - sx.cdf(probe))) <= KS_ERROR_BOUND
+
+
+def _per_partition(
+    redis_client: Any, prefix: str, topic: str, events: list[Event], windows: dict[WindowRef, Any]
+) -> str:  # fmt: skip
+    """What each partition holds of each window against what it was sent, and its state:
+    enough to tell a lost flush from a lost group from a stale read when this fails."""
+    keys = Keys(prefix)
+    lines = []
+    for p in range(3):
+        state = redis_client.hgetall(keys.partition_state(topic, p))
+        lines.append(f"partition {p} state {state}")
+        for ref in windows:
+            blob = redis_client.get(keys.partial(topic, p, ref))
+            held = DatasetProfile.deserialize(blob).row_count if blob is not None else None
+            sent = sum(1 for e in events if e.partition == p and e.model_id == ref.model_id
+                       and e.t_ms - e.t_ms % ref.size_ms == ref.start_ms)  # fmt: skip
+            lines.append(f"  {ref.member()}: holds {held}, sent {sent}")
+    return "\n".join(lines)
 
 
 def _compare(features: Any, rows: list[Event]) -> None:
