@@ -93,8 +93,8 @@ def test_window_profiles_equal_a_one_pass_profile_of_the_same_events(
 def _per_partition(
     redis_client: Any, prefix: str, topic: str, events: list[Event], windows: dict[WindowRef, Any]
 ) -> str:  # fmt: skip
-    """What each partition holds of each window against what it was sent, and its state:
-    enough to tell a lost flush from a lost group from a stale read when this fails."""
+    """What each partition holds of each window against what it was sent, its late count and
+    its state: enough to tell a lost flush from late (reordered) events when this fails."""
     keys = Keys(prefix)
     lines = []
     for p in range(3):
@@ -105,7 +105,8 @@ def _per_partition(
             held = DatasetProfile.deserialize(blob).row_count if blob is not None else None
             sent = sum(1 for e in events if e.partition == p and e.model_id == ref.model_id
                        and e.t_ms - e.t_ms % ref.size_ms == ref.start_ms)  # fmt: skip
-            lines.append(f"  {ref.member()}: holds {held}, sent {sent}")
+            late = redis_client.hget(keys.partition_late(topic, p), ref.member())
+            lines.append(f"  {ref.member()}: holds {held}, sent {sent}, late {late}")
     return "\n".join(lines)
 
 

@@ -27,6 +27,11 @@ from modelmon.streaming.reader import MergedWindow, StateReader
 REPO = Path(__file__).resolve().parents[2]
 MODELMON = str(REPO / ".venv" / "bin" / "modelmon")
 
+#: Test producers keep each partition in the order produced. Without idempotence a retried
+#: produce request (likely right after a topic is created on a fresh broker) can land after later
+#: ones, and the reordered events are then late: a fresh-clone run lost three windows' rows so.
+IN_ORDER: dict[str, Any] = {"enable.idempotence": True}
+
 
 @dataclass(frozen=True)
 class Event:
@@ -79,7 +84,7 @@ def make_events(
 
 
 def produce(settings: Settings, topic: str, events: Iterable[Event]) -> int:
-    producer = Producer(settings.kafka.librdkafka_config() | {"linger.ms": 20})
+    producer = Producer(settings.kafka.librdkafka_config() | {"linger.ms": 20, **IN_ORDER})
     n = 0
     for e in events:
         producer.produce(topic, e.encode(), e.model_id.encode(), partition=e.partition)
@@ -91,7 +96,7 @@ def produce(settings: Settings, topic: str, events: Iterable[Event]) -> int:
 
 
 def produce_raw(settings: Settings, topic: str, values: Sequence[bytes], partition: int) -> None:
-    producer = Producer(settings.kafka.librdkafka_config())
+    producer = Producer(settings.kafka.librdkafka_config() | IN_ORDER)
     for v in values:
         producer.produce(topic, v, partition=partition)
     assert producer.flush(60) == 0

@@ -27,6 +27,8 @@ from modelmon.events import CaptureEvent, DeadLetterRecord
 from modelmon.redaction import hash_value
 from modelmon.settings import Settings
 
+from .test_aggregator_support import IN_ORDER
+
 ROOT = Path(__file__).resolve().parents[2]
 MODELMON = str(ROOT / ".venv" / "bin" / "modelmon")
 REFERENCE = ROOT / "tests" / "fixtures" / "sagemaker_reference"
@@ -267,7 +269,7 @@ def test_bad_messages_go_to_dead_letter_and_the_rest_is_archived(
     oversized = json.dumps(
         {"model_id": "m1", "event_time": T0.isoformat(), "inputs": {"x": "a" * 5000}}
     )
-    producer = Producer(settings.kafka.librdkafka_config())
+    producer = Producer(settings.kafka.librdkafka_config() | IN_ORDER)
     for value in (b"{not json", wrong_type.encode(), oversized.encode(), good.encode()):
         producer.produce(topic, value=value, key=b"m1")
     assert producer.flush(30) == 0

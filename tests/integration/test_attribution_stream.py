@@ -24,6 +24,7 @@ from modelmon.settings import Settings
 from modelmon.streaming.results import ResultStore
 
 from .test_aggregator_support import (
+    IN_ORDER,
     ServiceProcess,
     caught_up,
     high_watermarks,
@@ -70,7 +71,7 @@ def _stream(model_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
 
 
 def _produce(settings: Settings, topic: str, events: list[dict[str, Any]], parts: int) -> None:
-    producer = Producer(settings.kafka.librdkafka_config() | {"linger.ms": 20})
+    producer = Producer(settings.kafka.librdkafka_config() | {"linger.ms": 20, **IN_ORDER})
     for i, e in enumerate(events):
         producer.produce(topic, orjson.dumps(e), e["model_id"].encode(), partition=i % parts)
     assert producer.flush(60) == 0

@@ -22,6 +22,7 @@ from modelmon.keys import Keys
 from modelmon.registry import Registry
 from modelmon.settings import Settings
 
+from .test_aggregator_support import IN_ORDER
 from .test_archiver import MODELMON, T0, ArchiverProcess, archiver, archiver_env
 
 __all__ = ["archiver"]  # the fixture
@@ -36,7 +37,7 @@ def test_captures_are_filed_under_the_endpoint_name(
         ModelConfig(model_id="churn-model", endpoint_name="churn-prod")
     )
     topic, dl_topic = new_topic(1), new_topic(1)
-    producer = Producer(settings.kafka.librdkafka_config())
+    producer = Producer(settings.kafka.librdkafka_config() | IN_ORDER)
     sent = {"churn-model": 3, "other-model": 2}  # other-model is not registered
     for model, count in sent.items():
         for i in range(count):

@@ -32,7 +32,7 @@ from modelmon.quality.problem import QualitySpec
 from modelmon.registry import Registry
 from modelmon.settings import Settings
 
-from .test_aggregator_support import ServiceProcess, wait_for
+from .test_aggregator_support import IN_ORDER, ServiceProcess, wait_for
 
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 N = 3000
@@ -146,7 +146,7 @@ def _counters(redis_client: Any, prefix: str) -> dict[str, int]:
 
 def _produce(settings: Settings, topics: dict[str, str], msgs: list[tuple[str, bytes]]) -> None:
     """Captures keyed by model id, labels by inference id (the topics' contracts)."""
-    producer = Producer(settings.kafka.librdkafka_config() | {"linger.ms": 5})
+    producer = Producer(settings.kafka.librdkafka_config() | {"linger.ms": 5, **IN_ORDER})
     for n, (kind, value) in enumerate(msgs):
         key = MODEL.encode() if kind == "capture" else json.loads(value)["inference_id"].encode()
         producer.produce(topics[kind], value, key)
@@ -158,7 +158,7 @@ def _produce(settings: Settings, topics: dict[str, str], msgs: list[tuple[str, b
 
 def _sentinels(settings: Settings, topic: str) -> None:
     """One far-future prediction per join partition: every watermark passes every horizon."""
-    producer = Producer(settings.kafka.librdkafka_config())
+    producer = Producer(settings.kafka.librdkafka_config() | IN_ORDER)
     chosen: dict[int, str] = {}
     j = 0
     while len(chosen) < JOIN_PARTS:

@@ -29,6 +29,7 @@ from modelmon.registry import Registry
 from modelmon.settings import Settings
 
 from .test_aggregator_support import (
+    IN_ORDER,
     ServiceProcess,
     caught_up,
     high_watermarks,
@@ -66,7 +67,7 @@ def _register(redis_client: Any, prefix: str) -> None:
 
 
 def _produce(settings: Settings, topic: str, messages: list[tuple[str, bytes]]) -> None:
-    producer = Producer(settings.kafka.librdkafka_config())
+    producer = Producer(settings.kafka.librdkafka_config() | IN_ORDER)
     for i, (_, value) in enumerate(messages):
         producer.produce(topic, value, b"m-a", partition=i % PARTITIONS)
     assert producer.flush(60) == 0

@@ -38,6 +38,7 @@ from modelmon.streaming.results import ResultStore
 from .redis_cluster import cluster_client, cluster_settings, redis_cluster
 from .test_aggregator_support import (
     FAST_FLUSHES,
+    IN_ORDER,
     Event,
     ServiceProcess,
     caught_up,
@@ -127,7 +128,7 @@ class _PacedProducer:
         assert self.error is None, repr(self.error)
 
     def _run(self) -> None:
-        producer = Producer(self._settings.kafka.librdkafka_config() | {"linger.ms": 5})
+        producer = Producer(self._settings.kafka.librdkafka_config() | {"linger.ms": 5, **IN_ORDER})
         try:
             while self.produced < len(self._events):
                 tick = time.monotonic() + self.TICK
