@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import math
 import random
-from datetime import UTC, datetime
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import orjson
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -90,7 +89,9 @@ VALUES = {p: [e.encode() for e in EVENTS if e.partition == p] for p in range(PAR
 def _plans() -> dict[str, ModelPlan]:
     """The plans as the registry gives them (new objects on every reload)."""
     spec = WindowSpec(SIZE, 2_000, 60_000)
-    return {m: ModelPlan(spec, kinds=dict(KINDS), features=("x", "y", "color")) for m in ("m1", "m2")}
+    return {
+        m: ModelPlan(spec, kinds=dict(KINDS), features=("x", "y", "color")) for m in ("m1", "m2")
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -195,4 +196,6 @@ def test_every_window_partial_holds_exactly_its_events(
                for ref, (_, blob) in run.stored[p].items()}  # fmt: skip
         assert {k: v.row_count for k, v in got.items()} == dict(want), p
         for (model, start), profile in got.items():
-            _check(profile, [e for e in mine if (e.model_id, e.t_ms - e.t_ms % SIZE) == (model, start)])
+            _check(
+                profile, [e for e in mine if (e.model_id, e.t_ms - e.t_ms % SIZE) == (model, start)]
+            )
